@@ -1,0 +1,2 @@
+//! Rust Banyan on std (work in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,7 @@
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![deny(missing_docs)]
+#![doc = include_str!("../README.md")]
+
+pub mod frame;
+pub mod payload;
+pub mod topic;

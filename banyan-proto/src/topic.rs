@@ -1,0 +1,1 @@
+//! topic (work in progress)
