@@ -1,1 +1,0 @@
-//! payload (work in progress)
