@@ -1,0 +1,64 @@
+//! Errors of the host crate.
+
+use std::time::Duration;
+
+/// Everything that can go wrong in `banyan-host`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A port the backplane wanted is taken.
+    #[error(
+        "port {port} on {address} is already in use: another backplane is probably running \
+         (stop it, or pick other ports with -p/-s)"
+    )]
+    PortInUse {
+        /// Address the bind was attempted on.
+        address: String,
+        /// The busy port.
+        port: u16,
+    },
+    /// The address cannot be bound (not an address of this machine, malformed, ...).
+    #[error("cannot bind {endpoint}: {source}")]
+    Bind {
+        /// The ZeroMQ endpoint, e.g. `tcp://10.0.0.5:43124`.
+        endpoint: String,
+        /// What ZeroMQ said.
+        source: zmq::Error,
+    },
+    /// The backplane did not answer the connection probe in time.
+    #[error(
+        "no backplane reachable at {address}:{publisher_port}/{subscriber_port} after {waited:?} \
+         (is `backplane` running there? are -b/-p/-s right?)"
+    )]
+    NoBackplane {
+        /// Address the component tried.
+        address: String,
+        /// Port the component publishes to.
+        publisher_port: u16,
+        /// Port the component subscribes on.
+        subscriber_port: u16,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// A ZeroMQ call failed.
+    #[error("zeromq: {0}")]
+    Zmq(#[from] zmq::Error),
+    /// A payload could not be encoded or decoded.
+    #[error("payload: {0}")]
+    Payload(#[from] banyan_proto::payload::PayloadError),
+    /// A received message was not `[topic, payload]` with a UTF-8 topic.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// Something expected did not happen in time.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The operation was interrupted by a shutdown request.
+    #[error("shut down")]
+    Shutdown,
+    /// An I/O error (serial device, TCP stream, ...).
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

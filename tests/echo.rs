@@ -1,0 +1,42 @@
+//! Host-only echo tests: backplane, echo server and echo client on loopback ephemeral ports.
+
+mod common;
+
+use std::time::Duration;
+
+use banyan_host::echo::{self, REPLY_TOPIC};
+use common::{EchoServer, backplane, config};
+
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[test]
+fn echo_round_trip_delivers_all_eleven_messages_in_order() {
+    let backplane = backplane();
+    let server = EchoServer::start(&backplane);
+    let mut client = config(&backplane, "EchoClient")
+        .subscribe(REPLY_TOPIC)
+        .connect()
+        .unwrap();
+    let report = echo::run_client(&mut client, 10, REPLY_TIMEOUT, |_| {}).unwrap();
+    let expected: Vec<i64> = (0..=10).rev().collect();
+    assert_eq!(report.replies, expected);
+    assert_eq!(report.sent, 11);
+    assert_eq!(server.stop(), expected);
+}
+
+#[test]
+fn echo_repeated_200_times_never_loses_the_first_message() {
+    let backplane = backplane();
+    let server = EchoServer::start(&backplane);
+    for run in 0..200 {
+        // A fresh client each time: its very first message must get through.
+        let mut client = config(&backplane, "EchoClient")
+            .subscribe(REPLY_TOPIC)
+            .connect()
+            .unwrap();
+        let report = echo::run_client(&mut client, 10, REPLY_TIMEOUT, |_| {})
+            .unwrap_or_else(|error| panic!("run {run}: {error}"));
+        assert_eq!(report.replies.len(), 11, "run {run}");
+    }
+    assert_eq!(server.stop().len(), 200 * 11);
+}
