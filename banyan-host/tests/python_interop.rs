@@ -14,18 +14,21 @@
 //! Rust backplane listens on all interfaces (`0.0.0.0`), as its binary does by default.
 //! Scenarios run one at a time (see `harness::serial`), each within 60 s.
 
+#[path = "python_interop/all_kinds.rs"]
+mod all_kinds;
 #[path = "python_interop/harness.rs"]
 mod harness;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use all_kinds::all_kinds;
 use banyan_host::net::outward_ipv4;
 use banyan_host::{Backplane, BackplaneConfig, Component, ComponentConfig};
 use banyan_proto::payload::{self, Value};
 use harness::{
-    Proc, Scenario, Step, banyan_python, ensure, free_port_pair, python_module, python_script,
-    run_scenario, unhex,
+    Proc, Scenario, Step, banyan_python, byte_difference, ensure, free_port_pair, python_module,
+    python_script, run_scenario, unhex,
 };
 
 /// How long a Rust component waits for a (possibly still starting) backplane.
@@ -198,100 +201,6 @@ fn rust_backplane_runs_the_python_seed_unchanged() {
     );
 }
 
-/// The twin of `tests/python/all_kinds.py`'s `ALL_KINDS`, entry for entry.
-fn all_kinds() -> Value {
-    let ints = |values: &[i64]| Value::Array(values.iter().map(|&v| Value::Int(v)).collect());
-    let mut pos = vec![
-        0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296,
-    ];
-    pos.push(i64::MAX);
-    let mut int_pos = ints(&pos);
-    if let Value::Array(items) = &mut int_pos {
-        items.push(Value::UInt(1 << 63));
-        items.push(Value::UInt(u64::MAX));
-    }
-    let int_neg = [
-        -1,
-        -32,
-        -33,
-        -128,
-        -129,
-        -32768,
-        -32769,
-        -2147483648,
-        -2147483649,
-        i64::MIN,
-    ];
-    Value::map([
-        ("array_empty", Value::Array(vec![])),
-        ("array_long", ints(&(0..20).collect::<Vec<_>>())),
-        (
-            "array_mixed",
-            Value::Array(vec![
-                Value::Int(1),
-                Value::from("two"),
-                Value::Nil,
-                Value::Bool(true),
-                Value::F64(2.5),
-                Value::Bin(vec![3]),
-            ]),
-        ),
-        (
-            "array_nested",
-            Value::Array(vec![
-                Value::Array(vec![
-                    Value::Int(1),
-                    Value::Array(vec![
-                        Value::Int(2),
-                        Value::Array(vec![Value::Int(3), Value::Array(vec![])]),
-                    ]),
-                ]),
-                Value::Array(vec![Value::map([("k", Value::from("v"))])]),
-            ]),
-        ),
-        ("bin_256", Value::Bin((0..=255).collect())),
-        ("bin_empty", Value::Bin(vec![])),
-        ("bin_short", Value::Bin(vec![0x00, 0xff, 0x7f, 0x80])),
-        ("bool_false", Value::Bool(false)),
-        ("bool_true", Value::Bool(true)),
-        ("float_big", Value::F64(1e300)),
-        ("float_inf", Value::F64(f64::INFINITY)),
-        ("float_neg_inf", Value::F64(f64::NEG_INFINITY)),
-        ("float_neg_zero", Value::F64(-0.0)),
-        ("float_pi", Value::F64(std::f64::consts::PI)),
-        ("float_small", Value::F64(-2.5e-300)),
-        ("float_whole", Value::F64(2.0)),
-        ("int_neg", ints(&int_neg)),
-        ("int_pos", int_pos),
-        ("map_empty", Value::Map(vec![])),
-        (
-            "map_long",
-            Value::map((0..16).map(|i| (format!("k{i:02}"), Value::Int(i)))),
-        ),
-        (
-            "map_nested",
-            Value::map([
-                (
-                    "inner",
-                    Value::map([(
-                        "deeper",
-                        Value::map([("deepest", Value::Array(vec![Value::Nil]))]),
-                    )]),
-                ),
-                ("n", Value::Int(1)),
-            ]),
-        ),
-        ("nil", Value::Nil),
-        ("str_256", Value::from("x".repeat(256))),
-        ("str_40", Value::from("y".repeat(40))),
-        ("str_empty", Value::from("")),
-        (
-            "str_unicode",
-            Value::from("h\u{e9}llo w\u{f6}rld \u{2713} \u{1f980}"),
-        ),
-    ])
-}
-
 /// Python's `msgpack.packb(ALL_KINDS, use_bin_type=True)`, asked from Python.
 fn python_all_kinds_bytes(scenario: &mut Scenario, python: &std::path::Path) -> Step<Vec<u8>> {
     let mut packer =
@@ -308,7 +217,8 @@ fn all_kinds_encode_to_python_bytes_and_back() {
         let rust_bytes = payload::to_vec(&all_kinds()).map_err(|e| format!("encode: {e}"))?;
         ensure(rust_bytes == python_bytes, || {
             format!(
-                "rust encodes ALL_KINDS differently:\nrust   {rust_bytes:02x?}\npython {python_bytes:02x?}"
+                "rust encodes ALL_KINDS unlike python: {}",
+                byte_difference(&rust_bytes, &python_bytes)
             )
         })?;
         let decoded: Value =
@@ -402,7 +312,10 @@ fn python_publisher_rust_subscriber_all_kinds() {
                 }
             };
             ensure(message.payload == python_bytes, || {
-                format!("payload is not packb's bytes: {:02x?}", message.payload)
+                format!(
+                    "payload is not packb's bytes: {}",
+                    byte_difference(&message.payload, &python_bytes)
+                )
             })?;
             let value = message.value().map_err(|e| format!("decode: {e}"))?;
             ensure(value == all_kinds(), || format!("decoded {value}"))?;

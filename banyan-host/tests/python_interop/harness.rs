@@ -375,3 +375,26 @@ pub fn unhex(text: &str) -> Step<Vec<u8>> {
         })
         .collect()
 }
+
+/// Where two byte strings first differ, with a few bytes of context from each.
+pub fn byte_difference(actual: &[u8], expected: &[u8]) -> String {
+    let at = actual
+        .iter()
+        .zip(expected)
+        .position(|(a, e)| a != e)
+        .unwrap_or(actual.len().min(expected.len()));
+    let from = at.saturating_sub(8);
+    let window = |bytes: &[u8]| {
+        bytes
+            .get(from..(at + 8).min(bytes.len()))
+            .unwrap_or(&[])
+            .to_vec()
+    };
+    format!(
+        "lengths {} vs {}, first difference at byte {at}; from byte {from}: {:02x?} vs {:02x?}",
+        actual.len(),
+        expected.len(),
+        window(actual),
+        window(expected)
+    )
+}
