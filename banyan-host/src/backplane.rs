@@ -90,7 +90,7 @@ fn bind(socket: &zmq::Socket, address: &str, port: u16) -> Result<u16> {
             address: address.to_owned(),
             port,
         },
-        source => Error::Bind { endpoint, source },
+        reason => Error::Bind { endpoint, reason },
     })?;
     let last = socket
         .get_last_endpoint()?

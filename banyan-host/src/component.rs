@@ -236,7 +236,7 @@ impl Component {
             let endpoint = tcp_endpoint(&address, port);
             socket
                 .connect(&endpoint)
-                .map_err(|source| Error::Bind { endpoint, source })
+                .map_err(|reason| Error::Connect { endpoint, reason })
         };
         connect(&publisher, config.publisher_port)?;
         connect(&subscriber, config.subscriber_port)?;

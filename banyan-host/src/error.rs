@@ -18,12 +18,20 @@ pub enum Error {
         port: u16,
     },
     /// The address cannot be bound (not an address of this machine, malformed, ...).
-    #[error("cannot bind {endpoint}: {source}")]
+    #[error("cannot bind {endpoint}: {reason} (--bind must be an address of this machine)")]
     Bind {
         /// The ZeroMQ endpoint, e.g. `tcp://10.0.0.5:43124`.
         endpoint: String,
         /// What ZeroMQ said.
-        source: zmq::Error,
+        reason: zmq::Error,
+    },
+    /// The backplane address cannot be used (malformed, unresolvable, ...).
+    #[error("cannot connect to {endpoint}: {reason} (check -b ADDR and the ports)")]
+    Connect {
+        /// The ZeroMQ endpoint, e.g. `tcp://10.0.0.5:43124`.
+        endpoint: String,
+        /// What ZeroMQ said.
+        reason: zmq::Error,
     },
     /// The backplane did not answer the connection probe in time.
     #[error(
