@@ -8,8 +8,8 @@
 //! | typed payload (`#[derive(Serialize, Deserialize)]` struct) | [`to_slice`], [`from_slice`] | no |
 //! | read a few fields of any payload, zero-copy (MCU) | [`MapReader`], [`ValueRef`] | no |
 //! | build a map entry by entry into a buffer | [`MapWriter`] | no |
-//! | typed payload into a `Vec` | [`to_vec`] | `std` |
-//! | payload of unknown shape: print, inspect, forward | [`Value`] | `std` |
+//! | typed payload into a `Vec` | `to_vec` | `std` |
+//! | payload of unknown shape: print, inspect, forward | `Value` | `std` |
 //!
 //! ```
 //! use banyan_proto::payload::{self, MapReader};
@@ -100,9 +100,10 @@
 //! * **Unknown lengths.** Without `std`, serialising an iterator of unknown length or a
 //!   `#[serde(flatten)]` struct fails with [`PayloadError::LengthRequired`] (msgpack writes
 //!   lengths first; with `std` the backend buffers).
-//! * **Short tuples.** Decoding an array into a tuple or `[T; N]` reads the first `N`
-//!   elements; the backend does not check for more. Use a `Vec`/`heapless::Vec` for
-//!   variable-length arrays.
+//! * **Short tuples.** An array decoded into a tuple or `[T; N]` must have exactly `N`
+//!   elements. The backend reads the first `N` and does not look for more, so we check
+//!   that decoding consumed every byte and report [`PayloadError::Mismatch`] otherwise.
+//!   Use a `Vec`/`heapless::Vec` for arrays of varying length.
 //!
 //! # Backend: why messagepack-serde
 //!
@@ -128,7 +129,7 @@ mod writer;
 use messagepack_serde::messagepack_core::{
     Encode,
     encode::{Error as EncodeError, int::EncodeMinimizeInt},
-    io::IoWrite,
+    io::{IoRead, IoWrite, RError, Reference},
 };
 use messagepack_serde::{de, ser};
 use serde::{Deserialize, Serialize};
@@ -142,7 +143,7 @@ pub use writer::MapWriter;
 /// Deepest nesting of arrays and maps accepted when decoding; the top-level map counts as 1.
 ///
 /// Bounds the stack used by serde's recursive decoding (and by `Display`/`Serialize` of
-/// [`ValueRef`] and [`Value`]) on a small MCU. Real Banyan payloads nest two or three deep.
+/// [`ValueRef`] and `Value`) on a small MCU. Real Banyan payloads nest two or three deep.
 pub const MAX_DEPTH: usize = 32;
 
 /// Encodes `value` (normally a struct or map) into `buf` as Python would, and returns the
@@ -165,7 +166,18 @@ pub fn to_slice<T: Serialize + ?Sized>(value: &T, buf: &mut [u8]) -> Result<usiz
 pub fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, PayloadError> {
     validate(bytes)?;
     require_map(bytes)?;
-    messagepack_serde::from_slice(bytes).map_err(de_error)
+    let mut unread = bytes.len();
+    let value = de::from_core_reader(TrackedReader {
+        rest: bytes,
+        unread: &mut unread,
+    })
+    .map_err(de_error)?;
+    // A type that stops early (a tuple shorter than the array) leaves bytes unread.
+    if unread == 0 {
+        Ok(value)
+    } else {
+        Err(PayloadError::Mismatch)
+    }
 }
 
 /// Encodes `value` (normally a struct or map) into a new `Vec`, as [`to_slice`].
@@ -212,6 +224,23 @@ fn de_error<E>(e: de::Error<E>) -> PayloadError {
         // A format the requested type cannot take, or serde's own "invalid type/length,
         // missing field" message.
         _ => PayloadError::Mismatch,
+    }
+}
+
+/// A slice reader for the backend decoder that reports how much it left unread.
+struct TrackedReader<'de, 'u> {
+    rest: &'de [u8],
+    unread: &'u mut usize,
+}
+
+impl<'de> IoRead<'de> for TrackedReader<'de, '_> {
+    type Error = RError;
+
+    fn read_slice<'a>(&'a mut self, len: usize) -> Result<Reference<'de, 'a>, RError> {
+        let (head, tail) = self.rest.split_at_checked(len).ok_or(RError::BufferEmpty)?;
+        self.rest = tail;
+        *self.unread = tail.len();
+        Ok(Reference::Borrowed(head))
     }
 }
 
