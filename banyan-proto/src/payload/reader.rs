@@ -27,7 +27,7 @@ enum Header<'a> {
 
 /// A read position in a byte slice. All reads are bounds-checked and fail with
 /// [`PayloadError::UnexpectedEof`].
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -421,7 +421,7 @@ impl<'a> IntoIterator for MapReader<'a> {
 }
 
 /// Iterator over the entries of a [`MapReader`].
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct MapIter<'a> {
     cur: Cursor<'a>,
     remaining: u32,
@@ -496,7 +496,7 @@ impl<'a> IntoIterator for ArrayReader<'a> {
 }
 
 /// Iterator over the elements of an [`ArrayReader`].
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ArrayIter<'a> {
     cur: Cursor<'a>,
     remaining: u32,
