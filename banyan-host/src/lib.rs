@@ -16,7 +16,7 @@
 //! - [`gateway`]: the serial gateway bridging an MCU link onto the backplane.
 //! - [`net`]: ports and address detection.
 //! - [`cli`]: flags and helpers shared by the binaries.
-//! - [`error`]: [`Error`].
+//! - [`error`]: the [`Error`] type.
 #![deny(missing_docs)]
 
 pub mod backplane;

@@ -159,3 +159,64 @@ fn three_processes_echo_and_sigterm_stops_cleanly() {
         assert!(status.success(), "exit status after SIGTERM: {status:?}");
     }
 }
+
+#[test]
+fn monitor_prints_topic_and_readable_payload() {
+    let backplane = Backplane::bind(&BackplaneConfig::ephemeral_loopback()).unwrap();
+    let (publ, sub) = (
+        backplane.publisher_port().to_string(),
+        backplane.subscriber_port().to_string(),
+    );
+    let mut monitor = Guard(
+        Command::new(env!("CARGO_BIN_EXE_monitor"))
+            .args(["-b", "127.0.0.1", "-p", &publ, "-s", &sub, "--count", "2"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(monitor.0.stdout.take().unwrap()).lines();
+    // The banner (between two rules) is printed once the monitor's subscription is proven.
+    let rules = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .filter(|line| line.starts_with("****"))
+        .take(2)
+        .count();
+    assert_eq!(rules, 2, "monitor banner");
+
+    let publisher = banyan_host::ComponentConfig::new("pub")
+        .backplane(
+            "127.0.0.1",
+            backplane.publisher_port(),
+            backplane.subscriber_port(),
+        )
+        .connect()
+        .unwrap();
+    #[derive(serde::Serialize)]
+    struct Reading<'a> {
+        message_number: i32,
+        name: &'a str,
+        #[serde(with = "serde_bytes")]
+        raw: &'a [u8],
+    }
+    let reading = Reading {
+        message_number: -3,
+        name: "x",
+        raw: &[0x0a, 0xff],
+    };
+    publisher.publish("sensor", &reading).unwrap();
+    publisher.publish_raw(b"broken", b"\xc1").unwrap();
+
+    let printed: Vec<String> = lines
+        .map(Result::unwrap)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        printed,
+        [
+            r#"sensor  {"message_number": -3, "name": "x", "raw": b"0aff"}"#.to_owned(),
+            "broken  <not a msgpack payload (invalid msgpack marker byte 0xc1): c1>".to_owned(),
+        ]
+    );
+    assert!(wait_exit(&mut monitor.0, Duration::from_secs(10)).success());
+}
