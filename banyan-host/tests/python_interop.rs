@@ -431,8 +431,10 @@ fn rust_monitor_prints_python_payload_from_python_backplane() {
     run_scenario("rust monitor on the python backplane", |scenario| {
         let (_backplane, publisher, subscriber) = python_backplane(scenario, &python)?;
         let address = outward();
+        // No -b: the Rust monitor finds the outward address itself, as Python components do,
+        // which is the only address python-banyan's backplane listens on.
         let mut command = rust_bin("monitor");
-        command.args(["-b", &address, "-p", &publisher, "-s", &subscriber]);
+        command.args(["-p", &publisher, "-s", &subscriber]);
         command.args([
             "--connect-timeout",
             "30",
@@ -442,7 +444,10 @@ fn rust_monitor_prints_python_payload_from_python_backplane() {
             "1",
         ]);
         let mut monitor = scenario.spawn("rust monitor", command)?;
-        monitor.wait_stdout("using Back Plane IP address")?;
+        let banner = monitor.wait_stdout("using Back Plane IP address")?;
+        ensure(banner.ends_with(&format!(": {address}")), || {
+            format!("rust monitor chose another address: {banner:?}")
+        })?;
 
         let mut command = python_script(&python, "pub_all_kinds.py");
         command.args([

@@ -366,7 +366,9 @@ pub fn run_scenario(name: &str, body: impl FnOnce(&mut Scenario) -> Step) {
 /// Decodes lower-case or upper-case hex (as printed by Python's `bytes.hex()`).
 pub fn unhex(text: &str) -> Step<Vec<u8>> {
     let text = text.trim();
-    ensure(text.len() % 2 == 0, || format!("odd-length hex: {text:?}"))?;
+    ensure(text.len().is_multiple_of(2), || {
+        format!("odd-length hex: {text:?}")
+    })?;
     (0..text.len())
         .step_by(2)
         .map(|i| {
