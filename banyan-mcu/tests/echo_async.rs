@@ -1,0 +1,179 @@
+//! The async driver against the simulated gateway: the read future stays pending until bytes
+//! arrive, and only the delay future lets simulated time pass, so the deadline logic runs
+//! through the read/delay race.
+
+mod common;
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use banyan_mcu::{ClientError, EchoClient, EchoConfig, EchoSummary, Event};
+use common::{Faults, PeerBehaviour, Sim, TICK_MS};
+use embedded_io::ErrorKind;
+
+/// Polls `fut` to completion on this thread (the simulated futures never need a real wake-up).
+fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut polls = 0u64;
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        polls += 1;
+        assert!(polls < 10_000_000, "the future never completes");
+    }
+}
+
+struct AsyncSimTransport(Sim);
+
+impl embedded_io_async::ErrorType for AsyncSimTransport {
+    type Error = ErrorKind;
+}
+
+impl embedded_io_async::Read for AsyncSimTransport {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        std::future::poll_fn(|_| {
+            if self.0.is_closed() {
+                Poll::Ready(Ok(0))
+            } else if self.0.has_bytes() {
+                Poll::Ready(Ok(self.0.take_bytes(buf)))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+impl embedded_io_async::Write for AsyncSimTransport {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        self.0.receive_from_client(buf);
+        Ok(buf.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+/// A delay in simulated time: each poll lets up to [`TICK_MS`] pass.
+struct SimDelay(Sim);
+
+impl embedded_hal_async::delay::DelayNs for SimDelay {
+    async fn delay_ns(&mut self, ns: u32) {
+        let target = self.0.now_ms() + u64::from(ns).div_ceil(1_000_000);
+        std::future::poll_fn(|_| {
+            let now = self.0.now_ms();
+            if now >= target {
+                return Poll::Ready(());
+            }
+            self.0.advance(TICK_MS.min(target - now));
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+fn run_async(
+    sim: &Sim,
+    config: EchoConfig<'static>,
+) -> (Result<EchoSummary, ClientError>, Vec<Event>) {
+    let mut events = Vec::new();
+    let mut client: EchoClient<'_> = EchoClient::new(config);
+    let mut transport = AsyncSimTransport(sim.clone());
+    let mut delay = SimDelay(sim.clone());
+    let result = block_on(client.run_async(
+        &mut transport,
+        &sim.clock(),
+        &mut delay,
+        &mut |e: Event| events.push(e),
+    ));
+    (result, events)
+}
+
+fn received_numbers(events: &[Event]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Received { number, .. } => Some(*number),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn async_clean_link_completes() {
+    let sim = Sim::clean();
+    let (result, events) = run_async(&sim, EchoConfig::seed(1));
+    let summary = result.expect("echo completes");
+    assert_eq!(summary.received, 11);
+    assert_eq!(summary.sent, 11);
+    assert_eq!(
+        received_numbers(&events),
+        (0..=10).rev().collect::<Vec<_>>()
+    );
+    assert_eq!(sim.log().hellos, 1);
+}
+
+#[test]
+fn async_lossy_link_completes_without_double_counting() {
+    let faults = Faults {
+        drop: 60,
+        corrupt: 60,
+        lose_byte: 40,
+        duplicate: 80,
+        lose_reply: 50,
+    };
+    let mut timeouts = 0;
+    for seed in 100..110 {
+        let sim = Sim::new(seed, faults, faults, PeerBehaviour::default());
+        let config = EchoConfig {
+            timeout_ms: 200,
+            max_retries: Some(50),
+            ..EchoConfig::seed(seed as u32)
+        };
+        let (result, events) = run_async(&sim, config);
+        let summary = result.unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(summary.received, 11, "seed {seed}");
+        assert_eq!(
+            received_numbers(&events),
+            (0..=10).rev().collect::<Vec<_>>(),
+            "seed {seed}"
+        );
+        assert!(sim.log().max_reply_refs <= 1);
+        timeouts += summary.timeouts;
+    }
+    assert!(timeouts > 0, "the faults caused re-sends");
+}
+
+#[test]
+fn async_silent_gateway_times_out_through_the_delay() {
+    let sim = Sim::new(
+        2,
+        Faults::NONE,
+        Faults::NONE,
+        PeerBehaviour {
+            answers_hello: false,
+            echoes: false,
+            reply_latency_ms: 1,
+        },
+    );
+    let config = EchoConfig {
+        timeout_ms: 300,
+        max_retries: Some(2),
+        ..EchoConfig::seed(2)
+    };
+    let (result, _) = run_async(&sim, config);
+    assert_eq!(
+        result,
+        Err(ClientError::NoReply {
+            number: None,
+            timeouts: 3
+        })
+    );
+    // Three deadlines of 300 ms passed in simulated time, and not much more.
+    let now = sim.now_ms();
+    assert!((900..900 + 3 * TICK_MS + 10).contains(&now), "{now}");
+}
