@@ -1,0 +1,26 @@
+//! Board support for QEMU's `lm3s6965evb` (TI Stellaris LM3S6965, Cortex-M3): the PL011
+//! UART0 as an embedded-io 0.7 transport, a SysTick millisecond clock, and semihosting exit.
+//!
+//! The echo firmware is `src/bin/echo.rs`; `scripts/qemu-e2e.sh` (repository root) runs it
+//! against the real backplane, echo server and gateway.
+#![no_std]
+#![deny(missing_docs)]
+
+pub mod pl011;
+pub mod systick;
+
+/// Ends the QEMU run with `code` as QEMU's exit status (0 success, 1 failure), through
+/// semihosting (`SYS_EXIT`). QEMU must run with `-semihosting-config enable=on`; without it
+/// the call would hang, which is why the scripts always wrap QEMU in `timeout`.
+pub fn exit(success: bool) -> ! {
+    use cortex_m_semihosting::debug;
+    debug::exit(if success {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    // Not reached under QEMU; on hardware without a debugger, stop here.
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
