@@ -329,10 +329,16 @@ impl<'a> EchoSession<'a> {
         }
         let resubscribe =
             self.phase == Phase::Handshake || !self.subscription_confirmed || self.retries >= 2;
-        warn!(
-            "timeout {=u32} waiting for {}, resubscribe: {=bool}",
-            self.retries, number, resubscribe
-        );
+        match number {
+            Some(n) => warn!(
+                "timeout {=u32} waiting for reply {=u32}; new handshake: {=bool}",
+                self.retries, n, resubscribe
+            ),
+            None => warn!(
+                "timeout {=u32} waiting for the gateway's hello",
+                self.retries
+            ),
+        }
         observer.on_event(Event::Timeout {
             number,
             consecutive: self.retries,
