@@ -157,6 +157,9 @@ pub struct Gateway<C: Connector> {
     peer_max_frame: usize,
     stats: GatewayStats,
     out: Vec<u8>,
+    /// Drawn once per gateway process: a `Hello` with a new nonce tells the MCU the gateway
+    /// restarted (and lost its subscriptions), so it re-subscribes at once.
+    boot_nonce: u32,
 }
 
 impl<C: Connector> Gateway<C> {
@@ -171,6 +174,7 @@ impl<C: Connector> Gateway<C> {
             peer_max_frame: ASSUMED_PEER_MAX_FRAME,
             stats: GatewayStats::default(),
             out: vec![0; max_encoded_len(GATEWAY_MAX_FRAME)],
+            boot_nonce: random_nonce(),
         }
     }
 
@@ -245,7 +249,7 @@ impl<C: Connector> Gateway<C> {
         let mut link = self.connector.open()?;
         self.stats.link_opens += 1;
         tracing::info!(link = %self.connector.describe(), "link open");
-        self.send(link.as_mut(), &Frame::hello(GATEWAY_MAX_FRAME as u16, 0))?;
+        self.send(link.as_mut(), &self.hello())?;
         Ok(link)
     }
 
@@ -302,7 +306,7 @@ impl<C: Connector> Gateway<C> {
                 );
                 self.peer_max_frame = usize::from(max_frame);
                 self.reset_subscriptions();
-                self.send(link, &Frame::hello(GATEWAY_MAX_FRAME as u16, 0))?;
+                self.send(link, &self.hello())?;
             }
             Frame::Publish { topic, payload } => match self.component.publish_raw(topic, payload) {
                 Ok(()) => self.stats.published += 1,
@@ -334,6 +338,10 @@ impl<C: Connector> Gateway<C> {
             Frame::Pong { seq } => tracing::trace!(seq, "pong"),
         }
         Ok(())
+    }
+
+    fn hello(&self) -> Frame<'static> {
+        Frame::hello(GATEWAY_MAX_FRAME as u16, self.boot_nonce)
     }
 
     fn reset_subscriptions(&mut self) {
@@ -375,6 +383,13 @@ impl<C: Connector> Gateway<C> {
         self.stats.frames_out += 1;
         Ok(())
     }
+}
+
+fn random_nonce() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.finish() as u32
 }
 
 fn transient(error: &io::Error) -> bool {
