@@ -1,0 +1,27 @@
+"""Flags shared by the benchmark scripts (run by banyan-bench's `python` section).
+
+Every script is a python-banyan 3.17 `BanyanBase` component with its defaults (loop time
+0.1 s, 0.3 s connect sleep, default high-water marks). The backplane address is always given
+with -b, so BanyanBase does not scan processes for a backplane.
+"""
+
+import argparse
+
+
+def parser(description):
+    """An argparse parser with the backplane flags -b ADDR -p PUB_PORT -s SUB_PORT."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument('-b', dest='address', required=True, help='backplane IP address')
+    p.add_argument('-p', dest='publisher_port', required=True, help='publisher port')
+    p.add_argument('-s', dest='subscriber_port', required=True, help='subscriber port')
+    return p
+
+
+def options(args, name):
+    """BanyanBase keyword arguments for the parsed flags (ports are strings, as in Banyan)."""
+    return {
+        'back_plane_ip_address': args.address,
+        'publisher_port': str(args.publisher_port),
+        'subscriber_port': str(args.subscriber_port),
+        'process_name': name,
+    }

@@ -1,0 +1,280 @@
+//! The Python Banyan anchor: python-banyan's own backplane and `BanyanBase` components
+//! (scripts in `banyan-bench/python/`), measured the same way as the Rust ones.
+//!
+//! Python binds and connects to the machine's outward IPv4 address
+//! ([`banyan_host::net::outward_ipv4`]); every script gets that address with `-b`, so no
+//! psutil scan happens. Every process started here is a [`ChildGuard`]: killed on drop.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::procs::{ChildGuard, free_port_pair, wait_listening};
+
+/// How long one Python step (start, a run) may take before it is an error.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A Python interpreter with python-banyan importable, and where its scripts are.
+#[derive(Debug, Clone)]
+pub struct PythonEnv {
+    /// The interpreter.
+    pub python: PathBuf,
+    /// The directory of this crate's Python scripts.
+    pub scripts: PathBuf,
+    /// The address Python binds and connects to.
+    pub address: IpAddr,
+}
+
+impl PythonEnv {
+    /// `$BANYAN_PYTHON`, else the repository's `.venv/bin/python`; `Err` says why neither
+    /// can import python-banyan.
+    pub fn find() -> Result<Self> {
+        let python = match std::env::var_os("BANYAN_PYTHON") {
+            Some(path) if !path.is_empty() => PathBuf::from(path),
+            _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
+        };
+        let output = Command::new(&python)
+            .args(["-c", "import python_banyan.banyan_base, msgpack, zmq"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| anyhow!("cannot run {}: {e}", python.display()))?;
+        if !output.status.success() {
+            bail!(
+                "{} cannot import python_banyan: {}",
+                python.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(Self {
+            python,
+            scripts: Path::new(env!("CARGO_MANIFEST_DIR")).join("python"),
+            address: banyan_host::net::outward_ipv4(),
+        })
+    }
+
+    /// `python -u SCRIPT -b ADDR -p P -s S ARGS...`.
+    pub fn script(&self, script: &str, backplane: &PyBackplane, args: &[String]) -> Command {
+        let mut command = Command::new(&self.python);
+        command
+            .arg("-u")
+            .arg(self.scripts.join(script))
+            .arg("-b")
+            .arg(self.address.to_string())
+            .arg("-p")
+            .arg(backplane.publisher_port.to_string())
+            .arg("-s")
+            .arg(backplane.subscriber_port.to_string())
+            .args(args)
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        command
+    }
+
+    /// Starts python-banyan's `backplane` on two free ports and waits until both listen.
+    pub fn backplane(&self) -> Result<PyBackplane> {
+        let (publisher_port, subscriber_port) = free_port_pair()?;
+        let script = self.python.with_file_name("backplane");
+        let mut command = if script.is_file() {
+            let mut command = Command::new(&self.python);
+            command.arg(script);
+            command
+        } else {
+            let mut command = Command::new(&self.python);
+            command.args([
+                "-c",
+                "import sys; sys.argv[0] = 'backplane'; \
+                 from python_banyan.backplane.backplane import bp; bp()",
+            ]);
+            command
+        };
+        command
+            .arg("-p")
+            .arg(publisher_port.to_string())
+            .arg("-s")
+            .arg(subscriber_port.to_string())
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        let child = ChildGuard::spawn("python backplane", command)?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        wait_listening(self.address, publisher_port, deadline)
+            .and_then(|()| wait_listening(self.address, subscriber_port, deadline))
+            .with_context(|| format!("python backplane: {}", child.stderr_tail()))?;
+        Ok(PyBackplane {
+            _child: child,
+            publisher_port,
+            subscriber_port,
+        })
+    }
+}
+
+/// A running python-banyan backplane (killed on drop).
+#[derive(Debug)]
+pub struct PyBackplane {
+    _child: ChildGuard,
+    /// Port components publish to.
+    pub publisher_port: u16,
+    /// Port components subscribe on.
+    pub subscriber_port: u16,
+}
+
+/// One Python throughput run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PyThroughput {
+    /// Messages published.
+    pub sent: u64,
+    /// Messages received.
+    pub received: u64,
+    /// From the publisher's first publish to the subscriber's last message (wall clocks of
+    /// the two processes, which share the machine's clock).
+    pub elapsed: Duration,
+}
+
+impl PyThroughput {
+    /// Received messages per second.
+    pub fn rate(&self) -> f64 {
+        self.received as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+fn field<T: std::str::FromStr>(line: &str, key: &str) -> Result<T> {
+    line.split_whitespace()
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+        .ok_or_else(|| anyhow!("no {key}= in `{line}`"))?
+        .parse()
+        .map_err(|_| anyhow!("bad {key}= in `{line}`"))
+}
+
+/// `{'msg': i}` for `i in 0..count` from a Python publisher to a Python subscriber through
+/// the Python backplane, both `BanyanBase` components with default settings.
+pub fn throughput_run(
+    env: &PythonEnv,
+    backplane: &PyBackplane,
+    count: u64,
+    quiet: Duration,
+) -> Result<PyThroughput> {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let mut subscriber = ChildGuard::spawn(
+        "python subscriber",
+        env.script(
+            "bench_sub.py",
+            backplane,
+            &[
+                "--count".into(),
+                count.to_string(),
+                "--quiet".into(),
+                quiet.as_secs_f64().to_string(),
+            ],
+        ),
+    )?;
+    subscriber.wait_line("READY", deadline)?;
+    let mut publisher = ChildGuard::spawn(
+        "python publisher",
+        env.script(
+            "bench_pub.py",
+            backplane,
+            &["--count".into(), count.to_string()],
+        ),
+    )?;
+    let start: f64 = field(&publisher.wait_line("START", deadline)?, "t")?;
+    let result = subscriber.wait_line("RESULT", deadline)?;
+    let received: u64 = field(&result, "received")?;
+    let last: f64 = field(&result, "last")?;
+    publisher.wait_line("DONE", deadline)?;
+    Ok(PyThroughput {
+        sent: count,
+        received,
+        elapsed: Duration::from_secs_f64((last - start).max(0.0)),
+    })
+}
+
+/// A running Python echo server (the seed's, on `BanyanBase` with its default loop time).
+#[derive(Debug)]
+pub struct PyEchoServer {
+    _child: ChildGuard,
+}
+
+impl PyEchoServer {
+    /// Starts the server and waits until it subscribed.
+    pub fn start(env: &PythonEnv, backplane: &PyBackplane) -> Result<Self> {
+        let mut child = ChildGuard::spawn(
+            "python echo server",
+            env.script("bench_echo_server.py", backplane, &[]),
+        )?;
+        child.wait_line("READY", Instant::now() + STEP_TIMEOUT)?;
+        Ok(Self { _child: child })
+    }
+}
+
+/// One Python echo client process: `warmup` round trips, then `count` measured ones, in
+/// microseconds. The server must be running.
+pub fn echo_run(
+    env: &PythonEnv,
+    backplane: &PyBackplane,
+    warmup: u32,
+    count: u32,
+) -> Result<Vec<f64>> {
+    let mut client = ChildGuard::spawn(
+        "python echo client",
+        env.script(
+            "bench_echo_client.py",
+            backplane,
+            &[
+                "--warmup".into(),
+                warmup.to_string(),
+                "--count".into(),
+                count.to_string(),
+            ],
+        ),
+    )?;
+    let line = client.wait_line("RTT_US", Instant::now() + STEP_TIMEOUT)?;
+    let times = line
+        .split_whitespace()
+        .map(|t| {
+            t.parse::<f64>()
+                .map_err(|_| anyhow!("bad RTT_US value `{t}`"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if times.len() != count as usize {
+        bail!(
+            "python echo client reported {} round trips of {count}",
+            times.len()
+        );
+    }
+    Ok(times)
+}
+
+/// Starts a Python component that idles in `receive_loop` after connecting; returns it once
+/// it printed `READY`, with the time from spawn to that line.
+pub fn idle_component(
+    env: &PythonEnv,
+    backplane: &PyBackplane,
+    exit_when_ready: bool,
+) -> Result<(ChildGuard, Duration)> {
+    let args = if exit_when_ready {
+        vec!["--exit".to_owned()]
+    } else {
+        Vec::new()
+    };
+    let start = Instant::now();
+    let mut child = ChildGuard::spawn(
+        "python idle component",
+        env.script("bench_idle.py", backplane, &args),
+    )?;
+    child.wait_line("READY", start + STEP_TIMEOUT)?;
+    Ok((child, start.elapsed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_fields() {
+        let line = "received=100 first=12.5 last=13.25";
+        assert_eq!(field::<u64>(line, "received").unwrap(), 100);
+        assert_eq!(field::<f64>(line, "last").unwrap(), 13.25);
+        assert!(field::<u64>(line, "sent").is_err());
+        assert!(field::<u64>("received=x", "received").is_err());
+    }
+}
