@@ -1,6 +1,8 @@
 //! Echo latency: sequential round trips client → forwarder → echo server → forwarder →
 //! client. Banyan uses the seed's echo server and client (`banyan_host::echo`); the baseline
-//! does the same round trip with raw ZeroMQ sockets and pre-encoded payloads.
+//! does the same round trip with raw ZeroMQ sockets and pre-encoded payloads. Both run
+//! through the same forwarder at the same time, on topics that do not overlap, and take
+//! turns in blocks, so that a change of machine load hits both alike.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,37 +68,57 @@ impl Drop for BanyanEchoServer {
     }
 }
 
-/// `warmup` round trips, then `count` measured ones, with `banyan_host::echo::run_client`
-/// (which publishes `{'message_number': n}` and waits for its reply before sending `n - 1`).
-/// A round trip is the time between two consecutive replies (the first: from the start).
-pub fn banyan_round_trips(endpoints: &Endpoints, warmup: u32, count: u32) -> Result<Vec<Duration>> {
-    let mut client = endpoints
-        .config("bench-echo-client")
-        .subscribe(REPLY_TOPIC)
-        .connect()?;
-    if warmup > 0 {
-        echo::run_client(&mut client, warmup - 1, REPLY_TIMEOUT, |_| {})?;
-    }
-    let Some(last) = count.checked_sub(1) else {
-        return Ok(Vec::new());
-    };
-    let mut times = Vec::with_capacity(count as usize);
-    let mut previous = Instant::now();
-    let report = echo::run_client(&mut client, last, REPLY_TIMEOUT, |_| {
-        let now = Instant::now();
-        times.push(now - previous);
-        previous = now;
-    })?;
-    if report.replies.len() != count as usize {
-        bail!(
-            "echo client saw {} replies of {count}",
-            report.replies.len()
-        );
-    }
-    Ok(times)
+/// The Banyan echo client: a component subscribed to `reply`.
+pub struct BanyanEchoClient {
+    component: banyan_host::Component,
 }
 
-/// A raw ZeroMQ echo server: SUB(`echo`) → PUB(`reply`), payload verbatim.
+impl std::fmt::Debug for BanyanEchoClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BanyanEchoClient").finish_non_exhaustive()
+    }
+}
+
+impl BanyanEchoClient {
+    /// Connects the client.
+    pub fn connect(endpoints: &Endpoints) -> Result<Self> {
+        let component = endpoints
+            .config("bench-echo-client")
+            .subscribe(REPLY_TOPIC)
+            .connect()?;
+        Ok(Self { component })
+    }
+
+    /// `count` round trips with `banyan_host::echo::run_client` (which publishes
+    /// `{'message_number': n}` and waits for its reply before sending `n - 1`). A round trip
+    /// is the time between two consecutive replies (the first: from the start).
+    pub fn round_trips(&mut self, count: u32) -> Result<Vec<Duration>> {
+        let Some(last) = count.checked_sub(1) else {
+            return Ok(Vec::new());
+        };
+        let mut times = Vec::with_capacity(count as usize);
+        let mut previous = Instant::now();
+        let report = echo::run_client(&mut self.component, last, REPLY_TIMEOUT, |_| {
+            let now = Instant::now();
+            times.push(now - previous);
+            previous = now;
+        })?;
+        if report.replies.len() != count as usize {
+            bail!(
+                "echo client saw {} replies of {count}",
+                report.replies.len()
+            );
+        }
+        Ok(times)
+    }
+}
+
+/// Topics of the raw echo: as long as Banyan's `echo` and `reply`, but distinct (matching is
+/// case-sensitive), so both echoes can share one forwarder without answering each other.
+const RAW_ECHO: &[u8] = b"ECHO";
+const RAW_REPLY: &[u8] = b"REPLY";
+
+/// A raw ZeroMQ echo server: SUB(`ECHO`) → PUB(`REPLY`), payload verbatim.
 struct RawEchoServer {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<()>>>,
@@ -107,7 +129,7 @@ impl RawEchoServer {
         let ctx = zmq::Context::new();
         let subscriber = ctx.socket(zmq::SUB)?;
         subscriber.set_rcvhwm(HWM)?;
-        subscriber.set_subscribe(ECHO_TOPIC.as_bytes())?;
+        subscriber.set_subscribe(RAW_ECHO)?;
         subscriber.set_rcvtimeo(100)?;
         subscriber.connect(&endpoints.subscribe_endpoint())?;
         let publisher = ctx.socket(zmq::PUB)?;
@@ -129,7 +151,7 @@ impl RawEchoServer {
                     continue;
                 }
                 subscriber.recv(&mut body, 0)?;
-                publisher.send(REPLY_TOPIC.as_bytes(), zmq::SNDMORE)?;
+                publisher.send(RAW_REPLY, zmq::SNDMORE)?;
                 publisher.send(&body[..], 0)?;
             }
             Ok(())
@@ -157,75 +179,134 @@ impl Drop for RawEchoServer {
     }
 }
 
-/// Baseline: the same round trips with raw sockets through the same forwarder. Payloads
-/// `{'message_number': n}` are encoded before the clock starts; a reply counts when its
-/// bytes equal the request's.
-pub fn raw_round_trips(endpoints: &Endpoints, warmup: u32, count: u32) -> Result<Vec<Duration>> {
-    let mut server = RawEchoServer::start(endpoints)?;
-    let ctx = zmq::Context::new();
-    let subscriber = ctx.socket(zmq::SUB)?;
-    subscriber.set_rcvhwm(HWM)?;
-    subscriber.set_subscribe(REPLY_TOPIC.as_bytes())?;
-    subscriber.set_subscribe(SYNC_TOPIC)?;
-    subscriber.connect(&endpoints.subscribe_endpoint())?;
-    let publisher = ctx.socket(zmq::PUB)?;
-    publisher.set_sndhwm(HWM)?;
-    publisher.set_linger(0)?;
-    publisher.connect(&endpoints.publish_endpoint())?;
-    // Client paths first (sync on our own topic), then the whole loop through the server.
-    raw_sync(&publisher, &subscriber)?;
-    subscriber.set_unsubscribe(SYNC_TOPIC)?;
-    let payloads = (0..warmup + count)
-        .map(|n| {
-            banyan_proto::payload::to_vec(&EchoPayload {
-                message_number: i64::from(n),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let probe = banyan_proto::payload::to_vec(&EchoPayload { message_number: -1 })?;
-    let give_up = Instant::now() + REPLY_TIMEOUT;
-    'proof: loop {
-        publisher.send(ECHO_TOPIC.as_bytes(), zmq::SNDMORE)?;
-        publisher.send(&probe[..], 0)?;
-        while subscriber.poll(zmq::POLLIN, 5)? > 0 {
-            let parts = subscriber.recv_multipart(0)?;
-            if parts.last().is_some_and(|body| *body == probe) {
-                break 'proof;
+/// The baseline: a raw echo server and a raw client, doing the same round trips as Banyan
+/// through the same forwarder with payloads `{'message_number': n}` encoded before the
+/// clock starts; a reply counts when its bytes equal the request's.
+pub struct RawEcho {
+    server: RawEchoServer,
+    _ctx: zmq::Context,
+    publisher: zmq::Socket,
+    subscriber: zmq::Socket,
+    payloads: Vec<Vec<u8>>,
+    topic: zmq::Message,
+    body: zmq::Message,
+}
+
+impl std::fmt::Debug for RawEcho {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawEcho").finish_non_exhaustive()
+    }
+}
+
+impl RawEcho {
+    /// Starts the raw server, connects the raw client and proves the whole loop.
+    pub fn start(endpoints: &Endpoints) -> Result<Self> {
+        let server = RawEchoServer::start(endpoints)?;
+        let ctx = zmq::Context::new();
+        let subscriber = ctx.socket(zmq::SUB)?;
+        subscriber.set_rcvhwm(HWM)?;
+        subscriber.set_subscribe(RAW_REPLY)?;
+        subscriber.set_subscribe(SYNC_TOPIC)?;
+        subscriber.connect(&endpoints.subscribe_endpoint())?;
+        let publisher = ctx.socket(zmq::PUB)?;
+        publisher.set_sndhwm(HWM)?;
+        publisher.set_linger(0)?;
+        publisher.connect(&endpoints.publish_endpoint())?;
+        // Client paths first (sync on our own topic), then the whole loop through the server.
+        raw_sync(&publisher, &subscriber)?;
+        subscriber.set_unsubscribe(SYNC_TOPIC)?;
+        let probe = banyan_proto::payload::to_vec(&EchoPayload { message_number: -1 })?;
+        let give_up = Instant::now() + REPLY_TIMEOUT;
+        'proof: loop {
+            publisher.send(RAW_ECHO, zmq::SNDMORE)?;
+            publisher.send(&probe[..], 0)?;
+            while subscriber.poll(zmq::POLLIN, 5)? > 0 {
+                let parts = subscriber.recv_multipart(0)?;
+                if parts.last().is_some_and(|body| *body == probe) {
+                    break 'proof;
+                }
+            }
+            if Instant::now() > give_up {
+                bail!("raw echo server unreachable through the forwarder");
             }
         }
-        if Instant::now() > give_up {
-            bail!("raw echo server unreachable through the forwarder");
-        }
+        let timeout = i32::try_from(REPLY_TIMEOUT.as_millis()).unwrap_or(i32::MAX);
+        subscriber.set_rcvtimeo(timeout)?;
+        Ok(Self {
+            server,
+            _ctx: ctx,
+            publisher,
+            subscriber,
+            payloads: Vec::new(),
+            topic: zmq::Message::new(),
+            body: zmq::Message::new(),
+        })
     }
 
-    let (mut topic, mut body) = (zmq::Message::new(), zmq::Message::new());
-    let timeout = i32::try_from(REPLY_TIMEOUT.as_millis()).unwrap_or(i32::MAX);
-    subscriber.set_rcvtimeo(timeout)?;
-    let mut times = Vec::with_capacity(count as usize);
-    for (n, payload) in payloads.iter().enumerate() {
-        let start = Instant::now();
-        publisher.send(ECHO_TOPIC.as_bytes(), zmq::SNDMORE)?;
-        publisher.send(&payload[..], 0)?;
-        loop {
-            match subscriber.recv(&mut topic, 0) {
-                Ok(()) => {}
-                Err(zmq::Error::EAGAIN) => bail!("raw echo: no reply to {n} within 5 s"),
-                Err(error) => return Err(error.into()),
-            }
-            if !topic.get_more() {
-                continue;
-            }
-            subscriber.recv(&mut body, 0)?;
-            if body[..] == payload[..] {
-                break;
-            }
+    /// `count` sequential round trips, counting down like the Banyan client.
+    pub fn round_trips(&mut self, count: u32) -> Result<Vec<Duration>> {
+        while self.payloads.len() < count as usize {
+            let n = i64::try_from(self.payloads.len())?;
+            self.payloads
+                .push(banyan_proto::payload::to_vec(&EchoPayload {
+                    message_number: n,
+                })?);
         }
-        if n >= warmup as usize {
+        let mut times = Vec::with_capacity(count as usize);
+        for n in (0..count as usize).rev() {
+            let payload = &self.payloads[n];
+            let start = Instant::now();
+            self.publisher.send(RAW_ECHO, zmq::SNDMORE)?;
+            self.publisher.send(&payload[..], 0)?;
+            loop {
+                match self.subscriber.recv(&mut self.topic, 0) {
+                    Ok(()) => {}
+                    Err(zmq::Error::EAGAIN) => bail!("raw echo: no reply to {n} within 5 s"),
+                    Err(error) => return Err(error.into()),
+                }
+                if !self.topic.get_more() {
+                    continue;
+                }
+                self.subscriber.recv(&mut self.body, 0)?;
+                if self.body[..] == payload[..] {
+                    break;
+                }
+            }
             times.push(start.elapsed());
         }
+        Ok(times)
     }
-    server.finish()?;
-    Ok(times)
+
+    /// Stops the raw server.
+    pub fn stop(mut self) -> Result<()> {
+        self.server.finish()
+    }
+}
+
+/// One echo run: both echoes through `endpoints` at once (distinct topics), `warmup` round
+/// trips each, then `count` round trips each in `chunks` alternating blocks, so that both
+/// see the same machine load. Returns (Banyan, raw) round-trip times.
+pub fn interleaved_run(
+    endpoints: &Endpoints,
+    warmup: u32,
+    count: u32,
+    chunks: u32,
+) -> Result<(Vec<Duration>, Vec<Duration>)> {
+    let server = BanyanEchoServer::start(endpoints)?;
+    let mut banyan = BanyanEchoClient::connect(endpoints)?;
+    let mut raw = RawEcho::start(endpoints)?;
+    banyan.round_trips(warmup)?;
+    raw.round_trips(warmup)?;
+    let chunks = chunks.clamp(1, count.max(1));
+    let (mut b, mut r) = (Vec::new(), Vec::new());
+    for chunk in 0..chunks {
+        let size = count / chunks + u32::from(chunk < count % chunks);
+        b.extend(banyan.round_trips(size)?);
+        r.extend(raw.round_trips(size)?);
+    }
+    raw.stop()?;
+    server.stop()?;
+    Ok((b, r))
 }
 
 #[cfg(test)]
@@ -237,12 +318,8 @@ mod tests {
     fn both_echoes_round_trip() {
         let backplane = Backplane::bind(&BackplaneConfig::ephemeral_loopback()).unwrap();
         let endpoints = Endpoints::of(&backplane);
-        let server = BanyanEchoServer::start(&endpoints).unwrap();
-        let times = banyan_round_trips(&endpoints, 3, 20).unwrap();
-        assert_eq!(times.len(), 20);
-        server.stop().unwrap();
-        let raw = raw_round_trips(&endpoints, 3, 20).unwrap();
-        assert_eq!(raw.len(), 20);
-        assert!(raw.iter().all(|t| *t > Duration::ZERO));
+        let (banyan, raw) = interleaved_run(&endpoints, 3, 25, 4).unwrap();
+        assert_eq!((banyan.len(), raw.len()), (25, 25));
+        assert!(raw.iter().chain(&banyan).all(|t| *t > Duration::ZERO));
     }
 }

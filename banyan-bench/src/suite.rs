@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow};
 use banyan_host::{Backplane, BackplaneConfig};
 
 use crate::codec::{self, Timing};
-use crate::echo::{self, BanyanEchoServer};
+use crate::echo;
 use crate::gateway::{self, GatewayPlan};
 use crate::procs::sibling_exe;
 use crate::pubsub::{self, Endpoints, HWM, RawReceive, Throughput};
@@ -324,10 +324,7 @@ fn echo_section(plan: &Plan, report: &mut Report, shared: &mut Shared) -> Result
     let ep = Endpoints::of(&backplane);
     let (mut banyan, mut raw) = (Vec::new(), Vec::new());
     for run in 1..=plan.runs {
-        let server = BanyanEchoServer::start(&ep)?;
-        let b = echo::banyan_round_trips(&ep, plan.echo_warmup, plan.round_trips)?;
-        server.stop()?;
-        let r = echo::raw_round_trips(&ep, plan.echo_warmup, plan.round_trips)?;
+        let (b, r) = echo::interleaved_run(&ep, plan.echo_warmup, plan.round_trips, 10)?;
         let (b, r) = (
             Latency::of(&b).ok_or_else(|| anyhow!("no round trips"))?,
             Latency::of(&r).ok_or_else(|| anyhow!("no round trips"))?,
