@@ -283,29 +283,46 @@ impl RawEcho {
     }
 }
 
-/// One echo run: both echoes through `endpoints` at once (distinct topics), `warmup` round
-/// trips each, then `count` round trips each in `chunks` alternating blocks, so that both
-/// see the same machine load. Returns (Banyan, raw) round-trip times.
+/// One echo run: `count` round trips of each kind in `blocks` blocks. Each block connects a
+/// fresh Banyan pair (server and client) and a fresh raw pair through `endpoints` at once
+/// (distinct topics), warms both up with `warmup` round trips, then measures one after the
+/// other, alternating which is started and measured first. Fresh threads per block re-draw where the kernel puts
+/// them on the CPUs, which otherwise decides a run's latency more than the code does.
+/// Returns (Banyan, raw) round-trip times.
 pub fn interleaved_run(
     endpoints: &Endpoints,
     warmup: u32,
     count: u32,
-    chunks: u32,
+    blocks: u32,
 ) -> Result<(Vec<Duration>, Vec<Duration>)> {
-    let server = BanyanEchoServer::start(endpoints)?;
-    let mut banyan = BanyanEchoClient::connect(endpoints)?;
-    let mut raw = RawEcho::start(endpoints)?;
-    banyan.round_trips(warmup)?;
-    raw.round_trips(warmup)?;
-    let chunks = chunks.clamp(1, count.max(1));
+    let blocks = blocks.clamp(1, count.max(1));
     let (mut b, mut r) = (Vec::new(), Vec::new());
-    for chunk in 0..chunks {
-        let size = count / chunks + u32::from(chunk < count % chunks);
-        b.extend(banyan.round_trips(size)?);
-        r.extend(raw.round_trips(size)?);
+    for block in 0..blocks {
+        let size = count / blocks + u32::from(block < count % blocks);
+        let banyan_first = block % 2 == 0;
+        let mut raw = if banyan_first {
+            None
+        } else {
+            Some(RawEcho::start(endpoints)?)
+        };
+        let server = BanyanEchoServer::start(endpoints)?;
+        let mut banyan = BanyanEchoClient::connect(endpoints)?;
+        let mut raw = match raw.take() {
+            Some(raw) => raw,
+            None => RawEcho::start(endpoints)?,
+        };
+        banyan.round_trips(warmup)?;
+        raw.round_trips(warmup)?;
+        if banyan_first {
+            b.extend(banyan.round_trips(size)?);
+            r.extend(raw.round_trips(size)?);
+        } else {
+            r.extend(raw.round_trips(size)?);
+            b.extend(banyan.round_trips(size)?);
+        }
+        raw.stop()?;
+        server.stop()?;
     }
-    raw.stop()?;
-    server.stop()?;
     Ok((b, r))
 }
 

@@ -131,7 +131,8 @@ pub(super) fn echo_section(plan: &Plan, report: &mut Report, shared: &mut Shared
     let ep = Endpoints::of(&backplane);
     let (mut banyan, mut raw) = (Vec::new(), Vec::new());
     for run in 1..=plan.runs {
-        let (b, r) = echo::interleaved_run(&ep, plan.echo_warmup, plan.round_trips, 10)?;
+        let (b, r) =
+            echo::interleaved_run(&ep, plan.echo_warmup, plan.round_trips, plan.echo_blocks)?;
         let (b, r) = (
             Latency::of(&b).ok_or_else(|| anyhow!("no round trips"))?,
             Latency::of(&r).ok_or_else(|| anyhow!("no round trips"))?,

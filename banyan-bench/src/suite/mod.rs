@@ -76,8 +76,10 @@ pub struct Plan {
     pub quiet: Duration,
     /// Echo round trips per run.
     pub round_trips: u32,
-    /// Echo round trips before each run.
+    /// Echo round trips before each block, for each kind.
     pub echo_warmup: u32,
+    /// Blocks per echo run, each with fresh Banyan and raw pairs.
+    pub echo_blocks: u32,
     /// Python throughput messages per run.
     pub py_messages: u64,
     /// Python echo round trips per run.
@@ -104,7 +106,8 @@ impl Plan {
             warmup_messages: 200_000,
             quiet: Duration::from_secs(2),
             round_trips: 10_000,
-            echo_warmup: 500,
+            echo_warmup: 100,
+            echo_blocks: 10,
             py_messages: 100_000,
             py_round_trips: 100,
             py_runs: 3,
@@ -135,7 +138,8 @@ impl Plan {
             warmup_messages: 20_000,
             quiet: Duration::from_secs(1),
             round_trips: 1_000,
-            echo_warmup: 100,
+            echo_warmup: 50,
+            echo_blocks: 5,
             py_messages: 20_000,
             py_round_trips: 20,
             py_runs: 3,
