@@ -207,18 +207,36 @@ fn hello(nonce: u32) -> Frame<'static> {
     Frame::hello(512, nonce)
 }
 
-#[test]
-fn gateway_bridges_publish_and_subscribe_to_the_echo_server() {
+/// Backplane, echo server and gateway (dropped in that field order: gateway first).
+struct EchoRig {
+    gateway: Running,
+    _server: EchoServer,
+    _backplane: Backplane,
+}
+
+/// An [`EchoRig`] and an MCU that said Hello and subscribed to `reply`.
+fn echo_rig() -> (EchoRig, FakeMcu) {
     let backplane = backplane();
-    let _server = EchoServer::start(&backplane);
+    let server = EchoServer::start(&backplane);
     let gateway = Running::start(&backplane);
     let mut mcu = gateway.link();
     mcu.send(&hello(1));
+    mcu.send(&Frame::Subscribe { topic: b"reply" });
+    let rig = EchoRig {
+        gateway,
+        _server: server,
+        _backplane: backplane,
+    };
+    (rig, mcu)
+}
+
+#[test]
+fn gateway_bridges_publish_and_subscribe_to_the_echo_server() {
+    let (rig, mut mcu) = echo_rig();
     assert_eq!(
         mcu.expect("hello answer", |f| matches!(f, Owned::Hello { .. })),
         Owned::Hello { max_frame: 4096 }
     );
-    mcu.send(&Frame::Subscribe { topic: b"reply" });
     // No pause: the gateway proves the subscription before it handles the publish.
     mcu.send(&Frame::Publish {
         topic: b"echo",
@@ -228,7 +246,7 @@ fn gateway_bridges_publish_and_subscribe_to_the_echo_server() {
     mcu.send(&Frame::Ping { seq: 42 });
     mcu.expect("pong", |f| *f == Owned::Pong { seq: 42 });
 
-    let stats = gateway.stop();
+    let stats = rig.gateway.stop();
     assert_eq!(stats.published, 1);
     assert_eq!(stats.delivered, 1);
     assert_eq!(stats.hellos, 1);
@@ -237,12 +255,7 @@ fn gateway_bridges_publish_and_subscribe_to_the_echo_server() {
 
 #[test]
 fn gateway_fed_garbage_keeps_running_and_counts_it() {
-    let backplane = backplane();
-    let _server = EchoServer::start(&backplane);
-    let gateway = Running::start(&backplane);
-    let mut mcu = gateway.link();
-    mcu.send(&hello(1));
-    mcu.send(&Frame::Subscribe { topic: b"reply" });
+    let (rig, mut mcu) = echo_rig();
 
     // Garbage between delimiters, a valid frame with a flipped bit, an oversized run.
     let mut corrupted = encode_to_vec(&Frame::Publish {
@@ -273,7 +286,7 @@ fn gateway_fed_garbage_keeps_running_and_counts_it() {
         payload: FIVE,
     });
     assert_eq!(mcu.expect_reply(), FIVE);
-    let stats = gateway.stop();
+    let stats = rig.gateway.stop();
     assert!(stats.corrupt >= 2, "{stats:?}");
     assert!(stats.oversized >= 1, "{stats:?}");
     assert_eq!(
@@ -284,12 +297,7 @@ fn gateway_fed_garbage_keeps_running_and_counts_it() {
 
 #[test]
 fn second_hello_resets_the_mcu_subscriptions() {
-    let backplane = backplane();
-    let _server = EchoServer::start(&backplane);
-    let gateway = Running::start(&backplane);
-    let mut mcu = gateway.link();
-    mcu.send(&hello(1));
-    mcu.send(&Frame::Subscribe { topic: b"reply" });
+    let (rig, mut mcu) = echo_rig();
     mcu.send(&Frame::Subscribe { topic: b"reply" });
     mcu.send(&Frame::Publish {
         topic: b"echo",
@@ -313,17 +321,12 @@ fn second_hello_resets_the_mcu_subscriptions() {
         payload: FIVE,
     });
     assert_eq!(mcu.expect_reply(), FIVE);
-    assert_eq!(gateway.stop().hellos, 2);
+    assert_eq!(rig.gateway.stop().hellos, 2);
 }
 
 #[test]
 fn gateway_reopens_a_closed_link_and_resumes() {
-    let backplane = backplane();
-    let _server = EchoServer::start(&backplane);
-    let gateway = Running::start(&backplane);
-    let mut mcu = gateway.link();
-    mcu.send(&hello(1));
-    mcu.send(&Frame::Subscribe { topic: b"reply" });
+    let (rig, mut mcu) = echo_rig();
     mcu.send(&Frame::Publish {
         topic: b"echo",
         payload: FIVE,
@@ -332,14 +335,14 @@ fn gateway_reopens_a_closed_link_and_resumes() {
 
     // The peer goes away (cable pulled, QEMU stopped) and comes back without rebooting.
     drop(mcu);
-    let mut mcu = gateway.link();
+    let mut mcu = rig.gateway.link();
     // Subscriptions survive a reopened link (only a Hello resets them).
     mcu.send(&Frame::Publish {
         topic: b"echo",
         payload: FIVE,
     });
     assert_eq!(mcu.expect_reply(), FIVE);
-    let stats = gateway.stop();
+    let stats = rig.gateway.stop();
     assert_eq!(stats.link_opens, 2);
     assert_eq!(stats.published, 2);
 }
