@@ -91,3 +91,8 @@ pub fn on_termination(on_signal: impl FnOnce() + Send + 'static) -> anyhow::Resu
     })?;
     Ok(())
 }
+
+/// Lower-case hex of `bytes`, for payloads that cannot be rendered otherwise.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

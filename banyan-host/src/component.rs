@@ -207,7 +207,9 @@ impl std::fmt::Debug for Component {
     }
 }
 
-fn nonce() -> u64 {
+/// A random number per call (std's `RandomState` keys, mixed with the process id): probe
+/// topics and the gateway's boot nonce.
+pub(crate) fn nonce() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(std::process::id());

@@ -43,7 +43,7 @@ pub fn serve(component: &mut Component, mut on_message: impl FnMut(i64)) -> Resu
             }
             Err(error) => tracing::warn!(
                 %error,
-                payload = %hex(&message.payload),
+                payload = %crate::cli::hex(&message.payload),
                 "echo server: skipping a payload without an integer message_number"
             ),
         }
@@ -116,8 +116,4 @@ pub fn run_client(
         )?;
         report.sent += 1;
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -174,7 +174,7 @@ impl<C: Connector> Gateway<C> {
             peer_max_frame: ASSUMED_PEER_MAX_FRAME,
             stats: GatewayStats::default(),
             out: vec![0; max_encoded_len(GATEWAY_MAX_FRAME)],
-            boot_nonce: random_nonce(),
+            boot_nonce: crate::component::nonce() as u32,
         }
     }
 
@@ -383,13 +383,6 @@ impl<C: Connector> Gateway<C> {
         self.stats.frames_out += 1;
         Ok(())
     }
-}
-
-fn random_nonce() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    hasher.finish() as u32
 }
 
 fn transient(error: &io::Error) -> bool {

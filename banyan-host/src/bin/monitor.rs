@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use banyan_host::Component;
-use banyan_host::cli::{ComponentArgs, on_termination, print_component_banner, run_main};
+use banyan_host::cli::{ComponentArgs, hex, on_termination, print_component_banner, run_main};
 use banyan_host::component::PROBE_TOPIC_PREFIX;
 use banyan_proto::payload::{self, Value};
 use clap::Parser;
@@ -67,8 +67,4 @@ fn main() -> ExitCode {
         })?;
         Ok(())
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
