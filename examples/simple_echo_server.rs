@@ -6,7 +6,7 @@
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 
-use banyan_host::cli::{ComponentArgs, on_termination, run_main};
+use banyan_cli::{ComponentArgs, on_termination, run_main};
 use clap::Parser;
 use serde::Deserialize;
 

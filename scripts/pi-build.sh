@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-builds every banyan-host binary (backplane, monitor, banyan-gateway, simple-echo-server,
+# Cross-builds every banyan-cli binary (backplane, monitor, banyan-gateway, simple-echo-server,
 # simple-echo-client) for the Raspberry Pi, from an x86-64 Debian/Ubuntu machine.
 #
 #   scripts/pi-build.sh [aarch64|armv7|all]      (default: all)
@@ -89,7 +89,7 @@ for triple in "${TRIPLES[@]}"; do
 
   echo "=== $triple (profile $PROFILE)"
   started=$(date +%s)
-  cargo build -p banyan-host --profile "$PROFILE" --target "$triple" "${bin_args[@]}"
+  cargo build -p banyan-cli --profile "$PROFILE" --target "$triple" "${bin_args[@]}"
   elapsed=$(( $(date +%s) - started ))
 
   built="$TARGET_DIR/$triple/$(profile_dir "$PROFILE")"

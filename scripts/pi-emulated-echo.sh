@@ -12,7 +12,7 @@
 #   scripts/pi-emulated-echo.sh [aarch64|armv7|all]     (default: all)
 #
 # Builds what it needs first (no-ops when up to date): the Pi binaries with scripts/pi-build.sh
-# and the native ones with `cargo build -p banyan-host --bins`.
+# and the native ones with `cargo build -p banyan-cli --bins`.
 # Environment:
 #   PI_SKIP_BUILD=1     use the binaries already in <target dir>/pi/<triple> and target/debug
 #   ECHO_MESSAGES=N     count the client starts from (default 10)
@@ -60,7 +60,7 @@ done
 
 if [ -z "${PI_SKIP_BUILD:-}" ]; then
   echo "=== building: native binaries, then Pi binaries"
-  cargo build -p banyan-host --bins
+  cargo build -p banyan-cli --bins
   for arch in "${ARCHES[@]}"; do
     bash scripts/pi-build.sh "$arch"
   done

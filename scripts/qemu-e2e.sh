@@ -13,7 +13,7 @@
 # Usage: scripts/qemu-e2e.sh [--python-server [PATH]]
 #   --python-server [PATH]  use the Python Banyan echo server (python-banyan 3.17) instead of
 #                           the Rust one; PATH defaults to
-#                           banyan-host/tests/python/simple_echo_server.py. The Python comes
+#                           banyan-cli/tests/python/simple_echo_server.py. The Python comes
 #                           from $BANYAN_PYTHON, else .venv/bin/python, else python3.
 # Environment:
 #   E2E_TIMEOUT   seconds for the whole QEMU run (default 120)
@@ -33,7 +33,7 @@ PY_SERVER=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --python-server)
-      PY_SERVER="$REPO/banyan-host/tests/python/simple_echo_server.py"
+      PY_SERVER="$REPO/banyan-cli/tests/python/simple_echo_server.py"
       if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then PY_SERVER="$2"; shift; fi
       ;;
     -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
@@ -91,8 +91,8 @@ wait_for() {
 if [ -z "${SKIP_BUILD:-}" ]; then
   echo "== build firmware (boards/qemu-lm3s6965, release)"
   (cd "$BOARD" && cargo build --release --bin echo)
-  echo "== build host binaries (banyan-host)"
-  (cd "$REPO" && cargo build -p banyan-host --bins)
+  echo "== build host binaries (banyan-cli)"
+  (cd "$REPO" && cargo build -p banyan-cli --bins)
 fi
 for bin in backplane simple-echo-server banyan-gateway; do
   [ -x "$HOST_BIN/$bin" ] || { echo "qemu-e2e: $HOST_BIN/$bin missing" >&2; exit 2; }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use banyan_host::cli::run_main;
+use banyan_cli::run_main;
 use banyan_host::echo::{self, DEFAULT_COUNT, ECHO_TOPIC, REPLY_TOPIC};
 use banyan_host::{Backplane, BackplaneConfig, ComponentConfig};
 use clap::Parser;

@@ -105,7 +105,7 @@ fn run_sections(sections: &[Section], options: &RunArgs) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    banyan_host::cli::init_logging();
+    banyan_cli::init_logging();
     match Args::parse().command {
         Commands::All(options) => run_sections(&Section::ALL, &options),
         Commands::Run { sections, options } => run_sections(&sections, &options),

@@ -248,7 +248,7 @@ pub fn sibling_exe(name: &str) -> Result<PathBuf> {
         Ok(path)
     } else {
         bail!(
-            "{} not found (build it with `cargo build --release -p banyan-host --bins`)",
+            "{} not found (build it with `cargo build --release -p banyan-cli --bins`)",
             path.display()
         )
     }

@@ -43,7 +43,7 @@ pub fn serve(component: &mut Component, mut on_message: impl FnMut(i64)) -> Resu
             }
             Err(error) => tracing::warn!(
                 %error,
-                payload = %crate::cli::hex(&message.payload),
+                payload = %crate::hex(&message.payload),
                 "echo server: skipping a payload without an integer message_number"
             ),
         }

@@ -89,7 +89,9 @@ impl Connector for TcpConnector {
     }
 }
 
-/// A serial device such as `/dev/ttyACM0` (a Pico's USB CDC-ACM) or `/dev/serial0`.
+/// A serial device such as `/dev/ttyACM0` (a Pico's USB CDC-ACM) or `/dev/serial0`
+/// (feature `serial`).
+#[cfg(feature = "serial")]
 #[derive(Debug, Clone)]
 pub struct SerialConnector {
     /// Device path.
@@ -98,6 +100,7 @@ pub struct SerialConnector {
     pub baud: u32,
 }
 
+#[cfg(feature = "serial")]
 impl Connector for SerialConnector {
     fn open(&mut self) -> io::Result<Box<dyn Link>> {
         let port = serialport::new(&self.path, self.baud)

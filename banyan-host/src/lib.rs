@@ -15,12 +15,10 @@
 //! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests.
 //! - [`gateway`]: the serial gateway bridging an MCU link onto the backplane.
 //! - [`net`]: ports and address detection.
-//! - [`cli`]: flags and helpers shared by the binaries.
 //! - [`error`]: the [`Error`] type.
 #![deny(missing_docs)]
 
 pub mod backplane;
-pub mod cli;
 pub mod component;
 pub mod echo;
 pub mod error;
@@ -30,3 +28,13 @@ pub mod net;
 pub use backplane::{Backplane, BackplaneConfig};
 pub use component::{Component, ComponentConfig, Message, ShutdownHandle};
 pub use error::{Error, Result};
+
+/// Lower-case hex of `bytes`, for payloads that cannot be rendered otherwise (logs, monitor).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}

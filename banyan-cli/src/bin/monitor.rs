@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
+use banyan_cli::{ComponentArgs, hex, on_termination, print_component_banner, run_main};
 use banyan_host::Component;
-use banyan_host::cli::{ComponentArgs, hex, on_termination, print_component_banner, run_main};
 use banyan_host::component::PROBE_TOPIC_PREFIX;
 use banyan_proto::payload::{self, Value};
 use clap::Parser;

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 use std::sync::mpsc;
 
+use banyan_cli::{on_termination, run_main};
 use banyan_host::backplane::{Backplane, BackplaneConfig, DEFAULT_HWM};
-use banyan_host::cli::{on_termination, run_main};
 use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4};
 use clap::Parser;
 

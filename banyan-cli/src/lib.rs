@@ -1,10 +1,18 @@
-//! Command-line pieces shared by the binaries: Python Banyan's flags, logging, error exit.
+//! Rust Banyan's commands and the pieces they share: Python Banyan's flags, logging, error exit.
+//!
+//! This crate holds every installable command (`cargo install --path banyan-cli`), so that the
+//! library crates (`banyan-host`, `banyan-proto`) carry no CLI dependencies (clap, anyhow,
+//! tracing-subscriber, ctrlc). The binaries are in `src/bin/`, one per file, named as Python
+//! Banyan's commands where one exists.
+#![deny(missing_docs)]
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::component::ComponentConfig;
-use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
+use banyan_host::component::ComponentConfig;
+use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
+
+pub use banyan_host::hex;
 
 /// Flags every component binary accepts, named as Python Banyan's.
 #[derive(Debug, Clone, clap::Args)]
@@ -90,9 +98,4 @@ pub fn on_termination(on_signal: impl FnOnce() + Send + 'static) -> anyhow::Resu
         }
     })?;
     Ok(())
-}
-
-/// Lower-case hex of `bytes`, for payloads that cannot be rendered otherwise.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use banyan_host::cli::{ComponentArgs, print_component_banner, run_main};
+use banyan_cli::{ComponentArgs, print_component_banner, run_main};
 use banyan_host::echo::{self, DEFAULT_COUNT, REPLY_TOPIC};
 use clap::Parser;
 

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use banyan_host::cli::{ComponentArgs, on_termination, print_component_banner, run_main};
+use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
 use banyan_host::echo::{self, ECHO_TOPIC};
 use clap::Parser;
 
