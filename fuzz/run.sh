@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bounded fuzz run of banyan-proto's decoders, as in CI.
+# Bounded fuzz run of banyan-proto's decoders and the OneGPIO engine, as in CI.
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET]   (default 30)
 #
@@ -19,7 +19,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
 fi
 
 cd "$(dirname "$0")"
-targets=(frame_decoder payload_reader)
+targets=(frame_decoder payload_reader onegpio_engine)
 
 # No --release: cargo fuzz's default is an optimised build *with* debug assertions and
 # overflow checks, which is what we want.
