@@ -26,16 +26,28 @@ fn snapshot(e: &Engine<LoopbackBank<'_>, 16, 4>, w: &Wires) -> Vec<u64> {
                 | u64::from(w.level(p))
         })
         .collect();
-    s.extend(["led", "blinker", "x"].iter().map(|t| u64::from(e.tag_pin(t).unwrap_or(255))));
+    s.extend(
+        ["led", "blinker", "x"]
+            .iter()
+            .map(|t| u64::from(e.tag_pin(t).unwrap_or(255))),
+    );
     s
 }
 
 fuzz_target!(|data: &[u8]| {
     let wires = Wires::new();
-    let debounce = if data.first().is_some_and(|b| b & 1 == 1) { 20_000 } else { 0 };
+    let debounce = if data.first().is_some_and(|b| b & 1 == 1) {
+        20_000
+    } else {
+        0
+    };
     let mut engine: Engine<_, 16, 4> = Engine::new(
         LoopbackBank::new(&wires),
-        Config { debounce_us: debounce, analog_interval_us: 10_000, ..Config::DEFAULT },
+        Config {
+            debounce_us: debounce,
+            analog_interval_us: 10_000,
+            ..Config::DEFAULT
+        },
     );
     let mut refuse = false;
     let mut now = 0u64;
@@ -44,11 +56,16 @@ fuzz_target!(|data: &[u8]| {
         rest = tail;
         match op % 4 {
             0 | 3 => {
-                let len = rest.first().map_or(0, |&n| usize::from(n)).min(rest.len().saturating_sub(1));
+                let len = rest
+                    .first()
+                    .map_or(0, |&n| usize::from(n))
+                    .min(rest.len().saturating_sub(1));
                 let payload = rest.get(1..1 + len).unwrap_or_default();
                 rest = rest.get(1 + len..).unwrap_or_default();
                 // Flush timed work first, so that what follows is the command's doing alone.
-                engine.poll(now, &mut |_: &str, _: &[u8]| if refuse { Err(SinkFull) } else { Ok(()) });
+                engine.poll(now, &mut |_: &str, _: &[u8]| {
+                    if refuse { Err(SinkFull) } else { Ok(()) }
+                });
                 let mut reports: Vec<(String, Vec<u8>)> = Vec::new();
                 let mut sink = |topic: &str, bytes: &[u8]| -> Result<(), SinkFull> {
                     if refuse {
@@ -58,7 +75,11 @@ fuzz_target!(|data: &[u8]| {
                     Ok(())
                 };
                 let before = snapshot(&engine, &wires);
-                let topic = if op % 4 == 0 { "to_pico_gateway" } else { "to_pico_gatewayX" };
+                let topic = if op % 4 == 0 {
+                    "to_pico_gateway"
+                } else {
+                    "to_pico_gatewayX"
+                };
                 let outcome = engine.handle(topic, payload, now, &mut sink);
                 let mut errors = 0;
                 for (topic, bytes) in &reports {
@@ -75,7 +96,11 @@ fuzz_target!(|data: &[u8]| {
                     Outcome::Rejected(reason) => {
                         assert_eq!(errors, usize::from(!refuse));
                         if reason != banyan_onegpio::Reason::Hardware {
-                            assert_eq!(before, snapshot(&engine, &wires), "refused {reason:?} changed state");
+                            assert_eq!(
+                                before,
+                                snapshot(&engine, &wires),
+                                "refused {reason:?} changed state"
+                            );
                         }
                     }
                     Outcome::Ignored => assert_eq!(op % 4, 3),
@@ -85,7 +110,9 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             1 => {
-                let dt = rest.get(..2).map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])));
+                let dt = rest
+                    .get(..2)
+                    .map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])));
                 let b = rest.get(2).copied().unwrap_or(0);
                 rest = rest.get(3..).unwrap_or_default();
                 now += dt * 16;
