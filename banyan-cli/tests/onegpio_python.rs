@@ -163,3 +163,24 @@ fn pythons_blinker_unchanged_drives_the_engine() {
         },
     );
 }
+
+#[test]
+fn onegpio_sim_refuses_a_bad_device_name_in_one_line() {
+    for (device, why) in [
+        ("", "device name is empty"),
+        (&*"d".repeat(33), "longer than 32"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_onegpio-sim"))
+            .args(["-b", "127.0.0.1", "-p", "1", "-s", "1", "-d", device])
+            .output()
+            .expect("run onegpio-sim");
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("onegpio-sim: error: --device: "),
+            "{stderr}"
+        );
+        assert!(stderr.contains(why), "{stderr}");
+    }
+}
