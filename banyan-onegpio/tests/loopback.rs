@@ -355,6 +355,33 @@ fn blinker_tags_bind_on_success_only() {
 }
 
 #[test]
+fn a_tags_pin_is_range_checked_for_every_command() {
+    // 2 digital pins, 4 analog channels: a tag bound to channel 3 is no digital pin.
+    let wires = Wires::new();
+    let mut e: Engine<_, 2, 4> = Engine::new(LoopbackBank::new(&wires), instant());
+    let mut sink = Recorder::new();
+    let bind = map(&[
+        ("command", s("enable_analog_reporting")),
+        ("pin", i(3)),
+        ("tag", s("pot")),
+    ]);
+    assert_eq!(e.handle(TO, &bind, 0, &mut sink), Outcome::Done);
+    assert_eq!(e.tag_pin("pot"), Some(3));
+    let digital = map(&[("command", s("set_mode_digital_output")), ("tag", s("pot"))]);
+    assert_eq!(
+        e.handle(TO, &digital, 0, &mut sink),
+        Outcome::Rejected(Reason::OutOfRange(Field::Pin))
+    );
+    assert_eq!(wires.mode(3), PinMode::Unset);
+    let off = map(&[
+        ("command", s("disable_analog_reporting")),
+        ("tag", s("pot")),
+    ]);
+    assert_eq!(e.handle(TO, &off, 0, &mut sink), Outcome::Done);
+    assert!(!e.analog_reporting(3));
+}
+
+#[test]
 fn tag_table_fills_up_and_says_so() {
     let wires = Wires::new();
     let mut e = engine(&wires, instant());

@@ -48,19 +48,21 @@ impl<B: Board, const PINS: usize, const CHANNELS: usize> Engine<B, PINS, CHANNEL
         kind: Kind,
     ) -> Result<(u8, Option<&'a str>), Reason> {
         let tag = command::tag(map)?;
-        if let Some(tag) = tag {
-            if let Some(pin) = self.tag_pin(tag) {
-                return Ok((pin, None));
-            }
-            if tag.len() > MAX_TAG_LEN {
-                return Err(Reason::TagTooLong);
-            }
+        let known = tag.and_then(|tag| self.tag_pin(tag));
+        let new_tag = if known.is_some() { None } else { tag };
+        if new_tag.is_some_and(|tag| tag.len() > MAX_TAG_LEN) {
+            return Err(Reason::TagTooLong);
         }
-        let pin = match command::opt_uint(map, Field::Pin, u64::from(u8::MAX))? {
-            Some(pin) => u8::try_from(pin).map_err(|_| Reason::OutOfRange(Field::Pin))?,
-            None if tag.is_some() => return Err(Reason::UnknownTag),
-            None => return Err(Reason::Missing(Field::Pin)),
+        let pin = match known {
+            Some(pin) => pin,
+            None => match command::opt_uint(map, Field::Pin, u64::from(u8::MAX))? {
+                Some(pin) => u8::try_from(pin).map_err(|_| Reason::OutOfRange(Field::Pin))?,
+                None if tag.is_some() => return Err(Reason::UnknownTag),
+                None => return Err(Reason::Missing(Field::Pin)),
+            },
         };
+        // Also for a tag's pin: a tag bound by an analog command names a channel, which may
+        // be no digital pin of this board (the board is never asked about such numbers).
         let limit = if kind.is_analog() {
             usize::from(self.board.analog_channel_count()).min(CHANNELS)
         } else {
@@ -69,10 +71,10 @@ impl<B: Board, const PINS: usize, const CHANNELS: usize> Engine<B, PINS, CHANNEL
         if usize::from(pin) >= limit {
             return Err(Reason::OutOfRange(Field::Pin));
         }
-        if tag.is_some() && self.tags.is_full() {
+        if new_tag.is_some() && self.tags.is_full() {
             return Err(Reason::TagTableFull);
         }
-        Ok((pin, tag))
+        Ok((pin, new_tag))
     }
 
     pub(super) fn bind_tag(&mut self, tag: &str, pin: u8) {

@@ -107,6 +107,7 @@ impl Board for MockBoard {
     }
 
     fn capabilities(&self, pin: u8) -> Capabilities {
+        assert!(pin < PINS, "Board contract: pin {pin} >= pin_count");
         match pin {
             0..=3 => Capabilities::GPIO,
             4 | 5 => Capabilities::GPIO | Capabilities::PWM | Capabilities::SERVO,
@@ -116,6 +117,7 @@ impl Board for MockBoard {
     }
 
     fn set_mode(&mut self, pin: u8, mode: PinMode) -> Result<(), HardwareError> {
+        assert!(pin < PINS, "Board contract: pin {pin} >= pin_count");
         if std::mem::take(&mut self.fail_set_mode) {
             return Err(HardwareError::Failed);
         }
@@ -124,10 +126,12 @@ impl Board for MockBoard {
     }
 
     fn digital(&mut self, pin: u8) -> Option<&mut PinMock> {
+        assert!(pin < PINS, "Board contract: pin {pin} >= pin_count");
         self.pins.get_mut(usize::from(pin))
     }
 
     fn pwm(&mut self, pin: u8) -> Option<&mut PwmMock> {
+        assert!(pin < PINS, "Board contract: pin {pin} >= pin_count");
         self.pwms.get_mut(usize::from(pin))
     }
 
@@ -140,6 +144,7 @@ impl Board for MockBoard {
     }
 
     fn tone(&mut self, pin: u8, freq_hz: u16) -> Result<(), HardwareError> {
+        assert!(pin < PINS, "Board contract: pin {pin} >= pin_count");
         self.tones.push((pin, freq_hz));
         Ok(())
     }
