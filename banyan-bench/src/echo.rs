@@ -103,11 +103,8 @@ impl BanyanEchoClient {
             times.push(now - previous);
             previous = now;
         })?;
-        if report.replies.len() != count as usize {
-            bail!(
-                "echo client saw {} replies of {count}",
-                report.replies.len()
-            );
+        if report.replies != u64::from(count) {
+            bail!("echo client saw {} replies of {count}", report.replies);
         }
         Ok(times)
     }

@@ -18,18 +18,37 @@
 //! Probes are ordinary Banyan messages (a msgpack map) so that a Python monitor subscribed to
 //! everything prints them instead of crashing. A component drops its own probes; it sees other
 //! components' probes only if it subscribed to a prefix of [`PROBE_TOPIC_PREFIX`] (e.g. `""`).
+//!
+//! # Self-healing after a backplane restart
+//! A component goes on working when its backplane is restarted (systemd restart, crash and
+//! relaunch on the same ports): see [`health`] for how it notices the restart, re-proves the
+//! path and what is (and is not) kept across it. [`Component::path_state`] and
+//! [`Component::stats`] tell the application where it stands.
+//!
+//! # Bounded memory
+//! Messages that arrive while a blocking proof waits for its probe ([`Component::subscribe`],
+//! [`Component::connect`]) are kept for the next receive, at most [`PENDING_LIMIT_MESSAGES`]
+//! messages and [`PENDING_LIMIT_BYTES`] bytes; more are dropped and counted
+//! ([`ComponentStats::pending_dropped`]). Receiving reuses the frames of one ZeroMQ message
+//! pair; [`Component::recv_ref`] hands them out borrowed, without a copy or an allocation.
 
+pub mod health;
+
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use banyan_proto::payload::{self, Value};
+use banyan_proto::payload::{self, PayloadError, Value};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::backplane::DEFAULT_HWM;
 use crate::error::{Error, Result};
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4, tcp_endpoint};
+
+pub use health::PathState;
+use health::{Health, SocketSide};
 
 /// Reserved topic prefix of connection probes. Topics under it are
 /// `_banyan_probe/<component name>/<nonce>/<sequence>`.
@@ -41,6 +60,20 @@ pub const PROBE_ABOUT: &str =
 
 /// Default time [`Component::connect`] waits for a backplane.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Most messages kept for the next receive while a blocking proof waits (see the module docs).
+pub const PENDING_LIMIT_MESSAGES: usize = 65_536;
+
+/// Most payload and topic bytes kept for the next receive while a blocking proof waits.
+pub const PENDING_LIMIT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Size of the reused encode buffer of [`Component::publish`] at start; it grows (doubling) up
+/// to [`ENCODE_BUFFER_MAX`] for bigger payloads.
+const ENCODE_BUFFER_START: usize = 256;
+
+/// Largest encode buffer [`Component::publish`] keeps; bigger payloads are encoded into a
+/// fresh vector (their copy costs more than the allocation).
+const ENCODE_BUFFER_MAX: usize = 64 * 1024;
 
 /// Payload of a probe message.
 #[derive(Debug, Serialize, Deserialize)]
@@ -137,6 +170,14 @@ pub struct Message {
 }
 
 impl Message {
+    /// This message, borrowed.
+    pub fn as_ref(&self) -> MessageRef<'_> {
+        MessageRef {
+            topic: &self.topic,
+            payload: &self.payload,
+        }
+    }
+
     /// Decodes the payload into a typed value.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
         Ok(payload::from_slice(&self.payload)?)
@@ -146,6 +187,51 @@ impl Message {
     pub fn value(&self) -> Result<Value> {
         Ok(payload::from_slice(&self.payload)?)
     }
+}
+
+/// A received message, borrowed from the component until the next receive
+/// ([`Component::recv_ref`]): no copy, no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageRef<'a> {
+    /// The topic (first frame), UTF-8.
+    pub topic: &'a str,
+    /// The msgpack payload (second frame), undecoded.
+    pub payload: &'a [u8],
+}
+
+impl<'a> MessageRef<'a> {
+    /// Decodes the payload into a typed value (which may borrow from the payload).
+    pub fn decode<T: Deserialize<'a>>(&self) -> Result<T> {
+        Ok(payload::from_slice(self.payload)?)
+    }
+
+    /// Decodes the payload into a dynamic [`Value`].
+    pub fn value(&self) -> Result<Value> {
+        Ok(payload::from_slice(self.payload)?)
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> Message {
+        Message {
+            topic: self.topic.to_owned(),
+            payload: self.payload.to_vec(),
+        }
+    }
+}
+
+/// Counters of a component's life (see [`Component::stats`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ComponentStats {
+    /// Messages dropped because the pending queue of a blocking proof was full
+    /// ([`PENDING_LIMIT_MESSAGES`], [`PENDING_LIMIT_BYTES`]).
+    pub pending_dropped: u64,
+    /// Received messages dropped as not `[UTF-8 topic, payload]`.
+    pub malformed_dropped: u64,
+    /// Times the connection to the backplane was lost (either socket disconnected).
+    pub disconnects: u64,
+    /// Times the path was proven again after a loss: subscriptions in force, publishing
+    /// delivered. Grows by one per backplane restart survived.
+    pub reproofs: u64,
 }
 
 /// Stops a component's blocking receive from any thread (e.g. a Ctrl-C handler).
@@ -193,7 +279,41 @@ pub struct Component {
     probe_base: String,
     probe_seq: u64,
     pending: VecDeque<Message>,
+    pending_bytes: usize,
+    /// The message handed out by `recv_ref` from `pending`.
+    current: Option<Message>,
     fast_reads: u32,
+    frames: Frames,
+    encode: RefCell<Vec<u8>>,
+    health: Health,
+    stats: ComponentStats,
+}
+
+/// The ZeroMQ messages every read goes into, reused (no allocation per message for small
+/// messages: libzmq keeps up to 33 bytes inline).
+struct Frames {
+    topic: zmq::Message,
+    payload: zmq::Message,
+    extra: zmq::Message,
+}
+
+impl Frames {
+    fn new() -> Self {
+        Self {
+            topic: zmq::Message::new(),
+            payload: zmq::Message::new(),
+            extra: zmq::Message::new(),
+        }
+    }
+
+    /// The message in the frames; only after `try_read` returned `Read::Message` (which
+    /// checked the topic is UTF-8).
+    fn message(&self) -> MessageRef<'_> {
+        MessageRef {
+            topic: std::str::from_utf8(&self.topic).unwrap_or_default(),
+            payload: &self.payload,
+        }
+    }
 }
 
 impl std::fmt::Debug for Component {
@@ -235,6 +355,9 @@ impl Component {
         let subscriber = ctx.socket(zmq::SUB)?;
         subscriber.set_rcvhwm(config.hwm)?;
         subscriber.set_linger(0)?;
+        let nonce = nonce();
+        // Monitors first, so that no connection event is missed.
+        let health = Health::new(&ctx, &publisher, &subscriber, nonce)?;
         let connect = |socket: &zmq::Socket, port: u16| {
             let endpoint = tcp_endpoint(&address, port);
             socket
@@ -244,7 +367,6 @@ impl Component {
         connect(&publisher, config.publisher_port)?;
         connect(&subscriber, config.subscriber_port)?;
 
-        let nonce = nonce();
         let stop_endpoint = format!("inproc://banyan-stop-{nonce:016x}");
         let stop = ctx.socket(zmq::PULL)?;
         stop.bind(&stop_endpoint)?;
@@ -263,7 +385,13 @@ impl Component {
             stop_endpoint,
             probe_seq: 0,
             pending: VecDeque::new(),
+            pending_bytes: 0,
+            current: None,
             fast_reads: 0,
+            frames: Frames::new(),
+            encode: RefCell::new(vec![0; ENCODE_BUFFER_START]),
+            health,
+            stats: ComponentStats::default(),
         };
         for topic in &config.subscriptions {
             component.subscriber.set_subscribe(topic.as_bytes())?;
@@ -317,9 +445,26 @@ impl Component {
 
     /// Publishes `payload` (any `Serialize` value; structs and maps become msgpack maps, byte
     /// for byte as Python's `msgpack.packb(payload, use_bin_type=True)`) on `topic`.
+    ///
+    /// The payload is encoded into a buffer the component reuses: no allocation per message.
     pub fn publish<T: Serialize + ?Sized>(&self, topic: &str, payload: &T) -> Result<()> {
-        let bytes = payload::to_vec(payload)?;
-        self.publish_raw(topic.as_bytes(), &bytes)
+        // `publish` never re-enters itself, so the borrow cannot fail.
+        let mut buf = self.encode.borrow_mut();
+        loop {
+            match payload::to_slice(payload, &mut buf[..]) {
+                Ok(len) => return self.publish_raw(topic.as_bytes(), &buf[..len]),
+                Err(PayloadError::BufferFull) if buf.len() < ENCODE_BUFFER_MAX => {
+                    let bigger = buf.len() * 2;
+                    buf.resize(bigger, 0);
+                }
+                Err(PayloadError::BufferFull) => {
+                    drop(buf);
+                    let bytes = payload::to_vec(payload)?;
+                    return self.publish_raw(topic.as_bytes(), &bytes);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// Publishes already-encoded payload bytes on `topic`, verbatim.
@@ -327,6 +472,16 @@ impl Component {
         self.publisher.send(topic, zmq::SNDMORE)?;
         self.publisher.send(payload, 0)?;
         Ok(())
+    }
+
+    /// Where the path through the backplane stands (see [`health`]).
+    pub fn path_state(&self) -> PathState {
+        self.health.state()
+    }
+
+    /// Counters: drops, disconnections, re-proofs.
+    pub fn stats(&self) -> ComponentStats {
+        self.stats
     }
 
     /// Blocks until a message arrives. Returns [`Error::Shutdown`] when a
@@ -341,6 +496,20 @@ impl Component {
     /// Waits at most `timeout` for a message; `Ok(None)` when none came.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Message>> {
         self.recv_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// [`recv`](Self::recv) without a copy: the message is borrowed from the component until
+    /// the next receive. The fastest way to receive.
+    pub fn recv_ref(&mut self) -> Result<MessageRef<'_>> {
+        match self.recv_ref_deadline(None)? {
+            Some(message) => Ok(message),
+            None => Err(Error::Shutdown),
+        }
+    }
+
+    /// [`recv_timeout`](Self::recv_timeout) without a copy (see [`recv_ref`](Self::recv_ref)).
+    pub fn recv_ref_timeout(&mut self, timeout: Duration) -> Result<Option<MessageRef<'_>>> {
+        self.recv_ref_deadline(Some(Instant::now() + timeout))
     }
 
     /// Receives messages and hands each to `handler` until the handler returns
@@ -363,23 +532,67 @@ impl Component {
     }
 
     fn recv_deadline(&mut self, deadline: Option<Instant>) -> Result<Option<Message>> {
-        if let Some(message) = self.pending.pop_front() {
+        if let Some(message) = self.pop_pending() {
             return Ok(Some(message));
         }
         loop {
-            match self.wait_message(deadline)? {
-                Incoming::Message(message) if message.topic.starts_with(&self.probe_base) => {}
-                Incoming::Message(message) => return Ok(Some(message)),
-                Incoming::Timeout => return Ok(None),
-                Incoming::Stop => return Err(Error::Shutdown),
-                Incoming::FdReady => {}
+            match self.wait_raw(deadline, None)? {
+                Raw::Frames if self.own_probe() => {}
+                Raw::Frames => return Ok(Some(self.frames.message().to_owned())),
+                Raw::Timeout => return Ok(None),
+                Raw::Stop => return Err(Error::Shutdown),
+                Raw::FdReady => {}
             }
         }
     }
 
-    /// Waits for one well-formed message, the stop signal or the deadline.
-    fn wait_message(&mut self, deadline: Option<Instant>) -> Result<Incoming> {
-        self.wait_event(deadline, None)
+    fn recv_ref_deadline(&mut self, deadline: Option<Instant>) -> Result<Option<MessageRef<'_>>> {
+        if let Some(message) = self.pop_pending() {
+            return Ok(Some(self.current.insert(message).as_ref()));
+        }
+        self.current = None;
+        loop {
+            match self.wait_raw(deadline, None)? {
+                Raw::Frames if self.own_probe() => {}
+                Raw::Frames => return Ok(Some(self.frames.message())),
+                Raw::Timeout => return Ok(None),
+                Raw::Stop => return Err(Error::Shutdown),
+                Raw::FdReady => {}
+            }
+        }
+    }
+
+    fn pop_pending(&mut self) -> Option<Message> {
+        let message = self.pending.pop_front()?;
+        self.pending_bytes -= message.topic.len() + message.payload.len();
+        Some(message)
+    }
+
+    /// Keeps the message in the frames for the next receive, within the pending bounds.
+    fn keep_pending(&mut self) {
+        let message = self.frames.message();
+        let size = message.topic.len() + message.payload.len();
+        if self.pending.len() >= PENDING_LIMIT_MESSAGES
+            || self.pending_bytes + size > PENDING_LIMIT_BYTES
+        {
+            self.stats.pending_dropped += 1;
+            if self.stats.pending_dropped.is_power_of_two() {
+                tracing::warn!(
+                    component = %self.name,
+                    dropped = self.stats.pending_dropped,
+                    "pending queue full while proving a subscription: dropping messages"
+                );
+            }
+            return;
+        }
+        let message = message.to_owned();
+        self.pending_bytes += size;
+        self.pending.push_back(message);
+    }
+
+    /// Whether the message in the frames is one of this component's own probes.
+    fn own_probe(&self) -> bool {
+        self.frames.topic.starts_with(self.probe_base.as_bytes())
     }
 
     /// Waits for a message (own probes excluded), the stop signal, the deadline, or — when
@@ -390,7 +603,7 @@ impl Component {
         deadline: Option<Instant>,
         fd: Option<std::os::fd::RawFd>,
     ) -> Result<Incoming> {
-        if let Some(message) = self.pending.pop_front() {
+        if let Some(message) = self.pop_pending() {
             return Ok(Incoming::Message(message));
         }
         loop {
@@ -401,20 +614,45 @@ impl Component {
         }
     }
 
+    /// [`wait_raw`](Self::wait_raw) with the message copied out.
     fn wait_event(
         &mut self,
         deadline: Option<Instant>,
         fd: Option<std::os::fd::RawFd>,
     ) -> Result<Incoming> {
+        Ok(match self.wait_raw(deadline, fd)? {
+            Raw::Frames => Incoming::Message(self.frames.message().to_owned()),
+            Raw::FdReady => Incoming::FdReady,
+            Raw::Timeout => Incoming::Timeout,
+            Raw::Stop => Incoming::Stop,
+        })
+    }
+
+    /// Waits for a message (read into `self.frames`; own probes included), the stop signal,
+    /// the deadline or `fd`. Handles connection events and re-proofs on the way.
+    fn wait_raw(
+        &mut self,
+        deadline: Option<Instant>,
+        fd: Option<std::os::fd::RawFd>,
+    ) -> Result<Raw> {
         loop {
             // Fast path: under load a message is usually queued already, and reading it
             // directly costs a fraction of a poll(2). Every FAST_READS messages the poll below
-            // runs anyway, so the stop signal and the gateway's link are never starved.
+            // runs anyway, so the stop signal, connection events and the gateway's link are
+            // never starved.
             if self.fast_reads < FAST_READS {
                 match self.try_read()? {
-                    Read::Message(message) => {
+                    Read::Message => {
                         self.fast_reads += 1;
-                        return Ok(Incoming::Message(message));
+                        if self.own_probe() {
+                            self.health.probe_seen(
+                                &self.frames.topic,
+                                &self.subscriber,
+                                &mut self.stats,
+                                &self.name,
+                            )?;
+                        }
+                        return Ok(Raw::Frames);
                     }
                     Read::Dropped => {
                         self.fast_reads += 1;
@@ -424,17 +662,33 @@ impl Component {
                 }
             }
             self.fast_reads = 0;
-            let timeout = match deadline {
-                None => -1,
-                Some(deadline) => millis(deadline.saturating_duration_since(Instant::now())),
+            let now = Instant::now();
+            let probe_at = self.health.tick(
+                now,
+                &self.publisher,
+                &self.subscriber,
+                &mut self.probe_seq,
+                &self.probe_base,
+                &self.name,
+            )?;
+            let wake = match (deadline, probe_at) {
+                (Some(deadline), Some(probe_at)) => Some(deadline.min(probe_at)),
+                (deadline, probe_at) => deadline.or(probe_at),
             };
-            let (sub_ready, stop_ready, fd_ready) = {
+            let timeout = match wake {
+                None => -1,
+                Some(wake) => millis(wake.saturating_duration_since(now)),
+            };
+            let (sub_ready, stop_ready, events_ready, fd_ready) = {
+                let [pub_monitor, sub_monitor] = self.health.monitors();
                 let mut items = [
                     self.subscriber.as_poll_item(zmq::POLLIN),
                     self.stop.as_poll_item(zmq::POLLIN),
+                    pub_monitor.as_poll_item(zmq::POLLIN),
+                    sub_monitor.as_poll_item(zmq::POLLIN),
                     zmq::PollItem::from_fd(fd.unwrap_or(-1), zmq::POLLIN),
                 ];
-                let used = if fd.is_some() { 3 } else { 2 };
+                let used = if fd.is_some() { 5 } else { 4 };
                 match zmq::poll(&mut items[..used], timeout) {
                     // A signal (e.g. the Ctrl-C that is about to stop us) interrupted the
                     // wait; the stop socket tells whether to return.
@@ -444,61 +698,80 @@ impl Component {
                 (
                     items[0].is_readable(),
                     items[1].is_readable(),
+                    [items[2].is_readable(), items[3].is_readable()],
                     fd.is_some()
-                        && items[2]
+                        && items[4]
                             .get_revents()
                             .intersects(zmq::POLLIN | zmq::POLLERR),
                 )
             };
             if stop_ready {
                 self.stop.recv_bytes(0)?;
-                return Ok(Incoming::Stop);
+                return Ok(Raw::Stop);
+            }
+            for (side, ready) in [SocketSide::Publisher, SocketSide::Subscriber]
+                .into_iter()
+                .zip(events_ready)
+            {
+                if ready {
+                    self.health.drain_events(
+                        side,
+                        &self.subscriber,
+                        &mut self.stats,
+                        &self.name,
+                    )?;
+                }
             }
             if fd_ready {
-                return Ok(Incoming::FdReady);
+                return Ok(Raw::FdReady);
             }
             if sub_ready {
                 continue; // read by the fast path
             }
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                return Ok(Incoming::Timeout);
+                return Ok(Raw::Timeout);
             }
         }
     }
 
-    /// Reads one multipart message without blocking; logs and drops it if it is not
-    /// `[utf-8 topic, payload]`.
+    /// Reads one multipart message into `self.frames` without blocking; logs and drops it if
+    /// it is not `[utf-8 topic, payload]`.
     fn try_read(&mut self) -> Result<Read> {
-        let topic = match self.subscriber.recv_bytes(zmq::DONTWAIT) {
-            Ok(topic) => topic,
+        match self.subscriber.recv(&mut self.frames.topic, zmq::DONTWAIT) {
+            Ok(()) => {}
             Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Ok(Read::Empty),
             Err(error) => return Err(error.into()),
-        };
+        }
         // ZeroMQ delivers the parts of a message together: these reads never block.
-        let mut frames = 1;
-        let mut payload = Vec::new();
-        while self.subscriber.get_rcvmore()? {
-            let part = self.subscriber.recv_bytes(0)?;
+        let mut frames = 1u64;
+        if self.frames.topic.get_more() {
+            self.subscriber.recv(&mut self.frames.payload, 0)?;
             frames += 1;
-            if frames == 2 {
-                payload = part;
+            let mut more = self.frames.payload.get_more();
+            while more {
+                self.subscriber.recv(&mut self.frames.extra, 0)?;
+                frames += 1;
+                more = self.frames.extra.get_more();
             }
         }
-        if frames != 2 {
+        let problem = if frames != 2 {
+            "dropping a message that is not [topic, payload]"
+        } else if std::str::from_utf8(&self.frames.topic).is_err() {
+            "dropping a message whose topic is not UTF-8"
+        } else {
+            return Ok(Read::Message);
+        };
+        self.stats.malformed_dropped += 1;
+        // Logged for the first and then every power of two: a flood cannot flood the log.
+        if self.stats.malformed_dropped.is_power_of_two() {
             tracing::warn!(
                 component = %self.name,
                 frames,
-                "dropping a message that is not [topic, payload]"
+                total = self.stats.malformed_dropped,
+                "{problem}"
             );
-            return Ok(Read::Dropped);
         }
-        match String::from_utf8(topic) {
-            Ok(topic) => Ok(Read::Message(Message { topic, payload })),
-            Err(error) => {
-                tracing::warn!(component = %self.name, %error, "dropping a message whose topic is not UTF-8");
-                Ok(Read::Dropped)
-            }
-        }
+        Ok(Read::Dropped)
     }
 
     /// Subscribes to a fresh probe topic and publishes probes on it until one returns.
@@ -520,13 +793,13 @@ impl Component {
             interval = (interval * 2).min(Duration::from_millis(100));
             let mut returned = false;
             loop {
-                match self.wait_message(Some(next))? {
-                    Incoming::Message(message) if message.topic == topic => returned = true,
-                    Incoming::Message(message) if message.topic.starts_with(&self.probe_base) => {}
-                    Incoming::Message(message) => self.pending.push_back(message),
-                    Incoming::Timeout => break,
-                    Incoming::Stop => return Err(Error::Shutdown),
-                    Incoming::FdReady => {}
+                match self.wait_raw(Some(next), None)? {
+                    Raw::Frames if *self.frames.topic == *topic.as_bytes() => returned = true,
+                    Raw::Frames if self.own_probe() => {}
+                    Raw::Frames => self.keep_pending(),
+                    Raw::Timeout => break,
+                    Raw::Stop => return Err(Error::Shutdown),
+                    Raw::FdReady => {}
                 }
                 if returned {
                     break;
@@ -545,6 +818,11 @@ impl Component {
             }
         };
         self.subscriber.set_unsubscribe(topic.as_bytes())?;
+        if result.is_ok() {
+            // This probe proved the path as well as a re-proof would have.
+            self.health
+                .proven_by_caller(&self.subscriber, &mut self.stats, &self.name)?;
+        }
         result
     }
 }
@@ -554,9 +832,19 @@ const FAST_READS: u32 = 256;
 
 /// Result of a non-blocking read.
 enum Read {
-    Message(Message),
+    /// A well-formed message is in `Component::frames`.
+    Message,
     Dropped,
     Empty,
+}
+
+/// What `wait_raw` ended with.
+enum Raw {
+    /// A well-formed message is in `Component::frames` (possibly an own probe).
+    Frames,
+    FdReady,
+    Timeout,
+    Stop,
 }
 
 /// What a component's wait ended with.

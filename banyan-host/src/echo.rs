@@ -5,7 +5,7 @@
 //! two functions, so there is one echo implementation.
 
 use std::ops::ControlFlow;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -51,69 +51,141 @@ pub fn serve(component: &mut Component, mut on_message: impl FnMut(i64)) -> Resu
     })
 }
 
-/// What an echo client run saw.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Default time [`run_client`] waits for a reply before re-sending the outstanding message.
+pub const DEFAULT_RESEND_AFTER: Duration = Duration::from_secs(1);
+
+/// What an echo client run saw. Counters only: nothing in it grows with the count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EchoReport {
-    /// `message_number`s of the replies, in arrival order (duplicates excluded).
-    pub replies: Vec<i64>,
-    /// Messages published (including re-sends after a timeout).
+    /// Distinct replies counted (`count + 1` when the run completed).
+    pub replies: u64,
+    /// Messages published, re-sends included.
     pub sent: u64,
+    /// Re-sends of an unanswered message (after [`ClientOptions::resend_after`], or at once
+    /// when the component proved its path again after a backplane restart).
+    pub resent: u64,
+    /// Messages on the reply topic that were not the awaited reply (duplicates of answered
+    /// messages, other prefixes such as `reply_x`, malformed payloads).
+    pub ignored: u64,
 }
 
-/// Runs the echo client on `component` (which must be subscribed to [`REPLY_TOPIC`]): sends
-/// `{'message_number': count}`, and on each reply `n > 0` sends `n - 1`, until the reply 0.
-/// `on_reply` sees each new reply. A reply that does not come within `timeout` is an error
-/// naming the message that went unanswered. Replies that repeat an older number are ignored.
+/// How [`run_client_with`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// The first message number: the client sends `count`, `count - 1`, ..., `0`.
+    pub count: u32,
+    /// Re-send the outstanding message when no matching reply came for this long.
+    pub resend_after: Duration,
+    /// Fail when one message stays unanswered this long, re-sends included. Only a matching
+    /// reply restarts this clock; other messages never do.
+    pub give_up_after: Duration,
+}
+
+impl ClientOptions {
+    /// Counts down from `count`, re-sends after [`DEFAULT_RESEND_AFTER`] (at most
+    /// `give_up_after`) and gives up after `give_up_after` without the awaited reply.
+    pub fn new(count: u32, give_up_after: Duration) -> Self {
+        Self {
+            count,
+            resend_after: DEFAULT_RESEND_AFTER.min(give_up_after),
+            give_up_after,
+        }
+    }
+}
+
+/// [`run_client_with`] with [`ClientOptions::new`]`(count, timeout)`.
 pub fn run_client(
     component: &mut Component,
     count: u32,
     timeout: Duration,
+    on_reply: impl FnMut(i64),
+) -> Result<EchoReport> {
+    run_client_with(component, &ClientOptions::new(count, timeout), on_reply)
+}
+
+/// Runs the echo client on `component` (which must be subscribed to [`REPLY_TOPIC`]): sends
+/// `{'message_number': count}`, and on the reply `n > 0` sends `n - 1`, until the reply 0.
+/// `on_reply` sees each counted reply once, in order.
+///
+/// Survives restarts of the backplane and of the echo server in between: the outstanding
+/// message is re-sent every `resend_after` without its reply (and at once when the component
+/// re-proved its path after a backplane restart); a reply is counted only if it answers the
+/// outstanding number, so late and duplicate replies are never counted twice. Fails (never
+/// hangs) when one message stays unanswered for `give_up_after`, naming it.
+pub fn run_client_with(
+    component: &mut Component,
+    options: &ClientOptions,
     mut on_reply: impl FnMut(i64),
 ) -> Result<EchoReport> {
-    let mut expected = i64::from(count);
-    let mut report = EchoReport {
-        replies: Vec::with_capacity(count as usize + 1),
-        sent: 0,
+    let resend_after = options.resend_after.max(Duration::from_millis(1));
+    let mut report = EchoReport::default();
+    let mut expected = i64::from(options.count);
+    let mut epoch = component.stats().reproofs;
+    let send = |component: &mut Component, number: i64, report: &mut EchoReport| {
+        report.sent += 1;
+        component.publish(
+            ECHO_TOPIC,
+            &EchoPayload {
+                message_number: number,
+            },
+        )
     };
-    component.publish(
-        ECHO_TOPIC,
-        &EchoPayload {
-            message_number: expected,
-        },
-    )?;
-    report.sent += 1;
+    send(component, expected, &mut report)?;
+    let mut give_up = Instant::now() + options.give_up_after;
+    let mut resend_at = Instant::now() + resend_after;
     loop {
-        let Some(message) = component.recv_timeout(timeout)? else {
+        let now = Instant::now();
+        if now >= give_up {
             return Err(Error::Timeout(format!(
-                "echo client: no reply to message_number {expected} within {timeout:?}"
+                "echo client: no reply to message_number {expected} within {:?} ({} re-sends)",
+                options.give_up_after, report.resent
             )));
+        }
+        let reproofs = component.stats().reproofs;
+        if now >= resend_at || reproofs != epoch {
+            epoch = reproofs;
+            tracing::debug!(
+                message_number = expected,
+                "re-sending the unanswered message"
+            );
+            report.resent += 1;
+            send(component, expected, &mut report)?;
+            resend_at = now + resend_after;
+        }
+        let wait = resend_at.min(give_up).saturating_duration_since(now);
+        let Some(message) = component.recv_ref_timeout(wait)? else {
+            continue;
         };
         if message.topic != REPLY_TOPIC {
+            report.ignored += 1;
             continue;
         }
-        let reply = match message.decode::<EchoPayload>() {
-            Ok(reply) => reply,
-            Err(error) => {
-                tracing::warn!(%error, "echo client: skipping a malformed reply");
+        match message.decode::<EchoPayload>() {
+            Ok(reply) if reply.message_number == expected => {}
+            Ok(reply) => {
+                tracing::debug!(
+                    got = reply.message_number,
+                    expected,
+                    "ignoring a stale reply"
+                );
+                report.ignored += 1;
                 continue;
             }
-        };
-        if reply.message_number != expected {
-            tracing::debug!(got = reply.message_number, expected, "ignoring stale reply");
-            continue;
+            Err(error) => {
+                tracing::warn!(%error, "echo client: skipping a malformed reply");
+                report.ignored += 1;
+                continue;
+            }
         }
-        report.replies.push(expected);
+        report.replies += 1;
         on_reply(expected);
         if expected == 0 {
             return Ok(report);
         }
         expected -= 1;
-        component.publish(
-            ECHO_TOPIC,
-            &EchoPayload {
-                message_number: expected,
-            },
-        )?;
-        report.sent += 1;
+        send(component, expected, &mut report)?;
+        let now = Instant::now();
+        give_up = now + options.give_up_after;
+        resend_at = now + resend_after;
     }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use banyan_cli::{ComponentArgs, print_component_banner, run_main};
-use banyan_host::echo::{self, DEFAULT_COUNT, REPLY_TOPIC};
+use banyan_host::echo::{self, ClientOptions, DEFAULT_COUNT, REPLY_TOPIC};
 use clap::Parser;
 
 /// Echo client: sends `{'message_number': N}` on `echo` and counts down to 0 on `reply`.
@@ -16,9 +16,19 @@ struct Args {
     /// Number of messages to count down from
     #[arg(short = 'm', long = "messages", default_value_t = DEFAULT_COUNT)]
     messages: u32,
-    /// Seconds to wait for each reply
-    #[arg(long = "reply-timeout", default_value_t = 5.0)]
+    /// Seconds one message may stay unanswered (re-sends included) before the client gives up
+    #[arg(long = "reply-timeout", default_value_t = 30.0)]
     reply_timeout: f64,
+    /// Seconds without the awaited reply before the message is sent again (the count goes on
+    /// through backplane and echo server restarts; a reply is never counted twice)
+    #[arg(long = "resend-after", default_value_t = 1.0)]
+    resend_after: f64,
+}
+
+/// A duration flag: finite and not negative.
+fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| anyhow::anyhow!("{flag} must be a number of seconds >= 0, not {value}"))
 }
 
 fn main() -> ExitCode {
@@ -35,8 +45,12 @@ fn main() -> ExitCode {
             client.publisher_port(),
             client.subscriber_port(),
         );
-        let timeout = Duration::from_secs_f64(args.reply_timeout.max(0.0));
-        echo::run_client(&mut client, args.messages, timeout, |_| {})?;
+        let options = ClientOptions {
+            count: args.messages,
+            resend_after: seconds("--resend-after", args.resend_after)?,
+            give_up_after: seconds("--reply-timeout", args.reply_timeout)?,
+        };
+        echo::run_client_with(&mut client, &options, |_| {})?;
         println!("{} messages sent and received.", args.messages);
         Ok(())
     })

@@ -1,0 +1,221 @@
+//! Self-healing components: the backplane (an in-process `Backplane` on the same ports) and the
+//! echo server restarted mid-run. Loopback, ephemeral ports; waits have generous deadlines.
+
+mod common;
+
+use std::sync::mpsc::{Receiver, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use banyan_host::component::{PENDING_LIMIT_MESSAGES, PathState};
+use banyan_host::echo::{self, ClientOptions, EchoReport, REPLY_TOPIC};
+use banyan_host::{Backplane, BackplaneConfig, Component, Error, Result};
+use common::{EchoServer, backplane, config};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Stops `backplane` and binds a new one on the same address and ports (retrying while the
+/// ports are not free yet).
+fn restart(backplane: Backplane) -> Backplane {
+    let config = BackplaneConfig {
+        bind: backplane.address().to_owned(),
+        publisher_port: backplane.publisher_port(),
+        subscriber_port: backplane.subscriber_port(),
+        ..BackplaneConfig::ephemeral_loopback()
+    };
+    backplane.shutdown().expect("stop backplane");
+    let give_up = Instant::now() + WAIT;
+    loop {
+        match Backplane::bind(&config) {
+            Ok(backplane) => return backplane,
+            Err(Error::PortInUse { .. }) if Instant::now() < give_up => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(error) => panic!("rebind backplane: {error}"),
+        }
+    }
+}
+
+/// Publishes `{'n': i}` on `topic` until `subscriber` receives one (or panics after WAIT).
+fn publish_until_received(publisher: &Component, subscriber: &mut Component, topic: &str) -> u64 {
+    let give_up = Instant::now() + WAIT;
+    let mut i = 0u64;
+    while Instant::now() < give_up {
+        i += 1;
+        publisher
+            .publish(topic, &std::collections::BTreeMap::from([("n", i)]))
+            .unwrap();
+        if let Some(message) = subscriber.recv_timeout(Duration::from_millis(50)).unwrap() {
+            assert_eq!(message.topic, topic);
+            return i;
+        }
+    }
+    panic!("no message on {topic} within {WAIT:?}");
+}
+
+/// Waits until `component` proved its path again (it must be receiving for that; messages
+/// that arrive meanwhile are returned).
+fn wait_proven(component: &mut Component, reproofs: u64) -> Vec<String> {
+    let give_up = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    while component.stats().reproofs < reproofs || component.path_state() != PathState::Proven {
+        assert!(
+            Instant::now() < give_up,
+            "not re-proven: {:?}",
+            component.stats()
+        );
+        if let Some(message) = component.recv_timeout(Duration::from_millis(50)).unwrap() {
+            seen.push(message.topic);
+        }
+    }
+    seen
+}
+
+#[test]
+fn subscriber_receives_again_after_backplane_restarts() {
+    let mut backplane = backplane();
+    let mut subscriber = config(&backplane, "subscriber")
+        .subscribe("sensor")
+        .connect()
+        .unwrap();
+    let publisher = config(&backplane, "publisher").connect().unwrap();
+    publish_until_received(&publisher, &mut subscriber, "sensor/1");
+
+    for round in 1..=2u64 {
+        backplane = restart(backplane);
+        // The subscriber notices the restart and proves its (re-sent) subscription again.
+        wait_proven(&mut subscriber, round);
+        let stats = subscriber.stats();
+        assert_eq!(stats.disconnects, round, "{stats:?}");
+        assert_eq!(stats.reproofs, round, "{stats:?}");
+        // And messages flow again, with no new subscribe call.
+        publish_until_received(&publisher, &mut subscriber, "sensor/2");
+        assert_eq!(subscriber.path_state(), PathState::Proven);
+    }
+    drop(backplane);
+}
+
+/// A client thread counting down from `count`; replies are sent over the channel as they come.
+fn spawn_client(
+    client: Component,
+    count: u32,
+) -> (Receiver<i64>, JoinHandle<(Result<EchoReport>, Component)>) {
+    let (tx, rx) = channel();
+    let thread = std::thread::spawn(move || {
+        let mut client = client;
+        let options = ClientOptions {
+            count,
+            resend_after: Duration::from_millis(300),
+            give_up_after: WAIT,
+        };
+        let result = echo::run_client_with(&mut client, &options, |n| {
+            let _ = tx.send(n);
+        });
+        (result, client)
+    });
+    (rx, thread)
+}
+
+/// Waits for replies until `until` (inclusive) was seen; returns them.
+fn replies_until(rx: &Receiver<i64>, until: i64) -> Vec<i64> {
+    let mut seen = Vec::new();
+    loop {
+        let n = rx.recv_timeout(WAIT).expect("echo client stalled");
+        seen.push(n);
+        if n <= until {
+            return seen;
+        }
+    }
+}
+
+fn assert_complete_countdown(replies: &[i64], count: u32) {
+    let expected: Vec<i64> = (0..=i64::from(count)).rev().collect();
+    assert_eq!(
+        replies, expected,
+        "each reply counted exactly once, in order"
+    );
+}
+
+#[test]
+fn echo_client_finishes_through_backplane_restarts() {
+    let count = 300;
+    let mut backplane = backplane();
+    let server = EchoServer::start(&backplane);
+    let client = config(&backplane, "EchoClient")
+        .subscribe(REPLY_TOPIC)
+        .connect()
+        .unwrap();
+    let (rx, thread) = spawn_client(client, count);
+    let mut replies = replies_until(&rx, 250);
+    backplane = restart(backplane);
+    replies.extend(replies_until(&rx, 150));
+    backplane = restart(backplane);
+    replies.extend(rx.iter());
+    let (report, client) = thread.join().unwrap();
+    let report = report.expect("client completes");
+    assert_complete_countdown(&replies, count);
+    assert_eq!(report.replies, u64::from(count) + 1);
+    assert_eq!(report.sent, u64::from(count) + 1 + report.resent);
+    assert!(client.stats().reproofs >= 2, "{:?}", client.stats());
+    server.stop();
+    drop(backplane);
+}
+
+#[test]
+fn echo_client_finishes_through_echo_server_restarts() {
+    let count = 200;
+    let backplane = backplane();
+    let server = EchoServer::start(&backplane);
+    let client = config(&backplane, "EchoClient")
+        .subscribe(REPLY_TOPIC)
+        .connect()
+        .unwrap();
+    let (rx, thread) = spawn_client(client, count);
+    let mut replies = replies_until(&rx, 150);
+    let served_first = server.stop();
+    // No server for a while: the client keeps re-sending, counts nothing.
+    assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
+    let server = EchoServer::start(&backplane);
+    replies.extend(replies_until(&rx, 50));
+    let served_second = server.stop();
+    let server = EchoServer::start(&backplane);
+    replies.extend(rx.iter());
+    let (report, _client) = thread.join().unwrap();
+    let report = report.expect("client completes");
+    assert_complete_countdown(&replies, count);
+    assert!(report.resent >= 1, "{report:?}");
+    let served_third = server.stop();
+    // Between them, the servers answered every number (some more than once: re-sends).
+    let mut served: Vec<i64> = [served_first, served_second, served_third].concat();
+    served.sort_unstable();
+    served.dedup();
+    assert_eq!(served.len(), count as usize + 1);
+}
+
+#[test]
+fn pending_queue_of_a_proof_is_bounded_and_counts_drops() {
+    let backplane = backplane();
+    let mut component = config(&backplane, "flooded")
+        .subscribe("flood")
+        .connect()
+        .unwrap();
+    // The component floods itself: the messages travel before the probe of the subscribe
+    // below on the same connection, so all of them arrive while that proof waits.
+    let flood = PENDING_LIMIT_MESSAGES as u64 + 5_000;
+    for i in 0..flood {
+        component
+            .publish("flood", &std::collections::BTreeMap::from([("i", i)]))
+            .unwrap();
+    }
+    component.subscribe("other").unwrap();
+    let stats = component.stats();
+    assert_eq!(stats.pending_dropped, 5_000, "{stats:?}");
+    // The kept messages come first, in order, then nothing else.
+    let mut received = 0u64;
+    while let Some(message) = component.recv_timeout(Duration::from_millis(500)).unwrap() {
+        let value = message.value().unwrap();
+        assert_eq!(value.get("i").and_then(|v| v.as_u64()), Some(received));
+        received += 1;
+    }
+    assert_eq!(received, PENDING_LIMIT_MESSAGES as u64);
+}
