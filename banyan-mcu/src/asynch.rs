@@ -1,5 +1,5 @@
-//! Async driver (feature `async`): [`EchoClient::run_async`] over embedded-io-async 0.7 and an
-//! embedded-hal-async delay, for embassy and other executors.
+//! Async drivers (feature `async`): [`Client::poll_async`] and [`EchoClient::run_async`] over
+//! embedded-io-async 0.7 and an embedded-hal-async delay, for embassy and other executors.
 
 use core::future::{Future, poll_fn};
 use core::pin::pin;
@@ -8,23 +8,157 @@ use core::task::Poll;
 use embedded_hal_async::delay::DelayNs;
 use embedded_io::Error as _;
 use embedded_io_async::{Read, Write};
+use serde::Serialize;
 
-use crate::client::{CHUNK_LEN, is_idle, transport_error};
-use crate::session::TX_BUF_LEN;
-use crate::{ClientError, Clock, EchoClient, EchoSummary, Observer};
+use crate::client::{CHUNK_LEN, Incoming, is_idle, transport_error};
+use crate::echo::Step;
+use crate::{Client, ClientError, Clock, EchoClient, EchoSummary, Observer};
 
-/// Longest single wait: the deadline is re-checked at least this often (ms).
+/// Longest single wait: the timers are re-checked at least this often (ms).
 const MAX_WAIT_MS: u64 = 1000;
 
-impl<const N: usize> EchoClient<'_, N> {
-    /// Runs the echo over an async transport until it completes or fails.
+impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
+    /// One turn of the client over an async transport: writes what is queued, then waits for
+    /// bytes **or** the next timer (at most 1 s), and returns the first thing for the
+    /// application, or `Ok(None)` when the wait ended with nothing (call it again).
     ///
-    /// Each turn races `transport.read` against `delay` until the session's deadline, so
     /// `read` may block as long as it likes, but it **must be cancel-safe**: when the delay
     /// wins, the read future is dropped, and bytes it already took from the hardware must
-    /// not be lost (embassy's `BufferedUart` and embassy-usb's CDC-ACM receivers are). `clock`
-    /// must share `delay`'s time base (with embassy: `embassy_time::Instant` and
-    /// `embassy_time::Delay`).
+    /// not be lost (embassy's `BufferedUart` and embassy-usb's CDC-ACM receivers are).
+    /// `clock` must share `delay`'s time base (with embassy: `embassy_time::Instant` and
+    /// `embassy_time::Delay`). To publish on a timer while waiting, race this future against
+    /// your own timer (it is cancel-safe too: nothing is lost when it is dropped while
+    /// waiting).
+    ///
+    /// # Errors
+    /// As [`poll`](Self::poll).
+    pub async fn poll_async<T, C, D>(
+        &mut self,
+        transport: &mut T,
+        clock: &C,
+        delay: &mut D,
+    ) -> Result<Option<Incoming<'_>>, ClientError>
+    where
+        T: Read + Write + ?Sized,
+        C: Clock + ?Sized,
+        D: DelayNs + ?Sized,
+    {
+        self.poll_async_until(transport, clock, delay, None).await
+    }
+
+    /// [`poll_async`](Self::poll_async) that also wakes up at `wake_at_ms` (the caller's own
+    /// timer).
+    pub(crate) async fn poll_async_until<T, C, D>(
+        &mut self,
+        transport: &mut T,
+        clock: &C,
+        delay: &mut D,
+        wake_at_ms: Option<u64>,
+    ) -> Result<Option<Incoming<'_>>, ClientError>
+    where
+        T: Read + Write + ?Sized,
+        C: Clock + ?Sized,
+        D: DelayNs + ?Sized,
+    {
+        let now = clock.now_ms();
+        self.core.start(now);
+        self.core.on_tick(now);
+        self.flush_queued_async(transport).await?;
+        if let Some(event) = self.core.poll_event() {
+            return Ok(Some(Incoming::Link(event)));
+        }
+        if self.pos >= self.len {
+            let deadline = match (self.core.next_deadline_ms(), wake_at_ms) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = deadline
+                .map_or(MAX_WAIT_MS, |deadline| deadline.saturating_sub(now))
+                .clamp(1, MAX_WAIT_MS);
+            // `wait` ≤ MAX_WAIT_MS, so it fits a u32.
+            let wait = u32::try_from(wait).unwrap_or(1);
+            match select(transport.read(&mut self.chunk), delay.delay_ms(wait)).await {
+                Either::First(Ok(0)) => return Err(ClientError::Closed),
+                Either::First(Ok(n)) => {
+                    self.pos = 0;
+                    self.len = n.min(CHUNK_LEN);
+                }
+                Either::First(Err(e)) if is_idle(e.kind()) => return Ok(None),
+                Either::First(Err(e)) => return Err(ClientError::Transport(e.kind())),
+                Either::Second(()) => return Ok(None),
+            }
+        }
+        Ok(self.process(clock.now_ms()))
+    }
+
+    /// [`publish`](Self::publish) over an async transport.
+    ///
+    /// # Errors
+    /// As [`publish`](Self::publish).
+    pub async fn publish_async<T, P>(
+        &mut self,
+        transport: &mut T,
+        topic: &str,
+        payload: &P,
+    ) -> Result<bool, ClientError>
+    where
+        T: Write + ?Sized,
+        P: Serialize + ?Sized,
+    {
+        if !self.core.is_up() {
+            return self.publish_raw_async(transport, topic.as_bytes(), &[]).await;
+        }
+        let mut scratch = [0u8; B];
+        let len = banyan_proto::payload::to_slice(payload, &mut scratch)?;
+        self.publish_raw_async(
+            transport,
+            topic.as_bytes(),
+            scratch.get(..len).unwrap_or_default(),
+        )
+        .await
+    }
+
+    /// [`publish_raw`](Self::publish_raw) over an async transport.
+    ///
+    /// # Errors
+    /// As [`publish_raw`](Self::publish_raw).
+    pub async fn publish_raw_async<T: Write + ?Sized>(
+        &mut self,
+        transport: &mut T,
+        topic: &[u8],
+        payload: &[u8],
+    ) -> Result<bool, ClientError> {
+        match self.core.encode_publish(topic, payload, &mut self.tx)? {
+            Some(n) => {
+                let bytes = self.tx.get(..n).unwrap_or_default();
+                transport.write_all(bytes).await.map_err(transport_error)?;
+                transport.flush().await.map_err(transport_error)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn flush_queued_async<T: Write + ?Sized>(
+        &mut self,
+        transport: &mut T,
+    ) -> Result<(), ClientError> {
+        let mut wrote = false;
+        while let Some(n) = self.core.poll_transmit(&mut self.tx)? {
+            let bytes = self.tx.get(..n).unwrap_or_default();
+            transport.write_all(bytes).await.map_err(transport_error)?;
+            wrote = true;
+        }
+        if wrote {
+            transport.flush().await.map_err(transport_error)?;
+        }
+        Ok(())
+    }
+}
+
+impl<const B: usize> EchoClient<'_, B> {
+    /// Runs the echo over an async transport until it completes or fails (the transport
+    /// contract of [`Client::poll_async`]).
     ///
     /// # Errors
     /// As [`run`](Self::run).
@@ -41,54 +175,45 @@ impl<const N: usize> EchoClient<'_, N> {
         D: DelayNs + ?Sized,
         O: Observer,
     {
-        self.session.start(clock.now_ms(), observer);
-        let mut tx = [0u8; TX_BUF_LEN];
-        let mut chunk = [0u8; CHUNK_LEN];
+        self.start(clock.now_ms())?;
         loop {
-            let mut wrote = false;
-            while let Some(n) = self.session.poll_transmit(&mut tx, observer)? {
-                transport
-                    .write_all(&tx[..n])
-                    .await
-                    .map_err(transport_error)?;
-                wrote = true;
-            }
-            if wrote {
-                transport.flush().await.map_err(transport_error)?;
-            }
-            if let Some(outcome) = self.session.outcome() {
+            if let Some(outcome) = self.outcome() {
                 return outcome;
             }
             let now = clock.now_ms();
-            let wait = self
-                .session
-                .deadline_ms()
-                .map_or(MAX_WAIT_MS, |deadline| deadline.saturating_sub(now))
-                .clamp(1, MAX_WAIT_MS);
-            // `wait` ≤ MAX_WAIT_MS, so it fits a u32.
-            let wait = u32::try_from(wait).unwrap_or(1);
-            match select(transport.read(&mut chunk), delay.delay_ms(wait)).await {
-                Either::First(Ok(0)) => return Err(ClientError::Closed),
-                Either::First(Ok(n)) => {
-                    let now = clock.now_ms();
-                    self.feed(&chunk[..n.min(CHUNK_LEN)], now, observer);
-                }
-                Either::First(Err(e)) if is_idle(e.kind()) => {}
-                Either::First(Err(e)) => return Err(ClientError::Transport(e.kind())),
-                Either::Second(()) => {}
+            let (reply_topic, key) = (self.config.reply_topic, self.config.number_key);
+            // Wake up at the echo's own deadline too, not only at the client's timers.
+            let wake_at = self.deadline_ms();
+            if let Some(incoming) = self
+                .client
+                .poll_async_until(transport, clock, delay, Some(wake_at))
+                .await?
+            {
+                let step = Step::of(&incoming, reply_topic, key);
+                self.on_step(step, now, observer);
             }
-            self.session.on_tick(clock.now_ms(), observer)?;
+            if self.send {
+                let mut payload = [0u8; crate::echo::PAYLOAD_CAP];
+                let len = self.payload(&mut payload)?;
+                let topic = self.config.publish_topic.as_bytes();
+                let sent = self
+                    .client
+                    .publish_raw_async(transport, topic, payload.get(..len).unwrap_or_default())
+                    .await?;
+                self.on_sent(sent, clock.now_ms(), observer);
+            }
+            self.on_tick(clock.now_ms(), observer)?;
         }
     }
 }
 
-enum Either<A, B> {
+pub(crate) enum Either<A, B> {
     First(A),
     Second(B),
 }
 
 /// Polls both futures until one completes (the first one wins a tie); the other is dropped.
-async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+pub(crate) async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
     let mut a = pin!(a);
     let mut b = pin!(b);
     poll_fn(|cx| {

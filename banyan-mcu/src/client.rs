@@ -1,10 +1,14 @@
-//! [`EchoClient`]: the session plus a frame decoder, driven over a blocking transport.
+//! [`Client`]: the general Banyan client — [`ClientCore`] plus a frame decoder and buffers,
+//! driven over a blocking transport ([`Client::poll`]) or an async one (`Client::poll_async`,
+//! feature `async`).
 
 use banyan_proto::frame::{self, DEFAULT_MAX_FRAME, FeedResult, FrameDecoder};
+use banyan_proto::payload::{self, MapReader, PayloadError};
 use embedded_io::{Error as _, ErrorKind, Read, Write};
+use serde::{Deserialize, Serialize};
 
-use crate::session::TX_BUF_LEN;
-use crate::{ClientError, Clock, EchoConfig, EchoSession, EchoSummary, Observer};
+use crate::core::{ClientConfig, ClientCore, ClientStats, LinkEvent, LinkState, SubState};
+use crate::{ClientError, Clock};
 
 /// Default receive buffer: a frame body of up to [`DEFAULT_MAX_FRAME`] (512) bytes.
 pub const DEFAULT_RX_LEN: usize = frame::max_encoded_len(DEFAULT_MAX_FRAME);
@@ -26,102 +30,350 @@ pub const fn max_body_for(rx_len: usize) -> u16 {
     }
 }
 
-/// The echo client: an [`EchoSession`] and a [`FrameDecoder`] of `N` bytes (the largest
-/// encoded frame it receives; the default takes 512-byte bodies, 518 bytes of RAM).
-///
-/// [`run`](Self::run) drives it over a blocking transport (see the
-/// [transport contract](crate#transport-contract)); with the `async` feature,
-/// `run_async` over an embedded-io-async one.
-#[derive(Debug, Clone)]
-pub struct EchoClient<'a, const N: usize = DEFAULT_RX_LEN> {
-    pub(crate) session: EchoSession<'a>,
-    pub(crate) decoder: FrameDecoder<N>,
+/// A message from the backplane on a topic the application subscribed to. It borrows the
+/// client's receive buffer: decode it (or copy what you need) before polling again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// The topic (UTF-8 for Banyan).
+    pub topic: &'a [u8],
+    /// The msgpack payload (a map), as the publisher sent it.
+    pub payload: &'a [u8],
 }
 
-impl<'a, const N: usize> EchoClient<'a, N> {
-    /// A client for `config`, announcing the largest body its decoder takes.
-    pub const fn new(config: EchoConfig<'a>) -> Self {
+impl<'a> Message<'a> {
+    /// The topic as text; `None` when it is not UTF-8.
+    pub fn topic_str(&self) -> Option<&'a str> {
+        core::str::from_utf8(self.topic).ok()
+    }
+
+    /// Decodes the payload into `T` (a `#[derive(Deserialize)]` struct: map keys are field
+    /// names; `&str` and `&[u8]` fields borrow from the message). See `banyan_proto::payload`
+    /// for what is accepted.
+    ///
+    /// # Errors
+    /// Any [`PayloadError`]: not a map, malformed, or not the shape of `T`.
+    pub fn decode<T: Deserialize<'a>>(&self) -> Result<T, PayloadError> {
+        payload::from_slice(self.payload)
+    }
+
+    /// A zero-copy reader over the payload map, for reading a few keys of any payload.
+    ///
+    /// # Errors
+    /// [`PayloadError`] when the payload is not one valid msgpack map.
+    pub fn map(&self) -> Result<MapReader<'a>, PayloadError> {
+        MapReader::new(self.payload)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Message<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Message {{ topic: {=[u8]:a}, payload: {=usize} bytes }}",
+            self.topic,
+            self.payload.len()
+        );
+    }
+}
+
+/// What [`Client::poll`] has for the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Incoming<'a> {
+    /// A message on a subscribed topic.
+    Message(Message<'a>),
+    /// The link changed (up, down, gateway restarted, subscriptions in force or refused).
+    Link(LinkEvent),
+}
+
+/// The general Banyan client for microcontrollers: subscribe, publish, receive, over any
+/// embedded-io byte stream to `banyan-gateway`, without alloc.
+///
+/// * `N`: most topics subscribed at once (default 4);
+/// * `L`: longest topic in bytes (default 32);
+/// * `B`: size of the receive buffer and of the transmit buffer, each (default 128): the
+///   largest encoded frame either way. The largest frame body accepted is
+///   [`max_body_for`]`(B)` (announced to the gateway, which drops bigger messages for us);
+///   a publish whose frame exceeds `B` is [`ClientError::TooLarge`].
+///
+/// RAM: `2 × B` + [`CHUNK`](Self::CHUNK) bytes of buffers, `N × (L + 4)` of topics and ~100
+/// bytes of state. `publish` (typed) needs `B` bytes of stack for the payload.
+///
+/// ```
+/// use banyan_mcu::{Client, ClientConfig, ClientError, Clock, Incoming};
+/// use embedded_io::{Read, Write};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize)]
+/// struct Reading {
+///     count: u32,
+///     temperature: f64,
+/// }
+///
+/// #[derive(Deserialize)]
+/// struct Command<'a> {
+///     command: &'a str,
+///     ms: Option<u32>,
+/// }
+///
+/// /// Publishes a reading every `period` ms and obeys `{'command': 'rate', 'ms': M}`.
+/// fn sensor<T: Read + Write>(link: &mut T, clock: &impl Clock) -> Result<(), ClientError> {
+///     let mut client: Client = Client::new(ClientConfig::new(0x1234_5678));
+///     client.subscribe("command/demo")?;
+///     let (mut period, mut next, mut count) = (100u64, 0u64, 0u32);
+///     loop {
+///         if let Some(Incoming::Message(msg)) = client.poll(link, clock)? {
+///             if let Ok(Command { command: "rate", ms: Some(ms) }) = msg.decode() {
+///                 period = ms.into();
+///             }
+///         }
+///         if clock.now_ms() >= next {
+///             next = clock.now_ms() + period;
+///             client.publish(link, "sensor/demo", &Reading { count, temperature: 21.5 })?;
+///             count += 1;
+///         }
+/// #       if count > 0 { return Ok(()); }
+///     }
+/// }
+/// # struct Sink;
+/// # impl embedded_io::ErrorType for Sink { type Error = embedded_io::ErrorKind; }
+/// # impl Read for Sink { fn read(&mut self, _: &mut [u8]) -> Result<usize, Self::Error> { Err(embedded_io::ErrorKind::TimedOut) } }
+/// # impl Write for Sink { fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { Ok(b.len()) } fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) } }
+/// # struct Zero; impl Clock for Zero { fn now_ms(&self) -> u64 { 0 } }
+/// # sensor(&mut Sink, &Zero).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client<const N: usize = 4, const L: usize = 32, const B: usize = 128> {
+    pub(crate) core: ClientCore<N, L>,
+    pub(crate) decoder: FrameDecoder<B>,
+    pub(crate) tx: [u8; B],
+    /// Bytes read but not yet fed to the decoder: `chunk[pos..len]`.
+    pub(crate) chunk: [u8; CHUNK_LEN],
+    pub(crate) pos: usize,
+    pub(crate) len: usize,
+}
+
+/// Where the feed loop stopped.
+pub(crate) enum Fed {
+    /// The chunk is used up.
+    Empty,
+    /// A link event is waiting.
+    Event,
+    /// The decoder holds a message for the application.
+    Message,
+}
+
+impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
+    /// Bytes read from the transport per `read` call.
+    pub const CHUNK: usize = CHUNK_LEN;
+
+    /// A client for `config`, announcing the largest body its receive buffer takes.
+    pub const fn new(config: ClientConfig) -> Self {
         Self {
-            session: EchoSession::new(config, max_body_for(N)),
+            core: ClientCore::new(config, max_body_for(B)),
             decoder: FrameDecoder::new(),
+            tx: [0; B],
+            chunk: [0; CHUNK_LEN],
+            pos: 0,
+            len: 0,
         }
     }
 
-    /// The protocol state machine (phase, counters).
-    pub fn session(&self) -> &EchoSession<'a> {
-        &self.session
+    /// The protocol state machine.
+    pub fn core(&self) -> &ClientCore<N, L> {
+        &self.core
     }
 
-    /// Runs the echo over a blocking transport until it completes or fails.
-    ///
-    /// `transport.read` must return within a bounded time, with data or with an error whose
-    /// kind is [`ErrorKind::TimedOut`] (or `Interrupted`) meaning "nothing yet": wrap a
-    /// transport that implements [`ReadReady`](embedded_io::ReadReady) in
-    /// [`Polled`](crate::Polled). `clock` decides when a reply is overdue. A client that has
-    /// already finished returns its outcome again; create a new one for a new run.
+    /// The link state.
+    pub fn link(&self) -> LinkState {
+        self.core.link()
+    }
+
+    /// `true` while the link is up.
+    pub fn is_up(&self) -> bool {
+        self.core.is_up()
+    }
+
+    /// `true` when the link is up and every subscription is confirmed in force.
+    pub fn all_subscribed(&self) -> bool {
+        self.core.all_subscribed()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ClientStats {
+        self.core.stats()
+    }
+
+    /// The state of the subscription to exactly `topic` (`None`: not subscribed).
+    pub fn subscription(&self, topic: &str) -> Option<SubState> {
+        self.core.subscription(topic)
+    }
+
+    /// Subscribes to every topic starting with `topic` (ZeroMQ prefix rules). Takes effect
+    /// through the next polls; see [`ClientCore::subscribe`].
     ///
     /// # Errors
-    /// [`ClientError::NoReply`] after too many timeouts, [`ClientError::Closed`] when `read`
-    /// returns 0, [`ClientError::Transport`] for any other transport error.
-    pub fn run<T, C, O>(
+    /// [`ClientError::TopicTooLong`], [`ClientError::TooManyTopics`].
+    pub fn subscribe(&mut self, topic: &str) -> Result<(), ClientError> {
+        self.core.subscribe(topic)
+    }
+
+    /// Unsubscribes from exactly `topic`; nothing on it is delivered from now on.
+    ///
+    /// # Errors
+    /// [`ClientError::NotSubscribed`].
+    pub fn unsubscribe(&mut self, topic: &str) -> Result<(), ClientError> {
+        self.core.unsubscribe(topic)
+    }
+
+    /// Publishes `payload` (a `#[derive(Serialize)]` struct or a map) on `topic`, encoded as
+    /// Python's `msgpack.packb(payload, use_bin_type=True)`. Returns `Ok(false)` without
+    /// writing when the link is not up (the message is dropped and counted).
+    ///
+    /// # Errors
+    /// [`ClientError::Payload`] (not a map, or larger than `B`), [`ClientError::TooLarge`]
+    /// (the frame exceeds `B` or the gateway's limit), [`ClientError::Transport`].
+    pub fn publish<T, P>(
+        &mut self,
+        transport: &mut T,
+        topic: &str,
+        payload: &P,
+    ) -> Result<bool, ClientError>
+    where
+        T: Write + ?Sized,
+        P: Serialize + ?Sized,
+    {
+        if !self.core.is_up() {
+            return self.publish_raw(transport, topic.as_bytes(), &[]);
+        }
+        let mut scratch = [0u8; B];
+        let len = payload::to_slice(payload, &mut scratch)?;
+        self.publish_raw(transport, topic.as_bytes(), scratch.get(..len).unwrap_or_default())
+    }
+
+    /// Publishes already-encoded msgpack bytes on `topic`, verbatim. Returns `Ok(false)`
+    /// without writing when the link is not up.
+    ///
+    /// # Errors
+    /// [`ClientError::TooLarge`], [`ClientError::Transport`].
+    pub fn publish_raw<T: Write + ?Sized>(
+        &mut self,
+        transport: &mut T,
+        topic: &[u8],
+        payload: &[u8],
+    ) -> Result<bool, ClientError> {
+        match self.core.encode_publish(topic, payload, &mut self.tx)? {
+            Some(n) => {
+                write_flush(transport, self.tx.get(..n).unwrap_or_default())?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// One turn of the client over a blocking transport: writes what is queued, reads what
+    /// is there, runs the timers, and returns the first thing for the application, or
+    /// `Ok(None)` when there is nothing (call it again, e.g. in your main loop).
+    ///
+    /// `transport.read` must return within a bounded time, with data or with an error whose
+    /// kind is [`ErrorKind::TimedOut`] (or `Interrupted`) meaning "nothing yet" (see the
+    /// [transport contract](crate#transport-contract); wrap a
+    /// [`ReadReady`](embedded_io::ReadReady) UART in [`Polled`](crate::Polled)). The first
+    /// call starts the handshake.
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`] when `read` returns 0, [`ClientError::Transport`] for other
+    /// transport errors. The client stays usable: poll again once the transport is back.
+    pub fn poll<T, C>(
         &mut self,
         transport: &mut T,
         clock: &C,
-        observer: &mut O,
-    ) -> Result<EchoSummary, ClientError>
+    ) -> Result<Option<Incoming<'_>>, ClientError>
     where
         T: Read + Write + ?Sized,
         C: Clock + ?Sized,
-        O: Observer,
     {
-        self.session.start(clock.now_ms(), observer);
-        let mut tx = [0u8; TX_BUF_LEN];
-        let mut chunk = [0u8; CHUNK_LEN];
-        loop {
-            let mut wrote = false;
-            while let Some(n) = self.session.poll_transmit(&mut tx, observer)? {
-                transport.write_all(&tx[..n]).map_err(transport_error)?;
-                wrote = true;
-            }
-            if wrote {
-                transport.flush().map_err(transport_error)?;
-            }
-            if let Some(outcome) = self.session.outcome() {
-                return outcome;
-            }
-            match transport.read(&mut chunk) {
+        let now = clock.now_ms();
+        self.core.start(now);
+        self.core.on_tick(now);
+        self.flush_queued(transport)?;
+        if let Some(event) = self.core.poll_event() {
+            return Ok(Some(Incoming::Link(event)));
+        }
+        if self.pos >= self.len {
+            match transport.read(&mut self.chunk) {
                 Ok(0) => return Err(ClientError::Closed),
                 Ok(n) => {
-                    let now = clock.now_ms();
-                    self.feed(&chunk[..n.min(CHUNK_LEN)], now, observer);
+                    self.pos = 0;
+                    self.len = n.min(CHUNK_LEN);
                 }
-                Err(e) if is_idle(e.kind()) => {}
+                Err(e) if is_idle(e.kind()) => return Ok(None),
                 Err(e) => return Err(ClientError::Transport(e.kind())),
             }
-            self.session.on_tick(clock.now_ms(), observer)?;
+        }
+        Ok(self.process(clock.now_ms()))
+    }
+
+    /// Writes every queued control frame.
+    pub(crate) fn flush_queued<T: Write + ?Sized>(
+        &mut self,
+        transport: &mut T,
+    ) -> Result<(), ClientError> {
+        let mut wrote = false;
+        while let Some(n) = self.core.poll_transmit(&mut self.tx)? {
+            transport
+                .write_all(self.tx.get(..n).unwrap_or_default())
+                .map_err(transport_error)?;
+            wrote = true;
+        }
+        if wrote {
+            transport.flush().map_err(transport_error)?;
+        }
+        Ok(())
+    }
+
+    /// Feeds the buffered chunk and returns what it produced for the application.
+    pub(crate) fn process(&mut self, now_ms: u64) -> Option<Incoming<'_>> {
+        match self.feed(now_ms) {
+            Fed::Empty => None,
+            Fed::Event => self.core.poll_event().map(Incoming::Link),
+            Fed::Message => match self.decoder.last_frame() {
+                Some(frame::Frame::Publish { topic, payload }) => {
+                    Some(Incoming::Message(Message { topic, payload }))
+                }
+                _ => None,
+            },
         }
     }
 
-    /// Feeds received bytes through the decoder into the session.
-    pub(crate) fn feed(&mut self, bytes: &[u8], now_ms: u64, observer: &mut impl Observer) {
-        let mut input = bytes;
-        while !input.is_empty() {
-            input = match self.decoder.feed(input) {
-                FeedResult::Consumed => break,
+    /// Feeds `chunk[pos..len]` to the decoder until a message or event is waiting.
+    pub(crate) fn feed(&mut self, now_ms: u64) -> Fed {
+        while self.pos < self.len {
+            let input = self.chunk.get(self.pos..self.len).unwrap_or_default();
+            let (remaining, message) = match self.decoder.feed(input) {
+                FeedResult::Consumed => (0, false),
                 FeedResult::Frame { frame, remaining } => {
-                    self.session.on_frame(&frame, now_ms, observer);
-                    remaining
+                    (remaining.len(), self.core.on_frame(&frame, now_ms))
                 }
                 FeedResult::Corrupt { kind, remaining } => {
-                    self.session.on_corrupt(kind, observer);
-                    remaining
+                    self.core.on_corrupt(kind);
+                    (remaining.len(), false)
                 }
                 FeedResult::Oversized { remaining } => {
-                    self.session.on_oversized(observer);
-                    remaining
+                    self.core.on_oversized();
+                    (remaining.len(), false)
                 }
             };
+            self.pos = self.len.saturating_sub(remaining);
+            if message {
+                return Fed::Message;
+            }
+            if self.core.has_events() {
+                return Fed::Event;
+            }
         }
+        Fed::Empty
     }
 }
 
@@ -132,4 +384,9 @@ pub(crate) fn is_idle(kind: ErrorKind) -> bool {
 
 pub(crate) fn transport_error<E: embedded_io::Error>(e: E) -> ClientError {
     ClientError::Transport(e.kind())
+}
+
+fn write_flush<T: Write + ?Sized>(transport: &mut T, bytes: &[u8]) -> Result<(), ClientError> {
+    transport.write_all(bytes).map_err(transport_error)?;
+    transport.flush().map_err(transport_error)
 }

@@ -1,4 +1,4 @@
-//! [`ClientError`]: why an echo run stopped.
+//! [`ClientError`]: why a client call failed.
 
 use core::fmt;
 
@@ -6,9 +6,8 @@ use banyan_proto::frame::FrameError;
 use banyan_proto::payload::PayloadError;
 use embedded_io::ErrorKind;
 
-/// Why [`EchoClient::run`](crate::EchoClient::run) (or its async twin) stopped before the echo
-/// completed. Small and `Copy`: the transport's own error is reduced to its
-/// [`embedded_io::ErrorKind`].
+/// Why a [`Client`](crate::Client) call or an [`EchoClient`](crate::EchoClient) run failed.
+/// Small and `Copy`: the transport's own error is reduced to its [`embedded_io::ErrorKind`].
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -18,17 +17,24 @@ pub enum ClientError {
     Transport(ErrorKind),
     /// The transport reached end of file (`read` returned 0): the peer closed the link.
     Closed,
-    /// A frame could not be encoded; with the default buffers this means a topic in
-    /// [`EchoConfig`](crate::EchoConfig) is longer than [`MAX_TOPIC_LEN`](crate::MAX_TOPIC_LEN).
+    /// A control frame could not be encoded: the transmit buffer is smaller than
+    /// [`control_buf_len`](crate::control_buf_len) of the topic length.
     Encode(FrameError),
-    /// The echo payload could not be encoded (the number key is longer than
-    /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN)).
+    /// A payload could not be encoded (not a map, or larger than the client's buffer).
     Payload(PayloadError),
-    /// No progress after [`EchoConfig::max_retries`](crate::EchoConfig::max_retries)
-    /// consecutive timeouts.
+    /// A topic is longer than the client's `L` bytes.
+    TopicTooLong,
+    /// The client already holds its `N` topics.
+    TooManyTopics,
+    /// `unsubscribe` of a topic that is not subscribed.
+    NotSubscribed,
+    /// A publish frame is larger than the client's transmit buffer or the gateway's limit.
+    TooLarge,
+    /// Echo only: no progress after
+    /// [`EchoConfig::max_retries`](crate::EchoConfig::max_retries) consecutive timeouts.
     NoReply {
-        /// The message number that was waiting for its reply, or `None` when the gateway never
-        /// answered the `Hello`.
+        /// The message number that was waiting for its reply, or `None` when the link never
+        /// came up (no gateway answered).
         number: Option<u32>,
         /// Consecutive timeouts counted.
         timeouts: u32,
@@ -42,6 +48,12 @@ impl fmt::Display for ClientError {
             ClientError::Closed => f.write_str("the link was closed by the peer"),
             ClientError::Encode(e) => write!(f, "frame encoding failed: {e}"),
             ClientError::Payload(e) => write!(f, "payload encoding failed: {e}"),
+            ClientError::TopicTooLong => f.write_str("topic longer than the client allows"),
+            ClientError::TooManyTopics => f.write_str("the client holds its maximum of topics"),
+            ClientError::NotSubscribed => f.write_str("topic is not subscribed"),
+            ClientError::TooLarge => {
+                f.write_str("message larger than the client's buffer or the gateway's limit")
+            }
             ClientError::NoReply {
                 number: Some(n),
                 timeouts,
@@ -49,7 +61,7 @@ impl fmt::Display for ClientError {
             ClientError::NoReply {
                 number: None,
                 timeouts,
-            } => write!(f, "no Hello from the gateway after {timeouts} timeouts"),
+            } => write!(f, "no gateway answered after {timeouts} timeouts"),
         }
     }
 }

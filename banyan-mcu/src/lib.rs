@@ -10,18 +10,21 @@ mod fmt;
 mod asynch;
 mod client;
 mod clock;
+pub mod core;
+pub mod echo;
 mod error;
 mod event;
 mod polled;
-pub mod session;
 
-pub use client::{DEFAULT_RX_LEN, EchoClient, max_body_for};
+pub use crate::core::{
+    ClientConfig, ClientCore, ClientStats, EVENT_QUEUE_LEN, LinkEvent, LinkState, SubState,
+    control_buf_len,
+};
+pub use client::{Client, DEFAULT_RX_LEN, Incoming, Message, max_body_for};
 pub use clock::Clock;
 #[cfg(feature = "std")]
 pub use clock::StdClock;
+pub use echo::{ECHO_BUF_LEN, EchoClient, EchoConfig, EchoSummary, MAX_KEY_LEN, MAX_TOPIC_LEN, Phase};
 pub use error::ClientError;
 pub use event::{Event, Observer};
 pub use polled::{Polled, PolledError};
-pub use session::{
-    EchoConfig, EchoSession, EchoSummary, MAX_KEY_LEN, MAX_TOPIC_LEN, Phase, TX_BUF_LEN,
-};

@@ -51,6 +51,8 @@
 //! | 3 | [`Frame::Unsubscribe`] | `topic`: varint len + bytes |
 //! | 4 | [`Frame::Ping`] | `seq`: u32 varint |
 //! | 5 | [`Frame::Pong`] | `seq`: u32 varint |
+//! | 6 | [`Frame::Subscribed`] | `topic`: varint len + bytes |
+//! | 7 | [`Frame::Unsubscribed`] | `topic`: varint len + bytes |
 //!
 //! Tags are the declaration order of [`Frame`]'s variants, so **variants are only ever
 //! appended**, never reordered or removed. A decoder that meets a tag it does not know
@@ -112,6 +114,28 @@
 //! whose body ([`body_len`]) exceeds the peer's `max_frame`. [`Frame::Ping`] / [`Frame::Pong`]
 //! (echoing `seq`) check that the peer is alive.
 //!
+//! ## Subscriptions on the link are a set, and acknowledged
+//!
+//! The link loses, corrupts and duplicates frames, so a subscription must survive being sent
+//! twice and being re-sent. On the link, `Subscribe` and `Unsubscribe` are therefore
+//! **idempotent**: the gateway keeps a *set* of topics per link (a second `Subscribe` of a held
+//! topic changes nothing, an `Unsubscribe` of a topic not held changes nothing), and it answers
+//! each of them with the topic's resulting state:
+//!
+//! * [`Frame::Subscribed`] once the subscription is **in force** on the backplane (proven by a
+//!   probe round trip, so a message published after it arrives is delivered);
+//! * [`Frame::Unsubscribed`] once it is gone — also in answer to a `Subscribe` the gateway
+//!   refused (its subscription table is full, the topic is too long or not UTF-8).
+//!
+//! A client re-sends an unanswered `Subscribe`/`Unsubscribe` until the answer comes; the answer
+//! says the state, not "your frame number n arrived", so duplicates and re-sends are harmless.
+//! (ZeroMQ-style reference counting, where two `Subscribe`s need two `Unsubscribe`s, is the
+//! business of the application on the MCU, not of a lossy link.) A `Publish` that follows a
+//! `Subscribe` on the link reaches the backplane only after that subscription is in force, so
+//! a reply to it cannot overtake the subscription. Tags 6 and 7 were appended in the same
+//! protocol version 1: a peer that predates them drops them as [`CorruptKind::UnknownTag`],
+//! which costs it nothing.
+//!
 //! # Panics
 //!
 //! Nothing in this module panics on any input: encoding into a too-small buffer is an
@@ -143,7 +167,7 @@ pub const CRC_LEN: usize = 4;
 pub const DELIMITER: u8 = 0x00;
 
 /// Tag of the last variant of [`Frame`]; larger tags are unknown to this version.
-pub(crate) const MAX_TAG: u8 = 5;
+pub(crate) const MAX_TAG: u8 = 7;
 
 /// CRC-32/ISO-HDLC (zlib's `crc32`). A `static` so that its 1 KiB table exists once.
 pub(crate) static CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
@@ -187,14 +211,16 @@ pub enum Frame<'a> {
         payload: &'a [u8],
     },
     /// Tag 2. The sender wants messages whose topic starts with `topic` (ZeroMQ prefix rules;
-    /// empty = everything). Repeated subscriptions are counted, see
-    /// [`SubscriptionSet`](crate::topic::SubscriptionSet).
+    /// empty = everything). Idempotent: subscribing a topic the link already holds changes
+    /// nothing. Answered with [`Frame::Subscribed`] (in force) or [`Frame::Unsubscribed`]
+    /// (refused); see the [module docs](self#subscriptions-on-the-link-are-a-set-and-acknowledged).
     Subscribe {
         /// Topic prefix.
         #[serde(borrow, with = "serde_bytes")]
         topic: &'a [u8],
     },
-    /// Tag 3. Undoes one [`Frame::Subscribe`] of the same topic.
+    /// Tag 3. Removes the link's subscription to exactly this topic (idempotent). Answered
+    /// with [`Frame::Unsubscribed`].
     Unsubscribe {
         /// Topic prefix, exactly as subscribed.
         #[serde(borrow, with = "serde_bytes")]
@@ -210,15 +236,32 @@ pub enum Frame<'a> {
         /// The `seq` of the ping being answered.
         seq: u32,
     },
+    /// Tag 6. Gateway → MCU: the link's subscription to `topic` is in force on the backplane
+    /// (the answer to a [`Frame::Subscribe`], sent again for each repeated one).
+    Subscribed {
+        /// Topic prefix, exactly as subscribed.
+        #[serde(borrow, with = "serde_bytes")]
+        topic: &'a [u8],
+    },
+    /// Tag 7. Gateway → MCU: the link holds no subscription to `topic` (the answer to a
+    /// [`Frame::Unsubscribe`], or to a [`Frame::Subscribe`] the gateway refused).
+    Unsubscribed {
+        /// Topic prefix, exactly as sent.
+        #[serde(borrow, with = "serde_bytes")]
+        topic: &'a [u8],
+    },
 }
 
 impl<'a> Frame<'a> {
-    /// The topic of a `Publish`, `Subscribe` or `Unsubscribe` frame.
+    /// The topic of a `Publish`, `Subscribe`, `Unsubscribe`, `Subscribed` or `Unsubscribed`
+    /// frame.
     pub fn topic(&self) -> Option<&'a [u8]> {
         match *self {
             Frame::Publish { topic, .. }
             | Frame::Subscribe { topic }
-            | Frame::Unsubscribe { topic } => Some(topic),
+            | Frame::Unsubscribe { topic }
+            | Frame::Subscribed { topic }
+            | Frame::Unsubscribed { topic } => Some(topic),
             Frame::Hello { .. } | Frame::Ping { .. } | Frame::Pong { .. } => None,
         }
     }

@@ -1,6 +1,8 @@
 //! Streaming decoder behaviour: chunking, resync, corrupt and oversized frames.
 
-use banyan_proto::frame::{CorruptKind, FeedResult, Frame, FrameDecoder, encode, max_encoded_len};
+use banyan_proto::frame::{
+    CorruptKind, FeedResult, Frame, FrameDecoder, encode, encode_to_vec, max_encoded_len,
+};
 
 fn wire(frame: &Frame<'_>) -> Vec<u8> {
     let mut buf = vec![0u8; 1024];
@@ -125,8 +127,8 @@ fn each_corrupt_kind_is_reported() {
         (vec![0x04, 0x11, 0x22, 0x33, 0x00], CorruptKind::TooShort),
         // Valid CRC over an empty body.
         (wire_for_body(&[]), CorruptKind::Body),
-        // Valid CRC, tag 6 is not a variant of this version; nor is a multi-byte tag.
-        (wire_for_body(&[6]), CorruptKind::UnknownTag),
+        // Valid CRC, tag 8 is not a variant of this version; nor is a multi-byte tag.
+        (wire_for_body(&[8]), CorruptKind::UnknownTag),
         (wire_for_body(&[0x81, 0x00]), CorruptKind::UnknownTag),
         // Valid CRC, Publish whose topic length runs past the body.
         (wire_for_body(&[1, 5, b'a']), CorruptKind::Body),
@@ -301,4 +303,44 @@ fn frames_borrow_the_decoder_buffer_until_dropped() {
         };
     }
     assert_eq!(routed, [("sensor/1".to_string(), payload.to_vec())]);
+}
+
+#[test]
+fn last_frame_repeats_the_frame_feed_returned_until_the_next_feed() {
+    let mut wire = encode_to_vec(&Frame::Publish {
+        topic: b"t",
+        payload: b"\x80",
+    })
+    .unwrap();
+    wire.extend(encode_to_vec(&Frame::Ping { seq: 3 }).unwrap());
+    let mut decoder = FrameDecoder::<64>::new();
+    assert_eq!(decoder.last_frame(), None);
+    let rest = match decoder.feed(&wire) {
+        FeedResult::Frame { remaining, .. } => remaining,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        decoder.last_frame(),
+        Some(Frame::Publish {
+            topic: b"t",
+            payload: b"\x80"
+        })
+    );
+    assert_eq!(
+        decoder.last_frame(),
+        decoder.last_frame(),
+        "repeatable while no feed"
+    );
+    let rest: Vec<u8> = rest.to_vec();
+    assert!(matches!(decoder.feed(&rest[..2]), FeedResult::Consumed));
+    assert_eq!(decoder.last_frame(), None, "a feed forgets the last frame");
+    assert!(matches!(decoder.feed(&rest[2..]), FeedResult::Frame { .. }));
+    assert_eq!(decoder.last_frame(), Some(Frame::Ping { seq: 3 }));
+    // A corrupt frame leaves nothing behind either.
+    let mut bad = encode_to_vec(&Frame::Ping { seq: 4 }).unwrap();
+    bad[2] ^= 0x40;
+    assert!(matches!(decoder.feed(&bad), FeedResult::Corrupt { .. }));
+    assert_eq!(decoder.last_frame(), None);
+    decoder.reset();
+    assert_eq!(decoder.last_frame(), None);
 }

@@ -88,6 +88,20 @@ fn golden() -> Vec<(Frame<'static>, &'static [u8])> {
             Frame::Ping { seq: 1 },
             &[0x07, 0x04, 0x01, 0x6d, 0xe7, 0xb2, 0x52, 0x00],
         ),
+        // body 06 04 "echo": the gateway's acknowledgement of the Subscribe above.
+        (
+            Frame::Subscribed { topic: b"echo" },
+            &[
+                0x0b, 0x06, 0x04, 0x65, 0x63, 0x68, 0x6f, 0x50, 0x0b, 0x5b, 0xa4, 0x00,
+            ],
+        ),
+        // body 07 04 "echo"
+        (
+            Frame::Unsubscribed { topic: b"echo" },
+            &[
+                0x0b, 0x07, 0x04, 0x65, 0x63, 0x68, 0x6f, 0xf5, 0xd8, 0x07, 0x6f, 0x00,
+            ],
+        ),
     ]
 }
 
@@ -125,7 +139,7 @@ fn golden_bytes_decode_to_their_frame() {
 fn tags_are_stable() {
     // First body byte = variant tag; the body starts right after the single COBS code byte
     // (except when the body's first byte is 0x00, i.e. Hello, where COBS replaces it).
-    let cases: [(Frame<'_>, u8); 5] = [
+    let cases: [(Frame<'_>, u8); 7] = [
         (
             Frame::Publish {
                 topic: b"t",
@@ -137,6 +151,8 @@ fn tags_are_stable() {
         (Frame::Unsubscribe { topic: b"t" }, 3),
         (Frame::Ping { seq: 9 }, 4),
         (Frame::Pong { seq: 9 }, 5),
+        (Frame::Subscribed { topic: b"t" }, 6),
+        (Frame::Unsubscribed { topic: b"t" }, 7),
     ];
     for (frame, tag) in cases {
         let mut buf = [0u8; 32];

@@ -14,6 +14,8 @@ enum OwnedFrame {
     Unsubscribe(Vec<u8>),
     Ping(u32),
     Pong(u32),
+    Subscribed(Vec<u8>),
+    Unsubscribed(Vec<u8>),
 }
 
 impl OwnedFrame {
@@ -29,6 +31,8 @@ impl OwnedFrame {
             OwnedFrame::Unsubscribe(topic) => Frame::Unsubscribe { topic },
             OwnedFrame::Ping(seq) => Frame::Ping { seq: *seq },
             OwnedFrame::Pong(seq) => Frame::Pong { seq: *seq },
+            OwnedFrame::Subscribed(topic) => Frame::Subscribed { topic },
+            OwnedFrame::Unsubscribed(topic) => Frame::Unsubscribed { topic },
         }
     }
 
@@ -46,6 +50,8 @@ impl OwnedFrame {
             Frame::Unsubscribe { topic } => OwnedFrame::Unsubscribe(topic.to_vec()),
             Frame::Ping { seq } => OwnedFrame::Ping(seq),
             Frame::Pong { seq } => OwnedFrame::Pong(seq),
+            Frame::Subscribed { topic } => OwnedFrame::Subscribed(topic.to_vec()),
+            Frame::Unsubscribed { topic } => OwnedFrame::Unsubscribed(topic.to_vec()),
         }
     }
 
@@ -75,6 +81,8 @@ fn frame_strategy() -> impl Strategy<Value = OwnedFrame> {
         bytes(40).prop_map(OwnedFrame::Unsubscribe),
         any::<u32>().prop_map(OwnedFrame::Ping),
         any::<u32>().prop_map(OwnedFrame::Pong),
+        bytes(40).prop_map(OwnedFrame::Subscribed),
+        bytes(40).prop_map(OwnedFrame::Unsubscribed),
     ]
 }
 
@@ -187,7 +195,7 @@ fn model(stream: &[u8], n: usize) -> Vec<Event> {
             events.push(Event::Corrupt(CorruptKind::Crc));
             continue;
         }
-        if body.first().is_some_and(|&t| t > 5) {
+        if body.first().is_some_and(|&t| t > 7) {
             events.push(Event::Corrupt(CorruptKind::UnknownTag));
             continue;
         }

@@ -15,7 +15,7 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use banyan_mcu::{ClientError, EchoClient, EchoConfig, EchoSummary, Event, StdClock};
+use banyan_mcu::{ClientError, EchoClient, EchoConfig, EchoSummary, Event, LinkEvent, StdClock};
 use clap::{ArgGroup, Parser};
 use embedded_io_adapters::std::FromStd;
 
@@ -45,9 +45,6 @@ struct Args {
     /// Consecutive timeouts before giving up (0: retry forever).
     #[arg(long, default_value_t = 20)]
     max_retries: u32,
-    /// Do not wait for the gateway's Hello before the first message.
-    #[arg(long)]
-    no_handshake: bool,
     /// Print every event, not only retries and the result.
     #[arg(short, long)]
     verbose: bool,
@@ -83,7 +80,6 @@ fn main() -> ExitCode {
         first_number: args.messages,
         timeout_ms: args.timeout_ms,
         max_retries: (args.max_retries > 0).then_some(args.max_retries),
-        await_peer_hello: !args.no_handshake,
         ..EchoConfig::seed(nonce)
     };
     let verbose = args.verbose;
@@ -167,18 +163,17 @@ fn report(event: Event, verbose: bool) {
         Event::Timeout {
             number,
             consecutive,
-            resubscribe,
         } => eprintln!(
-            "[serial echo] timeout {consecutive} waiting for {}{}",
-            number.map_or("the gateway's Hello".to_string(), |n| format!("reply {n}")),
-            if resubscribe { ", resubscribing" } else { "" }
+            "[serial echo] timeout {consecutive} waiting for {}",
+            number.map_or("the gateway and the reply subscription".to_string(), |n| {
+                format!("reply {n}; re-sending")
+            }),
         ),
-        Event::PeerHello {
-            restarted: true, ..
-        } => eprintln!("[serial echo] the gateway restarted; subscribing again"),
-        Event::Connected => eprintln!("[serial echo] gateway answered"),
-        Event::Corrupt { kind } => eprintln!("[serial echo] dropped a corrupt frame: {kind}"),
-        Event::Oversized => eprintln!("[serial echo] dropped an oversized frame"),
+        Event::Link(LinkEvent::GatewayRestarted { .. }) => {
+            eprintln!("[serial echo] the gateway restarted; subscribing again")
+        }
+        Event::Link(LinkEvent::Down) => eprintln!("[serial echo] link down; reconnecting"),
+        Event::Connected => eprintln!("[serial echo] reply subscription in force"),
         other if verbose => eprintln!("[serial echo] {other:?}"),
         _ => {}
     }

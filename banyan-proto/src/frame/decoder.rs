@@ -109,6 +109,8 @@ pub struct FrameDecoder<const N: usize> {
     len: usize,
     /// Dropping bytes of an oversized frame until the next delimiter.
     discarding: bool,
+    /// Length of the body (at the start of `buf`) of the frame the last `feed` returned, or 0.
+    last: usize,
 }
 
 impl<const N: usize> Default for FrameDecoder<N> {
@@ -127,6 +129,7 @@ impl<const N: usize> FrameDecoder<N> {
             buf: [0; N],
             len: 0,
             discarding: false,
+            last: 0,
         }
     }
 
@@ -135,6 +138,23 @@ impl<const N: usize> FrameDecoder<N> {
     pub fn reset(&mut self) {
         self.len = 0;
         self.discarding = false;
+        self.last = 0;
+    }
+
+    /// The frame that the last call to [`feed`](Self::feed) returned as
+    /// [`FeedResult::Frame`], again; `None` when that call returned anything else, or after
+    /// [`reset`](Self::reset).
+    ///
+    /// For drivers that must hand a frame out of a loop over `feed` (a conditional return of
+    /// the borrow `feed` gives is something the borrow checker refuses): note that a frame
+    /// came, leave the loop, then borrow it here. Costs a second postcard parse of the body,
+    /// no copy and no CRC.
+    pub fn last_frame(&self) -> Option<Frame<'_>> {
+        let body = self.buf.get(..self.last).filter(|b| !b.is_empty())?;
+        match postcard::take_from_bytes::<Frame<'_>>(body) {
+            Ok((frame, [])) => Some(frame),
+            _ => None,
+        }
     }
 
     /// Number of bytes of an incomplete frame currently buffered.
@@ -145,6 +165,8 @@ impl<const N: usize> FrameDecoder<N> {
     /// Feeds bytes from the stream and returns the first event they complete, with the
     /// unconsumed rest of `input` (see [`FeedResult`]).
     pub fn feed<'me, 'a>(&'me mut self, input: &'a [u8]) -> FeedResult<'me, 'a> {
+        // The buffer is about to be reused: the previous frame is gone.
+        self.last = 0;
         let mut input = input;
         loop {
             let delimiter = input.iter().position(|&b| b == DELIMITER);
@@ -180,7 +202,10 @@ impl<const N: usize> FrameDecoder<N> {
                 continue;
             }
             return match decode_frame(&mut self.buf[..len]) {
-                Ok(frame) => FeedResult::Frame { frame, remaining },
+                Ok((frame, body_len)) => {
+                    self.last = body_len;
+                    FeedResult::Frame { frame, remaining }
+                }
                 Err(kind) => FeedResult::Corrupt { kind, remaining },
             };
         }
@@ -198,7 +223,8 @@ impl<const N: usize> FrameDecoder<N> {
 }
 
 /// Decodes one COBS frame (without delimiter, containing no 0x00) in place and checks it.
-fn decode_frame(buf: &mut [u8]) -> Result<Frame<'_>, CorruptKind> {
+/// Returns the frame and the length of its body, which now starts the buffer.
+fn decode_frame(buf: &mut [u8]) -> Result<(Frame<'_>, usize), CorruptKind> {
     let decoded_len = cobs::decode_in_place(buf).map_err(|_| CorruptKind::Cobs)?;
     let decoded: &[u8] = buf.get(..decoded_len).ok_or(CorruptKind::Cobs)?;
     let body_len = decoded_len
@@ -216,7 +242,7 @@ fn decode_frame(buf: &mut [u8]) -> Result<Frame<'_>, CorruptKind> {
         _ => {}
     }
     match postcard::take_from_bytes::<Frame<'_>>(body) {
-        Ok((frame, [])) => Ok(frame),
+        Ok((frame, [])) => Ok((frame, body_len)),
         Ok(_) | Err(_) => Err(CorruptKind::Body),
     }
 }
