@@ -597,18 +597,24 @@ impl Component {
 
     /// Waits for a message (own probes excluded), the stop signal, the deadline, or — when
     /// `fd` is given — for `fd` to become readable. Lets the serial gateway serve a byte stream
-    /// and the backplane from one thread.
-    pub(crate) fn wait_with_fd(
+    /// and the backplane from one thread. When `proof` is given, its probe's message is returned too when it comes back (other
+    /// own probes are still dropped).
+    pub(crate) fn wait_with_fd_proving(
         &mut self,
         deadline: Option<Instant>,
         fd: Option<std::os::fd::RawFd>,
+        proof: Option<&Proof>,
     ) -> Result<Incoming> {
         if let Some(message) = self.pop_pending() {
             return Ok(Incoming::Message(message));
         }
         loop {
             match self.wait_event(deadline, fd)? {
-                Incoming::Message(message) if message.topic.starts_with(&self.probe_base) => {}
+                Incoming::Message(message) if message.topic.starts_with(&self.probe_base) => {
+                    if proof.is_some_and(|proof| proof.returned_by(&message)) {
+                        return Ok(Incoming::Message(message));
+                    }
+                }
                 other => return Ok(other),
             }
         }
@@ -774,6 +780,58 @@ impl Component {
         Ok(Read::Dropped)
     }
 
+    /// Adds a subscription without proving it (the serial gateway proves subscriptions
+    /// itself, without blocking, with [`begin_proof`](Self::begin_proof)).
+    pub(crate) fn subscribe_unproven(&mut self, topic: &str) -> Result<()> {
+        self.subscriber.set_subscribe(topic.as_bytes())?;
+        Ok(())
+    }
+
+    /// Starts a non-blocking proof: subscribes to a fresh probe topic and publishes the first
+    /// probe. When [`Proof::returned_by`] recognises the probe coming back, every subscription
+    /// made before this call is in force. Drive it with [`proof_tick`](Self::proof_tick) and
+    /// end it with [`end_proof`](Self::end_proof).
+    pub(crate) fn begin_proof(&mut self) -> Result<Proof> {
+        self.probe_seq += 1;
+        let topic = format!("{}{}", self.probe_base, self.probe_seq);
+        let payload = payload::to_vec(&Probe {
+            about: PROBE_ABOUT,
+            component: &self.name,
+            probe: self.probe_seq,
+        })?;
+        self.subscriber.set_subscribe(topic.as_bytes())?;
+        let now = Instant::now();
+        let mut proof = Proof {
+            topic,
+            payload,
+            next_send: now,
+            interval: Duration::from_millis(1),
+            give_up: now + self.connect_timeout,
+        };
+        self.proof_tick(&mut proof, now)?;
+        Ok(proof)
+    }
+
+    /// Re-publishes the probe when due (back-off 1 ms … 100 ms). Returns `false` once the
+    /// proof has run for `connect_timeout` without returning.
+    pub(crate) fn proof_tick(&mut self, proof: &mut Proof, now: Instant) -> Result<bool> {
+        if now >= proof.give_up {
+            return Ok(false);
+        }
+        if now >= proof.next_send {
+            self.publish_raw(proof.topic.as_bytes(), &proof.payload)?;
+            proof.next_send = now + proof.interval;
+            proof.interval = (proof.interval * 2).min(Duration::from_millis(100));
+        }
+        Ok(true)
+    }
+
+    /// Ends a proof (returned or given up): drops its probe subscription.
+    pub(crate) fn end_proof(&mut self, proof: Proof) -> Result<()> {
+        self.subscriber.set_unsubscribe(proof.topic.as_bytes())?;
+        Ok(())
+    }
+
     /// Subscribes to a fresh probe topic and publishes probes on it until one returns.
     fn prove_path(&mut self) -> Result<()> {
         self.probe_seq += 1;
@@ -824,6 +882,28 @@ impl Component {
                 .proven_by_caller(&self.subscriber, &mut self.stats, &self.name)?;
         }
         result
+    }
+}
+
+/// A subscription proof in flight (see [`Component::begin_proof`]).
+#[derive(Debug)]
+pub(crate) struct Proof {
+    topic: String,
+    payload: Vec<u8>,
+    next_send: Instant,
+    interval: Duration,
+    give_up: Instant,
+}
+
+impl Proof {
+    /// Whether `message` is this proof's probe coming back.
+    pub(crate) fn returned_by(&self, message: &Message) -> bool {
+        message.topic == self.topic
+    }
+
+    /// When the probe is next re-sent or the proof gives up.
+    pub(crate) fn next_deadline(&self) -> Instant {
+        self.next_send.min(self.give_up)
     }
 }
 

@@ -106,7 +106,9 @@ impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
         P: Serialize + ?Sized,
     {
         if !self.core.is_up() {
-            return self.publish_raw_async(transport, topic.as_bytes(), &[]).await;
+            return self
+                .publish_raw_async(transport, topic.as_bytes(), &[])
+                .await;
         }
         let mut scratch = [0u8; B];
         let len = banyan_proto::payload::to_slice(payload, &mut scratch)?;

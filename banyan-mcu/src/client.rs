@@ -249,7 +249,11 @@ impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
         }
         let mut scratch = [0u8; B];
         let len = payload::to_slice(payload, &mut scratch)?;
-        self.publish_raw(transport, topic.as_bytes(), scratch.get(..len).unwrap_or_default())
+        self.publish_raw(
+            transport,
+            topic.as_bytes(),
+            scratch.get(..len).unwrap_or_default(),
+        )
     }
 
     /// Publishes already-encoded msgpack bytes on `topic`, verbatim. Returns `Ok(false)`

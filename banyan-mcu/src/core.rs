@@ -478,9 +478,8 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                     self.retry_at = now_ms.saturating_add(self.config.retry_ms.into());
                     let refused_too = now_ms >= self.refused_retry_at;
                     if refused_too {
-                        self.refused_retry_at = now_ms.saturating_add(
-                            u64::from(self.config.retry_ms) * REFUSED_RETRY_FACTOR,
-                        );
+                        self.refused_retry_at = now_ms
+                            .saturating_add(u64::from(self.config.retry_ms) * REFUSED_RETRY_FACTOR);
                     }
                     for entry in self.entries.iter_mut() {
                         if !entry.confirmed && !entry.send && (!entry.refused || refused_too) {
@@ -603,7 +602,9 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
     }
 
     fn find_mut(&mut self, topic: &[u8]) -> Option<&mut Entry<L>> {
-        self.entries.iter_mut().find(|e| e.topic.as_slice() == topic)
+        self.entries
+            .iter_mut()
+            .find(|e| e.topic.as_slice() == topic)
     }
 
     fn push_event(&mut self, event: LinkEvent) {
@@ -681,7 +682,11 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
         if self.state != LinkState::Up {
             return;
         }
-        let Some(index) = self.entries.iter().position(|e| e.topic.as_slice() == topic) else {
+        let Some(index) = self
+            .entries
+            .iter()
+            .position(|e| e.topic.as_slice() == topic)
+        else {
             debug!("answer for a topic we do not hold");
             return;
         };

@@ -24,7 +24,9 @@ pub use client::{Client, DEFAULT_RX_LEN, Incoming, Message, max_body_for};
 pub use clock::Clock;
 #[cfg(feature = "std")]
 pub use clock::StdClock;
-pub use echo::{ECHO_BUF_LEN, EchoClient, EchoConfig, EchoSummary, MAX_KEY_LEN, MAX_TOPIC_LEN, Phase};
+pub use echo::{
+    ECHO_BUF_LEN, EchoClient, EchoConfig, EchoSummary, MAX_KEY_LEN, MAX_TOPIC_LEN, Phase,
+};
 pub use error::ClientError;
 pub use event::{Event, Observer};
 pub use polled::{Polled, PolledError};

@@ -1,11 +1,12 @@
-//! The echo client against a simulated gateway + echo server (see `common/mod.rs`).
+//! The echo client (an application of `Client`) against the real gateway core, an in-memory
+//! backplane and echo server, over clean and faulty simulated links (see `common/mod.rs`).
 
 mod common;
 
 use banyan_mcu::{
-    ClientError, EchoClient, EchoConfig, EchoSummary, Event, Phase, Polled, PolledError,
+    ClientError, EchoClient, EchoConfig, EchoSummary, Event, LinkEvent, Phase, Polled, PolledError,
 };
-use common::{Faults, PeerBehaviour, Sim, TICK_MS};
+use common::{Faults, Host, Sim, TICK_MS};
 use embedded_io::{Error as _, ErrorKind, Read, ReadReady, Write};
 
 /// Python's `msgpack.packb({'message_number': 10}, use_bin_type=True)`.
@@ -44,6 +45,7 @@ fn clean_link_completes_like_the_seed() {
     assert_eq!(summary.sent, 11, "no re-sends on a clean link");
     assert_eq!(summary.duplicates, 0);
     assert_eq!(summary.timeouts, 0);
+    assert_eq!(summary.bad_frames, 0);
     assert_eq!(received_numbers(&events), countdown(10));
     assert_eq!(
         events.last(),
@@ -52,49 +54,36 @@ fn clean_link_completes_like_the_seed() {
             count: 11
         })
     );
-
-    let log = sim.log();
-    assert_eq!(log.hellos, 1);
-    assert_eq!(log.subscribes, 1);
-    assert_eq!(log.published, countdown(10));
-    assert_eq!(log.first_payload.as_deref(), Some(GOLDEN_10));
-    assert_eq!(log.corrupt, 0, "the client's frames decode cleanly");
+    assert_eq!(sim.echo_numbers(), countdown(10));
+    assert_eq!(sim.from_mcu()[0].payload, GOLDEN_10);
+    let stats = sim.gateway_stats();
+    assert_eq!(stats.hellos, 1);
+    assert_eq!(stats.corrupt, 0, "the client's frames decode cleanly");
+    assert_eq!(sim.client_sent("Subscribe reply"), 1);
+    assert_eq!(sim.gateway_filter(), ["reply"]);
 }
 
 #[test]
-fn handshake_waits_for_the_gateway_hello_before_publishing() {
+fn publishes_only_once_the_reply_subscription_is_in_force() {
     let sim = Sim::clean();
     let (result, events) = run(&sim, EchoConfig::seed(1));
     result.expect("echo completes");
-    let hello = events
+    let connected = events
         .iter()
-        .position(|e| matches!(e, Event::PeerHello { .. }))
-        .expect("gateway hello seen");
+        .position(|e| *e == Event::Connected)
+        .expect("connected");
+    let in_force = events
+        .iter()
+        .position(|e| *e == Event::Link(LinkEvent::Subscribed))
+        .expect("subscription confirmed");
     let first_sent = events
         .iter()
         .position(|e| matches!(e, Event::Sent { .. }))
         .expect("a message was sent");
-    assert!(hello < first_sent, "events: {events:?}");
-}
-
-#[test]
-fn without_handshake_a_silent_gateway_is_fine() {
-    let sim = Sim::new(
-        3,
-        Faults::NONE,
-        Faults::NONE,
-        PeerBehaviour {
-            answers_hello: false,
-            ..PeerBehaviour::default()
-        },
-    );
-    let config = EchoConfig {
-        await_peer_hello: false,
-        ..EchoConfig::seed(3)
-    };
-    let (result, events) = run(&sim, config);
-    assert_eq!(result.expect("echo completes").received, 11);
-    assert!(!events.iter().any(|e| matches!(e, Event::PeerHello { .. })));
+    assert!(in_force < connected && connected < first_sent, "{events:?}");
+    let frames = sim.client_frames();
+    assert_eq!(frames[0], "Hello 0x1", "{frames:?}");
+    assert_eq!(frames[1], "Subscribe reply", "{frames:?}");
 }
 
 #[test]
@@ -110,20 +99,22 @@ fn other_counts_and_topics_work() {
 }
 
 /// Lossy, corrupting, duplicating links in both directions, 25 seeds: every run completes,
-/// each number is counted exactly once, in order, and the `reply` subscription is never held
-/// twice at the gateway.
+/// each number is counted exactly once, in order, and the `reply` subscription is held once.
 #[test]
 fn lossy_link_completes_without_double_counting() {
     let faults = Faults {
         drop: 60,
-        corrupt: 60,
+        corrupt_byte: 3,
         lose_byte: 40,
         duplicate: 80,
-        lose_reply: 50,
     };
     let mut totals = EchoSummary::default();
     for seed in 1..=25 {
-        let sim = Sim::new(seed, faults, faults, PeerBehaviour::default());
+        let host = Host {
+            lose_reply: 50,
+            ..Host::default()
+        };
+        let sim = Sim::new(seed, faults, faults, host);
         let config = EchoConfig {
             timeout_ms: 200,
             max_retries: Some(50),
@@ -133,13 +124,12 @@ fn lossy_link_completes_without_double_counting() {
         let summary = result.unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         assert_eq!(summary.received, 11, "seed {seed}");
         assert_eq!(received_numbers(&events), countdown(10), "seed {seed}");
-        let log = sim.log();
-        assert!(log.max_reply_refs <= 1, "seed {seed}: {log:?}");
-        // The gateway saw at least every number once, never a number out of range.
+        assert_eq!(sim.gateway_filter(), ["reply"], "seed {seed}");
+        let published = sim.echo_numbers();
         for n in 0..=10 {
-            assert!(log.published.contains(&n), "seed {seed}: {n} never arrived");
+            assert!(published.contains(&n), "seed {seed}: {n} never arrived");
         }
-        assert!(log.published.iter().all(|&n| n <= 10));
+        assert!(published.iter().all(|&n| n <= 10));
         totals.sent += summary.sent;
         totals.duplicates += summary.duplicates;
         totals.timeouts += summary.timeouts;
@@ -152,14 +142,15 @@ fn lossy_link_completes_without_double_counting() {
     assert!(totals.bad_frames > 0, "{totals:?}");
 }
 
-/// Duplicated replies only (no loss): every duplicate is recognised, none counted.
+/// Duplicated frames towards the client only: every duplicated reply is recognised, none
+/// counted.
 #[test]
 fn duplicated_replies_are_not_counted() {
     let faults = Faults {
         duplicate: 1000,
         ..Faults::NONE
     };
-    let sim = Sim::new(5, Faults::NONE, faults, PeerBehaviour::default());
+    let sim = Sim::new(5, Faults::NONE, faults, Host::default());
     let (result, events) = run(&sim, EchoConfig::seed(5));
     let summary = result.expect("echo completes");
     assert_eq!(summary.received, 11);
@@ -170,11 +161,11 @@ fn duplicated_replies_are_not_counted() {
 
 #[test]
 fn lost_reply_is_resent_after_the_timeout() {
-    let faults = Faults {
+    let host = Host {
         lose_reply: 300,
-        ..Faults::NONE
+        ..Host::default()
     };
-    let sim = Sim::new(11, Faults::NONE, faults, PeerBehaviour::default());
+    let sim = Sim::new(11, Faults::NONE, Faults::NONE, host);
     let config = EchoConfig {
         timeout_ms: 100,
         ..EchoConfig::seed(11)
@@ -182,34 +173,24 @@ fn lost_reply_is_resent_after_the_timeout() {
     let (result, events) = run(&sim, config);
     let summary = result.expect("echo completes");
     assert!(summary.timeouts > 0 && summary.sent > 11, "{summary:?}");
-    // The first timeout after a confirmed reply re-sends the message alone.
-    let first_timeout = events
-        .iter()
-        .find(|e| matches!(e, Event::Timeout { number: Some(n), .. } if *n < 10));
-    if let Some(Event::Timeout {
-        consecutive: 1,
-        resubscribe,
-        ..
-    }) = first_timeout
-    {
-        assert!(!resubscribe, "{events:?}");
-    }
-    // A timeout took at least the configured time (simulated clock).
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Sent { attempt: 2, .. })),
+        "a re-send: {events:?}"
+    );
+    // Re-sends do not touch the subscription.
+    assert_eq!(sim.client_sent("Subscribe"), 1);
     assert!(sim.now_ms() >= 100);
 }
 
 #[test]
 fn silent_gateway_fails_with_no_reply() {
-    let sim = Sim::new(
-        2,
-        Faults::NONE,
-        Faults::NONE,
-        PeerBehaviour {
-            answers_hello: false,
-            echoes: false,
-            reply_latency_ms: 1,
-        },
-    );
+    let host = Host {
+        gateway_up: false,
+        ..Host::default()
+    };
+    let sim = Sim::new(2, Faults::NONE, Faults::NONE, host);
     let config = EchoConfig {
         timeout_ms: 50,
         max_retries: Some(3),
@@ -223,9 +204,12 @@ fn silent_gateway_fails_with_no_reply() {
             timeouts: 4
         })
     );
-    // Start + 3 re-sends; no Subscribe, since no Hello was answered.
-    assert_eq!(sim.log().hellos, 4);
-    assert_eq!(sim.log().subscribes, 0);
+    assert_eq!(
+        sim.client_sent("Subscribe"),
+        0,
+        "no Subscribe without a link"
+    );
+    assert!(sim.client_sent("Hello") >= 1);
     let timeouts = events
         .iter()
         .filter(|e| matches!(e, Event::Timeout { .. }))
@@ -236,15 +220,11 @@ fn silent_gateway_fails_with_no_reply() {
 
 #[test]
 fn echo_server_down_fails_waiting_for_the_first_reply() {
-    let sim = Sim::new(
-        4,
-        Faults::NONE,
-        Faults::NONE,
-        PeerBehaviour {
-            echoes: false,
-            ..PeerBehaviour::default()
-        },
-    );
+    let host = Host {
+        echoes: false,
+        ..Host::default()
+    };
+    let sim = Sim::new(4, Faults::NONE, Faults::NONE, host);
     let config = EchoConfig {
         timeout_ms: 50,
         max_retries: Some(2),
@@ -258,11 +238,8 @@ fn echo_server_down_fails_waiting_for_the_first_reply() {
             timeouts: 3
         })
     );
-    assert_eq!(sim.log().published, vec![10, 10, 10]);
-    // Unconfirmed subscription: every timeout went back to the handshake.
-    assert_eq!(sim.log().hellos, 3);
-    assert_eq!(sim.log().subscribes, 3);
-    assert_eq!(sim.log().max_reply_refs, 1);
+    assert_eq!(sim.echo_numbers(), vec![10, 10, 10]);
+    assert_eq!(sim.gateway_filter(), ["reply"]);
 }
 
 #[test]
@@ -287,28 +264,24 @@ fn gateway_restart_makes_the_client_subscribe_again() {
     let summary = result.expect("echo completes after the restart");
     assert_eq!(summary.received, 11);
     assert_eq!(received_numbers(&events), countdown(10));
-    assert!(events.iter().any(|e| matches!(
-        e,
-        Event::PeerHello {
-            restarted: true,
-            ..
-        }
-    )));
-    let log = sim.log();
-    assert_eq!(log.hellos, 2, "{log:?}");
-    assert_eq!(log.subscribes, 2, "{log:?}");
-    // No timeout was needed: the restart Hello triggered the resubscription.
-    assert_eq!(summary.timeouts, 0);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Link(LinkEvent::GatewayRestarted { .. }))),
+        "{events:?}"
+    );
+    assert_eq!(sim.client_sent("Hello"), 2);
+    assert_eq!(sim.client_sent("Subscribe reply"), 2);
+    assert_eq!(sim.gateway_filter(), ["reply"]);
 }
 
 #[test]
 fn ping_is_answered_with_pong() {
     let sim = Sim::clean();
     sim.ping(42);
-    let (result, events) = run(&sim, EchoConfig::seed(6));
+    let (result, _) = run(&sim, EchoConfig::seed(6));
     result.expect("echo completes");
-    assert!(events.contains(&Event::Ping { seq: 42 }));
-    assert_eq!(sim.log().pongs, vec![42]);
+    assert!(sim.client_frames().contains(&"Pong 42".to_string()));
 }
 
 #[test]
@@ -324,19 +297,15 @@ fn finished_client_reports_its_outcome_again() {
     let sim = Sim::clean();
     let mut client: EchoClient<'_> = EchoClient::new(EchoConfig::seed(6));
     let first = client.run(&mut sim.transport(), &sim.clock(), &mut ());
-    assert_eq!(client.session().phase(), Phase::Done);
+    assert_eq!(client.phase(), Phase::Done);
     let again = client.run(&mut sim.transport(), &sim.clock(), &mut ());
     assert_eq!(first, again);
-    assert_eq!(
-        sim.log().published.len(),
-        11,
-        "nothing sent the second time"
-    );
+    assert_eq!(sim.echo_numbers().len(), 11, "nothing sent the second time");
 }
 
 #[test]
 fn small_receive_buffer_drops_oversized_frames_and_goes_on() {
-    // A 40-byte decoder takes the replies (29 bytes) but not a 60-byte publish.
+    // A 40-byte buffer takes the replies (31 bytes) but not a 60-byte publish.
     let sim = Sim::clean();
     let mut payload = Vec::from(&b"\x81\xa1x\xc4\x28"[..]);
     payload.extend_from_slice(&[0x41; 40]);
@@ -346,18 +315,12 @@ fn small_receive_buffer_drops_oversized_frames_and_goes_on() {
     };
     // As if the gateway forwarded it before anything else.
     sim.inject_to_client(&banyan_proto::frame::encode_to_vec(&big).unwrap());
-    let mut events = Vec::new();
     let mut client: EchoClient<'_, 40> = EchoClient::new(EchoConfig::seed(12));
-    let result = client.run(&mut sim.transport(), &sim.clock(), &mut |e: Event| {
-        events.push(e)
-    });
-    assert_eq!(result.expect("echo completes").received, 11);
-    assert!(events.contains(&Event::Oversized));
-    // The announced max_frame fits the decoder.
-    assert!(events.iter().any(|e| matches!(
-        e,
-        Event::Hello { max_frame, .. } if usize::from(*max_frame) + 4 + 2 <= 40
-    )));
+    let result = client.run(&mut sim.transport(), &sim.clock(), &mut ());
+    let summary = result.expect("echo completes");
+    assert_eq!(summary.received, 11);
+    assert_eq!(client.client().stats().oversized, 1);
+    assert_eq!(summary.bad_frames, 1);
 }
 
 /// A UART-like transport with a receive FIFO, for `Polled`.
@@ -425,6 +388,6 @@ fn sim_clock_only_advances_when_idle() {
     let (result, _) = run(&sim, EchoConfig::seed(1));
     result.expect("echo completes");
     let elapsed = sim.now_ms();
-    assert!(elapsed >= 11 * 3, "each reply has 3 ms latency: {elapsed}");
-    assert!(elapsed <= 12 * (3 + TICK_MS), "no timeouts: {elapsed}");
+    assert!(elapsed >= 11 * 2, "each reply takes 2 ms: {elapsed}");
+    assert!(elapsed <= 20 * (2 + TICK_MS), "no timeouts: {elapsed}");
 }

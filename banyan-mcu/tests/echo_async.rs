@@ -9,7 +9,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use banyan_mcu::{ClientError, EchoClient, EchoConfig, EchoSummary, Event};
-use common::{Faults, PeerBehaviour, Sim, TICK_MS};
+use common::{Faults, Host, Sim, TICK_MS};
 use embedded_io::ErrorKind;
 
 /// Polls `fut` to completion on this thread (the simulated futures never need a real wake-up).
@@ -114,21 +114,25 @@ fn async_clean_link_completes() {
         received_numbers(&events),
         (0..=10).rev().collect::<Vec<_>>()
     );
-    assert_eq!(sim.log().hellos, 1);
+    assert_eq!(sim.gateway_stats().hellos, 1);
+    assert_eq!(sim.gateway_filter(), ["reply"]);
 }
 
 #[test]
 fn async_lossy_link_completes_without_double_counting() {
     let faults = Faults {
         drop: 60,
-        corrupt: 60,
+        corrupt_byte: 3,
         lose_byte: 40,
         duplicate: 80,
+    };
+    let host = Host {
         lose_reply: 50,
+        ..Host::default()
     };
     let mut timeouts = 0;
     for seed in 100..110 {
-        let sim = Sim::new(seed, faults, faults, PeerBehaviour::default());
+        let sim = Sim::new(seed, faults, faults, host);
         let config = EchoConfig {
             timeout_ms: 200,
             max_retries: Some(50),
@@ -142,7 +146,7 @@ fn async_lossy_link_completes_without_double_counting() {
             (0..=10).rev().collect::<Vec<_>>(),
             "seed {seed}"
         );
-        assert!(sim.log().max_reply_refs <= 1);
+        assert_eq!(sim.gateway_filter(), ["reply"], "seed {seed}");
         timeouts += summary.timeouts;
     }
     assert!(timeouts > 0, "the faults caused re-sends");
@@ -150,16 +154,11 @@ fn async_lossy_link_completes_without_double_counting() {
 
 #[test]
 fn async_silent_gateway_times_out_through_the_delay() {
-    let sim = Sim::new(
-        2,
-        Faults::NONE,
-        Faults::NONE,
-        PeerBehaviour {
-            answers_hello: false,
-            echoes: false,
-            reply_latency_ms: 1,
-        },
-    );
+    let host = Host {
+        gateway_up: false,
+        ..Host::default()
+    };
+    let sim = Sim::new(2, Faults::NONE, Faults::NONE, host);
     let config = EchoConfig {
         timeout_ms: 300,
         max_retries: Some(2),

@@ -3,5 +3,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod frame;
+#[cfg(feature = "std")]
+pub mod gateway;
 pub mod payload;
 pub mod topic;

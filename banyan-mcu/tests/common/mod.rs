@@ -1,158 +1,140 @@
-//! A deterministic simulation of the host side for the echo client: a fake `banyan-gateway`
-//! with an echo server behind it, a link that can drop, corrupt and duplicate frames at seeded
-//! rates, and a simulated millisecond clock that only advances when the client waits.
+//! A deterministic simulation of the host side for the MCU client: the **real** gateway core
+//! (`banyan_proto::gateway::GatewaySession`), an in-memory backplane that routes messages with
+//! ZeroMQ prefix matching, an echo server and a recording component on it, a link that drops,
+//! corrupts and duplicates frames at seeded rates (`faults.rs`), and a simulated millisecond
+//! clock that only advances when the client waits.
 //!
 //! Nothing here sleeps or opens sockets; the same seed gives the same run.
 
 #![allow(dead_code)] // Each test binary uses a different part.
+
+pub mod faults;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use banyan_mcu::Clock;
-use banyan_proto::frame::{self, FeedResult, Frame, FrameDecoder};
-use banyan_proto::topic::SubscriptionSet;
+use banyan_proto::gateway::{Action, GatewayConfig, GatewaySession, GatewayStats};
+use banyan_proto::payload::MapReader;
+use banyan_proto::topic::matches;
 use embedded_io::ErrorKind;
+pub use faults::{FaultInjector, FaultStats, Faults, Rng};
 
 /// Simulated time that passes per idle `read` (the client's poll interval).
 pub const TICK_MS: u64 = 5;
 
-/// xorshift64*: small, seeded, good enough for fault injection.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// True with probability `per_mille / 1000`.
-    pub fn chance(&mut self, per_mille: u32) -> bool {
-        self.below(1000) < u64::from(per_mille)
-    }
-}
-
-/// Fault rates, in ‰ per frame, applied independently to each frame in each direction.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Faults {
-    /// The whole frame vanishes.
-    pub drop: u32,
-    /// One random byte of the frame is replaced by a random value.
-    pub corrupt: u32,
-    /// One random byte of the frame is lost.
-    pub lose_byte: u32,
-    /// The frame is delivered twice (gateway → client only).
-    pub duplicate: u32,
-    /// The echo server's reply is lost in the backplane.
-    pub lose_reply: u32,
-}
-
-impl Faults {
-    pub const NONE: Faults = Faults {
-        drop: 0,
-        corrupt: 0,
-        lose_byte: 0,
-        duplicate: 0,
-        lose_reply: 0,
-    };
-}
-
-/// How the fake gateway behaves.
+/// How the simulated host behaves.
 #[derive(Debug, Clone, Copy)]
-pub struct PeerBehaviour {
-    /// Answer the client's `Hello` with one of our own.
-    pub answers_hello: bool,
-    /// The echo server republishes `echo` payloads on `reply`.
+pub struct Host {
+    /// An echo server republishes `echo` payloads on `reply`.
     pub echoes: bool,
-    /// Milliseconds from a publish reaching the gateway to its reply coming back.
-    pub reply_latency_ms: u64,
+    /// Per mille of echo replies lost in the backplane.
+    pub lose_reply: u32,
+    /// Milliseconds a message takes through the backplane.
+    pub bus_latency_ms: u64,
+    /// Milliseconds a subscription proof takes (probe round trip).
+    pub proof_latency_ms: u64,
+    /// The gateway exists (answers at all).
+    pub gateway_up: bool,
 }
 
-impl Default for PeerBehaviour {
+impl Default for Host {
     fn default() -> Self {
         Self {
-            answers_hello: true,
             echoes: true,
-            reply_latency_ms: 3,
+            lose_reply: 0,
+            bus_latency_ms: 1,
+            proof_latency_ms: 2,
+            gateway_up: true,
         }
     }
 }
 
-/// What the fake gateway saw, for assertions.
-#[derive(Debug, Default, Clone)]
-pub struct PeerLog {
-    pub hellos: u32,
-    pub subscribes: u32,
-    pub pongs: Vec<u32>,
-    /// Message numbers of the `echo` publishes received, in order, re-sends included.
-    pub published: Vec<u32>,
-    /// Payload bytes of the first `echo` publish.
-    pub first_payload: Option<Vec<u8>>,
-    /// Frames from the client that failed the decoder's checks.
-    pub corrupt: u32,
-    /// Highest reference count the `reply` subscription ever had.
-    pub max_reply_refs: u16,
-    /// Replies the echo server produced.
-    pub replies: u32,
+/// A message on the simulated backplane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusMessage {
+    pub topic: Vec<u8>,
+    pub payload: Vec<u8>,
 }
 
-struct Inner {
+/// Who published a message on the bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Gateway,
+    EchoServer,
+    Peer,
+}
+
+struct World {
     now_ms: u64,
     rng: Rng,
-    to_gateway: Faults,
-    to_client: Faults,
-    behaviour: PeerBehaviour,
-    gateway_nonce: u32,
-    decoder: FrameDecoder<{ frame::max_encoded_len(512) }>,
-    subs: SubscriptionSet<8, 64>,
-    /// Replies waiting in the "backplane": (due time, topic, payload).
-    backplane: Vec<(u64, Vec<u8>, Vec<u8>)>,
+    host: Host,
+    nonce: u32,
+    gateway: GatewaySession<16, 64>,
+    /// The gateway's backplane subscriptions (its ZeroMQ SUB filter).
+    gateway_filter: Vec<String>,
+    proof_due: Option<u64>,
+    /// (due time, origin, message)
+    bus: Vec<(u64, Origin, BusMessage)>,
+    /// The recording peer component's subscriptions and what it received.
+    peer_subs: Vec<Vec<u8>>,
+    peer_inbox: Vec<BusMessage>,
+    /// What the gateway published for the MCU, in order.
+    from_mcu: Vec<BusMessage>,
+    up: FaultInjector,
+    down: FaultInjector,
     /// Bytes on the wire towards the client.
     wire: VecDeque<u8>,
-    log: PeerLog,
-    /// Stop the link after this many client writes (for the `Closed` test).
+    /// Frames the gateway sent, decoded (for assertions about acks and pongs).
+    sent_frames: Vec<String>,
+    /// Frames the client wrote, decoded before link faults.
+    client_frames: Vec<String>,
+    client_decoder:
+        Box<banyan_proto::frame::FrameDecoder<{ banyan_proto::frame::max_encoded_len(4096) }>>,
     closed: bool,
+    restarts: u32,
 }
 
 /// The simulated world. Clone handles share it.
 #[derive(Clone)]
-pub struct Sim(Rc<RefCell<Inner>>);
+pub struct Sim(Rc<RefCell<World>>);
 
 impl Sim {
-    pub fn new(seed: u64, to_gateway: Faults, to_client: Faults, behaviour: PeerBehaviour) -> Self {
-        Sim(Rc::new(RefCell::new(Inner {
+    pub fn new(seed: u64, up: Faults, down: Faults, host: Host) -> Self {
+        let nonce = 0xB00F_0001;
+        let mut gateway = GatewaySession::new(GatewayConfig::new(nonce));
+        let world = World {
             now_ms: 0,
-            rng: Rng::new(seed),
-            to_gateway,
-            to_client,
-            behaviour,
-            gateway_nonce: 0xB00F_0001,
-            decoder: FrameDecoder::new(),
-            subs: SubscriptionSet::new(),
-            backplane: Vec::new(),
+            rng: Rng::new(seed ^ 0x55),
+            host,
+            nonce,
+            gateway: {
+                gateway.link_opened();
+                gateway
+            },
+            gateway_filter: Vec::new(),
+            proof_due: None,
+            bus: Vec::new(),
+            peer_subs: Vec::new(),
+            peer_inbox: Vec::new(),
+            from_mcu: Vec::new(),
+            up: FaultInjector::new(seed.wrapping_add(1), up),
+            down: FaultInjector::new(seed.wrapping_add(2), down),
             wire: VecDeque::new(),
-            log: PeerLog::default(),
+            sent_frames: Vec::new(),
+            client_frames: Vec::new(),
+            client_decoder: Box::default(),
             closed: false,
-        })))
+            restarts: 0,
+        };
+        let sim = Sim(Rc::new(RefCell::new(world)));
+        sim.0.borrow_mut().perform();
+        sim
     }
 
     pub fn clean() -> Self {
-        Sim::new(1, Faults::NONE, Faults::NONE, PeerBehaviour::default())
+        Sim::new(1, Faults::NONE, Faults::NONE, Host::default())
     }
 
     pub fn transport(&self) -> SimTransport {
@@ -163,27 +145,131 @@ impl Sim {
         SimClock(self.clone())
     }
 
-    pub fn log(&self) -> PeerLog {
-        self.0.borrow().log.clone()
-    }
-
     pub fn now_ms(&self) -> u64 {
         self.0.borrow().now_ms
     }
 
-    /// The gateway restarts: its subscriptions are gone; it greets with a new nonce.
+    pub fn gateway_stats(&self) -> GatewayStats {
+        self.0.borrow().gateway.stats()
+    }
+
+    /// The MCU's subscriptions as the gateway holds them.
+    pub fn gateway_subscriptions(&self) -> Vec<Vec<u8>> {
+        self.0
+            .borrow()
+            .gateway
+            .subscriptions()
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    /// The gateway's backplane subscriptions (ZeroMQ filter), with repetitions.
+    pub fn gateway_filter(&self) -> Vec<String> {
+        self.0.borrow().gateway_filter.clone()
+    }
+
+    /// Messages the MCU published that reached the backplane, in order.
+    pub fn from_mcu(&self) -> Vec<BusMessage> {
+        self.0.borrow().from_mcu.clone()
+    }
+
+    /// Numbers of the `echo` messages that reached the backplane, re-sends included.
+    pub fn echo_numbers(&self) -> Vec<u32> {
+        self.from_mcu()
+            .iter()
+            .filter(|m| m.topic == b"echo")
+            .filter_map(|m| {
+                MapReader::new(&m.payload)
+                    .ok()?
+                    .get("message_number")?
+                    .as_u64()
+            })
+            .map(|n| n as u32)
+            .collect()
+    }
+
+    /// Descriptions of the frames the gateway sent (before link faults).
+    pub fn sent_frames(&self) -> Vec<String> {
+        self.0.borrow().sent_frames.clone()
+    }
+
+    /// Descriptions of the frames the client wrote (before link faults).
+    pub fn client_frames(&self) -> Vec<String> {
+        self.0.borrow().client_frames.clone()
+    }
+
+    /// How many frames the client wrote whose description starts with `prefix`.
+    pub fn client_sent(&self, prefix: &str) -> usize {
+        self.client_frames()
+            .iter()
+            .filter(|f| f.starts_with(prefix))
+            .count()
+    }
+
+    pub fn fault_stats(&self) -> (FaultStats, FaultStats) {
+        let w = self.0.borrow();
+        (w.up.stats, w.down.stats)
+    }
+
+    pub fn set_faults(&self, up: Faults, down: Faults) {
+        let mut w = self.0.borrow_mut();
+        w.up.set_faults(up);
+        w.down.set_faults(down);
+    }
+
+    /// The recording peer subscribes (immediately in force).
+    pub fn peer_subscribe(&self, topic: &str) {
+        self.0
+            .borrow_mut()
+            .peer_subs
+            .push(topic.as_bytes().to_vec());
+    }
+
+    pub fn peer_inbox(&self) -> Vec<BusMessage> {
+        self.0.borrow().peer_inbox.clone()
+    }
+
+    /// The recording peer publishes a message on the backplane.
+    pub fn peer_publish(&self, topic: &str, payload: &[u8]) {
+        let mut w = self.0.borrow_mut();
+        let due = w.now_ms + w.host.bus_latency_ms;
+        w.bus.push((
+            due,
+            Origin::Peer,
+            BusMessage {
+                topic: topic.as_bytes().to_vec(),
+                payload: payload.to_vec(),
+            },
+        ));
+    }
+
+    /// The gateway process restarts: a new session (new nonce, no subscriptions), its
+    /// backplane subscriptions gone; it greets the MCU on the reopened link.
     pub fn restart_gateway(&self) {
-        let mut s = self.0.borrow_mut();
-        s.subs.clear();
-        s.gateway_nonce = s.gateway_nonce.wrapping_add(1);
-        s.decoder.reset();
-        let hello = Frame::hello(512, s.gateway_nonce);
-        s.send_to_client(&hello);
+        let mut w = self.0.borrow_mut();
+        w.restarts += 1;
+        w.nonce = w.nonce.wrapping_add(1);
+        w.gateway = GatewaySession::new(GatewayConfig::new(w.nonce));
+        w.gateway_filter.clear();
+        w.proof_due = None;
+        w.gateway.link_opened();
+        w.perform();
+    }
+
+    /// The gateway stops answering (and receiving) until [`gateway_back`](Self::gateway_back).
+    pub fn gateway_down(&self) {
+        self.0.borrow_mut().host.gateway_up = false;
+    }
+
+    pub fn gateway_back(&self) {
+        self.0.borrow_mut().host.gateway_up = true;
     }
 
     /// The gateway pings the client.
     pub fn ping(&self, seq: u32) {
-        self.0.borrow_mut().send_to_client(&Frame::Ping { seq });
+        let bytes =
+            banyan_proto::frame::encode_to_vec(&banyan_proto::frame::Frame::Ping { seq }).unwrap();
+        self.0.borrow_mut().wire.extend(bytes);
     }
 
     /// Puts raw bytes on the wire towards the client, without faults.
@@ -191,198 +277,175 @@ impl Sim {
         self.0.borrow_mut().wire.extend(bytes);
     }
 
+    /// Feeds raw bytes to the gateway core, without faults.
+    pub fn inject_to_gateway(&self, bytes: &[u8]) {
+        let mut w = self.0.borrow_mut();
+        w.gateway.on_link_bytes(bytes);
+        w.perform();
+    }
+
     /// The link closes: reads return end of file.
     pub fn close(&self) {
         self.0.borrow_mut().closed = true;
     }
 
-    /// Lets `ms` of simulated time pass, delivering what falls due.
-    pub fn advance(&self, ms: u64) {
-        let mut s = self.0.borrow_mut();
-        s.now_ms += ms;
-        s.deliver_due();
+    pub fn is_closed(&self) -> bool {
+        self.0.borrow().closed
     }
 
-    /// Whether bytes wait for the client.
+    /// Lets `ms` of simulated time pass, delivering what falls due.
+    pub fn advance(&self, ms: u64) {
+        let mut w = self.0.borrow_mut();
+        w.now_ms += ms;
+        w.run_due();
+    }
+
     pub fn has_bytes(&self) -> bool {
         !self.0.borrow().wire.is_empty()
     }
 
     /// Takes up to `buf.len()` waiting bytes, in a random chunk size (like a UART FIFO or TCP).
     pub fn take_bytes(&self, buf: &mut [u8]) -> usize {
-        let mut s = self.0.borrow_mut();
-        let available = s.wire.len().min(buf.len());
+        let mut w = self.0.borrow_mut();
+        let available = w.wire.len().min(buf.len());
         if available == 0 {
             return 0;
         }
-        let n = 1 + s.rng.below(available as u64) as usize;
+        let n = 1 + w.rng.below(available as u64) as usize;
         for slot in buf.iter_mut().take(n) {
-            *slot = s.wire.pop_front().unwrap_or(0);
+            *slot = w.wire.pop_front().unwrap_or(0);
         }
         n
     }
 
     /// Bytes written by the client.
     pub fn receive_from_client(&self, bytes: &[u8]) {
-        let mut s = self.0.borrow_mut();
-        // Split into frames at delimiters so that faults apply per frame.
-        let mut frame_bytes = Vec::new();
-        for &b in bytes {
-            frame_bytes.push(b);
-            if b == frame::DELIMITER {
-                let faulted = s.apply_faults(&frame_bytes, true);
-                for copy in faulted {
-                    s.gateway_receive(&copy);
+        let mut w = self.0.borrow_mut();
+        let mut window = bytes;
+        while !window.is_empty() {
+            let (described, rest) = match w.client_decoder.feed(window) {
+                banyan_proto::frame::FeedResult::Consumed => break,
+                banyan_proto::frame::FeedResult::Frame { frame, remaining } => {
+                    (Some(describe(&frame)), remaining)
                 }
-                frame_bytes.clear();
-            }
+                banyan_proto::frame::FeedResult::Corrupt { remaining, .. }
+                | banyan_proto::frame::FeedResult::Oversized { remaining } => (None, remaining),
+            };
+            window = rest;
+            w.client_frames.extend(described);
         }
-        if !frame_bytes.is_empty() {
-            s.gateway_receive(&frame_bytes);
+        let mut out = Vec::new();
+        w.up.push(bytes, &mut out);
+        if w.host.gateway_up {
+            w.gateway.on_link_bytes(&out);
+            w.perform();
         }
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.0.borrow().closed
     }
 }
 
-impl Inner {
-    /// Applies this direction's faults to one frame's bytes; returns 0, 1 or 2 copies.
-    fn apply_faults(&mut self, bytes: &[u8], towards_gateway: bool) -> Vec<Vec<u8>> {
-        let faults = if towards_gateway {
-            self.to_gateway
-        } else {
-            self.to_client
-        };
-        if self.rng.chance(faults.drop) {
-            return Vec::new();
-        }
-        let mut bytes = bytes.to_vec();
-        if self.rng.chance(faults.corrupt) {
-            let i = self.rng.below(bytes.len() as u64) as usize;
-            bytes[i] = self.rng.below(256) as u8;
-        }
-        if self.rng.chance(faults.lose_byte) {
-            let i = self.rng.below(bytes.len() as u64) as usize;
-            bytes.remove(i);
-        }
-        if !towards_gateway && self.rng.chance(faults.duplicate) {
-            vec![bytes.clone(), bytes]
-        } else {
-            vec![bytes]
-        }
-    }
-
-    fn send_to_client(&mut self, frame: &Frame<'_>) {
-        let wire = frame::encode_to_vec(frame).expect("encodable test frame");
-        for copy in self.apply_faults(&wire, false) {
-            self.wire.extend(copy);
-        }
-    }
-
-    /// The gateway decodes the client's bytes and acts like `banyan-gateway` + echo server.
-    fn gateway_receive(&mut self, bytes: &[u8]) {
-        let mut input = bytes;
-        while !input.is_empty() {
-            // Copy what the frame says before acting: it borrows the decoder.
-            enum Action {
-                Hello,
-                Subscribe(Vec<u8>),
-                Unsubscribe(Vec<u8>),
-                Publish(Vec<u8>, Vec<u8>),
-                Ping(u32),
-                Nothing,
-            }
-            let (action, rest) = match self.decoder.feed(input) {
-                FeedResult::Consumed => break,
-                FeedResult::Frame { frame, remaining } => {
-                    let action = match frame {
-                        Frame::Hello { .. } => Action::Hello,
-                        Frame::Subscribe { topic } => Action::Subscribe(topic.to_vec()),
-                        Frame::Unsubscribe { topic } => Action::Unsubscribe(topic.to_vec()),
-                        Frame::Publish { topic, payload } => {
-                            Action::Publish(topic.to_vec(), payload.to_vec())
-                        }
-                        Frame::Ping { seq } => Action::Ping(seq),
-                        Frame::Pong { seq } => {
-                            self.log.pongs.push(seq);
-                            Action::Nothing
-                        }
-                    };
-                    (action, remaining)
-                }
-                FeedResult::Corrupt { remaining, .. } => {
-                    self.log.corrupt += 1;
-                    (Action::Nothing, remaining)
-                }
-                FeedResult::Oversized { remaining } => (Action::Nothing, remaining),
-            };
-            input = rest;
+impl World {
+    /// Performs the gateway's actions like `banyan-host`'s driver, and starts proofs.
+    fn perform(&mut self) {
+        while let Some(action) = self.gateway.poll_action() {
             match action {
-                Action::Hello => {
-                    self.log.hellos += 1;
-                    self.subs.clear();
-                    if self.behaviour.answers_hello {
-                        let hello = Frame::hello(512, self.gateway_nonce);
-                        self.send_to_client(&hello);
+                Action::Send(bytes) => {
+                    if let Ok(frame) = decode_one(&bytes) {
+                        self.sent_frames.push(frame);
+                    }
+                    if self.host.gateway_up {
+                        let mut out = Vec::new();
+                        self.down.push(&bytes, &mut out);
+                        self.wire.extend(out);
                     }
                 }
-                Action::Subscribe(topic) => {
-                    self.log.subscribes += 1;
-                    self.subs.add(&topic).expect("subscription set has room");
-                    let refs = self.subs.count(b"reply");
-                    self.log.max_reply_refs = self.log.max_reply_refs.max(refs);
+                Action::Publish { topic, payload } => {
+                    let message = BusMessage { topic, payload };
+                    self.from_mcu.push(message.clone());
+                    let due = self.now_ms + self.host.bus_latency_ms;
+                    self.bus.push((due, Origin::Gateway, message));
                 }
+                Action::Subscribe(topic) => self.gateway_filter.push(topic),
                 Action::Unsubscribe(topic) => {
-                    let _ = self.subs.remove(&topic);
+                    if let Some(i) = self.gateway_filter.iter().position(|t| *t == topic) {
+                        self.gateway_filter.remove(i);
+                    }
                 }
-                Action::Publish(topic, payload) => self.echo_server(&topic, payload),
-                Action::Ping(seq) => self.send_to_client(&Frame::Pong { seq }),
-                Action::Nothing => {}
             }
         }
+        if self.gateway.proof_needed() {
+            self.gateway.proof_started();
+            self.proof_due = Some(self.now_ms + self.host.proof_latency_ms);
+        }
     }
 
-    /// The echo server on the backplane: republishes `echo` payloads on `reply`.
-    fn echo_server(&mut self, topic: &[u8], payload: Vec<u8>) {
-        if topic != b"echo" {
-            return;
+    fn run_due(&mut self) {
+        if self.proof_due.is_some_and(|due| due <= self.now_ms) {
+            self.proof_due = None;
+            self.gateway.proof_done();
+            self.perform();
         }
-        if let Some(n) = banyan_proto::payload::MapReader::new(&payload)
-            .ok()
-            .and_then(|m| m.get("message_number"))
-            .and_then(|v| v.as_u64())
-        {
-            self.log.published.push(n as u32);
-        }
-        if self.log.first_payload.is_none() {
-            self.log.first_payload = Some(payload.clone());
-        }
-        if !self.behaviour.echoes || self.rng.chance(self.to_client.lose_reply) {
-            return;
-        }
-        self.log.replies += 1;
-        let due = self.now_ms + self.behaviour.reply_latency_ms;
-        self.backplane.push((due, b"reply".to_vec(), payload));
-    }
-
-    /// Moves replies that are due to the client, if the gateway still subscribes to them at
-    /// that moment (as a ZeroMQ SUB filters).
-    fn deliver_due(&mut self) {
         let now = self.now_ms;
-        let (due, later): (Vec<_>, Vec<_>) =
-            self.backplane.drain(..).partition(|(t, _, _)| *t <= now);
-        self.backplane = later;
-        for (_, topic, payload) in due {
-            if self.subs.matches(&topic) {
-                let publish = Frame::Publish {
-                    topic: &topic,
-                    payload: &payload,
-                };
-                self.send_to_client(&publish);
-            }
+        let (due, later): (Vec<_>, Vec<_>) = self.bus.drain(..).partition(|(t, _, _)| *t <= now);
+        self.bus = later;
+        for (_, origin, message) in due {
+            self.route(origin, message);
         }
+    }
+
+    /// Delivers a backplane message to every subscriber whose filter matches now (the
+    /// publisher included, as ZeroMQ does when it also subscribes).
+    fn route(&mut self, origin: Origin, message: BusMessage) {
+        if self
+            .gateway_filter
+            .iter()
+            .any(|t| matches(t.as_bytes(), &message.topic))
+            && self.host.gateway_up
+        {
+            self.gateway.on_backplane(&message.topic, &message.payload);
+            self.perform();
+        }
+        if self.peer_subs.iter().any(|t| matches(t, &message.topic)) {
+            self.peer_inbox.push(message.clone());
+        }
+        if self.host.echoes && message.topic == b"echo" && origin != Origin::EchoServer {
+            if self.rng.chance(self.host.lose_reply) {
+                return;
+            }
+            let due = self.now_ms + self.host.bus_latency_ms;
+            self.bus.push((
+                due,
+                Origin::EchoServer,
+                BusMessage {
+                    topic: b"reply".to_vec(),
+                    payload: message.payload,
+                },
+            ));
+        }
+    }
+}
+
+/// Decodes one frame's wire bytes into a short description.
+fn decode_one(bytes: &[u8]) -> Result<String, ()> {
+    let mut decoder =
+        banyan_proto::frame::FrameDecoder::<{ banyan_proto::frame::max_encoded_len(4096) }>::new();
+    match decoder.feed(bytes) {
+        banyan_proto::frame::FeedResult::Frame { frame, .. } => Ok(describe(&frame)),
+        _ => Err(()),
+    }
+}
+
+fn describe(frame: &banyan_proto::frame::Frame<'_>) -> String {
+    use banyan_proto::frame::Frame;
+    let text = |t: &[u8]| String::from_utf8_lossy(t).into_owned();
+    match frame {
+        Frame::Hello { boot_nonce, .. } => format!("Hello {boot_nonce:#x}"),
+        Frame::Publish { topic, .. } => format!("Publish {}", text(topic)),
+        Frame::Subscribe { topic } => format!("Subscribe {}", text(topic)),
+        Frame::Unsubscribe { topic } => format!("Unsubscribe {}", text(topic)),
+        Frame::Ping { seq } => format!("Ping {seq}"),
+        Frame::Pong { seq } => format!("Pong {seq}"),
+        Frame::Subscribed { topic } => format!("Subscribed {}", text(topic)),
+        Frame::Unsubscribed { topic } => format!("Unsubscribed {}", text(topic)),
     }
 }
 

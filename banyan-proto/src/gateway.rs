@@ -1,0 +1,529 @@
+//! [`GatewaySession`]: the serial gateway's protocol logic, without I/O (feature `std`).
+//!
+//! One session serves one link to a microcontroller. It is fed the link's bytes and the
+//! backplane's messages, and answers with [`Action`]s for its driver — `banyan-host`'s
+//! `Gateway` (ZeroMQ + a serial port or TCP stream), or a test that plays backplane and link
+//! in memory:
+//!
+//! ```text
+//!   link bytes ──▶ on_link_bytes ─┐                 ┌─▶ Action::Send(wire bytes)    ──▶ link
+//!                                 │ GatewaySession  ├─▶ Action::Publish(topic, msg) ──▶ backplane
+//!  backplane msg ─▶ on_backplane ─┤  (FrameDecoder, ├─▶ Action::Subscribe(topic)    ──▶ SUB filter
+//!  proof result ──▶ proof_done ───┘  subscriptions) └─▶ Action::Unsubscribe(topic)  ──▶ SUB filter
+//! ```
+//!
+//! # Behaviour
+//!
+//! * `Hello` from the MCU: it (re)started. Its subscriptions are dropped (an `Unsubscribe`
+//!   action each), its `max_frame` is recorded and the session answers with its own `Hello`.
+//!   The session also greets with a `Hello` each time the driver reports the link (re)opened
+//!   ([`link_opened`](GatewaySession::link_opened)); subscriptions survive a reopened link.
+//! * `Subscribe` / `Unsubscribe` are idempotent (the link's subscriptions are a set, see
+//!   [`crate::frame`]) and answered with the topic's state: `Subscribed` once the subscription
+//!   is **proven** in force on the backplane, `Unsubscribed` once it is gone or when it was
+//!   refused (more than `N` topics, longer than `L` bytes, not UTF-8).
+//! * **Proofs do not stall the link.** A new subscription becomes an
+//!   [`Action::Subscribe`]; the driver applies it, and when
+//!   [`proof_needed`](GatewaySession::proof_needed) says so it starts a probe round trip
+//!   through the backplane ([`proof_started`](GatewaySession::proof_started)) and reports
+//!   its end ([`proof_done`](GatewaySession::proof_done) or
+//!   [`proof_failed`](GatewaySession::proof_failed)). Meanwhile the link is read as usual:
+//!   `Ping`s are answered, more subscriptions are taken (they wait for the next proof), and
+//!   **`Publish` frames are held** in a bounded queue, in order, until every subscription
+//!   before them is proven — so a reply to a message can never overtake the subscription
+//!   sent before it. A proof proves every subscription applied before it started.
+//! * `Ping` is answered with `Pong`.
+//! * Corrupt and oversized frames are counted ([`GatewayStats`]), never fatal. Backplane
+//!   messages larger than the MCU's `max_frame`, not matching its subscriptions, or arriving
+//!   while the link is closed are dropped and counted. Held publishes beyond the queue's
+//!   bounds are dropped and counted.
+//!
+//! Everything is bounded: `N` subscriptions of at most `L` bytes (a
+//! [`SubscriptionSet`]), [`GatewayConfig::max_held`] held publishes, one decoder of
+//! `max_encoded_len(max_frame)` bytes. Nothing panics on any input.
+//!
+//! # Why a `SubscriptionSet` with set semantics
+//!
+//! The set of held topics is a [`SubscriptionSet<N, L>`] (bounded, prefix matching as ZeroMQ),
+//! used with set semantics: a topic is added only when it is not already `contains`-ed, so its
+//! count stays 1 and one `Unsubscribe` removes it. Counting duplicates (ZeroMQ's rule) cannot
+//! survive a link that duplicates and loses frames; the client keeps its own application's
+//! subscriptions instead. Proof state (unproven, being proven) is two short lists of topics
+//! that are always members of the set.
+
+use std::collections::VecDeque;
+use std::string::String;
+use std::vec::Vec;
+
+use crate::frame::{
+    self, FeedResult, Frame, FrameDecoder, PROTOCOL_VERSION, encode_to_vec, max_encoded_len,
+};
+use crate::topic::SubscriptionSet;
+
+/// Largest frame body the gateway accepts and announces in its `Hello`.
+pub const GATEWAY_MAX_FRAME: usize = 4096;
+
+/// `max_frame` assumed for an MCU until its `Hello` says otherwise.
+pub const ASSUMED_PEER_MAX_FRAME: usize = frame::DEFAULT_MAX_FRAME;
+
+/// Size of the session's receive buffer.
+const RX_LEN: usize = max_encoded_len(GATEWAY_MAX_FRAME);
+
+/// Settings of a [`GatewaySession`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayConfig {
+    /// Sent in every `Hello`: drawn once per gateway process, so that the MCU notices a
+    /// gateway restart and subscribes again.
+    pub boot_nonce: u32,
+    /// Most `Publish` frames held while a subscription proof is in flight (default 256).
+    pub max_held: usize,
+    /// Most payload + topic bytes held (default 256 KiB).
+    pub max_held_bytes: usize,
+}
+
+impl GatewayConfig {
+    /// Defaults with this boot nonce.
+    pub const fn new(boot_nonce: u32) -> Self {
+        Self {
+            boot_nonce,
+            max_held: 256,
+            max_held_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// What the driver must do, from [`GatewaySession::poll_action`], in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write these bytes (one or more complete frames) to the link.
+    Send(Vec<u8>),
+    /// Publish `[topic, payload]` on the backplane, verbatim.
+    Publish {
+        /// Topic bytes, as the MCU sent them.
+        topic: Vec<u8>,
+        /// msgpack payload, as the MCU sent it.
+        payload: Vec<u8>,
+    },
+    /// Add a backplane subscription (ZeroMQ `SUBSCRIBE`), without waiting for it.
+    Subscribe(String),
+    /// Remove a backplane subscription.
+    Unsubscribe(String),
+}
+
+/// Counters of a gateway session.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayStats {
+    /// Valid frames received from the MCU.
+    pub frames_in: u64,
+    /// Frames written to the MCU.
+    pub frames_out: u64,
+    /// MCU messages published to the backplane.
+    pub published: u64,
+    /// Backplane messages delivered to the MCU.
+    pub delivered: u64,
+    /// Frames dropped as corrupt (COBS, CRC or body errors).
+    pub corrupt: u64,
+    /// Frames dropped because they exceeded the gateway's buffer.
+    pub oversized: u64,
+    /// Backplane messages dropped because they exceed the MCU's `max_frame`.
+    pub too_big_for_peer: u64,
+    /// Backplane messages dropped while the link was down.
+    pub dropped_offline: u64,
+    /// Backplane messages dropped because no subscription of the MCU matches them (they
+    /// matched a subscription being removed, or a probe).
+    pub unmatched: u64,
+    /// `Hello` frames received (MCU starts and restarts).
+    pub hellos: u64,
+    /// Subscriptions refused (table full, topic too long or not UTF-8).
+    pub refused: u64,
+    /// Subscription proofs completed.
+    pub proofs: u64,
+    /// Subscription proofs that timed out (retried).
+    pub proofs_failed: u64,
+    /// MCU publishes held back while a proof was in flight.
+    pub held: u64,
+    /// Held publishes dropped because the queue was full.
+    pub held_dropped: u64,
+    /// Times the link was opened.
+    pub link_opens: u64,
+    /// Failed attempts to open the link.
+    pub link_failures: u64,
+}
+
+/// The gateway's protocol logic for one link; see the [module docs](self). `N` topics of at
+/// most `L` bytes.
+pub struct GatewaySession<const N: usize = 64, const L: usize = 256> {
+    config: GatewayConfig,
+    decoder: Box<FrameDecoder<RX_LEN>>,
+    subscriptions: SubscriptionSet<N, L>,
+    /// Applied to the backplane, not yet covered by a proof.
+    unproven: Vec<Vec<u8>>,
+    /// Covered by the proof in flight.
+    proving: Vec<Vec<u8>>,
+    proof_in_flight: bool,
+    /// MCU publishes waiting for the proofs to end, and their byte count.
+    held: VecDeque<(Vec<u8>, Vec<u8>)>,
+    held_bytes: usize,
+    peer_max_frame: usize,
+    link_open: bool,
+    actions: VecDeque<Action>,
+    stats: GatewayStats,
+}
+
+impl<const N: usize, const L: usize> std::fmt::Debug for GatewaySession<N, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewaySession")
+            .field("config", &self.config)
+            .field("subscriptions", &self.subscriptions.len())
+            .field("unproven", &self.unproven.len())
+            .field("proving", &self.proving.len())
+            .field("held", &self.held.len())
+            .field("link_open", &self.link_open)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl<const N: usize, const L: usize> GatewaySession<N, L> {
+    /// A session with no link yet.
+    pub fn new(config: GatewayConfig) -> Self {
+        Self {
+            config,
+            decoder: Box::new(FrameDecoder::new()),
+            subscriptions: SubscriptionSet::new(),
+            unproven: Vec::new(),
+            proving: Vec::new(),
+            proof_in_flight: false,
+            held: VecDeque::new(),
+            held_bytes: 0,
+            peer_max_frame: ASSUMED_PEER_MAX_FRAME,
+            link_open: false,
+            actions: VecDeque::new(),
+            stats: GatewayStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> GatewayStats {
+        self.stats
+    }
+
+    /// The MCU's subscriptions (distinct topics, in order of subscription).
+    pub fn subscriptions(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.subscriptions.iter()
+    }
+
+    /// Largest frame body the MCU accepts (from its `Hello`).
+    pub fn peer_max_frame(&self) -> usize {
+        self.peer_max_frame
+    }
+
+    /// Whether the link is open.
+    pub fn link_is_open(&self) -> bool {
+        self.link_open
+    }
+
+    /// The driver opened (or reopened) the link: greet the MCU with a `Hello`. Subscriptions
+    /// are kept: the MCU may not have restarted.
+    pub fn link_opened(&mut self) {
+        self.stats.link_opens += 1;
+        self.link_open = true;
+        self.decoder.reset();
+        self.send(&self.hello());
+    }
+
+    /// The driver could not open the link.
+    pub fn link_failed(&mut self) {
+        self.stats.link_failures += 1;
+    }
+
+    /// The link closed (device gone, TCP peer closed). Frames queued for it are dropped.
+    pub fn link_closed(&mut self) {
+        self.link_open = false;
+        self.decoder.reset();
+        self.actions.retain(|a| !matches!(a, Action::Send(_)));
+    }
+
+    /// Feeds bytes read from the link; the frames they complete produce actions.
+    pub fn on_link_bytes(&mut self, bytes: &[u8]) {
+        let mut window = bytes;
+        while !window.is_empty() {
+            // Copy what a frame says before acting on it: it borrows the decoder.
+            let (owned, rest) = match self.decoder.feed(window) {
+                FeedResult::Consumed => break,
+                FeedResult::Frame { frame, remaining } => (Some(Owned::from(frame)), remaining),
+                FeedResult::Corrupt { kind, remaining } => {
+                    self.stats.corrupt += 1;
+                    tracing::warn!("dropped a corrupt frame: {kind}");
+                    (None, remaining)
+                }
+                FeedResult::Oversized { remaining } => {
+                    self.stats.oversized += 1;
+                    tracing::warn!("dropped an oversized frame");
+                    (None, remaining)
+                }
+            };
+            window = rest;
+            if let Some(frame) = owned {
+                self.stats.frames_in += 1;
+                self.handle(frame);
+            }
+        }
+    }
+
+    /// A message from the backplane: framed for the MCU when the link is open, one of its
+    /// subscriptions matches and it fits the MCU's `max_frame`; otherwise dropped and
+    /// counted. Returns whether it was queued for the link.
+    pub fn on_backplane(&mut self, topic: &[u8], payload: &[u8]) -> bool {
+        if !self.link_open {
+            self.stats.dropped_offline += 1;
+            return false;
+        }
+        if !self.subscriptions.matches(topic) {
+            self.stats.unmatched += 1;
+            return false;
+        }
+        let frame = Frame::Publish { topic, payload };
+        if frame::body_len(&frame) > self.peer_max_frame {
+            self.stats.too_big_for_peer += 1;
+            return false;
+        }
+        self.send(&frame);
+        self.stats.delivered += 1;
+        true
+    }
+
+    /// The next thing for the driver to do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// `true` when subscriptions wait for a proof and none is in flight: the driver should
+    /// start one (after performing the queued actions, so that the proof covers them) and
+    /// call [`proof_started`](Self::proof_started).
+    pub fn proof_needed(&self) -> bool {
+        !self.proof_in_flight && !self.unproven.is_empty()
+    }
+
+    /// `true` while a proof is in flight.
+    pub fn proof_in_flight(&self) -> bool {
+        self.proof_in_flight
+    }
+
+    /// The driver started a proof: it covers every subscription applied so far.
+    pub fn proof_started(&mut self) {
+        self.proof_in_flight = true;
+        self.proving.append(&mut self.unproven);
+    }
+
+    /// The proof came back: the subscriptions it covers are in force. Answers them with
+    /// `Subscribed` and releases the held publishes if no other proof is due.
+    pub fn proof_done(&mut self) {
+        self.proof_in_flight = false;
+        self.stats.proofs += 1;
+        for topic in std::mem::take(&mut self.proving) {
+            self.send(&Frame::Subscribed { topic: &topic });
+        }
+        self.release_held();
+    }
+
+    /// The proof timed out (the backplane is slow or gone): its subscriptions wait for the
+    /// next proof, and the held publishes go out now rather than pile up.
+    pub fn proof_failed(&mut self) {
+        self.proof_in_flight = false;
+        self.stats.proofs_failed += 1;
+        let mut proving = std::mem::take(&mut self.proving);
+        proving.append(&mut self.unproven);
+        self.unproven = proving;
+        self.flush_held();
+    }
+
+    fn hello(&self) -> Frame<'static> {
+        Frame::hello(GATEWAY_MAX_FRAME as u16, self.config.boot_nonce)
+    }
+
+    fn handle(&mut self, frame: Owned) {
+        match frame {
+            Owned::Hello {
+                version,
+                max_frame,
+                boot_nonce,
+            } => {
+                self.stats.hellos += 1;
+                if version != PROTOCOL_VERSION {
+                    tracing::warn!(
+                        "MCU speaks protocol version {version}, ours is {PROTOCOL_VERSION}"
+                    );
+                }
+                tracing::info!(
+                    "MCU hello (max_frame {max_frame}, nonce {boot_nonce:#x}): resetting its subscriptions"
+                );
+                self.peer_max_frame = usize::from(max_frame);
+                // Publishes before the Hello still go out, in order.
+                self.flush_held();
+                for topic in self.subscriptions.iter() {
+                    if let Ok(topic) = std::str::from_utf8(topic) {
+                        self.actions
+                            .push_back(Action::Unsubscribe(topic.to_owned()));
+                    }
+                }
+                self.subscriptions.clear();
+                self.unproven.clear();
+                self.proving.clear();
+                self.send(&self.hello());
+            }
+            Owned::Publish { topic, payload } => {
+                if self.awaiting_proof() {
+                    self.hold(topic, payload);
+                } else {
+                    self.stats.published += 1;
+                    self.actions.push_back(Action::Publish { topic, payload });
+                }
+            }
+            Owned::Subscribe(topic) => self.subscribe(topic),
+            Owned::Unsubscribe(topic) => self.unsubscribe(topic),
+            Owned::Ping(seq) => self.send(&Frame::Pong { seq }),
+            Owned::Ignored => {}
+        }
+    }
+
+    fn subscribe(&mut self, topic: Vec<u8>) {
+        if self.subscriptions.contains(&topic) {
+            // Already held (a re-send or a duplicate): answer if it is proven, else the
+            // proof in flight or due answers it.
+            if !self.unproven.contains(&topic) && !self.proving.contains(&topic) {
+                self.send(&Frame::Subscribed { topic: &topic });
+            }
+            return;
+        }
+        let text = match std::str::from_utf8(&topic) {
+            Ok(text) => text.to_owned(),
+            Err(_) => return self.refuse(&topic, "its topic is not UTF-8"),
+        };
+        match self.subscriptions.add(&topic) {
+            Ok(_) => {
+                self.actions.push_back(Action::Subscribe(text));
+                self.unproven.push(topic);
+            }
+            Err(error) => self.refuse(&topic, &std::format!("{error}")),
+        }
+    }
+
+    fn refuse(&mut self, topic: &[u8], why: &str) {
+        self.stats.refused += 1;
+        tracing::warn!(
+            "refused a subscription to {:?}: {why}",
+            String::from_utf8_lossy(topic)
+        );
+        self.send(&Frame::Unsubscribed { topic });
+    }
+
+    fn unsubscribe(&mut self, topic: Vec<u8>) {
+        if self.subscriptions.remove(&topic).is_ok() {
+            self.unproven.retain(|t| *t != topic);
+            self.proving.retain(|t| *t != topic);
+            if let Ok(text) = std::str::from_utf8(&topic) {
+                self.actions.push_back(Action::Unsubscribe(text.to_owned()));
+            }
+        }
+        self.send(&Frame::Unsubscribed { topic: &topic });
+        if !self.awaiting_proof() {
+            self.release_held();
+        }
+    }
+
+    /// Publishes must wait while a subscription before them is not proven, and behind
+    /// publishes already waiting.
+    fn awaiting_proof(&self) -> bool {
+        !self.unproven.is_empty() || !self.proving.is_empty() || !self.held.is_empty()
+    }
+
+    fn hold(&mut self, topic: Vec<u8>, payload: Vec<u8>) {
+        let size = topic.len() + payload.len();
+        if self.held.len() >= self.config.max_held
+            || self.held_bytes + size > self.config.max_held_bytes
+        {
+            self.stats.held_dropped += 1;
+            tracing::warn!(
+                "dropped an MCU publish: {} held while a subscription is proven",
+                self.held.len()
+            );
+            return;
+        }
+        self.stats.held += 1;
+        self.held_bytes += size;
+        self.held.push_back((topic, payload));
+    }
+
+    /// Releases the held publishes when no subscription waits for a proof.
+    fn release_held(&mut self) {
+        if self.unproven.is_empty() && self.proving.is_empty() {
+            self.flush_held();
+        }
+    }
+
+    fn flush_held(&mut self) {
+        self.held_bytes = 0;
+        while let Some((topic, payload)) = self.held.pop_front() {
+            self.stats.published += 1;
+            self.actions.push_back(Action::Publish { topic, payload });
+        }
+    }
+
+    fn send(&mut self, frame: &Frame<'_>) {
+        if !self.link_open {
+            return;
+        }
+        match encode_to_vec(frame) {
+            Ok(bytes) => {
+                self.stats.frames_out += 1;
+                self.actions.push_back(Action::Send(bytes));
+            }
+            Err(error) => tracing::warn!("cannot encode a frame: {error}"),
+        }
+    }
+}
+
+/// A decoded frame with owned bytes (the decoder's buffer is reused by the next feed).
+enum Owned {
+    Hello {
+        version: u8,
+        max_frame: u16,
+        boot_nonce: u32,
+    },
+    Publish {
+        topic: Vec<u8>,
+        payload: Vec<u8>,
+    },
+    Subscribe(Vec<u8>),
+    Unsubscribe(Vec<u8>),
+    Ping(u32),
+    /// Frames the MCU has no business sending (`Pong`, acknowledgements): nothing to do.
+    Ignored,
+}
+
+impl From<Frame<'_>> for Owned {
+    fn from(frame: Frame<'_>) -> Self {
+        match frame {
+            Frame::Hello {
+                version,
+                max_frame,
+                boot_nonce,
+            } => Owned::Hello {
+                version,
+                max_frame,
+                boot_nonce,
+            },
+            Frame::Publish { topic, payload } => Owned::Publish {
+                topic: topic.to_vec(),
+                payload: payload.to_vec(),
+            },
+            Frame::Subscribe { topic } => Owned::Subscribe(topic.to_vec()),
+            Frame::Unsubscribe { topic } => Owned::Unsubscribe(topic.to_vec()),
+            Frame::Ping { seq } => Owned::Ping(seq),
+            Frame::Pong { .. } | Frame::Subscribed { .. } | Frame::Unsubscribed { .. } => {
+                Owned::Ignored
+            }
+        }
+    }
+}
