@@ -112,7 +112,10 @@
 //! body it accepts and a nonce drawn at boot. A `Hello` with a new nonce means the peer
 //! restarted: its subscriptions are gone and must be sent again. A side must not send a frame
 //! whose body ([`body_len`]) exceeds the peer's `max_frame`. [`Frame::Ping`] / [`Frame::Pong`]
-//! (echoing `seq`) check that the peer is alive.
+//! (echoing `seq`) check that the peer is alive. A gateway that has not yet received a `Hello`
+//! since it started answers the MCU's first frame and each of its `Ping`s with its own `Hello`
+//! as well, so that an MCU that missed the greeting of a restarted gateway still learns the
+//! new nonce.
 //!
 //! ## Subscriptions on the link are a set, and acknowledged
 //!

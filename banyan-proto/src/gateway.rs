@@ -32,7 +32,10 @@
 //!   **`Publish` frames are held** in a bounded queue, in order, until every subscription
 //!   before them is proven — so a reply to a message can never overtake the subscription
 //!   sent before it. A proof proves every subscription applied before it started.
-//! * `Ping` is answered with `Pong`.
+//! * `Ping` is answered with `Pong`. Until the MCU's first `Hello`, the session also answers
+//!   the MCU's first frame and each of its `Ping`s with a `Hello`: an MCU that was up with a
+//!   gateway before this one (which restarted) may have missed the greeting, and learns of the
+//!   restart (a new nonce) from the repeated one.
 //! * Corrupt and oversized frames are counted ([`GatewayStats`]), never fatal. Backplane
 //!   messages larger than the MCU's `max_frame`, not matching its subscriptions, or arriving
 //!   while the link is closed are dropped and counted. Held publishes beyond the queue's
@@ -165,6 +168,8 @@ pub struct GatewaySession<const N: usize = 64, const L: usize = 256> {
     held: VecDeque<(Vec<u8>, Vec<u8>)>,
     held_bytes: usize,
     peer_max_frame: usize,
+    /// A `Hello` from the MCU arrived since this session started.
+    peer_greeted: bool,
     link_open: bool,
     actions: VecDeque<Action>,
     stats: GatewayStats,
@@ -197,6 +202,7 @@ impl<const N: usize, const L: usize> GatewaySession<N, L> {
             held: VecDeque::new(),
             held_bytes: 0,
             peer_max_frame: ASSUMED_PEER_MAX_FRAME,
+            peer_greeted: false,
             link_open: false,
             actions: VecDeque::new(),
             stats: GatewayStats::default(),
@@ -343,6 +349,15 @@ impl<const N: usize, const L: usize> GatewaySession<N, L> {
     }
 
     fn handle(&mut self, frame: Owned) {
+        if !self.peer_greeted && !matches!(frame, Owned::Hello { .. }) {
+            // An MCU that talks to us without having said Hello was talking to a gateway
+            // before us (we restarted) and may have missed our greeting: greet again, on its
+            // first frame and on each of its pings, until its Hello comes.
+            let first = self.stats.frames_in == 1;
+            if first || matches!(frame, Owned::Ping(_)) {
+                self.send(&self.hello());
+            }
+        }
         match frame {
             Owned::Hello {
                 version,
@@ -350,6 +365,7 @@ impl<const N: usize, const L: usize> GatewaySession<N, L> {
                 boot_nonce,
             } => {
                 self.stats.hellos += 1;
+                self.peer_greeted = true;
                 if version != PROTOCOL_VERSION {
                     tracing::warn!(
                         "MCU speaks protocol version {version}, ours is {PROTOCOL_VERSION}"
