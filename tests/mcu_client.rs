@@ -445,7 +445,7 @@ fn client_over_faulty_links_through_the_real_gateway() {
 fn gateway_restart_and_mcu_reboot_mid_run() {
     let backplane = backplane();
     let first = RunningGateway::start(&backplane);
-    let mut peer = component(&backplane);
+    let peer = component(&backplane);
     let mut link = McuLink::clean(first.link());
     let clock = StdClock::new();
     let mut client: Client = Client::new(ClientConfig::new(0xAA));

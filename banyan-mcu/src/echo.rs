@@ -379,6 +379,7 @@ impl<'a, const B: usize> EchoClient<'a, B> {
     }
 
     /// When the run next needs a turn without input (its deadline), in the clock's ms.
+    #[cfg(feature = "async")]
     pub(crate) fn deadline_ms(&self) -> u64 {
         self.deadline_ms
     }

@@ -361,7 +361,7 @@ fn publish_while_the_link_is_not_up_is_dropped_and_counted() {
         Ok(false)
     );
     assert_eq!(client.stats().dropped_offline, 1);
-    assert!(sim.from_mcu().is_empty());
+    assert!(sim.mcu_published().is_empty());
 }
 
 #[test]

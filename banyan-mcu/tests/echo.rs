@@ -55,7 +55,7 @@ fn clean_link_completes_like_the_seed() {
         })
     );
     assert_eq!(sim.echo_numbers(), countdown(10));
-    assert_eq!(sim.from_mcu()[0].payload, GOLDEN_10);
+    assert_eq!(sim.mcu_published()[0].payload, GOLDEN_10);
     let stats = sim.gateway_stats();
     assert_eq!(stats.hellos, 1);
     assert_eq!(stats.corrupt, 0, "the client's frames decode cleanly");

@@ -169,13 +169,13 @@ impl Sim {
     }
 
     /// Messages the MCU published that reached the backplane, in order.
-    pub fn from_mcu(&self) -> Vec<BusMessage> {
+    pub fn mcu_published(&self) -> Vec<BusMessage> {
         self.0.borrow().from_mcu.clone()
     }
 
     /// Numbers of the `echo` messages that reached the backplane, re-sends included.
     pub fn echo_numbers(&self) -> Vec<u32> {
-        self.from_mcu()
+        self.mcu_published()
             .iter()
             .filter(|m| m.topic == b"echo")
             .filter_map(|m| {
