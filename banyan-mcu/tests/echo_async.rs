@@ -176,3 +176,90 @@ fn async_silent_gateway_times_out_through_the_delay() {
     let now = sim.now_ms();
     assert!((900..900 + 3 * TICK_MS + 10).contains(&now), "{now}");
 }
+
+/// The general client's async driver: handshake, subscription in force, a message each way,
+/// and the link going down and up again — with time passing only through the delay.
+#[test]
+fn async_client_subscribes_receives_and_publishes() {
+    use banyan_mcu::{Client, ClientConfig, Incoming, LinkEvent};
+
+    let sim = Sim::clean();
+    sim.peer_subscribe("mcu/");
+    let mut client: Client = Client::new(ClientConfig {
+        link_timeout_ms: 400,
+        ping_interval_ms: 100,
+        ..ClientConfig::new(77)
+    });
+    client.subscribe("cmd").unwrap();
+    let mut transport = AsyncSimTransport(sim.clone());
+    let mut delay = SimDelay(sim.clone());
+    let clock = sim.clock();
+    let mut links = Vec::new();
+    let mut got = Vec::new();
+    block_on(async {
+        while !client.all_subscribed() {
+            if let Some(Incoming::Link(e)) = client
+                .poll_async(&mut transport, &clock, &mut delay)
+                .await
+                .unwrap()
+            {
+                links.push(e);
+            }
+        }
+        sim.peer_publish("cmd", b"\x81\xa1n\x05");
+        while got.is_empty() {
+            if let Some(Incoming::Message(m)) = client
+                .poll_async(&mut transport, &clock, &mut delay)
+                .await
+                .unwrap()
+            {
+                got.push((m.topic.to_vec(), m.payload.to_vec()));
+            }
+        }
+        let sent = client
+            .publish_async(
+                &mut transport,
+                "mcu/x",
+                &[("k", 1u8)]
+                    .into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            )
+            .await
+            .unwrap();
+        assert!(sent);
+        // The gateway falls silent: Down after the timeout, through the delay alone.
+        sim.gateway_down();
+        while !links.contains(&LinkEvent::Down) {
+            if let Some(Incoming::Link(e)) = client
+                .poll_async(&mut transport, &clock, &mut delay)
+                .await
+                .unwrap()
+            {
+                links.push(e);
+            }
+        }
+        sim.gateway_back();
+        while !client.all_subscribed() {
+            client
+                .poll_async(&mut transport, &clock, &mut delay)
+                .await
+                .unwrap();
+        }
+    });
+    assert_eq!(got, [(b"cmd".to_vec(), b"\x81\xa1n\x05".to_vec())]);
+    assert_eq!(
+        links[..2],
+        [
+            LinkEvent::Up {
+                gateway_nonce: 0xB00F_0001
+            },
+            LinkEvent::Subscribed
+        ]
+    );
+    for _ in 0..20 {
+        sim.advance(TICK_MS);
+    }
+    let inbox = sim.peer_inbox();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].payload, b"\x81\xa1k\x01");
+}
