@@ -597,8 +597,8 @@ impl Component {
 
     /// Waits for a message (own probes excluded), the stop signal, the deadline, or — when
     /// `fd` is given — for `fd` to become readable. Lets the serial gateway serve a byte stream
-    /// and the backplane from one thread. When `proof` is given, its probe's message is returned too when it comes back (other
-    /// own probes are still dropped).
+    /// and the backplane from one thread. When `proof` is given, its probe's message is
+    /// returned too when it comes back (other own probes are still dropped).
     pub(crate) fn wait_with_fd_proving(
         &mut self,
         deadline: Option<Instant>,
