@@ -305,7 +305,7 @@ fn second_hello_resets_the_mcu_subscriptions() {
     });
     assert_eq!(mcu.expect_reply(), FIVE);
 
-    // The MCU reboots: its (doubly counted) subscription must be gone.
+    // The MCU reboots: its subscription (sent twice, held once) must be gone.
     mcu.send(&hello(2));
     mcu.expect("hello answer", |f| matches!(f, Owned::Hello { .. }));
     mcu.send(&Frame::Publish {
@@ -364,4 +364,42 @@ fn messages_larger_than_the_mcu_accepts_are_dropped_not_sent() {
         _ => unreachable!(),
     }
     assert_eq!(gateway.stop().too_big_for_peer, 1);
+}
+
+/// With the backplane gone a subscription's proof cannot complete, and its timeout is ten
+/// minutes; the link is served all the same: pings are answered and a publish that follows
+/// the subscription is held (counted, not published ahead of it), not blocking anything.
+#[test]
+fn link_is_served_while_a_subscription_proof_is_in_flight() {
+    let backplane = backplane();
+    let (links, offered) = channel();
+    let component = config(&backplane, "Gateway")
+        .connect_timeout(Duration::from_secs(600))
+        .connect()
+        .unwrap();
+    let gateway = Gateway::new(component, PipeConnector(offered));
+    let running = Running {
+        links,
+        stop: gateway.shutdown_handle(),
+        thread: Some(std::thread::spawn(move || gateway.run())),
+    };
+    let mut mcu = running.link();
+    mcu.send(&hello(1));
+    mcu.expect("hello answer", |f| matches!(f, Owned::Hello { .. }));
+    // Probes vanish from now on.
+    drop(backplane);
+    mcu.send(&Frame::Subscribe { topic: b"never" });
+    mcu.send(&Frame::Publish {
+        topic: b"echo",
+        payload: FIVE,
+    });
+    for seq in 1..=3 {
+        mcu.send(&Frame::Ping { seq });
+        let pong = mcu.expect("pong", |f| matches!(f, Owned::Pong { .. }));
+        assert_eq!(pong, Owned::Pong { seq });
+    }
+    let stats = running.stop();
+    assert_eq!(stats.held, 1, "{stats:?}");
+    assert_eq!(stats.published, 0, "{stats:?}");
+    assert_eq!(stats.proofs, 0, "{stats:?}");
 }
