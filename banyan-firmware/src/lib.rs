@@ -1,0 +1,6 @@
+#![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
+#![doc = include_str!("../README.md")]
+
+pub mod sensor;
+pub mod virtual_pins;
