@@ -3,4 +3,3 @@
 #![doc = include_str!("../README.md")]
 
 pub mod sensor;
-pub mod virtual_pins;
