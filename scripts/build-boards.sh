@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Builds the firmware of every board in release mode and reports its size:
-#   boards/qemu-lm3s6965  (thumbv7m-none-eabi)  echo
-#   boards/rp-pico        (thumbv6m-none-eabi)  echo_uart, echo_usb  (+ .uf2 files)
+# Builds the firmware of every board in release mode, in two configurations, and reports the
+# size of every binary:
+#   boards/qemu-lm3s6965  (thumbv7m-none-eabi)  every src/bin/*.rs (echo, sensor, onegpio, ...)
+#   boards/rp-pico        (thumbv6m-none-eabi)  every src/bin/*.rs (+ .uf2 files)
+# Configurations: `defmt` (default features: logging, panic-probe on the Pico) and
+# `no-defmt` (`--no-default-features`: no logging; the smallest build).
+# The binaries left in target/<triple>/release/ are the default (`defmt`) ones; the
+# `no-defmt` ELFs are copied to target/<triple>/release/no-defmt/.
 #
 # Flash = text + data (code, constants, initial values of statics), static RAM = data + bss
-# (the stack comes on top), as `arm-none-eabi-size` reports them.
+# (bss includes `.uninit`, e.g. defmt-rtt's buffer; the stack comes on top), as
+# `arm-none-eabi-size` reports them. BENCHMARKS.md ("Firmware footprint") explains them.
 #
 # Usage: scripts/build-boards.sh [--lint]
 #   --lint   also run `cargo fmt --check` and `cargo clippy --release -- -D warnings` per board
+#            and configuration
 # Needs: rustup targets thumbv6m-none-eabi and thumbv7m-none-eabi, arm-none-eabi-size
 # (Debian: binutils-arm-none-eabi), elf2uf2-rs
 # (`cargo install elf2uf2-rs --no-default-features --locked`: no libudev needed).
@@ -18,7 +25,7 @@ LINT=""
 case "${1:-}" in
   --lint) LINT=1 ;;
   "") ;;
-  -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
   *) echo "unknown argument: $1" >&2; exit 2 ;;
 esac
 
@@ -27,37 +34,51 @@ for tool in arm-none-eabi-size elf2uf2-rs; do
 done
 
 SIZES=()
-# board directory, target triple, binaries
+# Builds one board in one configuration and records the size of each of its binaries.
+#   build_board DIR TARGET CONFIG   (CONFIG: defmt | no-defmt)
 build_board() {
-  local dir=$1 target=$2
-  shift 2
-  echo "== $dir ($target)"
+  local dir=$1 target=$2 config=$3
+  local flags=()
+  [ "$config" = no-defmt ] && flags=(--no-default-features)
+  echo "== $dir ($target, $config)"
   (
     cd "$REPO/boards/$dir"
     if [ -n "$LINT" ]; then
-      cargo fmt --check
-      cargo clippy --release -- -D warnings
+      [ "$config" = defmt ] && cargo fmt --check
+      cargo clippy --release "${flags[@]}" -- -D warnings
     fi
-    cargo build --release
+    cargo build --release "${flags[@]}"
   )
-  local bin elf
-  for bin in "$@"; do
-    elf="$REPO/boards/$dir/target/$target/release/$bin"
+  local out="$REPO/boards/$dir/target/$target/release" src bin elf text data bss
+  [ "$config" = no-defmt ] && mkdir -p "$out/no-defmt"
+  for src in "$REPO/boards/$dir"/src/bin/*.rs; do
+    bin=$(basename "$src" .rs)
+    elf="$out/$bin"
+    if [ "$config" = no-defmt ]; then
+      cp "$elf" "$out/no-defmt/$bin"
+      elf="$out/no-defmt/$bin"
+    fi
     read -r text data bss _ < <(arm-none-eabi-size "$elf" | tail -n 1)
-    SIZES+=("$(printf '%-16s %-10s %8d B flash %8d B static RAM' "$dir" "$bin" \
+    SIZES+=("$(printf '%-14s %-13s %-9s %8d %8d' "$dir" "$bin" "$config" \
       $((text + data)) $((data + bss)))")
   done
 }
 
-build_board qemu-lm3s6965 thumbv7m-none-eabi echo
-build_board rp-pico thumbv6m-none-eabi echo_uart echo_usb
+build_board qemu-lm3s6965 thumbv7m-none-eabi no-defmt
+build_board qemu-lm3s6965 thumbv7m-none-eabi defmt
+build_board rp-pico thumbv6m-none-eabi no-defmt
+build_board rp-pico thumbv6m-none-eabi defmt
 
 echo "== UF2 images (Pico: hold BOOTSEL, plug in, copy to the RPI-RP2 drive)"
-for bin in echo_uart echo_usb; do
-  elf="$REPO/boards/rp-pico/target/thumbv6m-none-eabi/release/$bin"
-  elf2uf2-rs "$elf" "$elf.uf2" >/dev/null
-  echo "$elf.uf2 ($(stat -c %s "$elf.uf2") B)"
+PICO_OUT="$REPO/boards/rp-pico/target/thumbv6m-none-eabi/release"
+for src in "$REPO"/boards/rp-pico/src/bin/*.rs; do
+  bin=$(basename "$src" .rs)
+  for elf in "$PICO_OUT/$bin" "$PICO_OUT/no-defmt/$bin"; do
+    elf2uf2-rs "$elf" "$elf.uf2" >/dev/null
+    echo "$elf.uf2 ($(stat -c %s "$elf.uf2") B)"
+  done
 done
 
-echo "== sizes"
+echo "== firmware sizes (bytes; flash = text + data, static RAM = data + bss, stack not included)"
+printf '%-14s %-13s %-9s %8s %8s\n' board binary config flash RAM
 printf '%s\n' "${SIZES[@]}"

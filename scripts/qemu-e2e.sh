@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# End-to-end test of the MCU side: the banyan-mcu echo client, as firmware in QEMU's
-# lm3s6965evb (Cortex-M3), talks over its emulated PL011 UART (a TCP socket) to the real
-# `banyan-gateway`, which bridges it onto a real `backplane` with an echo server.
+# End-to-end tests of the MCU side: banyan-mcu firmware in QEMU's lm3s6965evb (Cortex-M3) talks
+# over its emulated PL011 UART (a TCP socket) to the real `banyan-gateway`, which bridges it
+# onto a real `backplane` with a peer component:
 #
-#   QEMU (firmware) ══ UART = tcp:127.0.0.1:Q ══ banyan-gateway ── backplane P/S ── echo server
+#   QEMU (firmware) ══ UART = tcp:127.0.0.1:Q ══ banyan-gateway ── backplane P/S ── peer
 #
-# Passes only when QEMU exits with status 0 (the firmware counted all 11 replies and exited
-# through semihosting) within $E2E_TIMEOUT seconds. Prints the decoded defmt log of the
-# firmware, and the logs of the host processes on failure. Every process it starts is killed by
-# PID on exit, also on failure or Ctrl-C.
+# Apps (--app):
+#   echo     (default) the seed's echo client; peer: the Rust echo server, or Python Banyan's
+#            (--python-server). Passes when QEMU exits 0 (all 11 replies counted).
+#   sensor   `sensor` firmware; peer: a Python Banyan component
+#            (boards/qemu-lm3s6965/e2e/sensor_peer.py) that reads >= 5 readings on
+#            sensor/lm3s6965, sends `rate` then `stop` on command/lm3s6965. Passes when the
+#            peer exits 0, the firmware logged the new rate, and QEMU exits 0 (the `stop`).
+#   onegpio  `onegpio` firmware (virtual pin bank); peer: a Python Banyan OneGPIO component
+#            (boards/qemu-lm3s6965/e2e/onegpio_peer.py): digital loopback 2 -> 3, analog
+#            reports on channel 0, three invalid commands -> three error reports, still
+#            serving after them. Passes when the peer exits 0 and QEMU is still running then.
 #
-# Usage: scripts/qemu-e2e.sh [--python-server [PATH]]
-#   --python-server [PATH]  use the Python Banyan echo server (python-banyan 3.17) instead of
-#                           the Rust one; PATH defaults to
-#                           banyan-cli/tests/python/simple_echo_server.py. The Python comes
-#                           from $BANYAN_PYTHON, else .venv/bin/python, else python3.
+# Prints the decoded defmt log of the firmware, and the logs of the host processes on failure.
+# Every process it starts is killed by PID on exit, also on failure or Ctrl-C.
+#
+# Usage: scripts/qemu-e2e.sh [--app echo|sensor|onegpio] [--python-server [PATH]]
+#   --python-server [PATH]  (echo) use the Python Banyan echo server (python-banyan 3.17)
+#                           instead of the Rust one; PATH defaults to
+#                           banyan-cli/tests/python/simple_echo_server.py.
+# Python comes from $BANYAN_PYTHON, else .venv/bin/python, else python3.
 # Environment:
 #   E2E_TIMEOUT   seconds for the whole QEMU run (default 120)
 #   SKIP_BUILD=1  use already-built binaries
@@ -25,22 +35,41 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BOARD="$REPO/boards/qemu-lm3s6965"
-ELF="$BOARD/target/thumbv7m-none-eabi/release/echo"
 HOST_BIN="${CARGO_TARGET_DIR:-$REPO/target}/debug"
 E2E_TIMEOUT=${E2E_TIMEOUT:-120}
 
+APP=echo
 PY_SERVER=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --app)
+      [ $# -gt 1 ] || { echo "--app needs a name" >&2; exit 2; }
+      APP=$2
+      shift
+      ;;
     --python-server)
       PY_SERVER="$REPO/banyan-cli/tests/python/simple_echo_server.py"
       if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then PY_SERVER="$2"; shift; fi
       ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
 done
+case "$APP" in
+  echo | sensor | onegpio) ;;
+  *) echo "qemu-e2e: unknown app '$APP' (echo, sensor, onegpio)" >&2; exit 2 ;;
+esac
+if [ -n "$PY_SERVER" ] && [ "$APP" != echo ]; then
+  echo "qemu-e2e: --python-server is for --app echo" >&2
+  exit 2
+fi
+ELF="$BOARD/target/thumbv7m-none-eabi/release/$APP"
+
+PYTHON=${BANYAN_PYTHON:-}
+if [ -z "$PYTHON" ]; then
+  if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
+fi
 
 for tool in qemu-system-arm defmt-print python3; do
   command -v "$tool" >/dev/null || { echo "qemu-e2e: $tool not found" >&2; exit 2; }
@@ -50,7 +79,7 @@ LOGS=$(mktemp -d "${TMPDIR:-/tmp}/qemu-e2e.XXXXXX")
 PIDS=()
 cleanup() {
   local status=$?
-  # Newest first: gateway, QEMU, echo server, backplane.
+  # Newest first: peer, gateway, QEMU, echo server, backplane.
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     kill "${PIDS[i]}" 2>/dev/null || true
   done
@@ -58,7 +87,7 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   if [ "$status" -ne 0 ]; then
-    for log in backplane server gateway qemu-stderr; do
+    for log in backplane server gateway peer qemu-stderr; do
       if [ -s "$LOGS/$log.log" ]; then
         echo "---- $log ----"
         tail -n 40 "$LOGS/$log.log"
@@ -89,44 +118,42 @@ wait_for() {
 }
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-  echo "== build firmware (boards/qemu-lm3s6965, release)"
-  (cd "$BOARD" && cargo build --release --bin echo)
+  echo "== build firmware (boards/qemu-lm3s6965, release, --bin $APP)"
+  (cd "$BOARD" && cargo build --release --bin "$APP")
   echo "== build host binaries (banyan-cli)"
   (cd "$REPO" && cargo build -p banyan-cli --bins)
 fi
-for bin in backplane simple-echo-server banyan-gateway; do
+HOST_NEEDED=(backplane banyan-gateway)
+[ "$APP" = echo ] && [ -z "$PY_SERVER" ] && HOST_NEEDED+=(simple-echo-server)
+for bin in "${HOST_NEEDED[@]}"; do
   [ -x "$HOST_BIN/$bin" ] || { echo "qemu-e2e: $HOST_BIN/$bin missing" >&2; exit 2; }
 done
 [ -f "$ELF" ] || { echo "qemu-e2e: $ELF missing" >&2; exit 2; }
 
 # Three distinct free loopback ports (the kernel picks them; a race with another process
 # grabbing one in between is possible but unlikely, and fails loudly).
-read -r PUB_PORT SUB_PORT QEMU_PORT < <(python3 - <<'EOF'
+read -r PUB_PORT SUB_PORT QEMU_PORT < <(python3 - <<'PYEOF'
 import socket
 socks = [socket.socket() for _ in range(3)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
-EOF
+PYEOF
 )
-echo "== ports: backplane publish $PUB_PORT, subscribe $SUB_PORT; QEMU UART $QEMU_PORT"
+echo "== app $APP; ports: backplane publish $PUB_PORT, subscribe $SUB_PORT; QEMU UART $QEMU_PORT"
 
 "$HOST_BIN/backplane" --bind 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" >"$LOGS/backplane.log" 2>&1 &
 PIDS+=($!)
 wait_for "$LOGS/backplane.log" "Publisher +Port" 20 backplane "${PIDS[-1]}"
 
-if [ -n "$PY_SERVER" ]; then
-  PYTHON=${BANYAN_PYTHON:-}
-  if [ -z "$PYTHON" ]; then
-    if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
-  fi
+if [ "$APP" = echo ] && [ -n "$PY_SERVER" ]; then
   [ -f "$PY_SERVER" ] || { echo "qemu-e2e: $PY_SERVER not found" >&2; exit 2; }
   echo "== echo server: Python ($PYTHON $PY_SERVER)"
   "$PYTHON" -u "$PY_SERVER" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" --prove \
     >"$LOGS/server.log" 2>&1 &
   PIDS+=($!)
   wait_for "$LOGS/server.log" "ready" 30 "Python echo server" "${PIDS[-1]}"
-else
+elif [ "$APP" = echo ]; then
   echo "== echo server: Rust (simple-echo-server)"
   "$HOST_BIN/simple-echo-server" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" \
     >"$LOGS/server.log" 2>&1 &
@@ -150,18 +177,62 @@ PIDS+=($QEMU_PID)
   >"$LOGS/gateway.log" 2>&1 &
 PIDS+=($!)
 
-set +e
-wait "$QEMU_PID"
-STATUS=$?
-set -e
+# The Python Banyan peer of the sensor and onegpio apps, in the foreground with its own
+# deadline; the firmware is already waiting for (or talking to) the gateway.
+PEER_STATUS=0
+if [ "$APP" != echo ]; then
+  PEER="$BOARD/e2e/${APP}_peer.py"
+  echo "== peer: Python Banyan ($PYTHON $PEER)"
+  set +e
+  "$PYTHON" -u "$PEER" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" --timeout "$E2E_TIMEOUT" \
+    >"$LOGS/peer.log" 2>&1 &
+  PEER_PID=$!
+  PIDS+=($PEER_PID)
+  wait "$PEER_PID"
+  PEER_STATUS=$?
+  set -e
+  echo "== peer log"
+  cat "$LOGS/peer.log"
+fi
+
+STATUS=0
+if [ "$APP" = onegpio ]; then
+  # The firmware serves forever: it must still be running after the peer's last step.
+  if kill -0 "$QEMU_PID" 2>/dev/null; then
+    kill "$QEMU_PID" 2>/dev/null || true
+    wait "$QEMU_PID" 2>/dev/null || true
+  else
+    set +e
+    wait "$QEMU_PID"
+    STATUS=$?
+    set -e
+    echo "== QEMU exited (status $STATUS) before the end of the test"
+    [ "$STATUS" -ne 0 ] || STATUS=1
+  fi
+else
+  set +e
+  wait "$QEMU_PID"
+  STATUS=$?
+  set -e
+fi
 END=$(date +%s.%N)
 
 echo "== firmware log (defmt)"
-defmt-print -e "$ELF" <"$LOGS/defmt.bin" || echo "(defmt-print failed)"
+defmt-print -e "$ELF" <"$LOGS/defmt.bin" >"$LOGS/defmt.log" 2>&1 || echo "(defmt-print failed)"
+cat "$LOGS/defmt.log"
 echo
 ELAPSED=$(python3 -c "print(f'{$END - $START:.2f}')")
+
+if [ "$PEER_STATUS" -ne 0 ]; then
+  echo "== FAIL: the Python peer failed (status $PEER_STATUS) after ${ELAPSED}s"
+  exit 1
+fi
+if [ "$APP" = sensor ] && ! grep -qE "rate: 250 ms" "$LOGS/defmt.log"; then
+  echo "== FAIL: the firmware's log does not show the rate command (rate: 250 ms)"
+  exit 1
+fi
 case "$STATUS" in
-  0) echo "== PASS: echo complete, QEMU exited 0 after ${ELAPSED}s" ;;
+  0) echo "== PASS: $APP complete after ${ELAPSED}s" ;;
   124) echo "== FAIL: QEMU still running after ${E2E_TIMEOUT}s (killed)" ;;
   *) echo "== FAIL: QEMU exited with status $STATUS after ${ELAPSED}s" ;;
 esac

@@ -6,6 +6,7 @@
 #![no_std]
 #![deny(missing_docs)]
 
+mod fmt;
 pub mod pl011;
 pub mod systick;
 

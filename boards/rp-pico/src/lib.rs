@@ -8,6 +8,8 @@
 #![no_std]
 #![deny(missing_docs)]
 
+mod fmt;
+
 use banyan_mcu::Clock;
 use embassy_rp::uart::{self, BufferedUart};
 use embassy_usb::class::cdc_acm::{BufferedReceiver, CdcAcmError, Sender};
@@ -48,7 +50,7 @@ impl Read for UartLink {
         loop {
             match self.0.read(buf).await {
                 Ok(n) => return Ok(n),
-                Err(error) => defmt::warn!("UART line error: {}", error),
+                Err(error) => crate::warn!("UART line error: {}", error),
             }
         }
     }

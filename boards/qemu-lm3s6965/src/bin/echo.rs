@@ -11,9 +11,12 @@ use banyan_board_qemu_lm3s6965::exit;
 use banyan_board_qemu_lm3s6965::pl011::Pl011;
 use banyan_board_qemu_lm3s6965::systick::{QEMU_CORE_HZ, SysTickClock};
 use banyan_mcu::{EchoClient, EchoConfig, Polled};
+use banyan_board_qemu_lm3s6965::{error, info};
 use cortex_m_rt::entry;
+#[cfg(feature = "defmt")]
 use defmt_semihosting as _;
 
+#[cfg(feature = "defmt")]
 defmt::timestamp!("{=u64:ms}", SysTickClock::millis());
 
 /// There is no entropy source under QEMU; the gateway only logs the nonce.
@@ -36,18 +39,19 @@ fn main() -> ! {
     let mut client: EchoClient<'_> = EchoClient::new(config);
     match client.run(&mut uart, &clock, &mut ()) {
         Ok(summary) => {
-            defmt::info!("echo complete: {}", summary);
+            info!("echo complete: {}", summary);
             exit(true)
         }
         Err(error) => {
-            defmt::error!("echo failed: {}", error);
+            error!("echo failed: {}", error);
             exit(false)
         }
     }
 }
 
 #[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    defmt::error!("panic: {}", defmt::Display2Format(info));
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    #[cfg(feature = "defmt")]
+    defmt::error!("panic: {}", defmt::Display2Format(_info));
     exit(false)
 }

@@ -6,7 +6,7 @@
 #![no_std]
 #![no_main]
 
-use banyan_board_rp_pico::{EmbassyClock, UartLink, boot_nonce};
+use banyan_board_rp_pico::{EmbassyClock, UartLink, boot_nonce, error, info};
 use banyan_mcu::{EchoClient, EchoConfig};
 use embassy_executor::Spawner;
 use embassy_rp::bind_interrupts;
@@ -15,7 +15,6 @@ use embassy_rp::peripherals::UART0;
 use embassy_rp::uart::{BufferedInterruptHandler, BufferedUart, Config};
 use embassy_time::{Delay, Timer};
 use static_cell::StaticCell;
-use {defmt_rtt as _, panic_probe as _};
 
 bind_interrupts!(struct Irqs {
     UART0_IRQ => BufferedInterruptHandler<UART0>;
@@ -26,8 +25,8 @@ async fn main(_spawner: Spawner) {
     let p = embassy_rp::init(Default::default());
     let mut led = Output::new(p.PIN_25, Level::Low);
 
-    static TX_BUF: StaticCell<[u8; 256]> = StaticCell::new();
-    static RX_BUF: StaticCell<[u8; 1024]> = StaticCell::new();
+    static TX_BUF: StaticCell<[u8; 128]> = StaticCell::new();
+    static RX_BUF: StaticCell<[u8; 256]> = StaticCell::new();
     let mut config = Config::default();
     config.baudrate = 115_200;
     let uart = BufferedUart::new(
@@ -35,14 +34,14 @@ async fn main(_spawner: Spawner) {
         p.PIN_0,
         p.PIN_1,
         Irqs,
-        TX_BUF.init([0; 256]),
-        RX_BUF.init([0; 1024]),
+        TX_BUF.init([0; 128]),
+        RX_BUF.init([0; 256]),
         config,
     );
     let mut link = UartLink(uart);
 
     let nonce = boot_nonce();
-    defmt::info!(
+    info!(
         "echo over UART0 (GP0 TX, GP1 RX, 115200), boot nonce {=u32:#x}",
         nonce
     );
@@ -57,10 +56,10 @@ async fn main(_spawner: Spawner) {
         .await
     {
         Ok(summary) => {
-            defmt::info!("echo complete: {}", summary);
+            info!("echo complete: {}", summary);
             led.set_high();
         }
-        Err(error) => defmt::error!("echo failed: {}", error),
+        Err(error) => error!("echo failed: {}", error),
     }
     loop {
         Timer::after_secs(3600).await;

@@ -7,7 +7,7 @@
 #![no_std]
 #![no_main]
 
-use banyan_board_rp_pico::{EmbassyClock, UsbSerial, boot_nonce};
+use banyan_board_rp_pico::{EmbassyClock, UsbSerial, boot_nonce, error, info, warn};
 use banyan_mcu::{ClientError, EchoClient, EchoConfig};
 use embassy_executor::Spawner;
 use embassy_rp::bind_interrupts;
@@ -18,7 +18,6 @@ use embassy_time::{Delay, Timer};
 use embassy_usb::class::cdc_acm::{CdcAcmClass, State};
 use embassy_usb::{Builder, UsbDevice};
 use static_cell::StaticCell;
-use {defmt_rtt as _, panic_probe as _};
 
 bind_interrupts!(struct Irqs {
     USBCTRL_IRQ => InterruptHandler<USB>;
@@ -62,7 +61,10 @@ async fn main(spawner: Spawner) {
     );
     let class = CdcAcmClass::new(&mut builder, CDC_STATE.init(State::new()), MAX_PACKET);
     let device = builder.build();
-    spawner.spawn(defmt::unwrap!(usb_task(device)));
+    let Ok(usb) = usb_task(device) else {
+        panic!("USB task already running")
+    };
+    spawner.spawn(usb);
 
     let (tx, rx) = class.split();
     let mut link = UsbSerial {
@@ -73,7 +75,7 @@ async fn main(spawner: Spawner) {
     let nonce = boot_nonce();
     loop {
         link.wait_connection().await;
-        defmt::info!("USB port open, boot nonce {=u32:#x}", nonce);
+        info!("USB port open, boot nonce {=u32:#x}", nonce);
         let config = EchoConfig {
             max_retries: None,
             ..EchoConfig::seed(nonce)
@@ -84,17 +86,17 @@ async fn main(spawner: Spawner) {
             .await
         {
             Ok(summary) => {
-                defmt::info!("echo complete: {}", summary);
+                info!("echo complete: {}", summary);
                 led.set_high();
                 loop {
                     Timer::after_secs(3600).await;
                 }
             }
             Err(ClientError::Transport(kind)) => {
-                defmt::warn!("USB link lost ({}); waiting for the port again", kind);
+                warn!("USB link lost ({}); waiting for the port again", kind);
             }
             Err(error) => {
-                defmt::error!("echo failed: {}; starting over", error);
+                error!("echo failed: {}; starting over", error);
                 Timer::after_secs(1).await;
             }
         }
