@@ -172,6 +172,16 @@ impl Sensor {
     /// the board fell more than a period behind (no burst of catch-up readings).
     pub fn published(&mut self, now_ms: u64) {
         self.count = self.count.wrapping_add(1);
+        self.schedule_next(now_ms);
+    }
+
+    /// Records that the due reading could not be taken (a sensor error): schedules the next
+    /// one as [`published`](Self::published) does, without counting.
+    pub fn skipped(&mut self, now_ms: u64) {
+        self.schedule_next(now_ms);
+    }
+
+    fn schedule_next(&mut self, now_ms: u64) {
         let next = self.next_due_ms.saturating_add(u64::from(self.period_ms));
         self.next_due_ms = if next > now_ms {
             next
@@ -319,6 +329,10 @@ mod tests {
         sensor.published(2150);
         assert_eq!(sensor.wait_ms(2150), 100);
         assert_eq!(sensor.reading(20.0).count, 3);
+        // A skipped reading moves the schedule but not the count.
+        sensor.skipped(2250);
+        assert_eq!(sensor.count(), 3);
+        assert_eq!(sensor.wait_ms(2250), 100);
     }
 
     #[test]

@@ -9,6 +9,10 @@
 #![deny(missing_docs)]
 
 mod fmt;
+pub mod onegpio_app;
+pub mod onegpio_board;
+pub mod sensor_app;
+pub mod usb;
 
 use banyan_mcu::Clock;
 use embassy_rp::uart::{self, BufferedUart};
