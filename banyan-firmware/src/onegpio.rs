@@ -87,7 +87,10 @@ mod tests {
 
     fn command(buf: &mut [u8], name: &str, pin: u8, value: Option<u8>) -> usize {
         let mut map = MapWriter::new(buf, if value.is_some() { 3 } else { 2 }).unwrap();
-        map.entry("command", name).unwrap().entry("pin", &pin).unwrap();
+        map.entry("command", name)
+            .unwrap()
+            .entry("pin", &pin)
+            .unwrap();
         if let Some(value) = value {
             map.entry("value", &value).unwrap();
         }
@@ -130,20 +133,29 @@ mod tests {
             ("set_mode_digital_input", 3, None),
         ] {
             let n = command(&mut buf, name, pin, value);
-            assert_eq!(engine.handle(&topic, &buf[..n], now, &mut queue), Outcome::Done);
+            assert_eq!(
+                engine.handle(&topic, &buf[..n], now, &mut queue),
+                Outcome::Done
+            );
             now += 1000;
         }
         while queue.pop().is_some() {} // an initial report of pin 3, if the engine sends one
         // Fill the queue, then write 1 to pin 2: the report for pin 3 must wait, not vanish.
         queue.publish("t", b"\x80").unwrap();
         let n = command(&mut buf, "digital_write", 2, Some(1));
-        assert_eq!(engine.handle(&topic, &buf[..n], now, &mut queue), Outcome::Done);
+        assert_eq!(
+            engine.handle(&topic, &buf[..n], now, &mut queue),
+            Outcome::Done
+        );
         assert_eq!(queue.pop().unwrap().as_slice(), b"\x80");
         assert!(queue.is_empty());
         engine.poll(now + 1000, &mut queue);
         let report = queue.pop().expect("the pending digital report");
         let map = MapReader::new(&report).unwrap();
-        assert_eq!(map.get("report").and_then(|v| v.as_str()), Some("digital_input"));
+        assert_eq!(
+            map.get("report").and_then(|v| v.as_str()),
+            Some("digital_input")
+        );
         assert_eq!(map.get("pin").and_then(|v| v.as_i64()), Some(3));
         assert_eq!(map.get("value").and_then(|v| v.as_i64()), Some(1));
     }

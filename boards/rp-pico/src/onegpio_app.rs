@@ -53,7 +53,11 @@ impl OneGpioApp {
 
     /// Runs over `link` until the transport fails (returns the error). `client` must already
     /// be subscribed to [`commands_topic`](Self::commands_topic).
-    pub async fn run<T: Read + Write>(&mut self, client: &mut OneGpioClient, link: &mut T) -> ClientError {
+    pub async fn run<T: Read + Write>(
+        &mut self,
+        client: &mut OneGpioClient,
+        link: &mut T,
+    ) -> ClientError {
         let clock = EmbassyClock;
         loop {
             let polled = select(

@@ -10,8 +10,8 @@
 use banyan_board_qemu_lm3s6965::exit;
 use banyan_board_qemu_lm3s6965::pl011::Pl011;
 use banyan_board_qemu_lm3s6965::systick::{QEMU_CORE_HZ, SysTickClock};
-use banyan_mcu::{EchoClient, EchoConfig, Polled};
 use banyan_board_qemu_lm3s6965::{error, info};
+use banyan_mcu::{EchoClient, EchoConfig, Polled};
 use cortex_m_rt::entry;
 #[cfg(feature = "defmt")]
 use defmt_semihosting as _;

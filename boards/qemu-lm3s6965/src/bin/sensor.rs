@@ -45,7 +45,10 @@ fn main() -> ! {
         exit(false)
     }
     let mut sensor = Sensor::new(clock.now_ms());
-    info!("sensor: publishing on {=str}, commands on {=str}", SENSOR_TOPIC, COMMAND_TOPIC);
+    info!(
+        "sensor: publishing on {=str}, commands on {=str}",
+        SENSOR_TOPIC, COMMAND_TOPIC
+    );
     loop {
         match client.poll(&mut uart, &clock) {
             Ok(Some(Incoming::Message(message))) => match sensor::parse_command(message.payload) {

@@ -78,7 +78,10 @@ async fn main(_spawner: Spawner) {
     let mut app = OneGpioApp::new(PicoBoard::new(pins, adc));
 
     let nonce = boot_nonce();
-    info!("onegpio over UART0 (GP0 TX, GP1 RX, 115200), boot nonce {=u32:#x}", nonce);
+    info!(
+        "onegpio over UART0 (GP0 TX, GP1 RX, 115200), boot nonce {=u32:#x}",
+        nonce
+    );
     let mut client: OneGpioClient = OneGpioClient::new(ClientConfig::new(nonce));
     if client.subscribe(app.commands_topic()).is_err() {
         panic!("command topic does not fit the client");

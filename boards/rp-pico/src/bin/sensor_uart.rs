@@ -42,7 +42,10 @@ async fn main(_spawner: Spawner) {
     let mut thermometer = Thermometer::new(p.ADC, p.ADC_TEMP_SENSOR);
 
     let nonce = boot_nonce();
-    info!("sensor over UART0 (GP0 TX, GP1 RX, 115200), boot nonce {=u32:#x}", nonce);
+    info!(
+        "sensor over UART0 (GP0 TX, GP1 RX, 115200), boot nonce {=u32:#x}",
+        nonce
+    );
     let mut client: Client = Client::new(ClientConfig::new(nonce));
     if client.subscribe(COMMAND_TOPIC).is_err() {
         panic!("command topic does not fit the client");
