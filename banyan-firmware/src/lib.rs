@@ -3,4 +3,6 @@
 #![doc = include_str!("../README.md")]
 
 pub mod onegpio;
+pub mod pl011;
 pub mod sensor;
+pub mod time;

@@ -1,13 +1,13 @@
-//! Board support for QEMU's `lm3s6965evb` (TI Stellaris LM3S6965, Cortex-M3): the PL011
-//! UART0 as an embedded-io 0.7 transport, a SysTick millisecond clock, and semihosting exit.
+//! Board support for QEMU's `lm3s6965evb` (TI Stellaris LM3S6965, Cortex-M3): a SysTick
+//! millisecond clock, semihosting exit and the logging door. The UART is
+//! `banyan_firmware::pl011` (shared with the Pico's blocking firmware).
 //!
-//! The echo firmware is `src/bin/echo.rs`; `scripts/qemu-e2e.sh` (repository root) runs it
-//! against the real backplane, echo server and gateway.
+//! Firmware: `src/bin/echo.rs`, `sensor.rs`, `onegpio.rs`; `scripts/qemu-e2e.sh --app NAME`
+//! (repository root) runs each against the real backplane and gateway.
 #![no_std]
 #![deny(missing_docs)]
 
 mod fmt;
-pub mod pl011;
 pub mod systick;
 
 /// Ends the QEMU run with `code` as QEMU's exit status (0 success, 1 failure), through

@@ -26,7 +26,8 @@ pub struct EmbassyClock;
 
 impl Clock for EmbassyClock {
     fn now_ms(&self) -> u64 {
-        embassy_time::Instant::now().as_millis()
+        // Not `as_millis()`: its u64 division costs ~0.9 KiB of flash on the M0+.
+        banyan_firmware::time::micros_to_millis(embassy_time::Instant::now().as_micros())
     }
 }
 

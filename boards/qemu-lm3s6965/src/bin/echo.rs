@@ -8,7 +8,7 @@
 #![no_main]
 
 use banyan_board_qemu_lm3s6965::exit;
-use banyan_board_qemu_lm3s6965::pl011::Pl011;
+use banyan_firmware::pl011::{LM3S6965_UART0, Pl011};
 use banyan_board_qemu_lm3s6965::systick::{QEMU_CORE_HZ, SysTickClock};
 use banyan_board_qemu_lm3s6965::{error, info};
 use banyan_mcu::{EchoClient, EchoConfig, Polled};
@@ -29,7 +29,7 @@ fn main() -> ! {
     };
     let clock = SysTickClock::start(core.SYST, QEMU_CORE_HZ);
     // SAFETY: UART0 is used by nothing else in this program.
-    let mut uart = Polled(unsafe { Pl011::uart0() });
+    let mut uart = Polled(unsafe { Pl011::configure_8n1(LM3S6965_UART0) });
     let config = EchoConfig {
         // Generous for a loaded CI machine: ~30 s of silence before giving up.
         timeout_ms: 1000,

@@ -12,7 +12,7 @@
 #![no_std]
 #![no_main]
 
-use banyan_board_qemu_lm3s6965::pl011::Pl011;
+use banyan_firmware::pl011::{LM3S6965_UART0, Pl011};
 use banyan_board_qemu_lm3s6965::systick::{QEMU_CORE_HZ, SysTickClock};
 use banyan_board_qemu_lm3s6965::{error, exit, info, warn};
 use banyan_firmware::sensor::{self, Command, Sensor};
@@ -38,7 +38,7 @@ fn main() -> ! {
     };
     let clock = SysTickClock::start(core.SYST, QEMU_CORE_HZ);
     // SAFETY: UART0 is used by nothing else in this program.
-    let mut uart = Polled(unsafe { Pl011::uart0() });
+    let mut uart = Polled(unsafe { Pl011::configure_8n1(LM3S6965_UART0) });
     let mut client: Client = Client::new(ClientConfig::new(BOOT_NONCE));
     if let Err(e) = client.subscribe(COMMAND_TOPIC) {
         error!("subscribe failed: {}", e);

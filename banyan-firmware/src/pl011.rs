@@ -1,5 +1,6 @@
 //! ARM PL011 UART as an embedded-io 0.7 transport (`Read`, `ReadReady`, `Write`,
-//! `WriteReady`).
+//! `WriteReady`): the UART of the LM3S6965 (QEMU's `lm3s6965evb`) and of the RP2040, so both
+//! boards' blocking firmware share it. The only hardware access in this crate.
 //!
 //! Registers (offsets from the base): `DR` 0x00 (data; bits 8..11 receive errors), `FR` 0x18
 //! (flags: BUSY bit 3, RXFE bit 4, TXFF bit 5, TXFE bit 7), `LCR_H` 0x2C (line control: FEN
@@ -17,7 +18,9 @@ use core::ptr::{read_volatile, write_volatile};
 use embedded_io::{ErrorType, Read, ReadReady, Write, WriteReady};
 
 /// UART0 of the LM3S6965.
-pub const UART0_BASE: usize = 0x4000_C000;
+pub const LM3S6965_UART0: usize = 0x4000_C000;
+/// UART0 of the RP2040.
+pub const RP2040_UART0: usize = 0x4003_4000;
 
 const DR: usize = 0x00;
 const FR: usize = 0x18;
@@ -40,18 +43,29 @@ pub struct Pl011 {
 }
 
 impl Pl011 {
-    /// Takes UART0 and configures it: 8 data bits, no parity, 1 stop bit, FIFOs on
-    /// (FIFOs make QEMU's UART several times faster), transmitter and receiver enabled.
+    /// Takes the PL011 at `base` and configures it: 8 data bits, no parity, 1 stop bit, FIFOs
+    /// on (FIFOs make QEMU's UART several times faster), transmitter and receiver enabled.
+    /// The baud rate registers are left alone (QEMU ignores them).
     ///
     /// # Safety
-    /// The caller must own UART0: no other code may use its registers while the `Pl011`
-    /// exists.
-    pub unsafe fn uart0() -> Self {
-        let uart = Self { base: UART0_BASE };
+    /// `base` must be a PL011 the caller owns: no other code may use its registers while the
+    /// `Pl011` exists.
+    pub unsafe fn configure_8n1(base: usize) -> Self {
+        let uart = Self { base };
         uart.write_reg(CR, 0);
         uart.write_reg(LCR_H, LCR_H_WLEN_8 | LCR_H_FEN);
         uart.write_reg(CR, CR_UARTEN | CR_TXE | CR_RXE);
         uart
+    }
+
+    /// Takes the PL011 at `base` as it is, already configured and enabled by a HAL (clock,
+    /// pins, baud rate, frame format; e.g. embassy-rp's `Uart::new_blocking`).
+    ///
+    /// # Safety
+    /// As [`configure_8n1`](Self::configure_8n1); and the HAL driver that configured it must
+    /// not be used (nor dropped, if dropping disables it) while the `Pl011` exists.
+    pub unsafe fn configured(base: usize) -> Self {
+        Self { base }
     }
 
     fn reg(&self, offset: usize) -> *mut u32 {
@@ -59,7 +73,8 @@ impl Pl011 {
     }
 
     fn read_reg(&self, offset: usize) -> u32 {
-        // SAFETY: `base` is a PL011 owned by `self` (see `uart0`); offsets are its registers.
+        // SAFETY: `base` is a PL011 owned by `self` (see the constructors); offsets are its
+        // registers.
         unsafe { read_volatile(self.reg(offset)) }
     }
 
