@@ -35,7 +35,17 @@ mod tests {
 
     #[test]
     fn edges() {
-        for us in [0, 1, 999, 1000, 1001, 65_535, 65_536, 65_999_999, u64::from(u32::MAX)] {
+        for us in [
+            0,
+            1,
+            999,
+            1000,
+            1001,
+            65_535,
+            65_536,
+            65_999_999,
+            u64::from(u32::MAX),
+        ] {
             assert_eq!(micros_to_millis(us), us / 1000, "{us}");
         }
         assert_eq!(micros_to_millis(u64::MAX), u64::MAX / 1000);

@@ -8,9 +8,9 @@
 #![no_main]
 
 use banyan_board_qemu_lm3s6965::exit;
-use banyan_firmware::pl011::{LM3S6965_UART0, Pl011};
 use banyan_board_qemu_lm3s6965::systick::{QEMU_CORE_HZ, SysTickClock};
 use banyan_board_qemu_lm3s6965::{error, info};
+use banyan_firmware::pl011::{LM3S6965_UART0, Pl011};
 use banyan_mcu::{EchoClient, EchoConfig, Polled};
 use cortex_m_rt::entry;
 #[cfg(feature = "defmt")]

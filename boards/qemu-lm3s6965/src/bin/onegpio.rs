@@ -11,10 +11,10 @@
 #![no_std]
 #![no_main]
 
-use banyan_firmware::pl011::{LM3S6965_UART0, Pl011};
 use banyan_board_qemu_lm3s6965::systick::{QEMU_CORE_HZ, SysTickClock};
 use banyan_board_qemu_lm3s6965::{error, exit, info, warn};
 use banyan_firmware::onegpio::ReportQueue;
+use banyan_firmware::pl011::{LM3S6965_UART0, Pl011};
 use banyan_mcu::{Client, ClientConfig, Clock, Incoming, Polled};
 use banyan_onegpio::loopback::{CHANNELS, LoopbackBank, PINS, Wires};
 use banyan_onegpio::{Config, Engine, Outcome};

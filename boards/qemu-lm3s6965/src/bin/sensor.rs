@@ -12,9 +12,9 @@
 #![no_std]
 #![no_main]
 
-use banyan_firmware::pl011::{LM3S6965_UART0, Pl011};
 use banyan_board_qemu_lm3s6965::systick::{QEMU_CORE_HZ, SysTickClock};
 use banyan_board_qemu_lm3s6965::{error, exit, info, warn};
+use banyan_firmware::pl011::{LM3S6965_UART0, Pl011};
 use banyan_firmware::sensor::{self, Command, Sensor};
 use banyan_mcu::{Client, ClientConfig, Clock, Incoming, Polled};
 use cortex_m_rt::entry;
