@@ -59,7 +59,7 @@ build_board() {
       elf="$out/no-defmt/$bin"
     fi
     read -r text data bss _ < <(arm-none-eabi-size "$elf" | tail -n 1)
-    SIZES+=("$(printf '%-14s %-13s %-9s %8d %8d' "$dir" "$bin" "$config" \
+    SIZES+=("$(printf '%-14s %-19s %-9s %8d %8d' "$dir" "$bin" "$config" \
       $((text + data)) $((data + bss)))")
   done
 }
@@ -80,5 +80,5 @@ for src in "$REPO"/boards/rp-pico/src/bin/*.rs; do
 done
 
 echo "== firmware sizes (bytes; flash = text + data, static RAM = data + bss, stack not included)"
-printf '%-14s %-13s %-9s %8s %8s\n' board binary config flash RAM
+printf '%-14s %-19s %-9s %8s %8s\n' board binary config flash RAM
 printf '%s\n' "${SIZES[@]}"
