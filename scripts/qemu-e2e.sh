@@ -9,11 +9,11 @@
 #   echo     (default) the seed's echo client; peer: the Rust echo server, or Python Banyan's
 #            (--python-server). Passes when QEMU exits 0 (all 11 replies counted).
 #   sensor   `sensor` firmware; peer: a Python Banyan component
-#            (boards/qemu-lm3s6965/e2e/sensor_peer.py) that reads >= 5 readings on
+#            (boards/qemu-lm3s6965/tests/python/sensor_check.py) that reads >= 5 readings on
 #            sensor/lm3s6965, sends `rate` then `stop` on command/lm3s6965. Passes when the
 #            peer exits 0, the firmware logged the new rate, and QEMU exits 0 (the `stop`).
 #   onegpio  `onegpio` firmware (virtual pin bank); peer: a Python Banyan OneGPIO component
-#            (boards/qemu-lm3s6965/e2e/onegpio_peer.py): digital loopback 2 -> 3, analog
+#            (boards/qemu-lm3s6965/tests/python/onegpio_check.py): digital loopback 2 -> 3, analog
 #            reports on channel 0, three invalid commands -> three error reports, still
 #            serving after them. Passes when the peer exits 0 and QEMU is still running then.
 #
@@ -181,10 +181,12 @@ PIDS+=($!)
 # deadline; the firmware is already waiting for (or talking to) the gateway.
 PEER_STATUS=0
 if [ "$APP" != echo ]; then
-  PEER="$BOARD/e2e/${APP}_peer.py"
+  PEER="$BOARD/tests/python/${APP}_check.py"
+  # sensor_check.py: --timeout for the whole run; onegpio_check.py: -t per step.
+  if [ "$APP" = sensor ]; then PEER_ARGS=(--timeout "$E2E_TIMEOUT"); else PEER_ARGS=(-t 60); fi
   echo "== peer: Python Banyan ($PYTHON $PEER)"
   set +e
-  "$PYTHON" -u "$PEER" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" --timeout "$E2E_TIMEOUT" \
+  "$PYTHON" -u "$PEER" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" "${PEER_ARGS[@]}" \
     >"$LOGS/peer.log" 2>&1 &
   PEER_PID=$!
   PIDS+=($PEER_PID)

@@ -1,4 +1,5 @@
-"""The Python Banyan side of the QEMU sensor end-to-end test (scripts/qemu-e2e.sh --app sensor).
+"""Sensor end-to-end check: a real Python Banyan component against the sensor firmware
+(run by scripts/qemu-e2e.sh --app sensor).
 
 A plain python-banyan 3.17 component (BanyanBase, unchanged; its `receive_loop_idle_addition`
 hook gives it a clock) that:
