@@ -1,9 +1,11 @@
-//! Board support for the Raspberry Pi Pico (RP2040) running the Banyan echo client with
-//! embassy: a [`Clock`] over `embassy_time`, a boot nonce from the ring oscillator, and the two
-//! links — [`UartLink`] (UART0 on GP0/GP1) and [`UsbSerial`] (USB CDC-ACM) — as
-//! embedded-io-async 0.7 transports for `EchoClient::run_async`.
+//! Board support for the Raspberry Pi Pico (RP2040) with embassy: a [`Clock`] over
+//! `embassy_time`, a boot nonce from the ring oscillator, the two links — [`UartLink`] (UART0
+//! on GP0/GP1) and [`UsbSerial`] (USB CDC-ACM, set up by [`usb::start`]) — as
+//! embedded-io-async 0.7 transports, and the applications shared by their UART and USB
+//! firmware: [`sensor_app`] and OneGPIO ([`onegpio_board`], [`onegpio_app`]).
 //!
-//! Binaries: `src/bin/echo_uart.rs`, `src/bin/echo_usb.rs`. Wiring, flashing and the host
+//! Binaries (`src/bin/`): `echo_uart`, `echo_usb`, `echo_uart_blocking` (the smallest),
+//! `sensor_uart`, `sensor_usb`, `onegpio_uart`, `onegpio_usb`. Wiring, flashing and the host
 //! side: README.md.
 #![no_std]
 #![deny(missing_docs)]
