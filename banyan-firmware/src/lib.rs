@@ -4,5 +4,6 @@
 
 pub mod onegpio;
 pub mod pl011;
+pub mod rp2040_pwm;
 pub mod sensor;
 pub mod time;

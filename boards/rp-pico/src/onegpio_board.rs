@@ -17,12 +17,14 @@
 //! serves two channels: GP*n* is slice `(n / 2) % 8`, channel A for even *n*, B for odd, so
 //! GP*n* and GP*n*+16 share one output and the two channels of a slice share one frequency.
 //! A mode that would break another pin's output on its slice is refused
-//! ([`HardwareError::Unsupported`], reported to the OneGPIO client as an error):
+//! ([`HardwareError::Unsupported`], reported to the OneGPIO client as an error; the rules are
+//! `banyan_firmware::rp2040_pwm::PwmPlan`, tested on the host):
 //!
 //! * PWM: 1 kHz (top 999, duty in 1000 steps);
 //! * servo: 50 Hz (top 19 999, duty = pulse width in µs), as the engine requires;
 //! * tone: the requested frequency at 50 % duty (16 Hz–20 kHz); needs its slice alone.
 
+use banyan_firmware::rp2040_pwm::{PwmPlan, PwmUse};
 use banyan_onegpio::{Adc as OneGpioAdc, Board, Capabilities, HardwareError, PinMode};
 use embassy_rp::Peri;
 use embassy_rp::adc::{self, Adc, Blocking, Channel};
@@ -49,20 +51,6 @@ const FUNC_SIO: u8 = 5;
 /// `true` for the pins OneGPIO may use as digital pins (GP0–GP22, GP25).
 pub const fn is_gpio(pin: u8) -> bool {
     pin <= 22 || pin == 25
-}
-
-const fn slice_of(pin: u8) -> usize {
-    ((pin >> 1) & 7) as usize
-}
-
-/// What a PWM slice is set up for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SliceUse {
-    Free,
-    /// `top` shared by both channels (PWM or servo).
-    Shared(u16),
-    /// One tone pin owns the slice.
-    Tone,
 }
 
 /// One PWM channel (a pin in PWM or servo mode), an embedded-hal `SetDutyCycle`.
@@ -151,7 +139,7 @@ pub struct PicoBoard {
     digital: [Option<Flex<'static>>; PIN_COUNT as usize],
     pwm: [Option<PwmChannel>; PIN_COUNT as usize],
     modes: [PinMode; PIN_COUNT as usize],
-    slices: [SliceUse; 8],
+    plan: PwmPlan,
     adc: PicoAdc,
 }
 
@@ -170,59 +158,29 @@ impl PicoBoard {
             digital,
             pwm: core::array::from_fn(|_| None),
             modes: [PinMode::Unset; PIN_COUNT as usize],
-            slices: [SliceUse::Free; 8],
+            plan: PwmPlan::new(),
             adc,
         }
     }
 
-    /// How the other pins using `pin`'s slice use it (ignoring `pin` itself).
-    fn slice_users(&self, pin: u8) -> (bool, bool) {
-        let slice = slice_of(pin);
-        let mut shared = false;
-        let mut same_channel = false;
-        for other in 0..PIN_COUNT {
-            let other_mode = self.modes[usize::from(other)];
-            if other == pin || slice_of(other) != slice {
-                continue;
-            }
-            if matches!(other_mode, PinMode::Pwm | PinMode::Servo | PinMode::Tone) {
-                shared = true;
-                if other & 1 == pin & 1 {
-                    same_channel = true;
-                }
-            }
-        }
-        (shared, same_channel)
-    }
-
-    /// Claims `pin`'s PWM channel for `mode`, setting the slice up if it is free.
-    fn claim_pwm(&mut self, pin: u8, mode: PinMode) -> Result<(), HardwareError> {
-        let slice = slice_of(pin);
-        let (shared, same_channel) = self.slice_users(pin);
-        if same_channel {
-            // GPn and GPn+16 would output the same signal.
-            return Err(HardwareError::Unsupported);
-        }
-        let wanted = match mode {
-            PinMode::Servo => SliceUse::Shared(SERVO_TOP),
-            PinMode::Tone => SliceUse::Tone,
-            _ => SliceUse::Shared(PWM_TOP),
-        };
-        if shared && (wanted == SliceUse::Tone || self.slices[slice] != wanted) {
-            return Err(HardwareError::Unsupported);
-        }
-        let channel_b = pin & 1 == 1;
-        let ch = pac::PWM.ch(slice);
-        if !shared {
+    /// Claims `pin`'s PWM channel for `usage`, setting the slice up if it was free.
+    fn claim_pwm(&mut self, pin: u8, usage: PwmUse) -> Result<(), HardwareError> {
+        let claim = self
+            .plan
+            .claim(pin, usage)
+            .map_err(|_| HardwareError::Unsupported)?;
+        let ch = pac::PWM.ch(claim.slice);
+        if claim.configure_slice {
             ch.csr().write(|w| w.set_en(false));
             ch.div().write(|w| {
                 w.set_int(PWM_DIVIDER);
                 w.set_frac(0);
             });
             ch.top().write(|w| {
-                w.set_top(match wanted {
-                    SliceUse::Shared(top) => top,
-                    _ => PWM_TOP,
+                w.set_top(if usage == PwmUse::Servo {
+                    SERVO_TOP
+                } else {
+                    PWM_TOP
                 })
             });
             ch.cc().write(|w| {
@@ -233,32 +191,31 @@ impl PicoBoard {
             ch.csr().write(|w| w.set_en(true));
         } else {
             ch.cc().modify(|w| {
-                if channel_b {
+                if claim.channel_b {
                     w.set_b(0);
                 } else {
                     w.set_a(0);
                 }
             });
         }
-        self.slices[slice] = wanted;
         pac::IO_BANK0
             .gpio(usize::from(pin))
             .ctrl()
             .write(|w| w.set_funcsel(FUNC_PWM));
-        self.pwm[usize::from(pin)] = Some(PwmChannel { slice, channel_b });
+        self.pwm[usize::from(pin)] = Some(PwmChannel {
+            slice: claim.slice,
+            channel_b: claim.channel_b,
+        });
         Ok(())
     }
 
-    /// Gives `pin`'s PWM channel back (output 0; the slice is freed when nobody uses it).
+    /// Gives `pin`'s PWM channel back (output 0; the slice stops when nobody uses it).
     fn release_pwm(&mut self, pin: u8) {
         if let Some(mut channel) = self.pwm[usize::from(pin)].take() {
             let _ = channel.set_duty_cycle(0);
-        }
-        let (shared, _) = self.slice_users(pin);
-        if !shared {
-            let slice = slice_of(pin);
-            pac::PWM.ch(slice).csr().write(|w| w.set_en(false));
-            self.slices[slice] = SliceUse::Free;
+            if self.plan.release(pin) {
+                pac::PWM.ch(channel.slice).csr().write(|w| w.set_en(false));
+            }
         }
     }
 }
@@ -285,18 +242,29 @@ impl Board for PicoBoard {
             return Err(HardwareError::Unsupported);
         }
         let old = self.modes[index];
-        let pwm_old = matches!(old, PinMode::Pwm | PinMode::Servo | PinMode::Tone);
-        let pwm_new = matches!(mode, PinMode::Pwm | PinMode::Servo | PinMode::Tone);
-        if pwm_old {
+        if matches!(old, PinMode::Pwm | PinMode::Servo | PinMode::Tone) {
             self.release_pwm(pin);
             self.modes[index] = PinMode::Unset;
         }
-        if pwm_new {
+        let usage = match mode {
+            PinMode::Pwm => Some(PwmUse::Pwm),
+            PinMode::Servo => Some(PwmUse::Servo),
+            PinMode::Tone => Some(PwmUse::Tone),
+            _ => None,
+        };
+        if let Some(usage) = usage {
             if let Some(flex) = self.digital[index].as_mut() {
                 flex.set_as_input();
                 flex.set_pull(Pull::None);
             }
-            self.claim_pwm(pin, mode)?;
+            if let Err(e) = self.claim_pwm(pin, usage) {
+                // Refused: leave the pin a plain input, as after reset.
+                pac::IO_BANK0
+                    .gpio(index)
+                    .ctrl()
+                    .write(|w| w.set_funcsel(FUNC_SIO));
+                return Err(e);
+            }
         } else if let Some(flex) = self.digital[index].as_mut() {
             pac::IO_BANK0
                 .gpio(index)
@@ -342,7 +310,7 @@ impl Board for PicoBoard {
         let Some(channel) = self.pwm.get(usize::from(pin)).and_then(Option::as_ref) else {
             return Err(HardwareError::Failed);
         };
-        if self.slices[channel.slice] != SliceUse::Tone {
+        if self.plan.usage(pin) != Some(PwmUse::Tone) {
             return Err(HardwareError::Failed);
         }
         let ch = pac::PWM.ch(channel.slice);
