@@ -98,10 +98,10 @@ impl PwmPlan {
         if let Some((pin, _)) = this.filter(|&(pin, _)| pin != gpio) {
             return Err(Conflict::ChannelTaken(pin));
         }
-        if let Some((pin, other_use)) = other {
-            if usage == PwmUse::Tone || other_use != usage {
-                return Err(Conflict::SliceBusy(pin));
-            }
+        if let Some((pin, other_use)) = other
+            && (usage == PwmUse::Tone || other_use != usage)
+        {
+            return Err(Conflict::SliceBusy(pin));
         }
         self.channels[slice][channel] = Some((gpio, usage));
         Ok(Claim {
