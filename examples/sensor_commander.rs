@@ -55,7 +55,7 @@ fn main() -> ExitCode {
             .config("SensorCommander")
             .subscribe(sensor_topic.as_str())
             .connect()?;
-        let mut print_readings = |component: &mut banyan_host::Component| -> anyhow::Result<()> {
+        let print_readings = |component: &mut banyan_host::Component| -> anyhow::Result<()> {
             for _ in 0..args.readings {
                 let Some(message) = component.recv_timeout(Duration::from_secs(10))? else {
                     bail!("no reading on {sensor_topic} for 10 s: is the gateway running?");
