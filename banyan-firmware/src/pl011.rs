@@ -10,7 +10,7 @@
 //! (`RCGC1`) and `IBRD`/`FBRD` set first.
 //!
 //! `read` blocks until at least one byte is there, as embedded-io requires; use
-//! [`ReadReady`](embedded_io::ReadReady) (or `banyan_mcu::Polled`) to poll.
+//! [`ReadReady`] (or `banyan_mcu::Polled`) to poll.
 
 use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
