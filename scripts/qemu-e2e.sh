@@ -130,9 +130,11 @@ for bin in "${HOST_NEEDED[@]}"; do
 done
 [ -f "$ELF" ] || { echo "qemu-e2e: $ELF missing" >&2; exit 2; }
 
-# Three distinct free loopback ports (the kernel picks them; a race with another process
-# grabbing one in between is possible but unlikely, and fails loudly).
-read -r PUB_PORT SUB_PORT QEMU_PORT < <(python3 - <<'PYEOF'
+# Three distinct free loopback ports, picked by the kernel. On a busy machine another
+# process's outgoing connection can take a port between the pick and the bind (the kernel
+# hands freed ports out as source ports), so the backplane's start is retried with new ports.
+pick_ports() {
+  read -r PUB_PORT SUB_PORT QEMU_PORT < <(python3 - <<'PYEOF'
 import socket
 socks = [socket.socket() for _ in range(3)]
 for s in socks:
@@ -140,11 +142,23 @@ for s in socks:
 print(*(s.getsockname()[1] for s in socks))
 PYEOF
 )
-echo "== app $APP; ports: backplane publish $PUB_PORT, subscribe $SUB_PORT; QEMU UART $QEMU_PORT"
-
-"$HOST_BIN/backplane" --bind 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" >"$LOGS/backplane.log" 2>&1 &
-PIDS+=($!)
-wait_for "$LOGS/backplane.log" "Publisher +Port" 20 backplane "${PIDS[-1]}"
+}
+for attempt in 1 2 3 4 5; do
+  pick_ports
+  echo "== app $APP; ports: backplane publish $PUB_PORT, subscribe $SUB_PORT; QEMU UART $QEMU_PORT"
+  "$HOST_BIN/backplane" --bind 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" >"$LOGS/backplane.log" 2>&1 &
+  BACKPLANE_PID=$!
+  if wait_for "$LOGS/backplane.log" "Publisher +Port" 20 backplane "$BACKPLANE_PID"; then
+    PIDS+=($BACKPLANE_PID)
+    break
+  fi
+  wait "$BACKPLANE_PID" 2>/dev/null || true
+  if [ "$attempt" -eq 5 ] || ! grep -q "already in use" "$LOGS/backplane.log"; then
+    PIDS+=($BACKPLANE_PID)
+    exit 1
+  fi
+  echo "qemu-e2e: a port was taken meanwhile; picking new ones"
+done
 
 if [ "$APP" = echo ] && [ -n "$PY_SERVER" ]; then
   [ -f "$PY_SERVER" ] || { echo "qemu-e2e: $PY_SERVER not found" >&2; exit 2; }
