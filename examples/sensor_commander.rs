@@ -22,7 +22,7 @@ struct Args {
     /// Readings to print before and after the rate command
     #[arg(short = 'r', long, default_value_t = 5)]
     readings: u32,
-    /// The new period in milliseconds (10..=3600000)
+    /// The new period in milliseconds (1..=3600000)
     #[arg(long, default_value_t = 500)]
     rate_ms: u32,
     /// Send `stop` at the end

@@ -23,8 +23,9 @@ use serde::Serialize;
 
 /// The period at boot.
 pub const DEFAULT_PERIOD_MS: u32 = 100;
-/// The shortest period `rate` accepts (100 readings a second).
-pub const MIN_PERIOD_MS: u32 = 10;
+/// The shortest period `rate` accepts. A link slower than the readings slows them down
+/// (publishing waits for the transport), it never breaks them.
+pub const MIN_PERIOD_MS: u32 = 1;
 /// The longest period `rate` accepts (one hour).
 pub const MAX_PERIOD_MS: u32 = 3_600_000;
 
@@ -75,7 +76,7 @@ impl fmt::Display for CommandError {
             Self::MissingCommand => "no 'command' string",
             Self::UnknownCommand => "unknown command (expected 'rate' or 'stop')",
             Self::MissingRate => "'rate' needs an integer 'ms'",
-            Self::RateOutOfRange => "'ms' out of range (10..=3600000)",
+            Self::RateOutOfRange => "'ms' out of range (1..=3600000)",
         })
     }
 }
@@ -291,7 +292,7 @@ mod tests {
             (
                 encode(vec![
                     ("command", Value::Str("rate".into())),
-                    ("ms", Value::Int(9)),
+                    ("ms", Value::Int(0)),
                 ]),
                 CommandError::RateOutOfRange,
             ),
