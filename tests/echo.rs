@@ -1,11 +1,9 @@
 //! Host-only echo tests: backplane, echo server and echo client on loopback ephemeral ports.
 
-mod common;
-
 use std::time::Duration;
 
 use banyan_host::echo::{self, REPLY_TOPIC};
-use common::{EchoServer, backplane, config};
+use banyan_testkit::{EchoServer, backplane, config};
 
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 

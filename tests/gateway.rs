@@ -1,138 +1,39 @@
 //! The serial gateway against a real backplane and echo server, driven over an in-memory byte
-//! pipe (a Unix socket pair) by a test "MCU" that speaks raw frames.
+//! pipe (a Unix socket pair) by a test "MCU" that speaks raw frames
+//! ([`banyan_testkit::RawMcu`]).
 
-mod common;
+use std::time::Duration;
 
-use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-use banyan_host::gateway::{Connector, Gateway, GatewayStats, Link};
-use banyan_host::{Backplane, Result, ShutdownHandle};
-use banyan_proto::frame::{FeedResult, Frame, FrameDecoder, encode_to_vec, max_encoded_len};
-use common::{EchoServer, backplane, config};
+use banyan_host::Backplane;
+use banyan_host::gateway::GatewayStats;
+use banyan_proto::frame::{Frame, encode_to_vec};
+use banyan_testkit::{EchoServer, GatewayThread, RawMcu, Received as Owned, backplane, config};
 
 const WAIT: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(300);
 /// msgpack `{'message_number': 5}`.
 const FIVE: &[u8] = b"\x81\xaemessage_number\x05";
 
-/// Hands the gateway one end of each socket pair the test sends it.
-struct PipeConnector(Receiver<UnixStream>);
-
-impl Connector for PipeConnector {
-    fn open(&mut self) -> std::io::Result<Box<dyn Link>> {
-        match self.0.try_recv() {
-            Ok(stream) => Ok(Box::new(stream)),
-            Err(_) => Err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no link offered yet",
-            )),
-        }
-    }
-
-    fn describe(&self) -> String {
-        "test pipe".into()
-    }
-}
-
-/// A frame with owned bytes, for assertions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Owned {
-    Hello { max_frame: u16 },
-    Publish { topic: Vec<u8>, payload: Vec<u8> },
-    Pong { seq: u32 },
-    Other(String),
-}
-
-/// The test side of the link.
-struct FakeMcu {
-    stream: UnixStream,
-    decoder: Box<FrameDecoder<{ max_encoded_len(4096) }>>,
-    received: VecDeque<Owned>,
-}
+/// The test side of the link, with asserting helpers.
+struct FakeMcu(RawMcu);
 
 impl FakeMcu {
-    fn new(stream: UnixStream) -> Self {
-        Self {
-            stream,
-            decoder: Box::new(FrameDecoder::new()),
-            received: VecDeque::new(),
-        }
-    }
-
     fn send(&mut self, frame: &Frame<'_>) {
-        self.stream
-            .write_all(&encode_to_vec(frame).unwrap())
-            .unwrap();
+        self.0.send(frame).unwrap();
     }
 
     fn send_bytes(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).unwrap();
-    }
-
-    /// The next frame from the gateway, or `None` after `timeout`.
-    fn recv(&mut self, timeout: Duration) -> Option<Owned> {
-        let deadline = Instant::now() + timeout;
-        let mut buf = [0u8; 1024];
-        while self.received.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            self.stream.set_read_timeout(Some(left)).unwrap();
-            let n = match self.stream.read(&mut buf) {
-                Ok(0) => return None,
-                Ok(n) => n,
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return None;
-                }
-                Err(error) => panic!("read: {error}"),
-            };
-            let mut window = &buf[..n];
-            while !window.is_empty() {
-                window = match self.decoder.feed(window) {
-                    FeedResult::Consumed => break,
-                    FeedResult::Frame { frame, remaining } => {
-                        self.received.push_back(match frame {
-                            Frame::Hello { max_frame, .. } => Owned::Hello { max_frame },
-                            Frame::Publish { topic, payload } => Owned::Publish {
-                                topic: topic.to_vec(),
-                                payload: payload.to_vec(),
-                            },
-                            Frame::Pong { seq } => Owned::Pong { seq },
-                            other => Owned::Other(format!("{other:?}")),
-                        });
-                        remaining
-                    }
-                    FeedResult::Corrupt { kind, .. } => {
-                        panic!("gateway sent a corrupt frame: {kind}")
-                    }
-                    FeedResult::Oversized { .. } => panic!("gateway sent an oversized frame"),
-                };
-            }
-        }
-        self.received.pop_front()
+        self.0.send_bytes(bytes).unwrap();
     }
 
     /// Skips frames until one satisfies `wanted`.
     fn expect(&mut self, what: &str, wanted: impl Fn(&Owned) -> bool) -> Owned {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.recv(left) {
-                Some(frame) if wanted(&frame) => return frame,
-                Some(_) => {}
-                None => panic!("no {what} from the gateway within {WAIT:?}"),
-            }
+        match self.0.wait_for(WAIT, |f| {
+            assert!(!matches!(f, Owned::Corrupt(_)), "gateway sent {f:?}");
+            wanted(f)
+        }) {
+            Ok(Some(frame)) => frame,
+            other => panic!("no {what} from the gateway within {WAIT:?}: {other:?}"),
         }
     }
 
@@ -148,7 +49,7 @@ impl FakeMcu {
 
     /// Asserts that no `reply` arrives for a while (pongs and hellos are fine).
     fn expect_no_reply(&mut self) {
-        while let Some(frame) = self.recv(QUIET) {
+        for frame in self.0.drain(QUIET).unwrap() {
             assert!(
                 !matches!(&frame, Owned::Publish { topic, .. } if topic == b"reply"),
                 "unexpected reply {frame:?}"
@@ -157,49 +58,24 @@ impl FakeMcu {
     }
 }
 
-/// A running gateway on `backplane` with a link offer channel.
-struct Running {
-    links: Sender<UnixStream>,
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<Result<GatewayStats>>>,
-}
+/// A running gateway on `backplane` whose links the test offers.
+struct Running(GatewayThread);
 
 impl Running {
     fn start(backplane: &Backplane) -> Self {
-        let (links, offered) = channel();
-        let component = config(backplane, "Gateway").connect().unwrap();
-        let gateway = Gateway::new(component, PipeConnector(offered));
-        let stop = gateway.shutdown_handle();
-        let thread = std::thread::spawn(move || gateway.run());
-        Self {
-            links,
-            stop,
-            thread: Some(thread),
-        }
+        Self(GatewayThread::start(backplane))
     }
 
     /// Offers a fresh link and returns the MCU's end.
     fn link(&self) -> FakeMcu {
-        let (mcu, gateway) = UnixStream::pair().unwrap();
-        self.links.send(gateway).unwrap();
-        let mut mcu = FakeMcu::new(mcu);
+        let mut mcu = FakeMcu(RawMcu::new(self.0.link()));
         // The gateway announces itself on every (re)opened link.
         mcu.expect("gateway hello", |f| matches!(f, Owned::Hello { .. }));
         mcu
     }
 
-    fn stop(mut self) -> GatewayStats {
-        self.stop.shutdown().unwrap();
-        self.thread.take().unwrap().join().unwrap().unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = self.stop.shutdown();
-            let _ = thread.join();
-        }
+    fn stop(self) -> GatewayStats {
+        self.0.stop()
     }
 }
 

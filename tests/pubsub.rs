@@ -1,14 +1,12 @@
 //! Publish/subscribe through the backplane: topics, prefixes, malformed input, errors.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use banyan_host::echo::{ECHO_TOPIC, EchoPayload, REPLY_TOPIC};
 use banyan_host::{Backplane, BackplaneConfig, Component, Error};
 use banyan_proto::payload::Value;
-use common::{EchoServer, backplane, config};
+use banyan_testkit::{EchoServer, backplane, config};
 
 const WAIT: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(200);

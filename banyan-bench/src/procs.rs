@@ -1,156 +1,10 @@
-//! Child processes (killed on drop), their output lines, and what `/proc` says about them.
+//! What `/proc` says about a process (CPU time, memory) and where the benchmark's sibling
+//! binaries are. Child processes themselves are `banyan_testkit::ChildGuard`s.
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-
-/// How many stderr lines a [`ChildGuard`] keeps for error messages.
-const STDERR_TAIL: usize = 20;
-
-/// A child process with piped output that is killed and reaped when dropped (also when the
-/// benchmark fails or unwinds).
-pub struct ChildGuard {
-    name: String,
-    child: Child,
-    lines: Receiver<String>,
-    stderr: Arc<Mutex<VecDeque<String>>>,
-}
-
-impl std::fmt::Debug for ChildGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChildGuard")
-            .field("name", &self.name)
-            .field("pid", &self.child.id())
-            .finish()
-    }
-}
-
-fn forward_lines(
-    stream: impl Read + Send + 'static,
-    mut sink: impl FnMut(String) + Send + 'static,
-) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            match line {
-                Ok(line) => sink(line),
-                Err(_) => break,
-            }
-        }
-    });
-}
-
-impl ChildGuard {
-    /// Spawns `command` with stdin closed and stdout/stderr captured line by line.
-    pub fn spawn(name: impl Into<String>, mut command: Command) -> Result<Self> {
-        let name = name.into();
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("cannot start {name}: {command:?}"))?;
-        let (tx, lines) = channel();
-        if let Some(stdout) = child.stdout.take() {
-            forward_lines(stdout, move |line| {
-                let _ = tx.send(line);
-            });
-        }
-        let stderr = Arc::new(Mutex::new(VecDeque::new()));
-        if let Some(stream) = child.stderr.take() {
-            let tail = Arc::clone(&stderr);
-            forward_lines(stream, move |line| {
-                let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
-                if tail.len() == STDERR_TAIL {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
-            });
-        }
-        Ok(Self {
-            name,
-            child,
-            lines,
-            stderr,
-        })
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The last lines the process wrote to stderr, for error messages.
-    pub fn stderr_tail(&self) -> String {
-        let tail = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
-        tail.iter().cloned().collect::<Vec<_>>().join("\n")
-    }
-
-    /// Waits until a stdout line starts with `prefix` and returns the rest of it (other lines
-    /// are skipped). Fails at `deadline` or when the process closes its stdout.
-    pub fn wait_line(&mut self, prefix: &str, deadline: Instant) -> Result<String> {
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        return Ok(rest.trim().to_owned());
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    bail!(
-                        "{} printed no `{prefix}` line in time; stderr:\n{}",
-                        self.name,
-                        self.stderr_tail()
-                    )
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let status = self.child.try_wait().ok().flatten();
-                    // Give the stderr reader a moment to collect the last words.
-                    std::thread::sleep(Duration::from_millis(50));
-                    bail!(
-                        "{} exited ({status:?}) without printing `{prefix}`; stderr:\n{}",
-                        self.name,
-                        self.stderr_tail()
-                    )
-                }
-            }
-        }
-    }
-
-    /// Waits for the process to exit by itself until `deadline`; kills it after that.
-    pub fn wait_exit(&mut self, deadline: Instant) -> Result<std::process::ExitStatus> {
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() >= deadline {
-                self.kill();
-                bail!("{} did not exit in time", self.name);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// `sysconf(_SC_CLK_TCK)`: ticks per second of `/proc/PID/stat` times.
 pub fn clock_ticks_per_second() -> f64 {
@@ -215,28 +69,6 @@ pub fn parse_status_field(status: &str, field: &str) -> Option<u64> {
     })
 }
 
-/// Two TCP ports that were free on all IPv4 interfaces a moment ago, for a process that needs
-/// explicit ports (Python's backplane).
-pub fn free_port_pair() -> Result<(u16, u16)> {
-    let a = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0))?;
-    let b = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0))?;
-    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
-}
-
-/// Waits until something accepts TCP connections on `address:port`.
-pub fn wait_listening(address: IpAddr, port: u16, deadline: Instant) -> Result<()> {
-    let target = SocketAddr::new(address, port);
-    loop {
-        if TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!("nothing listens on {target}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A sibling executable of the running benchmark (`target/release/NAME` when run by cargo).
 pub fn sibling_exe(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
@@ -257,6 +89,7 @@ pub fn sibling_exe(name: &str) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn stat_fields() {
@@ -285,20 +118,5 @@ mod tests {
         }
         assert!(cpu_time(pid).unwrap() > before);
         stat_cpu_time(pid).unwrap();
-    }
-
-    #[test]
-    fn child_lines_and_kill() {
-        let mut command = Command::new("sh");
-        command.args(["-c", "echo hello; echo 'READY 42'; echo oops >&2; sleep 30"]);
-        let mut child = ChildGuard::spawn("sh", command).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        assert_eq!(child.wait_line("READY", deadline).unwrap(), "42");
-        let pid = child.pid();
-        drop(child);
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|stat| !stat.contains(") Z"))
-            .unwrap_or(false);
-        assert!(!alive, "child {pid} survived its guard");
     }
 }

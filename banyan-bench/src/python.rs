@@ -7,12 +7,12 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::procs::{ChildGuard, free_port_pair, wait_listening};
+use banyan_testkit::{ChildGuard, free_port_pair, wait_listening};
 
 /// How long one Python step (start, a run) may take before it is an error.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -29,25 +29,11 @@ pub struct PythonEnv {
 }
 
 impl PythonEnv {
-    /// `$BANYAN_PYTHON`, else the repository's `.venv/bin/python`; `Err` says why neither
-    /// can import python-banyan.
+    /// The python-banyan interpreter ([`banyan_testkit::find_banyan_python`]:
+    /// `$BANYAN_PYTHON`, else the repository's `.venv/bin/python`); `Err` says why it cannot
+    /// import python-banyan.
     pub fn find() -> Result<Self> {
-        let python = match std::env::var_os("BANYAN_PYTHON") {
-            Some(path) if !path.is_empty() => PathBuf::from(path),
-            _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
-        };
-        let output = Command::new(&python)
-            .args(["-c", "import python_banyan.banyan_base, msgpack, zmq"])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| anyhow!("cannot run {}: {e}", python.display()))?;
-        if !output.status.success() {
-            bail!(
-                "{} cannot import python_banyan: {}",
-                python.display(),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
+        let python = banyan_testkit::find_banyan_python()?;
         Ok(Self {
             python,
             scripts: Path::new(env!("CARGO_MANIFEST_DIR")).join("python"),
@@ -167,7 +153,7 @@ pub fn throughput_run(
             ],
         ),
     )?;
-    subscriber.wait_line("READY", deadline)?;
+    subscriber.wait_line_until("READY", deadline)?;
     let mut publisher = ChildGuard::spawn(
         "python publisher",
         env.script(
@@ -176,11 +162,11 @@ pub fn throughput_run(
             &["--count".into(), count.to_string()],
         ),
     )?;
-    let start: f64 = field(&publisher.wait_line("START", deadline)?, "t")?;
-    let result = subscriber.wait_line("RESULT", deadline)?;
+    let start: f64 = field(&publisher.wait_line_until("START", deadline)?, "t")?;
+    let result = subscriber.wait_line_until("RESULT", deadline)?;
     let received: u64 = field(&result, "received")?;
     let last: f64 = field(&result, "last")?;
-    publisher.wait_line("DONE", deadline)?;
+    publisher.wait_line_until("DONE", deadline)?;
     Ok(PyThroughput {
         sent: count,
         received,
@@ -201,7 +187,7 @@ impl PyEchoServer {
             "python echo server",
             env.script("bench_echo_server.py", backplane, &[]),
         )?;
-        child.wait_line("READY", Instant::now() + STEP_TIMEOUT)?;
+        child.wait_line_until("READY", Instant::now() + STEP_TIMEOUT)?;
         Ok(Self { _child: child })
     }
 }
@@ -227,7 +213,7 @@ pub fn echo_run(
             ],
         ),
     )?;
-    let line = client.wait_line("RTT_US", Instant::now() + STEP_TIMEOUT)?;
+    let line = client.wait_line_until("RTT_US", Instant::now() + STEP_TIMEOUT)?;
     let times = line
         .split_whitespace()
         .map(|t| {
@@ -261,7 +247,7 @@ pub fn idle_component(
         "python idle component",
         env.script("bench_idle.py", backplane, &args),
     )?;
-    child.wait_line("READY", start + STEP_TIMEOUT)?;
+    child.wait_line_until("READY", start + STEP_TIMEOUT)?;
     Ok((child, start.elapsed()))
 }
 

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::procs::{ChildGuard, cpu_time, status_kib_field};
+use banyan_testkit::ChildGuard;
+
+use crate::procs::{cpu_time, status_kib_field};
 use crate::pubsub::{Endpoints, Throughput, banyan_run};
 
 /// The Rust `backplane` binary running as its own process on 127.0.0.1 (killed on drop).
@@ -30,8 +32,8 @@ impl BackplaneProcess {
             text.parse()
                 .map_err(|_| anyhow!("bad port in banner: `{text}`"))
         };
-        let subscriber_port = port(child.wait_line("Subscriber Port =", deadline)?)?;
-        let publisher_port = port(child.wait_line("Publisher  Port =", deadline)?)?;
+        let subscriber_port = port(child.wait_line_until("Subscriber Port =", deadline)?)?;
+        let publisher_port = port(child.wait_line_until("Publisher  Port =", deadline)?)?;
         Ok(Self {
             child,
             endpoints: Endpoints {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 use banyan_host::ComponentConfig;
 
-use crate::procs::ChildGuard;
 use crate::pubsub::Endpoints;
+use banyan_testkit::ChildGuard;
 
 /// Subcommand name of the probe mode.
 pub const PROBE_COMMAND: &str = "startup-probe";
@@ -72,7 +72,7 @@ pub fn spawn_probe(exe: &Path, endpoints: &Endpoints, idle: Duration) -> Result<
         .arg(idle.as_secs_f64().to_string());
     let start = Instant::now();
     let mut child = ChildGuard::spawn("startup probe", command)?;
-    let line = child.wait_line("READY", start + Duration::from_secs(20))?;
+    let line = child.wait_line_until("READY", start + Duration::from_secs(20))?;
     let spawn_to_ready = start.elapsed();
     let micros: u64 = line
         .strip_prefix("connect_us=")

@@ -1,33 +1,16 @@
 //! The binaries as a user runs them: busy port, clean signal shutdown, echo between processes.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use banyan_host::{Backplane, BackplaneConfig};
+use banyan_testkit::ChildGuard;
 
-/// Kills the child on drop, so a failing test leaves no process behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "process did not exit within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Spawns binary `path` with `args`, output captured, killed on drop.
+fn spawn(name: &str, path: &str, args: &[&str]) -> ChildGuard {
+    let mut command = Command::new(path);
+    command.args(args);
+    ChildGuard::spawn(name, command).unwrap()
 }
 
 #[test]
@@ -86,40 +69,28 @@ fn client_without_backplane_fails_with_one_line() {
 #[test]
 fn three_processes_echo_and_sigterm_stops_cleanly() {
     // Backplane process on OS-chosen ports: read them from its banner.
-    let mut backplane = Guard(
-        Command::new(env!("CARGO_BIN_EXE_backplane"))
-            .args(["--bind", "127.0.0.1", "-p", "0", "-s", "0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let mut backplane = spawn(
+        "backplane",
+        env!("CARGO_BIN_EXE_backplane"),
+        &["--bind", "127.0.0.1", "-p", "0", "-s", "0"],
     );
-    let mut lines = BufReader::new(backplane.0.stdout.take().unwrap()).lines();
-    let mut port_of = |label: &str| loop {
-        let line = lines.next().expect("banner line").unwrap();
-        if let Some(port) = line.strip_prefix(label) {
-            break port.trim().to_owned();
-        }
-    };
-    let sub = port_of("Subscriber Port =");
-    let publ = port_of("Publisher  Port =");
+    let sub = backplane
+        .number_after::<u16>("Subscriber Port =")
+        .unwrap()
+        .to_string();
+    let publ = backplane
+        .number_after::<u16>("Publisher  Port =")
+        .unwrap()
+        .to_string();
     let flags = ["-b", "127.0.0.1", "-p", publ.as_str(), "-s", sub.as_str()];
 
-    let mut server = Guard(
-        Command::new(env!("CARGO_BIN_EXE_simple-echo-server"))
-            .args(flags)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let mut server = spawn(
+        "simple-echo-server",
+        env!("CARGO_BIN_EXE_simple-echo-server"),
+        &flags,
     );
-    let mut server_lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
     // The banner is printed once the server's subscription is proven.
-    assert!(
-        server_lines
-            .by_ref()
-            .map(Result::unwrap)
-            .any(|line| line.starts_with("****")),
-        "server banner"
-    );
+    server.wait_line("****").expect("server banner");
     let client = Command::new(env!("CARGO_BIN_EXE_simple-echo-client"))
         .args(flags)
         .output()
@@ -135,8 +106,10 @@ fn three_processes_echo_and_sigterm_stops_cleanly() {
         "{stdout}"
     );
 
-    let numbers: Vec<String> = server_lines
-        .map(Result::unwrap)
+    server.wait_stdout("Message number: 0").unwrap();
+    let numbers: Vec<String> = server
+        .stdout()
+        .into_iter()
         .filter(|line| line.starts_with("Message number"))
         .take(11)
         .collect();
@@ -146,16 +119,9 @@ fn three_processes_echo_and_sigterm_stops_cleanly() {
         .collect();
     assert_eq!(numbers, expected);
 
-    for child in [&mut server.0, &mut backplane.0] {
-        let pid = child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let status = wait_exit(child, Duration::from_secs(10));
+    for child in [&mut server, &mut backplane] {
+        child.set_deadline(Instant::now() + Duration::from_secs(10));
+        let status = child.terminate().unwrap();
         assert!(status.success(), "exit status after SIGTERM: {status:?}");
     }
 }
@@ -167,22 +133,14 @@ fn monitor_prints_topic_and_readable_payload() {
         backplane.publisher_port().to_string(),
         backplane.subscriber_port().to_string(),
     );
-    let mut monitor = Guard(
-        Command::new(env!("CARGO_BIN_EXE_monitor"))
-            .args(["-b", "127.0.0.1", "-p", &publ, "-s", &sub, "--count", "2"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let mut monitor = spawn(
+        "monitor",
+        env!("CARGO_BIN_EXE_monitor"),
+        &["-b", "127.0.0.1", "-p", &publ, "-s", &sub, "--count", "2"],
     );
-    let mut lines = BufReader::new(monitor.0.stdout.take().unwrap()).lines();
     // The banner (between two rules) is printed once the monitor's subscription is proven.
-    let rules = lines
-        .by_ref()
-        .map(Result::unwrap)
-        .filter(|line| line.starts_with("****"))
-        .take(2)
-        .count();
-    assert_eq!(rules, 2, "monitor banner");
+    monitor.wait_line("****").expect("monitor banner");
+    monitor.wait_line("****").expect("monitor banner end");
 
     let publisher = banyan_host::ComponentConfig::new("pub")
         .backplane(
@@ -207,8 +165,15 @@ fn monitor_prints_topic_and_readable_payload() {
     publisher.publish("sensor", &reading).unwrap();
     publisher.publish_raw(b"broken", b"\xc1").unwrap();
 
-    let printed: Vec<String> = lines
-        .map(Result::unwrap)
+    monitor.set_deadline(Instant::now() + Duration::from_secs(10));
+    assert!(monitor.wait_exit().unwrap().success());
+    let printed: Vec<String> = monitor
+        .stdout()
+        .into_iter()
+        .skip_while(|l| !l.starts_with("****"))
+        .skip(1)
+        .skip_while(|l| !l.starts_with("****"))
+        .skip(1)
         .filter(|l| !l.is_empty())
         .collect();
     assert_eq!(
@@ -218,5 +183,4 @@ fn monitor_prints_topic_and_readable_payload() {
             "broken  <not a msgpack payload (invalid msgpack marker byte 0xc1): c1>".to_owned(),
         ]
     );
-    assert!(wait_exit(&mut monitor.0, Duration::from_secs(10)).success());
 }

@@ -12,7 +12,7 @@
 //! Python components and backplanes bind/connect to the machine's outward IPv4 address
 //! (`banyan_host::net::outward_ipv4`), so the Python side is always given that address; the
 //! Rust backplane listens on all interfaces (`0.0.0.0`), as its binary does by default.
-//! Scenarios run one at a time (see `harness::serial`), each within 60 s.
+//! Scenarios run one at a time (see `banyan_testkit::scenario::serial`), each within 60 s.
 
 #[path = "python_interop/all_kinds.rs"]
 mod all_kinds;
@@ -67,8 +67,12 @@ fn rust_backplane(scenario: &mut Scenario) -> Step<(Proc, String, String)> {
     let mut command = rust_bin("backplane");
     command.args(["-p", "0", "-s", "0"]);
     let backplane = scenario.spawn("rust backplane", command)?;
-    let publisher = backplane.number_after("Publisher  Port =")?.to_string();
-    let subscriber = backplane.number_after("Subscriber Port =")?.to_string();
+    let publisher = backplane
+        .number_after::<u16>("Publisher  Port =")?
+        .to_string();
+    let subscriber = backplane
+        .number_after::<u16>("Subscriber Port =")?
+        .to_string();
     Ok((backplane, publisher, subscriber))
 }
 
@@ -280,7 +284,8 @@ fn rust_publisher_python_subscriber_all_kinds() {
                 std::thread::sleep(REPEAT);
             }
             sub.wait_success()?;
-            sub.wait_stdout("MATCH").map(drop)
+            sub.wait_stdout("MATCH")?;
+            Ok(())
         },
     );
 }
@@ -327,9 +332,8 @@ fn python_publisher_rust_subscriber_all_kinds() {
                 std::thread::sleep(REPEAT);
             }
             publisher_proc.wait_success()?;
-            publisher_proc
-                .wait_stdout("acknowledged on ack_all_kinds")
-                .map(drop)
+            publisher_proc.wait_stdout("acknowledged on ack_all_kinds")?;
+            Ok(())
         },
     );
 }

@@ -32,7 +32,7 @@ pub(super) fn startup_section(plan: &Plan, report: &mut Report, shared: &mut Sha
         connect.push(probe.connect.as_secs_f64() * 1e3);
         probe
             .child
-            .wait_exit(Instant::now() + Duration::from_secs(10))?;
+            .wait_exit_until(Instant::now() + Duration::from_secs(10))?;
     }
     backplane.shutdown()?;
     let ready = Spread::of(&ready).ok_or_else(|| anyhow!("no probes"))?;
@@ -69,7 +69,7 @@ pub(super) fn startup_section(plan: &Plan, report: &mut Report, shared: &mut Sha
             let mut times = Vec::new();
             for _ in 0..3 {
                 let (mut child, took) = python::idle_component(&env, &backplane, true)?;
-                child.wait_exit(Instant::now() + Duration::from_secs(10))?;
+                child.wait_exit_until(Instant::now() + Duration::from_secs(10))?;
                 times.push(took.as_secs_f64() * 1e3);
             }
             let spread = Spread::of(&times).ok_or_else(|| anyhow!("no python probes"))?;

@@ -1,0 +1,121 @@
+//! In-process host fixtures: a loopback backplane, component configurations, an echo server
+//! thread and a gateway thread on offered links — each stopped and joined on drop.
+
+use banyan_host::echo::{self, ECHO_TOPIC};
+use banyan_host::gateway::{Gateway, GatewayStats};
+use banyan_host::{Backplane, BackplaneConfig, ComponentConfig};
+
+use crate::link::{LinkOffers, offered_links};
+use crate::thread::ThreadGuard;
+
+/// A backplane bound to 127.0.0.1 on OS-chosen ports.
+///
+/// # Panics
+/// When it cannot bind (a test setup failure).
+pub fn backplane() -> Backplane {
+    Backplane::bind(&BackplaneConfig::ephemeral_loopback()).expect("bind a loopback backplane")
+}
+
+/// A configuration for component `name` on `backplane`.
+pub fn config(backplane: &Backplane, name: &str) -> ComponentConfig {
+    ComponentConfig::new(name).backplane(
+        backplane.address(),
+        backplane.publisher_port(),
+        backplane.subscriber_port(),
+    )
+}
+
+/// The seed's echo server ([`banyan_host::echo::serve`]) on its own thread; stopped and
+/// joined on drop.
+#[derive(Debug)]
+pub struct EchoServer(ThreadGuard<banyan_host::Result<Vec<i64>>>);
+
+impl EchoServer {
+    /// Connects a server to `backplane` (its subscription proven) and starts serving.
+    ///
+    /// # Panics
+    /// When it cannot connect.
+    pub fn start(backplane: &Backplane) -> Self {
+        let mut server = config(backplane, "EchoServer")
+            .subscribe(ECHO_TOPIC)
+            .connect()
+            .expect("connect the echo server");
+        let stop = server.shutdown_handle();
+        Self(ThreadGuard::spawn(
+            "echo server",
+            move || {
+                let _ = stop.shutdown();
+            },
+            move || {
+                let mut seen = Vec::new();
+                echo::serve(&mut server, |number| seen.push(number))?;
+                Ok(seen)
+            },
+        ))
+    }
+
+    /// Stops the server and returns the message numbers it served, in order.
+    ///
+    /// # Panics
+    /// When the server failed or panicked.
+    pub fn stop(self) -> Vec<i64> {
+        self.0
+            .stop()
+            .expect("echo server thread")
+            .expect("echo server result")
+    }
+}
+
+/// A [`Gateway`] on its own thread whose links the test offers; stopped and joined on drop.
+#[derive(Debug)]
+pub struct GatewayThread {
+    offers: LinkOffers,
+    thread: ThreadGuard<banyan_host::Result<GatewayStats>>,
+}
+
+impl GatewayThread {
+    /// Connects a gateway component to `backplane` and runs the gateway.
+    ///
+    /// # Panics
+    /// When it cannot connect.
+    pub fn start(backplane: &Backplane) -> Self {
+        let component = config(backplane, "Gateway")
+            .connect()
+            .expect("connect the gateway");
+        let (offers, connector) = offered_links("test link");
+        let gateway = Gateway::new(component, connector);
+        let stop = gateway.shutdown_handle();
+        let thread = ThreadGuard::spawn(
+            "gateway",
+            move || {
+                let _ = stop.shutdown();
+            },
+            move || gateway.run(),
+        );
+        Self { offers, thread }
+    }
+
+    /// Offers links to the gateway.
+    pub fn offers(&self) -> &LinkOffers {
+        &self.offers
+    }
+
+    /// Offers a fresh Unix socket pair and returns the MCU's end.
+    ///
+    /// # Panics
+    /// When the gateway is gone.
+    pub fn link(&self) -> std::os::unix::net::UnixStream {
+        self.offers.offer_pair().expect("the gateway takes links")
+    }
+
+    /// Stops the gateway and returns its counters.
+    ///
+    /// # Panics
+    /// When the gateway failed or panicked.
+    pub fn stop(self) -> GatewayStats {
+        self.thread
+            .stop()
+            .expect("gateway thread")
+            .expect("gateway result")
+    }
+}

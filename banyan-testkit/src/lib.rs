@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod fault;
+pub mod host;
+pub mod link;
+pub mod mcu;
+pub mod mem;
+pub mod ports;
+pub mod process;
+pub mod python;
+pub mod relay;
+pub mod scenario;
+pub mod thread;
+pub mod wire;
+
+pub use error::{Error, Result};
+pub use fault::{FaultHandle, FaultInjector, FaultStats, Faults, PERCENT, Rng};
+pub use host::{EchoServer, GatewayThread, backplane, config};
+pub use link::{EmbeddedIo, LinkOffers, OfferedConnector, offered_links};
+pub use mcu::{RawMcu, Received};
+pub use mem::{MemEnd, SimClock, mem_pair};
+pub use ports::{LOOPBACK, free_port, free_port_pair, wait_closed, wait_listening};
+pub use process::{ChildGuard, cargo_bin};
+pub use python::{
+    banyan_python, find_banyan_python, find_tool, in_ci, python_module, python_script, repo_root,
+    require_tool,
+};
+pub use relay::{FaultProxy, FaultRelay};
+pub use scenario::{Scenario, Step, ensure, run_scenario};
+pub use thread::ThreadGuard;
+pub use wire::SerialWire;
