@@ -1,8 +1,6 @@
 //! Self-healing components: the backplane (an in-process `Backplane` on the same ports) and the
 //! echo server restarted mid-run. Loopback, ephemeral ports; waits have generous deadlines.
 
-mod common;
-
 use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -10,7 +8,7 @@ use std::time::{Duration, Instant};
 use banyan_host::component::{PENDING_LIMIT_MESSAGES, PathState};
 use banyan_host::echo::{self, ClientOptions, EchoReport, REPLY_TOPIC};
 use banyan_host::{Backplane, BackplaneConfig, Component, Error, Result};
-use common::{EchoServer, backplane, config};
+use banyan_testkit::{EchoServer, backplane, config};
 
 const WAIT: Duration = Duration::from_secs(60);
 

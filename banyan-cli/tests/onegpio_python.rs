@@ -28,8 +28,12 @@ fn backplane(scenario: &mut Scenario) -> Step<(Proc, String, String)> {
     let mut command = Command::new(env!("CARGO_BIN_EXE_backplane"));
     command.args(["-p", "0", "-s", "0", "--bind", "127.0.0.1"]);
     let backplane = scenario.spawn("backplane", command)?;
-    let publisher = backplane.number_after("Publisher  Port =")?.to_string();
-    let subscriber = backplane.number_after("Subscriber Port =")?.to_string();
+    let publisher = backplane
+        .number_after::<u16>("Publisher  Port =")?
+        .to_string();
+    let subscriber = backplane
+        .number_after::<u16>("Subscriber Port =")?
+        .to_string();
     Ok((backplane, publisher, subscriber))
 }
 
