@@ -3,7 +3,6 @@
 //! clean and seeded faulty links (1 % corrupted bytes, 1 % lost frames, duplicates); gateway
 //! restart and MCU reboot mid-run.
 
-mod common;
 #[path = "../banyan-mcu/tests/common/faults.rs"]
 mod faults;
 
@@ -18,7 +17,7 @@ use banyan_host::gateway::{Connector, Gateway, GatewayStats, Link};
 use banyan_host::{Backplane, Component, Result, ShutdownHandle};
 use banyan_mcu::{Client, ClientConfig, Incoming, LinkEvent, StdClock};
 use banyan_proto::payload;
-use common::{backplane, config};
+use banyan_testkit::{backplane, config};
 use faults::{FaultInjector, Faults};
 use serde::{Deserialize, Serialize};
 
