@@ -248,17 +248,9 @@ fn messages_larger_than_the_mcu_accepts_are_dropped_not_sent() {
 #[test]
 fn link_is_served_while_a_subscription_proof_is_in_flight() {
     let backplane = backplane();
-    let (links, offered) = channel();
-    let component = config(&backplane, "Gateway")
-        .connect_timeout(Duration::from_secs(600))
-        .connect()
-        .unwrap();
-    let gateway = Gateway::new(component, PipeConnector(offered));
-    let running = Running {
-        links,
-        stop: gateway.shutdown_handle(),
-        thread: Some(std::thread::spawn(move || gateway.run())),
-    };
+    let running = Running(GatewayThread::with_config(
+        config(&backplane, "Gateway").connect_timeout(Duration::from_secs(600)),
+    ));
     let mut mcu = running.link();
     mcu.send(&hello(1));
     mcu.expect("hello answer", |f| matches!(f, Owned::Hello { .. }));

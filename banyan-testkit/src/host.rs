@@ -79,9 +79,15 @@ impl GatewayThread {
     /// # Panics
     /// When it cannot connect.
     pub fn start(backplane: &Backplane) -> Self {
-        let component = config(backplane, "Gateway")
-            .connect()
-            .expect("connect the gateway");
+        Self::with_config(config(backplane, "Gateway"))
+    }
+
+    /// A gateway whose component is connected with `config` (e.g. another timeout).
+    ///
+    /// # Panics
+    /// When it cannot connect.
+    pub fn with_config(config: ComponentConfig) -> Self {
+        let component = config.connect().expect("connect the gateway");
         let (offers, connector) = offered_links("test link");
         let gateway = Gateway::new(component, connector);
         let stop = gateway.shutdown_handle();
