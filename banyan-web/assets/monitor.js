@@ -24,6 +24,10 @@ function fmtRate(value) {
   if (value < 1e6) return (value / 1e3).toFixed(1) + ' k';
   return (value / 1e6).toFixed(2) + ' M';
 }
+function fmtAxis(value) {
+  if (value >= 10000) return fmtRate(value);
+  return String(Math.round(value * 100) / 100);
+}
 function fmtBytes(value) {
   if (value < 1024) return Math.round(value) + ' B';
   if (value < 1024 * 1024) return (value / 1024).toFixed(1) + ' KiB';
@@ -254,21 +258,23 @@ function drawChart() {
   ctx.lineWidth = 1;
   ctx.textAlign = 'right';
   ctx.textBaseline = 'middle';
-  for (let i = 0; i <= 4; i++) {
-    const y = top + plotH - (plotH * i) / 4;
+  for (let i = 0; i <= 5; i++) {
+    const y = top + plotH - (plotH * i) / 5;
     ctx.beginPath();
     ctx.moveTo(left, Math.round(y) + 0.5);
     ctx.lineTo(left + plotW, Math.round(y) + 0.5);
     ctx.stroke();
-    ctx.fillText(fmtRate((max * i) / 4), left - 6, y);
+    ctx.fillText(fmtAxis((max * i) / 5), left - 6, y);
   }
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
   for (let minute = 5; minute >= 0; minute--) {
     const x = left + plotW - (plotW * minute * 60) / HISTORY_SECONDS;
+    ctx.textAlign = minute === 0 ? 'right' : 'center';
     ctx.fillText(minute === 0 ? 'now' : '−' + minute + ' min', x, top + plotH + 5);
   }
   if (!state.selected) {
+    ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     ctx.fillText('Click a topic to chart its message rate', left + plotW / 2, top + plotH / 2);
     return;

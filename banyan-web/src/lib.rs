@@ -10,6 +10,7 @@ pub mod queue;
 pub mod server;
 pub mod session;
 pub mod stats;
+pub mod table;
 
 pub use bus::{Bus, BusConfig};
 pub use error::{Error, JsonError, Result};

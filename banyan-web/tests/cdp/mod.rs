@@ -1,0 +1,219 @@
+//! A minimal Chrome DevTools Protocol client for the browser test: starts headless Chromium
+//! (the Debian package) with a fresh profile, opens a page and talks to it over the DevTools
+//! WebSocket with tokio-tungstenite (already a dependency, so no driver crate with thousands of
+//! generated types to compile). Only what the test needs: open a tab, evaluate JavaScript,
+//! set the viewport, take a screenshot. The browser's whole process group is killed on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value as Json, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The Chromium binary: `$BANYAN_CHROMIUM`, else `/usr/bin/chromium`. `None` (after printing
+/// why) when there is none and `CI` is not `true`; under `CI=true` a missing Chromium fails
+/// the test.
+pub fn chromium(test: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("BANYAN_CHROMIUM")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if path.exists() {
+        return Some(path);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        !ci,
+        "{} not found: install the Debian package `chromium` (.ci/apt.d/web.txt) or set \
+         BANYAN_CHROMIUM",
+        path.display()
+    );
+    eprintln!(
+        "skipping {test}: {} not found (apt-get install chromium, or set BANYAN_CHROMIUM)",
+        path.display()
+    );
+    None
+}
+
+/// A running headless Chromium; killed (with its helper processes) on drop.
+pub struct Browser {
+    child: Child,
+    profile: PathBuf,
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next_id: u64,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Chromium was started as the leader of its own process group: end the group (its
+        // renderer and utility processes), then reap the leader.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// An open tab.
+pub struct Tab {
+    session: String,
+}
+
+impl Browser {
+    /// Starts Chromium with a fresh profile under `scratch` and connects to its DevTools
+    /// endpoint (an ephemeral loopback port that Chromium writes to `DevToolsActivePort`).
+    pub async fn launch(binary: &Path, scratch: &Path, deadline: Duration) -> Self {
+        let profile = scratch.join(format!("chromium-profile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile);
+        std::fs::create_dir_all(&profile).expect("profile directory");
+        let mut command = Command::new(binary);
+        command
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-extensions",
+                "--disable-dev-shm-usage",
+                "--hide-scrollbars",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                "--window-size=1280,820",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().expect("start chromium");
+        let active = profile.join("DevToolsActivePort");
+        let started = Instant::now();
+        let endpoint = loop {
+            if let Ok(text) = std::fs::read_to_string(&active) {
+                let mut lines = text.lines();
+                if let (Some(port), Some(path)) = (lines.next(), lines.next()) {
+                    break format!("ws://127.0.0.1:{port}{path}");
+                }
+            }
+            assert!(
+                started.elapsed() < deadline,
+                "chromium wrote no DevToolsActivePort within {deadline:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let (socket, _) = tokio_tungstenite::connect_async(endpoint.as_str())
+            .await
+            .expect("connect to the DevTools endpoint");
+        Self {
+            child,
+            profile,
+            socket,
+            next_id: 0,
+        }
+    }
+
+    /// Sends one command (to `session`, or to the browser) and returns its `result`.
+    pub async fn call(&mut self, session: Option<&str>, method: &str, params: Json) -> Json {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut command = json!({"id": id, "method": method, "params": params});
+        if let Some(session) = session {
+            command["sessionId"] = session.into();
+        }
+        self.socket
+            .send(Message::text(command.to_string()))
+            .await
+            .expect("send a DevTools command");
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(30), self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("no answer to {method} within 30 s"))
+                .expect("DevTools connection open")
+                .expect("DevTools message");
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let reply: Json = serde_json::from_str(&text).expect("DevTools JSON");
+            if reply["id"] == id {
+                if let Some(error) = reply.get("error") {
+                    panic!("{method} failed: {error}");
+                }
+                return reply["result"].clone();
+            }
+        }
+    }
+
+    /// Opens `url` in a new tab.
+    pub async fn open(&mut self, url: &str) -> Tab {
+        let target = self
+            .call(None, "Target.createTarget", json!({"url": url}))
+            .await;
+        let target = target["targetId"].as_str().expect("targetId").to_owned();
+        let attached = self
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({"targetId": target, "flatten": true}),
+            )
+            .await;
+        Tab {
+            session: attached["sessionId"]
+                .as_str()
+                .expect("sessionId")
+                .to_owned(),
+        }
+    }
+
+    /// Evaluates `expression` in the tab and returns its value (JSON-serialisable results).
+    pub async fn eval(&mut self, tab: &Tab, expression: &str) -> Json {
+        let result = self
+            .call(
+                Some(&tab.session),
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+            )
+            .await;
+        if let Some(exception) = result.get("exceptionDetails") {
+            panic!("JavaScript failed: {exception}\n{expression}");
+        }
+        result["result"]["value"].clone()
+    }
+
+    /// Sets the tab's viewport (CSS pixels) and device scale; `mobile` as a phone.
+    pub async fn viewport(&mut self, tab: &Tab, width: u32, height: u32, scale: f64, mobile: bool) {
+        self.call(
+            Some(&tab.session),
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": scale, "mobile": mobile}),
+        )
+        .await;
+    }
+
+    /// A PNG screenshot of the tab's viewport.
+    pub async fn screenshot(&mut self, tab: &Tab) -> Vec<u8> {
+        let result = self
+            .call(
+                Some(&tab.session),
+                "Page.captureScreenshot",
+                json!({"format": "png"}),
+            )
+            .await;
+        base64::engine::general_purpose::STANDARD
+            .decode(result["data"].as_str().expect("screenshot data"))
+            .expect("base64 PNG")
+    }
+}
