@@ -95,7 +95,7 @@ fn show_stats(monitor: &mut Component, args: &Args) -> anyhow::Result<()> {
             // Home, each line cleared to its end, then everything below: no flicker.
             write!(out, "\x1b[H")?;
             for line in table.lines() {
-                write!(out, "{line}\x1b[K\n")?;
+                writeln!(out, "{line}\x1b[K")?;
             }
             write!(out, "\x1b[J")?;
         } else {

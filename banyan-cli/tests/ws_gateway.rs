@@ -1,0 +1,153 @@
+//! The `ws-gateway` and `monitor --stats` binaries: a Python Banyan page (the `websockets`
+//! package) and a Python Banyan component talk through `ws-gateway`, and the message shapes
+//! are those of Python's `ws_gateway.py`; `monitor --stats` prints the per-topic table.
+//!
+//! The Python test needs a Python with python-banyan and websockets (`$BANYAN_PYTHON`, else
+//! `<repo>/.venv/bin/python`); without one it prints a skip reason and passes, except under
+//! `CI=true`, where it fails.
+
+#[path = "python_interop/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use std::process::Command;
+use std::time::Duration;
+
+use banyan_host::{Backplane, BackplaneConfig, ComponentConfig};
+use banyan_proto::payload::Value;
+use harness::{Step, banyan_python, ensure, python_script, run_scenario};
+
+fn backplane() -> Step<Backplane> {
+    Backplane::bind(&BackplaneConfig::ephemeral_loopback()).map_err(|e| format!("backplane: {e}"))
+}
+
+fn ws_gateway(backplane: &Backplane) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ws-gateway"));
+    command.args(["-b", "127.0.0.1", "--port", "0"]);
+    command.args(["-p", &backplane.publisher_port().to_string()]);
+    command.args(["-s", &backplane.subscriber_port().to_string()]);
+    command
+}
+
+/// The `host:port` from `ws-gateway listening on HOST:PORT`.
+fn listening(line: &str) -> Step<String> {
+    line.split_whitespace()
+        .last()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no address in {line:?}"))
+}
+
+#[test]
+fn python_page_and_python_component_through_ws_gateway() {
+    let Some(python) = banyan_python("python_page_and_python_component_through_ws_gateway") else {
+        return;
+    };
+    let websockets = Command::new(&python)
+        .args(["-c", "import websockets.sync.client"])
+        .status()
+        .is_ok_and(|status| status.success());
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        websockets || !ci,
+        "the Python `websockets` package is missing (.ci/pip.d/web.txt)"
+    );
+    if !websockets {
+        eprintln!("skipping: the Python `websockets` package is not installed");
+        return;
+    }
+    run_scenario(
+        "python page ⇄ ws-gateway ⇄ python component",
+        |scenario| {
+            let backplane = backplane()?;
+            let gateway = scenario.spawn("ws-gateway", ws_gateway(&backplane))?;
+            let address = listening(&gateway.wait_stdout("ws-gateway listening on")?)?;
+            let mut device = python_script(&python, "ws_device.py");
+            device.args(["-b", "127.0.0.1"]);
+            device.args(["-p", &backplane.publisher_port().to_string()]);
+            device.args(["-s", &backplane.subscriber_port().to_string()]);
+            let device = scenario.spawn("python ws_device", device)?;
+            device.wait_stdout("ready")?;
+            let mut page = python_script(&python, "ws_page.py");
+            page.arg(format!("ws://{address}/"));
+            let mut page = scenario.spawn("python ws_page", page)?;
+            page.wait_success()?;
+            page.wait_stdout("PAGE OK").map(drop)
+        },
+    );
+}
+
+#[test]
+fn ws_gateway_without_backplane_says_so_in_one_line() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ws-gateway"))
+        .args(["-b", "127.0.0.1", "-p", "1", "-s", "2", "--port", "0"])
+        .args(["--connect-timeout", "0.3"])
+        .output()
+        .expect("run ws-gateway");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("ws-gateway: error: no backplane reachable"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    let output = Command::new(env!("CARGO_BIN_EXE_ws-gateway"))
+        .args(["--allow", "not-a-network"])
+        .output()
+        .expect("run ws-gateway");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid --allow entry"), "{stderr}");
+}
+
+#[test]
+fn monitor_stats_prints_the_per_topic_table() {
+    run_scenario("monitor --stats", |scenario| {
+        let backplane = backplane()?;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_monitor"));
+        command.args([
+            "-b",
+            "127.0.0.1",
+            "--stats",
+            "--interval",
+            "0.2",
+            "--width",
+            "100",
+        ]);
+        command.args(["-p", &backplane.publisher_port().to_string()]);
+        command.args(["-s", &backplane.subscriber_port().to_string()]);
+        let monitor = scenario.spawn("monitor --stats", command)?;
+        monitor.wait_stdout("Banyan bus:")?;
+        let publisher = ComponentConfig::new("publisher")
+            .backplane(
+                backplane.address(),
+                backplane.publisher_port(),
+                backplane.subscriber_port(),
+            )
+            .connect_timeout(Duration::from_secs(20))
+            .connect()
+            .map_err(|e| format!("publisher: {e}"))?;
+        // Publish until the table shows the topic with its last payload.
+        let line = loop {
+            publisher
+                .publish("stats/demo", &Value::map([("n", Value::Int(7))]))
+                .map_err(|e| format!("publish: {e}"))?;
+            if let Some(line) = monitor
+                .stdout()
+                .into_iter()
+                .find(|l| l.starts_with("stats/demo") && l.contains("{\"n\":7}"))
+            {
+                break line;
+            }
+            ensure(std::time::Instant::now() < scenario.deadline(), || {
+                "the table never showed stats/demo".into()
+            })?;
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        ensure(columns.len() >= 6, || format!("short row {line:?}"))?;
+        let rate: f64 = columns[1]
+            .parse()
+            .map_err(|_| format!("rate in {line:?}"))?;
+        ensure(rate > 0.0, || format!("zero rate in {line:?}"))
+    });
+}
