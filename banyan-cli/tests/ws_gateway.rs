@@ -7,7 +7,7 @@
 //! `CI=true`, where it fails.
 
 #[path = "python_interop/harness.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod harness;
 
 use std::process::Command;
@@ -71,7 +71,8 @@ fn python_page_and_python_component_through_ws_gateway() {
             page.arg(format!("ws://{address}/"));
             let mut page = scenario.spawn("python ws_page", page)?;
             page.wait_success()?;
-            page.wait_stdout("PAGE OK").map(drop)
+            page.wait_stdout("PAGE OK")?;
+            Ok(())
         },
     );
 }
