@@ -7,4 +7,4 @@ set -euo pipefail
 # Host binaries (incremental after `cargo test`): the commands, banyan-serial-echo, the runner.
 cargo build -q --workspace --bins
 target/debug/banyan-faults --only \
-  backplane-restart,echo-server-restart,gateway-restart,serial-corruption,garbage-connections,malformed-input
+  backplane-restart,echo-server-restart,gateway-restart,serial-vanish,serial-corruption,garbage-connections,malformed-input
