@@ -273,8 +273,9 @@ mod gateway {
                         found |= matches!(frame, Frame::Publish { topic: t, .. } if t == topic);
                         remaining
                     }
-                    FeedResult::Corrupt { remaining, .. }
-                    | FeedResult::Oversized { remaining } => remaining,
+                    FeedResult::Corrupt { remaining, .. } | FeedResult::Oversized { remaining } => {
+                        remaining
+                    }
                 };
             }
             if found {
@@ -327,17 +328,22 @@ mod gateway {
                         payload,
                     },
                 );
-                if let Some(message) = listener.recv_timeout(Duration::from_millis(100)).unwrap()
-                {
+                if let Some(message) = listener.recv_timeout(Duration::from_millis(100)).unwrap() {
                     assert_eq!(message.payload, payload);
                     break;
                 }
-                assert!(Instant::now() < give_up, "round {round}: nothing from the MCU");
+                assert!(
+                    Instant::now() < give_up,
+                    "round {round}: nothing from the MCU"
+                );
             }
             backplane = restart(backplane);
         }
         stop.shutdown().unwrap();
         let stats = thread.join().unwrap().unwrap();
-        assert_eq!(stats.hellos, 1, "the MCU never had to greet again: {stats:?}");
+        assert_eq!(
+            stats.hellos, 1,
+            "the MCU never had to greet again: {stats:?}"
+        );
     }
 }

@@ -487,7 +487,7 @@ impl Component {
     /// Blocks until a message arrives. Returns [`Error::Shutdown`] when a
     /// [`ShutdownHandle`] fired.
     pub fn recv(&mut self) -> Result<Message> {
-        match self.recv_deadline(None)? {
+        match self.recv_deadline(Limit::Forever)? {
             Some(message) => Ok(message),
             None => Err(Error::Shutdown),
         }
@@ -495,13 +495,13 @@ impl Component {
 
     /// Waits at most `timeout` for a message; `Ok(None)` when none came.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Message>> {
-        self.recv_deadline(Some(Instant::now() + timeout))
+        self.recv_deadline(Limit::After(timeout))
     }
 
     /// [`recv`](Self::recv) without a copy: the message is borrowed from the component until
     /// the next receive. The fastest way to receive.
     pub fn recv_ref(&mut self) -> Result<MessageRef<'_>> {
-        match self.recv_ref_deadline(None)? {
+        match self.recv_ref_deadline(Limit::Forever)? {
             Some(message) => Ok(message),
             None => Err(Error::Shutdown),
         }
@@ -509,7 +509,7 @@ impl Component {
 
     /// [`recv_timeout`](Self::recv_timeout) without a copy (see [`recv_ref`](Self::recv_ref)).
     pub fn recv_ref_timeout(&mut self, timeout: Duration) -> Result<Option<MessageRef<'_>>> {
-        self.recv_ref_deadline(Some(Instant::now() + timeout))
+        self.recv_ref_deadline(Limit::After(timeout))
     }
 
     /// Receives messages and hands each to `handler` until the handler returns
@@ -531,12 +531,12 @@ impl Component {
         }
     }
 
-    fn recv_deadline(&mut self, deadline: Option<Instant>) -> Result<Option<Message>> {
+    fn recv_deadline(&mut self, limit: Limit) -> Result<Option<Message>> {
         if let Some(message) = self.pop_pending() {
             return Ok(Some(message));
         }
         loop {
-            match self.wait_raw(deadline, None)? {
+            match self.wait_limit(limit, None)? {
                 Raw::Frames if self.own_probe() => {}
                 Raw::Frames => return Ok(Some(self.frames.message().to_owned())),
                 Raw::Timeout => return Ok(None),
@@ -546,13 +546,13 @@ impl Component {
         }
     }
 
-    fn recv_ref_deadline(&mut self, deadline: Option<Instant>) -> Result<Option<MessageRef<'_>>> {
+    fn recv_ref_deadline(&mut self, limit: Limit) -> Result<Option<MessageRef<'_>>> {
         if let Some(message) = self.pop_pending() {
             return Ok(Some(self.current.insert(message).as_ref()));
         }
         self.current = None;
         loop {
-            match self.wait_raw(deadline, None)? {
+            match self.wait_limit(limit, None)? {
                 Raw::Frames if self.own_probe() => {}
                 Raw::Frames => return Ok(Some(self.frames.message())),
                 Raw::Timeout => return Ok(None),
@@ -641,6 +641,12 @@ impl Component {
         deadline: Option<Instant>,
         fd: Option<std::os::fd::RawFd>,
     ) -> Result<Raw> {
+        self.wait_limit(deadline.map_or(Limit::Forever, Limit::At), fd)
+    }
+
+    /// [`wait_raw`](Self::wait_raw) with a limit that may be relative: the clock is read only
+    /// when the wait has to poll, never per message of a busy stream.
+    fn wait_limit(&mut self, mut limit: Limit, fd: Option<std::os::fd::RawFd>) -> Result<Raw> {
         loop {
             // Fast path: under load a message is usually queued already, and reading it
             // directly costs a fraction of a poll(2). Every FAST_READS messages the poll below
@@ -669,6 +675,13 @@ impl Component {
             }
             self.fast_reads = 0;
             let now = Instant::now();
+            if let Limit::After(timeout) = limit {
+                limit = Limit::At(now + timeout);
+            }
+            let deadline = match limit {
+                Limit::At(deadline) => Some(deadline),
+                Limit::Forever | Limit::After(_) => None,
+            };
             let probe_at = self.health.tick(
                 now,
                 &self.publisher,
@@ -916,6 +929,15 @@ enum Read {
     Message,
     Dropped,
     Empty,
+}
+
+/// How long a wait may last.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    Forever,
+    At(Instant),
+    /// From the first moment the wait has to block.
+    After(Duration),
 }
 
 /// What `wait_raw` ended with.

@@ -6,7 +6,7 @@ use super::{Plan, Section, Shared, loopback_backplane, progress};
 use crate::codec;
 use crate::echo;
 use crate::gateway::{self, GatewayPlan};
-use crate::pubsub::{self, Endpoints, HWM, RawReceive, Throughput};
+use crate::pubsub::{self, BanyanReceive, Endpoints, HWM, Throughput};
 use crate::report::{Report, num};
 use crate::stats::{Latency, LatencySpread, Spread};
 
@@ -40,14 +40,22 @@ pub(super) fn pubsub_section(plan: &Plan, report: &mut Report, shared: &mut Shar
     fresh_run(|ep| pubsub::raw_run(ep, plan.warmup_messages, quiet, HWM))?;
     let (mut banyan, mut raw, mut polled) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=plan.runs {
-        let b = fresh_run(|ep| pubsub::banyan_run(ep, n, quiet))?;
-        let r = fresh_run(|ep| pubsub::raw_run(ep, n, quiet, HWM))?;
-        let p = fresh_run(|ep| pubsub::raw_run_with(ep, n, quiet, HWM, RawReceive::PollEach))?;
+        // Interleaved pairs, alternating which one runs first.
+        let banyan_run = || fresh_run(|ep| pubsub::banyan_run(ep, n, quiet));
+        let raw_run = || fresh_run(|ep| pubsub::raw_run(ep, n, quiet, HWM));
+        let (b, r) = if run % 2 == 1 {
+            let b = banyan_run()?;
+            (b, raw_run()?)
+        } else {
+            let r = raw_run()?;
+            (banyan_run()?, r)
+        };
+        let p = fresh_run(|ep| pubsub::banyan_run_with(ep, n, quiet, BanyanReceive::Owned))?;
         progress(
             section,
             format!(
                 "run {run}/{}: banyan {} msg/s (lost {}), raw {} msg/s (lost {}), \
-                 raw+poll {} msg/s",
+                 banyan owned recv {} msg/s",
                 plan.runs,
                 num(b.rate()),
                 b.lost(),
@@ -75,7 +83,7 @@ pub(super) fn pubsub_section(plan: &Plan, report: &mut Report, shared: &mut Shar
         .collect();
     report.spread(
         "pubsub",
-        format!("Banyan Component::publish → Backplane → Component::recv, {n} × {{'msg': i}}"),
+        format!("Banyan Component::publish → Backplane → Component::recv_ref, {n} × {{'msg': i}}"),
         b,
         "msg/s",
         format!("lost {} in {} runs", lost(&banyan), banyan.len()),
@@ -90,7 +98,7 @@ pub(super) fn pubsub_section(plan: &Plan, report: &mut Report, shared: &mut Shar
     if let Some(p) = rates(&polled) {
         report.spread(
             "pubsub",
-            "diagnostic: raw SUB with zmq::poll + recv_multipart per message (Component's pattern)",
+            "diagnostic: Banyan receiving owned messages (Component::recv_timeout: String + Vec each)",
             p,
             "msg/s",
             format!("{:.2}× raw; lost {}", p.median / r.median, lost(&polled)),
