@@ -12,6 +12,8 @@ use std::time::Duration;
 use banyan_host::component::ComponentConfig;
 use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
 
+pub mod launcher;
+
 pub use banyan_host::hex;
 
 /// Flags every component binary accepts, named as Python Banyan's.

@@ -237,8 +237,8 @@ pub struct ComponentStats {
 /// Stops a component's blocking receive from any thread (e.g. a Ctrl-C handler).
 #[derive(Clone)]
 pub struct ShutdownHandle {
-    ctx: zmq::Context,
-    endpoint: String,
+    pub(crate) ctx: zmq::Context,
+    pub(crate) endpoint: String,
 }
 
 impl std::fmt::Debug for ShutdownHandle {
@@ -843,6 +843,27 @@ impl Component {
     pub(crate) fn end_proof(&mut self, proof: Proof) -> Result<()> {
         self.subscriber.set_unsubscribe(proof.topic.as_bytes())?;
         Ok(())
+    }
+
+    /// The next queued message without waiting (own probes and malformed messages skipped):
+    /// lets [`crate::multi::MultiComponent`] serve several components from one poll.
+    pub(crate) fn try_next(&mut self) -> Result<Option<Message>> {
+        if let Some(message) = self.pending.pop_front() {
+            return Ok(Some(message));
+        }
+        loop {
+            match self.try_read()? {
+                Read::Message(message) if message.topic.starts_with(&self.probe_base) => {}
+                Read::Message(message) => return Ok(Some(message)),
+                Read::Dropped => {}
+                Read::Empty => return Ok(None),
+            }
+        }
+    }
+
+    /// A poll item for the subscriber socket (readable when messages are queued).
+    pub(crate) fn subscriber_poll_item(&self) -> zmq::PollItem<'_> {
+        self.subscriber.as_poll_item(zmq::POLLIN)
     }
 
     /// Subscribes to a fresh probe topic and publishes probes on it until one returns.

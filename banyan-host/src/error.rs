@@ -48,6 +48,12 @@ pub enum Error {
         /// How long it waited.
         waited: Duration,
     },
+    /// A multi-backplane component was given two backplanes of the same name.
+    #[error("backplane name {0:?} is used twice (names must be unique)")]
+    DuplicateBackplane(String),
+    /// A multi-backplane component has no backplane of this name.
+    #[error("no backplane named {0:?} in this component")]
+    UnknownBackplane(String),
     /// A ZeroMQ call failed.
     #[error("zeromq: {0}")]
     Zmq(#[from] zmq::Error),

@@ -14,7 +14,11 @@
 //! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`.
 //! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests.
 //! - [`gateway`]: the serial gateway bridging an MCU link onto the backplane.
+//! - [`launch`]: the launcher's logic (launch file, messages, state machine) for `bls`/`blc`.
+//! - [`multi`]: [`MultiComponent`], one component on several backplanes (Python's
+//!   `BanyanBaseMulti`).
 //! - [`net`]: ports and address detection.
+//! - [`pyjson`]: JSON exactly as Python's `json` module writes/reads it (MQTT gateway).
 //! - [`error`]: the [`Error`] type.
 #![deny(missing_docs)]
 
@@ -23,11 +27,15 @@ pub mod component;
 pub mod echo;
 pub mod error;
 pub mod gateway;
+pub mod launch;
+pub mod multi;
 pub mod net;
+pub mod pyjson;
 
 pub use backplane::{Backplane, BackplaneConfig};
 pub use component::{Component, ComponentConfig, Message, ShutdownHandle};
 pub use error::{Error, Result};
+pub use multi::MultiComponent;
 
 /// Lower-case hex of `bytes`, for payloads that cannot be rendered otherwise (logs, monitor).
 pub fn hex(bytes: &[u8]) -> String {

@@ -1,0 +1,273 @@
+//! The thin process side of `bls` and `blc`: spawns each command in a process group of its
+//! own, reaps exits, terminates groups, and executes the [`Launcher`]'s actions. All decisions
+//! (what to start, when to restart, what to publish) are in `banyan_host::launch`.
+
+use std::collections::HashMap;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use banyan_host::Component;
+use banyan_host::launch::{Action, Launcher, split_command};
+
+/// Default time between SIGTERM and SIGKILL when stopping a process group.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(3);
+
+/// How long one turn of the driver loop waits at most (reaping exits, checking signals).
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// Restart/back-off flags shared by `bls` and `blc`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RestartArgs {
+    /// Restarts in a row (without a stable run between) before giving up on an
+    /// auto_restart process
+    #[arg(long, default_value_t = 10)]
+    pub max_restarts: u32,
+    /// Seconds before the first restart (doubled for each further restart in a row)
+    #[arg(long, default_value_t = 0.5)]
+    pub backoff: f64,
+    /// Longest delay between restarts, in seconds
+    #[arg(long, default_value_t = 30.0)]
+    pub max_backoff: f64,
+    /// Seconds a process must run to count as stable (resets the restart series)
+    #[arg(long, default_value_t = 10.0)]
+    pub stable_after: f64,
+    /// Seconds between SIGTERM and SIGKILL when stopping a process group
+    #[arg(long, default_value_t = 3.0)]
+    pub grace: f64,
+}
+
+impl RestartArgs {
+    /// The launcher configuration these flags describe.
+    pub fn config(&self) -> banyan_host::launch::LauncherConfig {
+        let secs = |s: f64| Duration::from_secs_f64(s.clamp(0.0, 86_400.0));
+        banyan_host::launch::LauncherConfig {
+            restart: banyan_host::launch::RestartPolicy {
+                max_restarts: self.max_restarts,
+                initial_backoff: secs(self.backoff),
+                max_backoff: secs(self.max_backoff),
+                stable_after: secs(self.stable_after),
+            },
+            ..Default::default()
+        }
+    }
+
+    /// The SIGTERM → SIGKILL grace period.
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs_f64(self.grace.clamp(0.0, 3600.0))
+    }
+}
+
+/// Spawns `command` in a new process group (its pid is the group id). With `window`, runs it
+/// in `xterm -e` as Python does, when a display is available.
+fn spawn(command: &str, window: bool) -> std::io::Result<Child> {
+    let argv = split_command(command)
+        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+    let mut process = if window && std::env::var_os("DISPLAY").is_some() {
+        let mut xterm = Command::new("xterm");
+        xterm.arg("-e").args(&argv);
+        xterm
+    } else {
+        if window {
+            tracing::warn!(%command, "spawn = yes but no DISPLAY: running without a window");
+        }
+        let mut process = Command::new(&argv[0]);
+        process.args(&argv[1..]);
+        process
+    };
+    process.stdin(Stdio::null()).process_group(0);
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe; the closure touches no memory of the parent.
+    unsafe {
+        process.pre_exec(|| {
+            // If the launcher dies without cleaning up, the kernel sends SIGTERM.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    process.spawn()
+}
+
+/// Sends `signal` to process group `pgid`. `false` when the group is gone.
+fn signal_group(pgid: u32, signal: i32) -> bool {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return false;
+    };
+    if pgid <= 1 {
+        return false; // never signal "every process" or init's group
+    }
+    // SAFETY: killpg has no memory-safety preconditions.
+    unsafe { libc::killpg(pgid, signal) == 0 }
+}
+
+/// How a process ended, for people: `exit code 1`, `signal 9`.
+pub fn describe_exit(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("signal {signal}"),
+        _ => status.to_string(),
+    }
+}
+
+/// Executes a [`Launcher`]'s actions against real processes and a backplane connection.
+pub struct Driver {
+    /// The state machine.
+    pub launcher: Launcher,
+    children: HashMap<usize, Child>,
+    grace: Duration,
+    /// Python-style one-line log of starts/deaths, besides the table.
+    label: &'static str,
+}
+
+impl Driver {
+    /// A driver for `launcher`; `label` prefixes log lines (`bls`/`blc`).
+    pub fn new(launcher: Launcher, grace: Duration, label: &'static str) -> Self {
+        Self {
+            launcher,
+            children: HashMap::new(),
+            grace,
+            label,
+        }
+    }
+
+    /// Runs one turn: state-machine timers, then reaps exited children.
+    pub fn turn(&mut self, component: Option<&Component>) {
+        let actions = self.launcher.poll(Instant::now());
+        self.execute(actions, component);
+        self.reap(component);
+        self.print_if_changed();
+    }
+
+    /// How long the caller may block before the next [`Self::turn`].
+    pub fn wait_budget(&self) -> Duration {
+        let until_deadline = self
+            .launcher
+            .next_deadline()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or(TICK);
+        until_deadline.min(TICK)
+    }
+
+    /// Executes actions; publishes are dropped (and logged) while there is no connection.
+    pub fn execute(&mut self, mut actions: Vec<Action>, component: Option<&Component>) {
+        while !actions.is_empty() {
+            let mut more = Vec::new();
+            for action in actions {
+                match action {
+                    Action::Spawn {
+                        slot,
+                        command,
+                        window,
+                    } => {
+                        let now = Instant::now();
+                        match spawn(&command, window) {
+                            Ok(child) => {
+                                let pid = child.id();
+                                println!("{:35} PID = {pid}", command);
+                                self.children.insert(slot, child);
+                                more.extend(self.launcher.spawned(slot, pid, now));
+                            }
+                            Err(error) => {
+                                eprintln!("{}: cannot start {command:?}: {error}", self.label);
+                                more.extend(self.launcher.spawn_failed(
+                                    slot,
+                                    &error.to_string(),
+                                    now,
+                                ));
+                            }
+                        }
+                    }
+                    Action::Publish { topic, payload } => match component {
+                        Some(component) => {
+                            if let Err(error) = component.publish(&topic, &payload) {
+                                tracing::warn!(%topic, %error, "publish failed");
+                            }
+                        }
+                        None => tracing::debug!(%topic, "not connected yet; publish deferred"),
+                    },
+                    Action::Terminate { pid, .. } => {
+                        signal_group(pid, libc::SIGTERM);
+                    }
+                }
+            }
+            actions = more;
+        }
+    }
+
+    /// Reaps children that exited and reports them to the launcher.
+    pub fn reap(&mut self, component: Option<&Component>) {
+        let mut ended = Vec::new();
+        for (&slot, child) in &mut self.children {
+            match child.try_wait() {
+                Ok(Some(status)) => ended.push((slot, child.id(), describe_exit(status))),
+                Ok(None) => {}
+                Err(error) => ended.push((slot, child.id(), format!("wait failed: {error}"))),
+            }
+        }
+        for (slot, pid, status) in ended {
+            self.children.remove(&slot);
+            // Whatever the process left in its group goes with it.
+            signal_group(pid, libc::SIGTERM);
+            let command = self
+                .launcher
+                .slots()
+                .get(slot)
+                .map(|s| s.command().to_owned())
+                .unwrap_or_default();
+            if self.launcher.is_shutting_down() {
+                println!("{command:35} PID = {pid} STOPPED ({status})");
+            } else {
+                println!("{command:35} PID = {pid} DIED ({status})");
+            }
+            let actions = self.launcher.exited(slot, &status, Instant::now());
+            self.execute(actions, component);
+        }
+    }
+
+    /// Prints the status table when something changed.
+    pub fn print_if_changed(&mut self) {
+        if self.launcher.take_changed() {
+            println!("{}", self.launcher.status_table(Instant::now()));
+        }
+    }
+
+    /// Stops every process group: SIGTERM, then SIGKILL after the grace period; reaps all.
+    pub fn shutdown(&mut self, component: Option<&Component>) {
+        let actions = self.launcher.shutdown();
+        self.execute(actions, component);
+        let give_up = Instant::now() + self.grace;
+        while !self.children.is_empty() && Instant::now() < give_up {
+            self.reap(component);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for (slot, mut child) in std::mem::take(&mut self.children) {
+            let pid = child.id();
+            signal_group(pid, libc::SIGKILL);
+            let status = child
+                .wait()
+                .map(describe_exit)
+                .unwrap_or_else(|e| e.to_string());
+            println!(
+                "{:35} PID = {pid} KILLED",
+                self.launcher.slots()[slot].command()
+            );
+            self.launcher.exited(slot, &status, Instant::now());
+        }
+        self.print_if_changed();
+    }
+}
+
+/// A flag set by Ctrl-C or SIGTERM.
+pub fn termination_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    crate::on_termination(move || {
+        println!("Exiting Through Signal Handler");
+        set.store(true, Ordering::SeqCst);
+    })?;
+    Ok(flag)
+}

@@ -1,0 +1,16 @@
+//! The Banyan launcher's logic (`bls`, `blc`, `blk` in `banyan-cli`), sans-IO.
+//!
+//! - [`file`]: Python Banyan's launch file (CSV), with line/column errors.
+//! - [`wire`]: the launcher's messages, as python-banyan 3.17 sends them.
+//! - [`machine`]: the state machine: start sequence, restart with back-off and a limit,
+//!   remote requests until acknowledged, shutdown, the status table.
+//!
+//! The binaries only spawn and reap processes (process groups), move messages and print.
+
+pub mod file;
+pub mod machine;
+pub mod wire;
+
+pub use file::{LaunchEntry, LaunchFileError, Target, parse, split_command};
+pub use machine::{Action, Launcher, LauncherConfig, RestartPolicy, Slot, SlotKind, SlotState};
+pub use wire::{KILLALL_TOPIC, LaunchAck, LaunchRequest, killall_payload};
