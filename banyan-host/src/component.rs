@@ -845,25 +845,22 @@ impl Component {
         Ok(())
     }
 
-    /// The next queued message without waiting (own probes and malformed messages skipped):
-    /// lets [`crate::multi::MultiComponent`] serve several components from one poll.
+    /// The next message without waiting (own probes skipped; connection events and
+    /// re-proofs handled as in any receive): lets [`crate::multi::MultiComponent`] serve
+    /// several components from one poll.
     pub(crate) fn try_next(&mut self) -> Result<Option<Message>> {
-        if let Some(message) = self.pending.pop_front() {
-            return Ok(Some(message));
-        }
-        loop {
-            match self.try_read()? {
-                Read::Message(message) if message.topic.starts_with(&self.probe_base) => {}
-                Read::Message(message) => return Ok(Some(message)),
-                Read::Dropped => {}
-                Read::Empty => return Ok(None),
-            }
-        }
+        self.recv_timeout(Duration::ZERO)
     }
 
-    /// A poll item for the subscriber socket (readable when messages are queued).
-    pub(crate) fn subscriber_poll_item(&self) -> zmq::PollItem<'_> {
-        self.subscriber.as_poll_item(zmq::POLLIN)
+    /// Poll items that wake a waiting component: the subscriber and both connection
+    /// monitors.
+    pub(crate) fn wake_items(&self) -> [zmq::PollItem<'_>; 3] {
+        let [pub_monitor, sub_monitor] = self.health.monitors();
+        [
+            self.subscriber.as_poll_item(zmq::POLLIN),
+            pub_monitor.as_poll_item(zmq::POLLIN),
+            sub_monitor.as_poll_item(zmq::POLLIN),
+        ]
     }
 
     /// Subscribes to a fresh probe topic and publishes probes on it until one returns.

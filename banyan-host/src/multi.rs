@@ -26,6 +26,9 @@ use serde::Serialize;
 use crate::component::{Component, ComponentConfig, Message, ShutdownHandle, nonce};
 use crate::error::{Error, Result};
 
+/// Longest poll of [`MultiComponent`] between looks at its members.
+const HEALTH_TICK: Duration = Duration::from_millis(100);
+
 /// A message and the name of the backplane it arrived from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
@@ -178,20 +181,19 @@ impl MultiComponent {
                     }));
                 }
             }
-            let timeout = match deadline {
-                None => -1,
-                Some(deadline) => i64::try_from(
-                    deadline
-                        .saturating_duration_since(Instant::now())
-                        .as_millis(),
-                )
-                .unwrap_or(i64::MAX),
-            };
+            // Wake at least every HEALTH_TICK so each member's connection health (re-proof
+            // after a backplane restart) keeps running while all are idle.
+            let wait = deadline.map_or(HEALTH_TICK, |deadline| {
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(HEALTH_TICK)
+            });
+            let timeout = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
             let stop_ready = {
                 let mut items: Vec<zmq::PollItem<'_>> = self
                     .members
                     .iter()
-                    .map(|(_, component)| component.subscriber_poll_item())
+                    .flat_map(|(_, component)| component.wake_items())
                     .collect();
                 items.push(self.stop.as_poll_item(zmq::POLLIN));
                 match zmq::poll(&mut items, timeout) {
