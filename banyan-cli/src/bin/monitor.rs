@@ -34,7 +34,7 @@ struct Args {
     /// Seconds between two tables (--stats)
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     interval: f64,
-    /// Table width in characters (--stats) [default: $COLUMNS, else 120]
+    /// Table width in characters (--stats) [default: the terminal's, else 120]
     #[arg(long, value_name = "N")]
     width: Option<usize>,
     /// Most topics tracked one by one (--stats); the rest are summed as "others"
@@ -45,25 +45,38 @@ struct Args {
     tables: Option<u64>,
 }
 
+/// The terminal's (rows, columns): `stty size` on our terminal, else `$LINES`/`$COLUMNS`.
+fn terminal_size() -> (Option<usize>, Option<usize>) {
+    let env_number = |name| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let stty = std::process::Command::new("stty")
+        .arg("size")
+        .stdin(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .and_then(|output| {
+            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            let mut numbers = text.split_whitespace().map(|n| n.parse::<usize>().ok());
+            Some((numbers.next()??, numbers.next()??))
+        });
+    match stty {
+        Some((rows, columns)) if rows > 0 && columns > 0 => (Some(rows), Some(columns)),
+        _ => (env_number("LINES"), env_number("COLUMNS")),
+    }
+}
+
 /// `--stats`: counts every message and prints the table every `--interval`.
 fn show_stats(monitor: &mut Component, args: &Args) -> anyhow::Result<()> {
     if !args.interval.is_finite() || args.interval < 0.05 || args.interval > 3600.0 {
         anyhow::bail!("--interval must be between 0.05 and 3600 seconds");
     }
     let interval = Duration::from_secs_f64(args.interval);
-    let env_number = |name| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-    };
-    let width = args.width.or_else(|| env_number("COLUMNS")).unwrap_or(120);
     let tty = std::io::stdout().is_terminal();
-    // In a terminal, as many topics as fit (the busiest when cut); on a pipe, all of them.
-    let rows = if tty {
-        env_number("LINES").map(|lines| lines.saturating_sub(4).max(3))
-    } else {
-        None
-    };
     let mut stats = Stats::new(StatsConfig {
         max_topics: args.max_topics,
         include_probes: args.show_probes,
@@ -86,6 +99,11 @@ fn show_stats(monitor: &mut Component, args: &Args) -> anyhow::Result<()> {
         }
         next = (next + interval).max(now + interval / 2);
         stats.sweep(start.elapsed());
+        // In a terminal, its size now (it may have been resized) and as many topics as fit
+        // (the busiest when cut); on a pipe, all topics at --width or 120 columns.
+        let (rows, columns) = if tty { terminal_size() } else { (None, None) };
+        let width = args.width.or(columns).unwrap_or(120);
+        let rows = rows.map(|lines| lines.saturating_sub(4).max(3));
         let table = banyan_web::table::render(
             &stats.snapshot(start.elapsed(), SystemTime::now()),
             width,
