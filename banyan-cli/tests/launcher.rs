@@ -4,7 +4,7 @@
 //! Interop with python-banyan's `bls`/`blc` in both directions (skipped without Python,
 //! failing under CI=true).
 
-#[path = "toolbox/harness.rs"]
+#[path = "python_interop/harness.rs"]
 #[allow(dead_code)]
 mod harness;
 
@@ -126,7 +126,7 @@ fn blk(scenario: &mut Scenario, p: &str, s: &str) -> Step {
         "--connect-timeout",
         "20",
     ]);
-    scenario.spawn("blk", command)?.wait_success()
+    Ok(scenario.spawn("blk", command)?.wait_success()?)
 }
 
 const HEADER: &str = "command_string,spawn,topic,append_bp_address,auto_restart,wait\n";

@@ -6,7 +6,7 @@
 //! Needs `mosquitto` (Debian package): skipped with a reason when missing, a failure under
 //! `CI=true`. The Python comparison also needs python-banyan (see `python_interop`).
 
-#[path = "toolbox/harness.rs"]
+#[path = "python_interop/harness.rs"]
 #[allow(dead_code)]
 mod harness;
 

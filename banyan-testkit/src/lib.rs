@@ -28,6 +28,6 @@ pub use python::{
     require_tool,
 };
 pub use relay::{FaultProxy, FaultRelay};
-pub use scenario::{Scenario, Step, ensure, run_scenario};
+pub use scenario::{Scenario, Step, ensure, run_python_scenario, run_scenario};
 pub use thread::ThreadGuard;
 pub use wire::SerialWire;

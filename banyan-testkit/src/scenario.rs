@@ -63,6 +63,62 @@ impl Scenario {
     }
 }
 
+/// What python-banyan 3.17 prints when its start-up process scan trips over a process that is
+/// a zombie or exits during the scan (it only catches `AccessDenied` around `cmdline()`; see
+/// FACTS.md). It says nothing about the code under test.
+const PSUTIL_SCAN_CRASHES: [&str; 2] = ["psutil.ZombieProcess", "psutil.NoSuchProcess"];
+
+/// Like [`run_scenario`], for scenarios that start Python Banyan components *without* `-b`
+/// (which scan the process table at start-up): an attempt whose only failure is python-banyan's
+/// own process-scan crash ([`PSUTIL_SCAN_CRASHES`]) — a zombie of some unrelated process on
+/// the machine — is run again, up to three attempts in all, each with a fresh `timeout`. Any
+/// other failure fails at once, with every process's output.
+pub fn run_python_scenario(
+    name: &str,
+    timeout: Duration,
+    mut body: impl FnMut(&mut Scenario) -> Step,
+) {
+    const ATTEMPTS: u32 = 3;
+    for attempt in 1..=ATTEMPTS {
+        let _serial = serial();
+        let mut scenario = Scenario {
+            deadline: Instant::now() + timeout,
+            logs: Vec::new(),
+        };
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| body(&mut scenario)));
+        let report = scenario.report();
+        match outcome {
+            Ok(Ok(())) => {
+                eprintln!("{name}: passed in {:.2?}", started.elapsed());
+                return;
+            }
+            Ok(Err(error))
+                if attempt < ATTEMPTS
+                    && PSUTIL_SCAN_CRASHES
+                        .iter()
+                        .any(|crash| report.contains(crash)) =>
+            {
+                eprintln!(
+                    "{name}: attempt {attempt} hit python-banyan's process-scan crash \
+                     ({error}); trying again"
+                );
+            }
+            Ok(Err(error)) => panic!(
+                "{name} failed after {:.2?}: {error}\n{report}",
+                started.elapsed()
+            ),
+            Err(panic) => {
+                eprintln!(
+                    "{name} panicked after {:.2?}; process output:\n{report}",
+                    started.elapsed()
+                );
+                resume_unwind(panic)
+            }
+        }
+    }
+}
+
 /// Runs `body` as scenario `name` within `timeout`, holding [`serial`]: processes it spawns
 /// are killed when it returns or panics (they are [`ChildGuard`]s); an error or a panic fails
 /// the test with every process's captured output.

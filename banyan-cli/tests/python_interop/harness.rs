@@ -28,9 +28,10 @@ pub fn free_port_pair() -> (u16, u16) {
 }
 
 /// Runs `body` as scenario `name` within [`SCENARIO_TIMEOUT`] (see
-/// [`banyan_testkit::run_scenario`]).
-pub fn run_scenario(name: &str, body: impl FnOnce(&mut Scenario) -> Step) {
-    banyan_testkit::run_scenario(name, SCENARIO_TIMEOUT, body);
+/// [`banyan_testkit::run_python_scenario`]: an attempt that only hit python-banyan's own
+/// process-scan crash is run again).
+pub fn run_scenario(name: &str, body: impl FnMut(&mut Scenario) -> Step) {
+    banyan_testkit::run_python_scenario(name, SCENARIO_TIMEOUT, body);
 }
 
 /// Decodes lower-case or upper-case hex (as printed by Python's `bytes.hex()`).
