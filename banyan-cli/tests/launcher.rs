@@ -5,7 +5,7 @@
 //! failing under CI=true).
 
 #[path = "python_interop/harness.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod harness;
 
 use std::path::{Path, PathBuf};

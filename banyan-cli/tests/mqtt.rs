@@ -7,7 +7,7 @@
 //! `CI=true`. The Python comparison also needs python-banyan (see `python_interop`).
 
 #[path = "python_interop/harness.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod harness;
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
