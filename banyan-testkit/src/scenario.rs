@@ -80,42 +80,13 @@ pub fn run_python_scenario(
 ) {
     const ATTEMPTS: u32 = 3;
     for attempt in 1..=ATTEMPTS {
-        let _serial = serial();
-        let mut scenario = Scenario {
-            deadline: Instant::now() + timeout,
-            logs: Vec::new(),
+        let retry = |report: &str| {
+            attempt < ATTEMPTS && PSUTIL_SCAN_CRASHES.iter().any(|c| report.contains(c))
         };
-        let started = Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| body(&mut scenario)));
-        let report = scenario.report();
-        match outcome {
-            Ok(Ok(())) => {
-                eprintln!("{name}: passed in {:.2?}", started.elapsed());
-                return;
-            }
-            Ok(Err(error))
-                if attempt < ATTEMPTS
-                    && PSUTIL_SCAN_CRASHES
-                        .iter()
-                        .any(|crash| report.contains(crash)) =>
-            {
-                eprintln!(
-                    "{name}: attempt {attempt} hit python-banyan's process-scan crash \
-                     ({error}); trying again"
-                );
-            }
-            Ok(Err(error)) => panic!(
-                "{name} failed after {:.2?}: {error}\n{report}",
-                started.elapsed()
-            ),
-            Err(panic) => {
-                eprintln!(
-                    "{name} panicked after {:.2?}; process output:\n{report}",
-                    started.elapsed()
-                );
-                resume_unwind(panic)
-            }
+        if attempt_scenario(name, timeout, &mut body, retry) {
+            return;
         }
+        eprintln!("{name}: attempt {attempt} hit python-banyan's process-scan crash; again");
     }
 }
 
@@ -123,6 +94,22 @@ pub fn run_python_scenario(
 /// are killed when it returns or panics (they are [`ChildGuard`]s); an error or a panic fails
 /// the test with every process's captured output.
 pub fn run_scenario(name: &str, timeout: Duration, body: impl FnOnce(&mut Scenario) -> Step) {
+    let mut body = Some(body);
+    let once = |scenario: &mut Scenario| match body.take() {
+        Some(body) => body(scenario),
+        None => Err("scenario body already ran".to_owned()),
+    };
+    attempt_scenario(name, timeout, once, |_| false);
+}
+
+/// One run of a scenario: `true` when it passed, `false` when it failed with an error for
+/// which `retry(report)` holds; any other failure panics with every process's output.
+fn attempt_scenario(
+    name: &str,
+    timeout: Duration,
+    mut body: impl FnMut(&mut Scenario) -> Step,
+    retry: impl Fn(&str) -> bool,
+) -> bool {
     let _serial = serial();
     let mut scenario = Scenario {
         deadline: Instant::now() + timeout,
@@ -132,7 +119,14 @@ pub fn run_scenario(name: &str, timeout: Duration, body: impl FnOnce(&mut Scenar
     let outcome = catch_unwind(AssertUnwindSafe(|| body(&mut scenario)));
     let report = scenario.report();
     match outcome {
-        Ok(Ok(())) => eprintln!("{name}: passed in {:.2?}", started.elapsed()),
+        Ok(Ok(())) => {
+            eprintln!("{name}: passed in {:.2?}", started.elapsed());
+            true
+        }
+        Ok(Err(error)) if retry(&report) => {
+            eprintln!("{name}: failed ({error}), retrying");
+            false
+        }
         Ok(Err(error)) => panic!(
             "{name} failed after {:.2?}: {error}\n{report}",
             started.elapsed()
