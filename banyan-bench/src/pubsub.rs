@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use banyan_host::backplane::DEFAULT_HWM;
+use banyan_host::limits::Limits;
 use banyan_host::net::tcp_endpoint;
 use banyan_host::{Backplane, ComponentConfig};
 use serde::{Deserialize, Serialize};
@@ -309,7 +309,7 @@ pub fn raw_run_with(
 }
 
 /// The HWM components and the backplane use, so that the raw baseline matches them.
-pub const HWM: i32 = DEFAULT_HWM;
+pub const HWM: i32 = Limits::DEFAULT.hwm();
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use banyan_host::access::PlainCredentials;
 use banyan_host::component::ComponentConfig;
+use banyan_host::limits::{DEFAULT_MAX_MESSAGE, DEFAULT_QUEUE_BUDGET, Limits};
 use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
 
 pub mod launcher;
@@ -37,6 +39,64 @@ pub struct ComponentArgs {
     /// Seconds to wait for the backplane before giving up
     #[arg(long = "connect-timeout", default_value_t = 2.0)]
     pub connect_timeout: f64,
+    /// Message size limit and queue budget (`--max-message`, `--max-queue-mib`).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// PLAIN user name, for a backplane started with --plain-user (not encryption)
+    #[arg(long = "plain-user", value_name = "USER", requires = "plain_password")]
+    pub plain_user: Option<String>,
+    /// PLAIN password (clear text on the wire; the environment variable keeps it out of `ps`)
+    #[arg(
+        long = "plain-password",
+        value_name = "PASSWORD",
+        env = "BANYAN_PLAIN_PASSWORD",
+        hide_env_values = true
+    )]
+    pub plain_password: Option<String>,
+}
+
+/// Memory flags shared by the backplane and every component.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Largest message part accepted, in bytes (K/M suffixes allowed; 0 = no limit); bigger
+    /// ones are dropped before any memory is allocated for them
+    #[arg(long = "max-message", value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE as u64,
+          value_parser = parse_size)]
+    pub max_message: u64,
+    /// Memory budget of each message queue, in MiB (0 = unbounded): a subscriber that stops
+    /// reading costs at most this much
+    #[arg(long = "max-queue-mib", value_name = "MIB",
+          default_value_t = (DEFAULT_QUEUE_BUDGET / (1024 * 1024)) as u64)]
+    pub max_queue_mib: u64,
+}
+
+impl LimitArgs {
+    /// The limits these flags describe.
+    pub fn limits(&self) -> Limits {
+        Limits::from_flags(self.max_message, self.max_queue_mib)
+    }
+}
+
+/// Parses a byte count: `1048576`, `512K`, `1M`, `1MiB`, `2k` (K = 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (e.g. 1048576, 512K, 1M)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("unknown unit in `{text}` (use K, M or G)")),
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 impl ComponentArgs {
@@ -48,8 +108,17 @@ impl ComponentArgs {
             publisher_port: self.publisher_port,
             subscriber_port: self.subscriber_port,
             connect_timeout: Duration::from_secs_f64(self.connect_timeout.max(0.0)),
+            limits: self.limits.limits(),
+            plain: self.plain(),
             ..ComponentConfig::default()
         }
+    }
+
+    /// The PLAIN credentials given by `--plain-user` and `--plain-password`.
+    pub fn plain(&self) -> Option<PlainCredentials> {
+        let user = self.plain_user.as_ref()?;
+        let password = self.plain_password.clone().unwrap_or_default();
+        Some(PlainCredentials::new(user.clone(), password))
     }
 }
 
@@ -100,4 +169,22 @@ pub fn on_termination(on_signal: impl FnOnce() + Send + 'static) -> anyhow::Resu
         }
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("0"), Ok(0));
+        for bad in ["", "M", "1T", "-1", "1.5M", "99999999999999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  component PUB ──connect──▶ SUB (bound on publisher port, 43124, subscribed to "")
-//!                                 │  zmq_proxy
+//!                                 │  forwarder thread
 //!  component SUB ◀──connect── PUB (bound on subscriber port, 43125)
 //! ```
 //!
@@ -12,20 +12,27 @@
 //! happens only at the backplane's PUB socket, which has the subscriber's filter as soon as the
 //! subscriber's own connection delivered it.
 //!
-//! # High-water marks
-//! ZeroMQ drops messages on a PUB socket whose queue to a peer holds HWM messages. The
-//! default HWM of 1000 drops ~87 % of a 1 M message burst. The backplane sets both sockets'
-//! HWM to [`DEFAULT_HWM`] (1 000 000 messages): a burst that the subscribers keep up with on
-//! average is queued, never dropped, while a subscriber that stops reading for good costs at
-//! most HWM messages of memory instead of growing without bound (HWM 0 would be unbounded).
+//! # Memory bound
+//! Both sockets follow the backplane's [`Limits`]: the receiving socket drops (by closing the
+//! sender's connection) any message part over [`Limits::max_message`] before allocating for
+//! it, and every queue — one per publisher on the receiving side, one per subscriber on the
+//! sending side — holds at most [`Limits::hwm`] messages, which keeps it within
+//! [`Limits::queue_budget`]. A subscriber that stops reading fills its own queue and then
+//! misses messages; the forwarder and every other subscriber go on at full speed (a PUB socket
+//! never blocks). See [`crate::limits`] and the crate README for the measured bound.
+//!
+//! # Access control
+//! With a non-open [`AccessControl`] the sockets carry a ZAP domain and a handler thread
+//! checks each peer's address (and PLAIN credentials) at the handshake; see [`crate::access`].
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
+use crate::access::{AccessControl, AccessStats, ZapHandler};
 use crate::error::{Error, Result};
+use crate::limits::{HwmGovernor, Limits};
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, bind_endpoint, endpoint_port};
-
-/// High-water mark (messages) used by the backplane and components unless configured.
-pub const DEFAULT_HWM: i32 = 1_000_000;
 
 /// How to bind a backplane.
 #[derive(Debug, Clone)]
@@ -36,8 +43,10 @@ pub struct BackplaneConfig {
     pub publisher_port: u16,
     /// Port components subscribe on; `0` picks a free port.
     pub subscriber_port: u16,
-    /// High-water mark of both forwarder sockets, in messages (`0` = unbounded).
-    pub hwm: i32,
+    /// Message size limit and queue budget.
+    pub limits: Limits,
+    /// Who may connect (open by default, as Python Banyan).
+    pub access: AccessControl,
 }
 
 impl Default for BackplaneConfig {
@@ -46,7 +55,8 @@ impl Default for BackplaneConfig {
             bind: "0.0.0.0".into(),
             publisher_port: DEFAULT_PUBLISHER_PORT,
             subscriber_port: DEFAULT_SUBSCRIBER_PORT,
-            hwm: DEFAULT_HWM,
+            limits: Limits::default(),
+            access: AccessControl::open(),
         }
     }
 }
@@ -58,7 +68,7 @@ impl BackplaneConfig {
             bind: "127.0.0.1".into(),
             publisher_port: 0,
             subscriber_port: 0,
-            hwm: DEFAULT_HWM,
+            ..Self::default()
         }
     }
 }
@@ -71,6 +81,117 @@ pub struct Backplane {
     subscriber_port: u16,
     control: zmq::Socket,
     thread: Option<JoinHandle<Result<()>>>,
+    access_stats: Arc<AccessStats>,
+    forward_stats: Arc<ForwardStats>,
+    zap: Option<ZapHandler>,
+}
+
+/// Counters of the forwarder.
+#[derive(Debug, Default)]
+pub struct ForwardStats {
+    forwarded: AtomicU64,
+    malformed: AtomicU64,
+    hwm_changes: AtomicU64,
+}
+
+impl ForwardStats {
+    /// Messages forwarded to the subscriber socket (each subscriber whose queue was full
+    /// missed it).
+    pub fn forwarded(&self) -> u64 {
+        self.forwarded.load(Ordering::Relaxed)
+    }
+
+    /// Messages of more than two parts (not Banyan messages), dropped.
+    pub fn malformed(&self) -> u64 {
+        self.malformed.load(Ordering::Relaxed)
+    }
+
+    /// How often the subscriber socket's HWM followed a change of message sizes.
+    pub fn hwm_changes(&self) -> u64 {
+        self.hwm_changes.load(Ordering::Relaxed)
+    }
+}
+
+/// Messages moved without polling before the control socket is checked.
+const BATCH: usize = 1024;
+
+/// The forwarder loop: moves `[topic, payload]` messages from `frontend` to `backend`, setting
+/// the backend's HWM for each message's size class first (see [`crate::limits::HwmGovernor`]),
+/// until "TERMINATE" arrives on `control`.
+fn forward(
+    frontend: &zmq::Socket,
+    backend: &zmq::Socket,
+    control: &zmq::Socket,
+    limits: Limits,
+    stats: &ForwardStats,
+) -> Result<()> {
+    let mut governor = HwmGovernor::new(limits);
+    loop {
+        for _ in 0..BATCH {
+            let mut topic = zmq::Message::new();
+            match frontend.recv(&mut topic, zmq::DONTWAIT) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) => break,
+                Err(zmq::Error::EINTR) => continue,
+                Err(error) => return Err(error.into()),
+            }
+            // The parts of a message arrive together: these reads do not block.
+            let payload = if topic.get_more() {
+                let mut payload = zmq::Message::new();
+                frontend.recv(&mut payload, 0)?;
+                if payload.get_more() {
+                    let mut rest = zmq::Message::new();
+                    let mut parts = 2u64;
+                    while frontend.get_rcvmore()? {
+                        frontend.recv(&mut rest, 0)?;
+                        parts += 1;
+                    }
+                    if stats.malformed.fetch_add(1, Ordering::Relaxed) == 0 {
+                        tracing::warn!(
+                            parts,
+                            "dropping a message of more than two parts (not Banyan); further ones are counted"
+                        );
+                    }
+                    continue;
+                }
+                Some(payload)
+            } else {
+                None
+            };
+            let len = topic.len() + payload.as_ref().map_or(0, |payload| payload.len());
+            if let Some(hwm) = governor.before_send(len) {
+                backend.set_sndhwm(hwm)?;
+                stats.hwm_changes.fetch_add(1, Ordering::Relaxed);
+            }
+            match payload {
+                Some(payload) => {
+                    backend.send(topic, zmq::SNDMORE)?;
+                    backend.send(payload, 0)?;
+                }
+                None => backend.send(topic, 0)?,
+            }
+            stats.forwarded.fetch_add(1, Ordering::Relaxed);
+        }
+        let (in_ready, stop) = {
+            let mut items = [
+                frontend.as_poll_item(zmq::POLLIN),
+                control.as_poll_item(zmq::POLLIN),
+            ];
+            match zmq::poll(&mut items, -1) {
+                // A signal delivered to this thread interrupted the wait: resume.
+                Err(zmq::Error::EINTR) => continue,
+                other => other?,
+            };
+            (items[0].is_readable(), items[1].is_readable())
+        };
+        if stop {
+            let command = control.recv_bytes(0)?;
+            if command == b"TERMINATE" {
+                return Ok(());
+            }
+        }
+        let _ = in_ready; // read by the batch above
+    }
 }
 
 impl std::fmt::Debug for Backplane {
@@ -94,8 +215,10 @@ fn bind(socket: &zmq::Socket, address: &str, port: u16) -> Result<u16> {
     })?;
     let last = socket
         .get_last_endpoint()?
-        .map_err(|_| Error::Malformed("non-UTF-8 endpoint".into()))?;
-    endpoint_port(&last).ok_or_else(|| Error::Malformed(format!("unexpected endpoint {last}")))
+        .map_err(|bytes| Error::Endpoint {
+            endpoint: String::from_utf8_lossy(&bytes).into_owned(),
+        })?;
+    endpoint_port(&last).ok_or(Error::Endpoint { endpoint: last })
 }
 
 impl Backplane {
@@ -103,42 +226,58 @@ impl Backplane {
     /// the forwarder thread.
     pub fn bind(config: &BackplaneConfig) -> Result<Self> {
         let ctx = zmq::Context::new();
+        let access_stats = Arc::new(AccessStats::default());
+        // The handler must listen before any socket of this context accepts a connection.
+        let zap = if config.access.is_open() {
+            None
+        } else {
+            Some(ZapHandler::start(
+                &ctx,
+                config.access.clone(),
+                access_stats.clone(),
+            )?)
+        };
         let frontend = ctx.socket(zmq::SUB)?;
-        frontend.set_rcvhwm(config.hwm)?;
+        config.limits.apply_receive(&frontend)?;
+        config.limits.apply_send(&frontend)?;
+        config.access.apply_server(&frontend)?;
         frontend.set_linger(0)?;
         frontend.set_subscribe(b"")?;
         let backend = ctx.socket(zmq::PUB)?;
-        backend.set_sndhwm(config.hwm)?;
+        config.limits.apply_send(&backend)?;
+        // Subscribers send only subscriptions upstream; they too are size-limited.
+        config.limits.apply_receive(&backend)?;
+        config.access.apply_server(&backend)?;
         backend.set_linger(0)?;
         let publisher_port = bind(&frontend, &config.bind, config.publisher_port)?;
         let subscriber_port = bind(&backend, &config.bind, config.subscriber_port)?;
 
-        // A PAIR over inproc steers the proxy: "TERMINATE" makes zmq_proxy_steerable return.
+        // A PAIR over inproc stops the forwarder: "TERMINATE" makes it return.
         let endpoint = format!("inproc://banyan-backplane-{publisher_port}-{subscriber_port}");
-        let mut proxy_control = ctx.socket(zmq::PAIR)?;
+        let proxy_control = ctx.socket(zmq::PAIR)?;
         proxy_control.bind(&endpoint)?;
         let control = ctx.socket(zmq::PAIR)?;
         control.connect(&endpoint)?;
 
+        let limits = config.limits;
+        let forward_stats = Arc::new(ForwardStats::default());
+        let thread_stats = forward_stats.clone();
         let thread = std::thread::Builder::new()
             .name("banyan-backplane".into())
             .spawn(move || {
-                let (mut frontend, mut backend) = (frontend, backend);
-                let result = loop {
-                    // A signal delivered to this thread interrupts the proxy: resume it.
-                    match zmq::proxy_steerable(&mut frontend, &mut backend, &mut proxy_control) {
-                        Err(zmq::Error::EINTR) => continue,
-                        other => break other,
-                    }
-                };
+                let result = forward(&frontend, &backend, &proxy_control, limits, &thread_stats);
                 drop((frontend, backend, proxy_control));
                 drop(ctx);
-                result.map_err(Error::from)
+                result
             })?;
         tracing::info!(
             address = %config.bind,
             publisher_port,
             subscriber_port,
+            hwm = config.limits.hwm(),
+            max_message = ?config.limits.max_message,
+            allow = ?config.access.allow,
+            plain_users = config.access.plain.len(),
             "backplane forwarding"
         );
         Ok(Self {
@@ -147,6 +286,9 @@ impl Backplane {
             subscriber_port,
             control,
             thread: Some(thread),
+            access_stats,
+            forward_stats,
+            zap,
         })
     }
 
@@ -165,6 +307,17 @@ impl Backplane {
         self.subscriber_port
     }
 
+    /// Counters of the access control (refused and accepted handshakes); all zero when the
+    /// backplane is open.
+    pub fn access_stats(&self) -> &AccessStats {
+        &self.access_stats
+    }
+
+    /// Counters of the forwarder.
+    pub fn forward_stats(&self) -> &ForwardStats {
+        &self.forward_stats
+    }
+
     /// Stops the forwarder, closes both sockets and waits for the thread.
     pub fn shutdown(mut self) -> Result<()> {
         self.stop()
@@ -180,10 +333,15 @@ impl Backplane {
                 tracing::warn!(%error, "cannot reach the forwarder thread");
             }
         }
-        match thread.join() {
+        let result = match thread.join() {
             Ok(result) => result,
-            Err(_) => Err(Error::Malformed("backplane thread panicked".into())),
-        }
+            Err(_) => Err(Error::ThreadPanicked {
+                thread: "banyan-backplane",
+            }),
+        };
+        // Stops and joins the ZAP handler (its sockets keep the context alive until then).
+        self.zap = None;
+        result
     }
 }
 

@@ -43,8 +43,9 @@ use banyan_proto::payload::{self, PayloadError, Value};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::backplane::DEFAULT_HWM;
+use crate::access::PlainCredentials;
 use crate::error::{Error, Result};
+use crate::limits::{HwmGovernor, Limits};
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4, tcp_endpoint};
 
 pub use health::PathState;
@@ -97,8 +98,11 @@ pub struct ComponentConfig {
     pub subscriber_port: u16,
     /// How long [`Component::connect`] and [`Component::subscribe`] wait for their probe.
     pub connect_timeout: Duration,
-    /// High-water mark of both sockets, in messages (`0` = unbounded).
-    pub hwm: i32,
+    /// Message size limit and queue budget of both sockets (see [`crate::limits`]).
+    pub limits: Limits,
+    /// PLAIN credentials for a backplane that requires them (Rust backplanes with
+    /// `--plain-user`); `None` speaks the NULL mechanism as Python Banyan does.
+    pub plain: Option<PlainCredentials>,
     /// How long unsent messages may hold up closing the component.
     pub linger: Duration,
     /// Topics subscribed before the connection proof, so they are in force on return.
@@ -113,7 +117,8 @@ impl Default for ComponentConfig {
             publisher_port: DEFAULT_PUBLISHER_PORT,
             subscriber_port: DEFAULT_SUBSCRIBER_PORT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            hwm: DEFAULT_HWM,
+            limits: Limits::default(),
+            plain: None,
             linger: Duration::from_secs(2),
             subscriptions: Vec::new(),
         }
@@ -287,6 +292,7 @@ pub struct Component {
     encode: RefCell<Vec<u8>>,
     health: Health,
     stats: ComponentStats,
+    publish_hwm: std::cell::Cell<HwmGovernor>,
 }
 
 /// The ZeroMQ messages every read goes into, reused (no allocation per message for small
@@ -350,10 +356,14 @@ impl Component {
             .unwrap_or_else(|| outward_ipv4().to_string());
         let ctx = zmq::Context::new();
         let publisher = ctx.socket(zmq::PUB)?;
-        publisher.set_sndhwm(config.hwm)?;
+        config.limits.apply_send(&publisher)?;
         publisher.set_linger(i32::try_from(config.linger.as_millis()).unwrap_or(i32::MAX))?;
         let subscriber = ctx.socket(zmq::SUB)?;
-        subscriber.set_rcvhwm(config.hwm)?;
+        config.limits.apply_receive(&subscriber)?;
+        if let Some(plain) = &config.plain {
+            plain.apply_client(&publisher)?;
+            plain.apply_client(&subscriber)?;
+        }
         subscriber.set_linger(0)?;
         let nonce = nonce();
         // Monitors first, so that no connection event is missed.
@@ -392,6 +402,7 @@ impl Component {
             encode: RefCell::new(vec![0; ENCODE_BUFFER_START]),
             health,
             stats: ComponentStats::default(),
+            publish_hwm: std::cell::Cell::new(HwmGovernor::new(config.limits)),
         };
         for topic in &config.subscriptions {
             component.subscriber.set_subscribe(topic.as_bytes())?;
@@ -469,6 +480,12 @@ impl Component {
 
     /// Publishes already-encoded payload bytes on `topic`, verbatim.
     pub fn publish_raw(&self, topic: &[u8], payload: &[u8]) -> Result<()> {
+        // Keeps the publish queue within the memory budget whatever the sizes (crate::limits).
+        let mut governor = self.publish_hwm.get();
+        if let Some(hwm) = governor.before_send(topic.len() + payload.len()) {
+            self.publisher.set_sndhwm(hwm)?;
+        }
+        self.publish_hwm.set(governor);
         self.publisher.send(topic, zmq::SNDMORE)?;
         self.publisher.send(payload, 0)?;
         Ok(())

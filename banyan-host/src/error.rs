@@ -54,6 +54,30 @@ pub enum Error {
     /// A multi-backplane component has no backplane of this name.
     #[error("no backplane named {0:?} in this component")]
     UnknownBackplane(String),
+    /// A `--allow` network is not an address or CIDR network.
+    #[error("`{text}` is not an IP address or CIDR network (e.g. 192.168.1.0/24)")]
+    Network {
+        /// What was given.
+        text: String,
+    },
+    /// A line of a PLAIN credentials file is not `user:password`.
+    #[error("credentials file line {line}: expected `user:password`")]
+    CredentialsLine {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// ZeroMQ reported a bound endpoint this crate cannot read a port from.
+    #[error("zeromq reported an unexpected endpoint `{endpoint}`")]
+    Endpoint {
+        /// The endpoint as reported (lossily decoded).
+        endpoint: String,
+    },
+    /// A thread of this crate panicked (a bug); its work stopped.
+    #[error("the {thread} thread panicked")]
+    ThreadPanicked {
+        /// The thread's name.
+        thread: &'static str,
+    },
     /// A ZeroMQ call failed.
     #[error("zeromq: {0}")]
     Zmq(#[from] zmq::Error),

@@ -11,6 +11,8 @@
 //!
 //! # Layout
 //! - [`backplane`]: the forwarder ([`Backplane`]).
+//! - [`limits`]: message size limit and queue memory budget ([`Limits`]).
+//! - [`access`]: the backplane's address allowlist and PLAIN credentials (a ZAP handler).
 //! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`.
 //! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests.
 //! - [`gateway`]: the serial gateway bridging an MCU link onto the backplane.
@@ -22,19 +24,23 @@
 //! - [`error`]: the [`Error`] type.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod backplane;
 pub mod component;
 pub mod echo;
 pub mod error;
 pub mod gateway;
 pub mod launch;
+pub mod limits;
 pub mod multi;
 pub mod net;
 pub mod pyjson;
 
+pub use access::{AccessControl, PlainCredentials};
 pub use backplane::{Backplane, BackplaneConfig};
 pub use component::{Component, ComponentConfig, Message, ShutdownHandle};
 pub use error::{Error, Result};
+pub use limits::Limits;
 pub use multi::MultiComponent;
 
 /// Lower-case hex of `bytes`, for payloads that cannot be rendered otherwise (logs, monitor).

@@ -3,8 +3,10 @@
 use std::process::ExitCode;
 use std::sync::mpsc;
 
-use banyan_cli::{on_termination, run_main};
-use banyan_host::backplane::{Backplane, BackplaneConfig, DEFAULT_HWM};
+use anyhow::Context as _;
+use banyan_cli::{LimitArgs, on_termination, run_main};
+use banyan_host::access::{AccessControl, IpNet, PlainCredentials};
+use banyan_host::backplane::{Backplane, BackplaneConfig};
 use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4};
 use clap::Parser;
 
@@ -29,19 +31,74 @@ struct Args {
     /// Python components, which use the machine's outward address, can connect)
     #[arg(long, default_value = "0.0.0.0")]
     bind: String,
-    /// High-water mark of the forwarder sockets in messages (0 = unbounded)
-    #[arg(long, default_value_t = DEFAULT_HWM)]
-    hwm: i32,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Accept connections only from this network (CIDR, e.g. 192.168.1.0/24, or one address;
+    /// repeatable). Others are refused at the handshake and logged. Default: everyone
+    #[arg(long = "allow", value_name = "CIDR", value_parser = parse_network)]
+    allow: Vec<IpNet>,
+    /// Require PLAIN credentials: this user name (Rust components only; NOT encryption)
+    #[arg(long = "plain-user", value_name = "USER", requires = "plain_password")]
+    plain_user: Option<String>,
+    /// Password for --plain-user (clear text on the wire)
+    #[arg(
+        long = "plain-password",
+        value_name = "PASSWORD",
+        env = "BANYAN_PLAIN_PASSWORD",
+        hide_env_values = true
+    )]
+    plain_password: Option<String>,
+    /// Require PLAIN credentials: one `user:password` per line (Rust components only; NOT
+    /// encryption)
+    #[arg(long = "plain-credentials", value_name = "FILE")]
+    plain_credentials: Option<std::path::PathBuf>,
+}
+
+fn parse_network(text: &str) -> Result<IpNet, String> {
+    AccessControl::parse_network(text).map_err(|error| error.to_string())
+}
+
+impl Args {
+    fn access(&self) -> anyhow::Result<AccessControl> {
+        let mut plain = Vec::new();
+        if let (Some(user), Some(password)) = (&self.plain_user, &self.plain_password) {
+            plain.push(PlainCredentials::new(user.clone(), password.clone()));
+        }
+        if let Some(file) = &self.plain_credentials {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read credentials file {}", file.display()))?;
+            let users = PlainCredentials::parse_file(&text)
+                .with_context(|| format!("credentials file {}", file.display()))?;
+            anyhow::ensure!(
+                !users.is_empty(),
+                "credentials file {} lists no user",
+                file.display()
+            );
+            plain.extend(users);
+        }
+        Ok(AccessControl {
+            allow: self.allow.clone(),
+            plain,
+        })
+    }
 }
 
 fn main() -> ExitCode {
     run_main("backplane", || {
         let args = Args::parse();
+        let access = args.access()?;
+        if !access.plain.is_empty() {
+            eprintln!(
+                "backplane: PLAIN credentials required; note that PLAIN is not encryption \
+                 (passwords and messages cross the network in clear text)"
+            );
+        }
         let backplane = Backplane::bind(&BackplaneConfig {
             bind: args.bind.clone(),
             publisher_port: args.publisher_port,
             subscriber_port: args.subscriber_port,
-            hwm: args.hwm,
+            limits: args.limits.limits(),
+            access,
         })?;
         let shown = if args.bind == "0.0.0.0" {
             format!("{} (listening on all interfaces)", outward_ipv4())

@@ -1,0 +1,210 @@
+//! The backplane's message size limit, allowlist and PLAIN credentials, with real sockets on
+//! loopback. A denied address is made with libzmq's source-address syntax
+//! (`tcp://127.0.0.2:0;127.0.0.1:PORT` connects from 127.0.0.2), loopback only.
+
+use std::time::{Duration, Instant};
+
+use banyan_host::access::{AccessControl, PlainCredentials};
+use banyan_host::limits::Limits;
+use banyan_host::{Backplane, BackplaneConfig, Component, ComponentConfig, Error};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn backplane(limits: Limits, access: AccessControl) -> Backplane {
+    Backplane::bind(&BackplaneConfig {
+        limits,
+        access,
+        ..BackplaneConfig::ephemeral_loopback()
+    })
+    .expect("backplane binds")
+}
+
+fn component(backplane: &Backplane, name: &str) -> ComponentConfig {
+    ComponentConfig::new(name)
+        .backplane(
+            "127.0.0.1",
+            backplane.publisher_port(),
+            backplane.subscriber_port(),
+        )
+        .connect_timeout(WAIT)
+}
+
+fn raw_publisher(ctx: &zmq::Context, endpoint: &str) -> zmq::Socket {
+    let socket = ctx.socket(zmq::PUB).unwrap();
+    socket.set_linger(0).unwrap();
+    socket.connect(endpoint).unwrap();
+    socket
+}
+
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn oversized_messages_are_dropped_and_forwarding_goes_on() {
+    let limits = Limits {
+        max_message: Some(1024),
+        ..Limits::default()
+    };
+    let backplane = backplane(limits, AccessControl::open());
+    let mut subscriber = component(&backplane, "sub")
+        .subscribe("t")
+        .connect()
+        .unwrap();
+    let ctx = zmq::Context::new();
+    let publisher = raw_publisher(
+        &ctx,
+        &format!("tcp://127.0.0.1:{}", backplane.publisher_port()),
+    );
+    let big = vec![0xa5u8; 4096];
+    let small = [0x80u8]; // an empty msgpack map
+    // Send a big message, then small ones until one arrives (the big one made the backplane
+    // drop the publisher's connection; libzmq reconnects it by itself).
+    let deadline = Instant::now() + WAIT;
+    let mut sent_big = 0;
+    let mut small_seen = 0;
+    while small_seen < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "no small message after the big one"
+        );
+        if sent_big < 3 {
+            publisher.send("t/big", zmq::SNDMORE).unwrap();
+            publisher.send(&big[..], 0).unwrap();
+            sent_big += 1;
+        }
+        publisher.send("t/small", zmq::SNDMORE).unwrap();
+        publisher.send(&small[..], 0).unwrap();
+        while let Some(message) = subscriber.recv_timeout(Duration::from_millis(50)).unwrap() {
+            assert_ne!(
+                message.topic, "t/big",
+                "a message over the limit was forwarded"
+            );
+            assert!(message.payload.len() <= 1024);
+            small_seen += 1;
+        }
+    }
+    // The limit holds on the component too: a backplane without a limit forwards 4 KiB to a
+    // component that accepts only 1 KiB, which drops it.
+    let open = backplane_open();
+    let mut strict = ComponentConfig {
+        limits,
+        ..component(&open, "strict").subscribe("t")
+    }
+    .connect()
+    .unwrap();
+    let sender = component(&open, "sender").connect().unwrap();
+    let deadline = Instant::now() + WAIT;
+    sender.publish_raw(b"t/big", &big).unwrap();
+    loop {
+        assert!(Instant::now() < deadline, "nothing after the big message");
+        sender.publish_raw(b"t/small", &small).unwrap();
+        if let Some(message) = strict.recv_timeout(Duration::from_millis(50)).unwrap() {
+            assert_eq!(message.topic, "t/small");
+            break;
+        }
+    }
+}
+
+fn backplane_open() -> Backplane {
+    backplane(Limits::UNLIMITED, AccessControl::open())
+}
+
+#[test]
+fn allowlist_refuses_other_addresses_and_counts_them() {
+    let access = AccessControl {
+        allow: vec![AccessControl::parse_network("127.0.0.1/32").unwrap()],
+        plain: Vec::new(),
+    };
+    let backplane = backplane(Limits::default(), access);
+    // An allowed component works as usual (its connection proof passes through the handler).
+    let mut allowed = component(&backplane, "allowed")
+        .subscribe("t")
+        .connect()
+        .unwrap();
+    assert_eq!(backplane.access_stats().refused(), 0);
+    assert!(backplane.access_stats().accepted() >= 2);
+
+    // A publisher from 127.0.0.2 is refused at the handshake.
+    let ctx = zmq::Context::new();
+    let denied = raw_publisher(
+        &ctx,
+        &format!("tcp://127.0.0.2:0;127.0.0.1:{}", backplane.publisher_port()),
+    );
+    wait_until("a refusal", || backplane.access_stats().refused() >= 1);
+    for _ in 0..100 {
+        denied.send("t/denied", zmq::SNDMORE).unwrap();
+        denied.send(&[0x80u8][..], 0).unwrap();
+    }
+    // A subscriber from 127.0.0.2 is refused too.
+    let denied_sub = ctx.socket(zmq::SUB).unwrap();
+    denied_sub.set_subscribe(b"").unwrap();
+    denied_sub
+        .connect(&format!(
+            "tcp://127.0.0.2:0;127.0.0.1:{}",
+            backplane.subscriber_port()
+        ))
+        .unwrap();
+    wait_until("two refusals", || backplane.access_stats().refused() >= 2);
+
+    // Allowed traffic still flows, and nothing from the denied publisher arrived.
+    allowed.publish_raw(b"t/marker", &[0x80]).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "marker not received");
+        let Some(message) = allowed.recv_timeout(Duration::from_millis(100)).unwrap() else {
+            allowed.publish_raw(b"t/marker", &[0x80]).unwrap();
+            continue;
+        };
+        assert_ne!(message.topic, "t/denied", "a denied publisher got through");
+        if message.topic == "t/marker" {
+            break;
+        }
+    }
+    assert_eq!(
+        denied_sub.poll(zmq::POLLIN, 0).unwrap(),
+        0,
+        "a denied subscriber received a message"
+    );
+}
+
+#[test]
+fn plain_credentials_are_required_when_configured() {
+    let access = AccessControl {
+        allow: Vec::new(),
+        plain: vec![PlainCredentials::new("robot", "s3cret")],
+    };
+    let backplane = backplane(Limits::default(), access);
+    let good = ComponentConfig {
+        plain: Some(PlainCredentials::new("robot", "s3cret")),
+        ..component(&backplane, "good").subscribe("t")
+    };
+    let mut good = good.connect().expect("right credentials connect");
+    good.publish_raw(b"t/x", &[0x80]).unwrap();
+
+    for (name, plain) in [
+        ("wrong", Some(PlainCredentials::new("robot", "guess"))),
+        ("none", None),
+    ] {
+        let config = ComponentConfig {
+            plain,
+            ..component(&backplane, name).connect_timeout(Duration::from_secs(1))
+        };
+        match config.connect() {
+            Err(Error::NoBackplane { .. }) => {}
+            other => panic!("{name}: expected NoBackplane, got {other:?}"),
+        }
+    }
+    assert!(backplane.access_stats().refused() >= 1);
+    // The authenticated component is unaffected.
+    wait_until("the authenticated component's message", || {
+        matches!(good.recv_timeout(Duration::from_millis(50)), Ok(Some(m)) if m.topic == "t/x") || {
+            good.publish_raw(b"t/x", &[0x80]).unwrap();
+            false
+        }
+    });
+}
