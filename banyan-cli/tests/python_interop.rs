@@ -473,3 +473,41 @@ fn rust_monitor_prints_python_payload_from_python_backplane() {
         })
     });
 }
+
+#[test]
+fn python_seed_works_unchanged_through_an_allowlist() {
+    let python = python_or_skip!("python_seed_works_unchanged_through_an_allowlist");
+    run_scenario(
+        "rust backplane with --allow + python server + python client",
+        |scenario| {
+            let outward = format!("{}/32", outward());
+            let mut command = rust_bin("backplane");
+            command.args([
+                "-p",
+                "0",
+                "-s",
+                "0",
+                "--allow",
+                "127.0.0.1/32",
+                "--allow",
+                &outward,
+            ]);
+            let backplane = scenario.spawn("rust backplane", command)?;
+            let publisher = backplane.number_after("Publisher  Port =")?.to_string();
+            let subscriber = backplane.number_after("Subscriber Port =")?.to_string();
+            let mut command = python_script(&python, "simple_echo_server.py");
+            command.args(["-p", &publisher, "-s", &subscriber]);
+            let server = scenario.spawn("python echo server", command)?;
+            server.wait_stdout("EchoServer ready")?;
+            let mut command = python_script(&python, "simple_echo_client.py");
+            command.args(["-p", &publisher, "-s", &subscriber]);
+            let mut client = scenario.spawn("python echo client", command)?;
+            check_echo(&mut client, &server)?;
+            let refusals = backplane.stderr();
+            ensure(
+                !refusals.iter().any(|line| line.contains("refused")),
+                || format!("allowed Python components were refused: {refusals:?}"),
+            )
+        },
+    );
+}

@@ -359,7 +359,11 @@ impl Component {
         config.limits.apply_send(&publisher)?;
         publisher.set_linger(i32::try_from(config.linger.as_millis()).unwrap_or(i32::MAX))?;
         let subscriber = ctx.socket(zmq::SUB)?;
-        config.limits.apply_receive(&subscriber)?;
+        // Only the queue bound: ZMQ_MAXMSGSIZE on a *connecting* socket turns an oversized
+        // message into a protocol error after which libzmq never reconnects, so one big message
+        // from a foreign backplane would cut the subscription for good. The size limit is kept
+        // by the backplane (which drops oversized messages on arrival) and on publish here.
+        subscriber.set_rcvhwm(config.limits.hwm())?;
         if let Some(plain) = &config.plain {
             plain.apply_client(&publisher)?;
             plain.apply_client(&subscriber)?;
@@ -482,6 +486,10 @@ impl Component {
     pub fn publish_raw(&self, topic: &[u8], payload: &[u8]) -> Result<()> {
         // Keeps the publish queue within the memory budget whatever the sizes (crate::limits).
         let mut governor = self.publish_hwm.get();
+        let size = topic.len().max(payload.len());
+        if let Some(limit) = governor.limits().max_message.filter(|&limit| size > limit) {
+            return Err(Error::MessageTooLarge { size, limit });
+        }
         if let Some(hwm) = governor.before_send(topic.len() + payload.len()) {
             self.publisher.set_sndhwm(hwm)?;
         }

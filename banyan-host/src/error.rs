@@ -78,6 +78,15 @@ pub enum Error {
         /// The thread's name.
         thread: &'static str,
     },
+    /// A message part is larger than the configured `--max-message` (a backplane would drop
+    /// it, and the connection it came on).
+    #[error("message part of {size} bytes exceeds the limit of {limit} bytes (--max-message)")]
+    MessageTooLarge {
+        /// Size of the largest part.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A ZeroMQ call failed.
     #[error("zeromq: {0}")]
     Zmq(#[from] zmq::Error),

@@ -5,10 +5,14 @@
 //! turned into byte bounds here:
 //!
 //! - **Message size** ([`Limits::max_message`], default [`DEFAULT_MAX_MESSAGE`] = 1 MiB) is
-//!   set as `ZMQ_MAXMSGSIZE` on every socket that receives from the network. libzmq checks a
-//!   part's length *before* allocating for it; a peer that sends a bigger part has its
-//!   connection closed (it reconnects by itself), and the part is never stored. The limit is per
-//!   message part: a Banyan message is `[topic, payload]`, so it bounds the payload.
+//!   set as `ZMQ_MAXMSGSIZE` on the backplane's sockets. libzmq checks a part's length
+//!   *before* allocating for it; a peer that sends a bigger part has its connection closed (it
+//!   reconnects by itself), and the part is never stored. The limit is per message part: a
+//!   Banyan message is `[topic, payload]`, so it bounds the payload. libzmq does not say why it
+//!   closed a connection, so these drops are not counted separately. A component refuses to
+//!   publish a bigger part ([`crate::Error::MessageTooLarge`]); it does not set the option on
+//!   its own subscriber socket, because on a *connecting* socket libzmq treats an oversized
+//!   part as a protocol error and never reconnects.
 //! - **Queue budget** ([`Limits::queue_budget`], default [`DEFAULT_QUEUE_BUDGET`] = 64 MiB).
 //!   A fixed HWM of `budget / max_message` (64 with the defaults) would keep the budget but
 //!   drop small messages in any burst (measured: 98 % of a 100 000-message burst lost between
@@ -192,6 +196,11 @@ impl HwmGovernor {
             .unwrap_or(SIZE_CLASSES.len() - 1)
     }
 
+    /// The limits governed.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// Call before sending a message of `len` bytes: `Some(hwm)` when the socket's HWM must
     /// change first. Cheap when nothing changes (one comparison for messages of the current
     /// class or smaller within [`HOLD`]).
@@ -265,7 +274,7 @@ mod tests {
         for limits in [
             Limits::default(),
             Limits::from_flags(1024, 64),
-            Limits::from_flags(10 << 20, 8),
+            Limits::from_flags(1 << 20, 8),
         ] {
             let max = limits.max_message.unwrap();
             let bytes: usize = (0..SIZE_CLASSES.len())
