@@ -205,7 +205,7 @@ impl HwmGovernor {
     /// change first. Cheap when nothing changes (one comparison for messages of the current
     /// class or smaller within [`HOLD`]).
     pub fn before_send(&mut self, len: usize) -> Option<i32> {
-        self.before_send_at(len, || Instant::now())
+        self.before_send_at(len, Instant::now)
     }
 
     /// [`Self::before_send`] with an explicit clock (tests).
