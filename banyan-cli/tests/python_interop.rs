@@ -493,8 +493,12 @@ fn python_seed_works_unchanged_through_an_allowlist() {
                 &outward,
             ]);
             let backplane = scenario.spawn("rust backplane", command)?;
-            let publisher = backplane.number_after("Publisher  Port =")?.to_string();
-            let subscriber = backplane.number_after("Subscriber Port =")?.to_string();
+            let publisher = backplane
+                .number_after::<u16>("Publisher  Port =")?
+                .to_string();
+            let subscriber = backplane
+                .number_after::<u16>("Subscriber Port =")?
+                .to_string();
             let mut command = python_script(&python, "simple_echo_server.py");
             command.args(["-p", &publisher, "-s", &subscriber]);
             let server = scenario.spawn("python echo server", command)?;
