@@ -151,6 +151,7 @@ pub fn init_logging() {
 /// code 1, never a backtrace.
 pub fn run_main(program: &str, body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     init_logging();
+    quiet_panics(program);
     match body() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -158,6 +159,31 @@ pub fn run_main(program: &str, body: impl FnOnce() -> anyhow::Result<()>) -> Exi
             ExitCode::FAILURE
         }
     }
+}
+
+/// Replaces the default panic output (message plus backtrace hint) by one line on stderr,
+/// `program: internal error: MESSAGE (at FILE:LINE)`. The exit status stays non-zero (101).
+/// Writing to a closed stdout (`monitor | head`) is the common case; it is reported as such.
+pub fn quiet_panics(program: &str) {
+    let program = program.to_owned();
+    std::panic::set_hook(Box::new(move |info| {
+        use std::io::Write;
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".to_owned());
+        let location = info
+            .location()
+            .map(|at| format!(" (at {}:{})", at.file(), at.line()))
+            .unwrap_or_default();
+        // Never panic here: stderr may be closed too.
+        let _ = writeln!(
+            std::io::stderr(),
+            "{program}: internal error: {message}{location}"
+        );
+    }));
 }
 
 /// Calls `on_signal` once on Ctrl-C or SIGTERM.

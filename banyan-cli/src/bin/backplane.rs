@@ -110,20 +110,35 @@ fn main() -> ExitCode {
         } else {
             format!("{} ", args.name)
         };
-        println!();
-        println!("******************************************");
-        println!("{label}Backplane IP address: {shown}");
-        println!("Subscriber Port = {}", backplane.subscriber_port());
-        println!("Publisher  Port = {}", backplane.publisher_port());
-        println!("Loop Time = {} seconds", args.loop_time);
-        println!("******************************************");
+        // The banner may go to a pipe nobody reads any more (a supervisor that went away):
+        // the backplane keeps forwarding, so write errors are ignored rather than fatal.
+        let banner = format!(
+            "\n******************************************\n\
+             {label}Backplane IP address: {shown}\n\
+             Subscriber Port = {}\n\
+             Publisher  Port = {}\n\
+             Loop Time = {} seconds\n\
+             ******************************************",
+            backplane.subscriber_port(),
+            backplane.publisher_port(),
+            args.loop_time
+        );
+        say(&banner);
         let (stop_tx, stop_rx) = mpsc::channel();
         on_termination(move || {
             let _ = stop_tx.send(());
         })?;
         let _ = stop_rx.recv();
-        println!("Exiting Through Signal Handler");
+        say("Exiting Through Signal Handler");
         backplane.shutdown()?;
         Ok(())
     })
+}
+
+/// Prints a line to stdout (flushed, since tools wait for the banner), ignoring a closed pipe.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
 }
