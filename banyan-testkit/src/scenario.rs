@@ -66,7 +66,7 @@ impl Scenario {
 /// What python-banyan 3.17 prints when its start-up process scan trips over a process that is
 /// a zombie or exits during the scan (it only catches `AccessDenied` around `cmdline()`; see
 /// FACTS.md). It says nothing about the code under test.
-const PSUTIL_SCAN_CRASHES: [&str; 2] = ["psutil.ZombieProcess", "psutil.NoSuchProcess"];
+pub const PSUTIL_SCAN_CRASHES: [&str; 2] = ["psutil.ZombieProcess", "psutil.NoSuchProcess"];
 
 /// Like [`run_scenario`], for scenarios that start Python Banyan components *without* `-b`
 /// (which scan the process table at start-up): an attempt whose only failure is python-banyan's

@@ -38,7 +38,7 @@ struct Args {
     #[arg(long = "allow", value_name = "CIDR")]
     allow: Vec<String>,
     /// Accept WebSockets only from pages of this origin (repeatable), e.g.
-    /// http://pi.local:8080 or null (file:// pages); the monitor's own origin is always
+    /// `http://pi.local:8080` or `null` (`file://` pages); the monitor's own origin is always
     /// accepted [default: all]
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allow_origin: Vec<String>,
