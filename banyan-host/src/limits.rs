@@ -179,7 +179,7 @@ pub struct HwmGovernor {
 }
 
 impl HwmGovernor {
-    /// A governor starting in the smallest class (the HWM [`Limits::apply_send`] sets).
+    /// A governor starting in the smallest class (the HWM `Limits::apply_send` sets).
     pub fn new(limits: Limits) -> Self {
         Self {
             limits,

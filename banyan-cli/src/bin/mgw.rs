@@ -58,7 +58,7 @@ struct Args {
     /// Longest wait between reconnection attempts, in seconds (starts at 0.1 s, doubles)
     #[arg(long = "max-backoff", default_value_t = 5.0)]
     max_backoff: f64,
-    /// MQTT client id [default: banyan-mgw-<pid>]
+    /// MQTT client id [default: banyan-mgw-PID]
     #[arg(long = "client-id")]
     client_id: Option<String>,
 }

@@ -22,7 +22,7 @@ use clap::Parser;
 struct Args {
     #[command(flatten)]
     component: ComponentArgs,
-    /// Device name: commands on to_<DEVICE>_gateway, reports on from_<DEVICE>_gateway
+    /// Device name: commands on `to_<DEVICE>_gateway`, reports on `from_<DEVICE>_gateway`
     #[arg(short = 'd', long = "device", default_value = banyan_onegpio::DEFAULT_DEVICE)]
     device: String,
     /// Debounce time of digital inputs in milliseconds (virtual pins do not bounce)

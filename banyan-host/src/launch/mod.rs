@@ -1,6 +1,6 @@
 //! The Banyan launcher's logic (`bls`, `blc`, `blk` in `banyan-cli`), sans-IO.
 //!
-//! - [`file`]: Python Banyan's launch file (CSV), with line/column errors.
+//! - [`file`](mod@file): Python Banyan's launch file (CSV), with line/column errors.
 //! - [`wire`]: the launcher's messages, as python-banyan 3.17 sends them.
 //! - [`machine`]: the state machine: start sequence, restart with back-off and a limit,
 //!   remote requests until acknowledged, shutdown, the status table.
