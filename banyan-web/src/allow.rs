@@ -10,15 +10,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ipnet::IpNet;
+use banyan_host::access::AccessControl;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::error::Error;
 
-/// Addresses allowed to connect; empty = everyone.
+/// Addresses allowed to connect; empty = everyone. Parsing and matching are the backplane's
+/// own ([`AccessControl`]), so `--allow` means the same on both commands.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Allowlist {
-    nets: Vec<IpNet>,
+    access: AccessControl,
 }
 
 impl Allowlist {
@@ -32,41 +33,31 @@ impl Allowlist {
     /// assert!(Allowlist::parse(["300.1.1.1"]).is_err());
     /// ```
     pub fn parse<S: AsRef<str>>(entries: impl IntoIterator<Item = S>) -> Result<Self, Error> {
-        let nets = entries
+        let allow = entries
             .into_iter()
             .map(|entry| {
-                let entry = entry.as_ref().trim();
-                entry
-                    .parse::<IpNet>()
-                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                    .map(|net| net.trunc())
-                    .map_err(|_| Error::BadAllow {
-                        entry: entry.to_owned(),
-                    })
+                AccessControl::parse_network(entry.as_ref()).map_err(|_| Error::BadAllow {
+                    entry: entry.as_ref().trim().to_owned(),
+                })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { nets })
+        Ok(Self {
+            access: AccessControl {
+                allow,
+                plain: Vec::new(),
+            },
+        })
     }
 
     /// `true` when the list is empty (everyone is allowed).
     pub fn is_open(&self) -> bool {
-        self.nets.is_empty()
+        self.access.is_open()
     }
 
     /// Whether `address` may connect. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are
     /// checked as the IPv4 address they carry.
     pub fn allows(&self, address: IpAddr) -> bool {
-        if self.nets.is_empty() {
-            return true;
-        }
-        let address = match address {
-            IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .map(IpAddr::V4)
-                .unwrap_or(IpAddr::V6(v6)),
-            v4 => v4,
-        };
-        self.nets.iter().any(|net| net.contains(&address))
+        self.access.allows(address)
     }
 }
 
