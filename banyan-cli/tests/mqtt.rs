@@ -10,7 +10,7 @@
 #[allow(dead_code, unused_imports)]
 mod harness;
 
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use banyan_testkit::ports;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc::{Receiver, channel};
@@ -47,11 +47,12 @@ macro_rules! mosquitto_or_skip {
 }
 
 fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-    listener.local_addr().expect("addr").port()
+    ports::free_port().expect("a free loopback port")
 }
 
-/// A mosquitto on 127.0.0.1:`port` with a generated config (killed by its `Proc` guard).
+/// A mosquitto on 127.0.0.1:`port` with a generated config (killed by its `Proc` guard). The
+/// config file is removed once the broker listens (mosquitto has read it by then), also when
+/// it never does.
 fn start_broker(scenario: &mut Scenario, binary: &PathBuf, port: u16) -> Step<Proc> {
     let config = std::env::temp_dir().join(format!(
         "banyan-mosquitto-{}-{port}.conf",
@@ -64,13 +65,14 @@ fn start_broker(scenario: &mut Scenario, binary: &PathBuf, port: u16) -> Step<Pr
     .map_err(|e| e.to_string())?;
     let mut command = Command::new(binary);
     command.arg("-c").arg(&config);
-    let broker = scenario.spawn("mosquitto", command)?;
-    let until = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-        ensure(Instant::now() < until, || "mosquitto did not listen".into())?;
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(broker)
+    let broker = scenario.spawn("mosquitto", command);
+    let listening = broker.and_then(|broker| {
+        ports::wait_listening(ports::LOOPBACK, port, Instant::now() + Duration::from_secs(30))
+            .map_err(|e| format!("mosquitto: {e}"))?;
+        Ok(broker)
+    });
+    let _ = std::fs::remove_file(&config);
+    listening
 }
 
 /// A test MQTT client: publishes through `client`; `messages` yields (topic, payload).
