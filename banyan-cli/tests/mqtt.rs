@@ -67,8 +67,12 @@ fn start_broker(scenario: &mut Scenario, binary: &PathBuf, port: u16) -> Step<Pr
     command.arg("-c").arg(&config);
     let broker = scenario.spawn("mosquitto", command);
     let listening = broker.and_then(|broker| {
-        ports::wait_listening(ports::LOOPBACK, port, Instant::now() + Duration::from_secs(30))
-            .map_err(|e| format!("mosquitto: {e}"))?;
+        ports::wait_listening(
+            ports::LOOPBACK,
+            port,
+            Instant::now() + Duration::from_secs(30),
+        )
+        .map_err(|e| format!("mosquitto: {e}"))?;
         Ok(broker)
     });
     let _ = std::fs::remove_file(&config);
