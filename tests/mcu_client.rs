@@ -3,165 +3,34 @@
 //! clean and seeded faulty links (1 % corrupted bytes, 1 % lost frames, duplicates); gateway
 //! restart and MCU reboot mid-run.
 
-#[path = "../banyan-mcu/tests/common/faults.rs"]
-mod faults;
-
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use banyan_host::gateway::{Connector, Gateway, GatewayStats, Link};
-use banyan_host::{Backplane, Component, Result, ShutdownHandle};
+use banyan_host::{Backplane, Component};
 use banyan_mcu::{Client, ClientConfig, Incoming, LinkEvent, StdClock};
 use banyan_proto::payload;
-use banyan_testkit::{backplane, config};
-use faults::{FaultInjector, Faults};
-use serde::{Deserialize, Serialize};
+use banyan_testkit::{
+    AllKinds, FaultInjector, Faults, GatewayThread, Uart, backplane, config, number_of, numbered,
+};
 
 /// Generous deadline for conditions on a loaded machine.
 const WAIT: Duration = Duration::from_secs(60);
 /// How long one `read` of the MCU's link may block.
 const READ_POLL: Duration = Duration::from_millis(5);
 
-/// Hands the gateway the socket ends the test offers.
-struct PipeConnector(Receiver<UnixStream>);
-
-impl Connector for PipeConnector {
-    fn open(&mut self) -> io::Result<Box<dyn Link>> {
-        self.0
-            .try_recv()
-            .map(|stream| Box::new(stream) as Box<dyn Link>)
-            .map_err(|_| io::Error::new(io::ErrorKind::NotFound, "no link offered yet"))
-    }
-
-    fn describe(&self) -> String {
-        "test pipe".into()
-    }
-}
-
-/// A gateway thread on a backplane, stopped on drop. Each new gateway is a new "process":
-/// its own component and boot nonce.
-struct RunningGateway {
-    links: Sender<UnixStream>,
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<Result<GatewayStats>>>,
-}
-
-impl RunningGateway {
-    fn start(backplane: &Backplane) -> Self {
-        let (links, offered) = channel();
-        let component = config(backplane, "Gateway")
-            .connect()
-            .expect("gateway connects");
-        let gateway = Gateway::new(component, PipeConnector(offered));
-        let stop = gateway.shutdown_handle();
-        Self {
-            links,
-            stop,
-            thread: Some(std::thread::spawn(move || gateway.run())),
-        }
-    }
-
-    /// A new link to this gateway: returns the MCU's end.
-    fn link(&self) -> UnixStream {
-        let (mcu, gateway) = UnixStream::pair().expect("socket pair");
-        self.links.send(gateway).expect("gateway running");
-        mcu.set_read_timeout(Some(READ_POLL)).expect("read timeout");
-        mcu
-    }
-
-    fn stop(mut self) -> GatewayStats {
-        self.stop.shutdown().expect("stop gateway");
-        let thread = self.thread.take().expect("running");
-        thread
-            .join()
-            .expect("gateway thread")
-            .expect("gateway result")
-    }
-}
-
-impl Drop for RunningGateway {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = self.stop.shutdown();
-            let _ = thread.join();
-        }
-    }
-}
-
 /// The MCU's UART: never ends (a dead peer just stays silent), can be re-plugged into a new
 /// gateway, and injects seeded faults frame by frame in both directions.
-struct McuLink {
-    stream: UnixStream,
-    up: FaultInjector,
-    down: FaultInjector,
-    /// Bytes that passed the down injector, not yet read by the client.
-    rx: Vec<u8>,
+type McuLink = FaultInjector<Uart<UnixStream>>;
+
+/// The MCU's end of a new link to `gateway`, damaged by `up` (MCU → gateway) and `down`.
+fn mcu_link(gateway: &GatewayThread, seed: u64, up: Faults, down: Faults) -> McuLink {
+    let uart = Uart::unix(gateway.link(), READ_POLL).expect("read timeout");
+    FaultInjector::new(uart, seed, up, down)
 }
 
-impl McuLink {
-    fn new(stream: UnixStream, seed: u64, up: Faults, down: Faults) -> Self {
-        Self {
-            stream,
-            up: FaultInjector::new(seed, up),
-            down: FaultInjector::new(seed ^ 0xD0, down),
-            rx: Vec::new(),
-        }
-    }
-
-    fn clean(stream: UnixStream) -> Self {
-        Self::new(stream, 1, Faults::NONE, Faults::NONE)
-    }
-
-    /// Plugs the UART into another gateway.
-    fn replug(&mut self, stream: UnixStream) {
-        self.stream = stream;
-    }
-}
-
-impl embedded_io::ErrorType for McuLink {
-    type Error = io::Error;
-}
-
-impl embedded_io::Read for McuLink {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.rx.is_empty() {
-            let mut chunk = [0u8; 256];
-            match self.stream.read(&mut chunk) {
-                // Nobody at the other end: a UART just hears nothing.
-                Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
-                Ok(n) => self.down.push(&chunk[..n], &mut self.rx),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Err(io::ErrorKind::TimedOut.into());
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if self.rx.is_empty() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        let n = buf.len().min(self.rx.len());
-        buf[..n].copy_from_slice(&self.rx[..n]);
-        self.rx.drain(..n);
-        Ok(n)
-    }
-}
-
-impl embedded_io::Write for McuLink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut out = Vec::new();
-        self.up.push(buf, &mut out);
-        // A UART's writes do not fail when nobody listens.
-        let _ = self.stream.write_all(&out);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+fn clean_link(gateway: &GatewayThread) -> McuLink {
+    mcu_link(gateway, 1, Faults::NONE, Faults::NONE)
 }
 
 /// What the client produced, owned.
@@ -248,80 +117,12 @@ fn drain(component: &mut Component, time: Duration) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Inner {
-    name: String,
-    values: Vec<i32>,
-}
-
-/// One field per msgpack format Python produces.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct AllKinds {
-    nil: Option<u8>,
-    yes: bool,
-    no: bool,
-    fixint: u8,
-    uint8: u8,
-    uint16: u16,
-    uint32: u32,
-    uint64: u64,
-    negfix: i8,
-    int8: i8,
-    int16: i16,
-    int32: i32,
-    int64: i64,
-    float: f64,
-    fixstr: String,
-    str8: String,
-    #[serde(with = "serde_bytes")]
-    bin: Vec<u8>,
-    array: Vec<u32>,
-    map: BTreeMap<String, i64>,
-    nested: Inner,
-}
-
-fn all_kinds() -> AllKinds {
-    AllKinds {
-        nil: None,
-        yes: true,
-        no: false,
-        fixint: 7,
-        uint8: 200,
-        uint16: 60_000,
-        uint32: 70_000,
-        uint64: 1 << 40,
-        negfix: -5,
-        int8: -100,
-        int16: -30_000,
-        int32: -70_000,
-        int64: -(1 << 40),
-        float: 21.5,
-        fixstr: "hi".into(),
-        str8: "x".repeat(40),
-        bin: vec![0, 1, 2, 255],
-        array: vec![1, 300, 70_000],
-        map: [("a".to_string(), -1), ("b".to_string(), 2)].into(),
-        nested: Inner {
-            name: "inner".into(),
-            values: vec![-1, 0, 1],
-        },
-    }
-}
-
-fn numbered(n: u32) -> Vec<u8> {
-    payload::to_vec(&BTreeMap::from([("n", n)])).expect("encode")
-}
-
-fn number_of(bytes: &[u8]) -> u32 {
-    payload::from_slice::<BTreeMap<String, u32>>(bytes).expect("numbered payload")["n"]
-}
-
 #[test]
 fn typed_round_trips_of_every_msgpack_kind_through_the_real_gateway() {
     let backplane = backplane();
-    let gateway = RunningGateway::start(&backplane);
+    let gateway = GatewayThread::start(&backplane);
     let mut peer = component(&backplane);
-    let mut link = McuLink::clean(gateway.link());
+    let mut link = clean_link(&gateway);
     let clock = StdClock::new();
     let mut client: Client<4, 32, 512> = Client::new(ClientConfig::new(0xC1));
     client.subscribe("to_mcu").unwrap();
@@ -339,7 +140,7 @@ fn typed_round_trips_of_every_msgpack_kind_through_the_real_gateway() {
     );
 
     // Component → MCU: in force means delivered, with no slow-joiner loss.
-    let value = all_kinds();
+    let value = AllKinds::sample();
     peer.publish("to_mcu", &value).expect("publish");
     assert!(pump(&mut client, &mut link, &clock, &mut got, |_, g| {
         !messages_on(g, "to_mcu").is_empty()
@@ -366,7 +167,7 @@ fn typed_round_trips_of_every_msgpack_kind_through_the_real_gateway() {
 #[test]
 fn client_over_faulty_links_through_the_real_gateway() {
     let backplane = backplane();
-    let gateway = RunningGateway::start(&backplane);
+    let gateway = GatewayThread::start(&backplane);
     let mut peer = component(&backplane);
     for seed in 1..=3u64 {
         // Duplicated frames from the MCU (re-sent subscriptions, duplicated Subscribe), none
@@ -375,7 +176,7 @@ fn client_over_faulty_links_through_the_real_gateway() {
             duplicate: 0,
             ..Faults::ISSUE
         };
-        let mut link = McuLink::new(gateway.link(), seed, Faults::ISSUE, down);
+        let mut link = mcu_link(&gateway, seed, Faults::ISSUE, down);
         let clock = StdClock::new();
         let config = ClientConfig {
             retry_ms: 100,
@@ -443,9 +244,9 @@ fn client_over_faulty_links_through_the_real_gateway() {
 #[test]
 fn gateway_restart_and_mcu_reboot_mid_run() {
     let backplane = backplane();
-    let first = RunningGateway::start(&backplane);
+    let first = GatewayThread::start(&backplane);
     let peer = component(&backplane);
-    let mut link = McuLink::clean(first.link());
+    let mut link = clean_link(&first);
     let clock = StdClock::new();
     let mut client: Client = Client::new(ClientConfig::new(0xAA));
     client.subscribe("cmd").unwrap();
@@ -456,8 +257,10 @@ fn gateway_restart_and_mcu_reboot_mid_run() {
 
     // The gateway process restarts; the UART is now served by the new one.
     first.stop();
-    let second = RunningGateway::start(&backplane);
-    link.replug(second.link());
+    let second = GatewayThread::start(&backplane);
+    link.get_mut()
+        .replug_unix(second.link(), READ_POLL)
+        .expect("read timeout");
     got.clear();
     assert!(pump(&mut client, &mut link, &clock, &mut got, |_, g| {
         links(g).contains(&LinkEvent::Subscribed)

@@ -20,6 +20,23 @@ impl<C: Clock + ?Sized> Clock for &C {
     }
 }
 
+/// Any `Fn() -> u64` as a [`Clock`]: a time source that is not a type of its own.
+///
+/// ```
+/// use banyan_mcu::{Clock, FnClock};
+/// // With embassy: `FnClock(|| embassy_time::Instant::now().as_millis())`.
+/// let clock = FnClock(|| 1234);
+/// assert_eq!(clock.now_ms(), 1234);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct FnClock<F>(pub F);
+
+impl<F: Fn() -> u64> Clock for FnClock<F> {
+    fn now_ms(&self) -> u64 {
+        (self.0)()
+    }
+}
+
 /// [`Clock`] over [`std::time::Instant`], counting from its creation.
 #[cfg(feature = "std")]
 #[derive(Debug, Clone, Copy)]

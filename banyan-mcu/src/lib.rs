@@ -21,9 +21,9 @@ pub use crate::core::{
     control_buf_len,
 };
 pub use client::{Client, DEFAULT_RX_LEN, Incoming, Message, max_body_for};
-pub use clock::Clock;
 #[cfg(feature = "std")]
 pub use clock::StdClock;
+pub use clock::{Clock, FnClock};
 pub use echo::{
     ECHO_BUF_LEN, EchoClient, EchoConfig, EchoSummary, MAX_KEY_LEN, MAX_TOPIC_LEN, Phase,
 };

@@ -7,11 +7,9 @@ use std::collections::BTreeMap;
 
 use banyan_mcu::{Client, ClientConfig, ClientError, Incoming, LinkEvent, LinkState, SubState};
 use banyan_proto::payload::{self, PayloadError};
+use banyan_testkit::{AllKinds, GOLDEN_ECHO_10, number_of, numbered};
 use common::{Faults, Host, Sim};
 use serde::{Deserialize, Serialize};
-
-/// Python's `msgpack.packb({'message_number': 10}, use_bin_type=True)`.
-const GOLDEN_10: &[u8] = b"\x81\xaemessage_number\x0a";
 
 /// What a poll produced, owned.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,66 +86,6 @@ struct Echo {
     message_number: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Inner {
-    name: String,
-    values: Vec<i32>,
-}
-
-/// One field per msgpack format Python produces.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct AllKinds {
-    nil: Option<u8>,
-    yes: bool,
-    no: bool,
-    fixint: u8,
-    uint8: u8,
-    uint16: u16,
-    uint32: u32,
-    uint64: u64,
-    negfix: i8,
-    int8: i8,
-    int16: i16,
-    int32: i32,
-    int64: i64,
-    float: f64,
-    fixstr: String,
-    str8: String,
-    #[serde(with = "serde_bytes")]
-    bin: Vec<u8>,
-    array: Vec<u32>,
-    map: BTreeMap<String, i64>,
-    nested: Inner,
-}
-
-fn all_kinds() -> AllKinds {
-    AllKinds {
-        nil: None,
-        yes: true,
-        no: false,
-        fixint: 7,
-        uint8: 200,
-        uint16: 60_000,
-        uint32: 70_000,
-        uint64: 1 << 40,
-        negfix: -5,
-        int8: -100,
-        int16: -30_000,
-        int32: -70_000,
-        int64: -(1 << 40),
-        float: 21.5,
-        fixstr: "hi".into(),
-        str8: "x".repeat(40),
-        bin: vec![0, 1, 2, 255],
-        array: vec![1, 300, 70_000],
-        map: [("a".to_string(), -1), ("b".to_string(), 2)].into(),
-        nested: Inner {
-            name: "inner".into(),
-            values: vec![-1, 0, 1],
-        },
-    }
-}
-
 #[test]
 fn publishes_python_identical_msgpack() {
     let sim = Sim::clean();
@@ -160,7 +98,7 @@ fn publishes_python_identical_msgpack() {
         Ok(true)
     );
     assert_eq!(
-        client.publish_raw(&mut transport, b"echo", GOLDEN_10),
+        client.publish_raw(&mut transport, b"echo", GOLDEN_ECHO_10),
         Ok(true)
     );
     pump(&mut client, &sim, 100, |_, _| sim.peer_inbox().len() == 2);
@@ -169,7 +107,7 @@ fn publishes_python_identical_msgpack() {
     assert!(
         inbox
             .iter()
-            .all(|m| m.topic == b"echo" && m.payload == GOLDEN_10)
+            .all(|m| m.topic == b"echo" && m.payload == GOLDEN_ECHO_10)
     );
 }
 
@@ -183,7 +121,7 @@ fn typed_round_trip_of_every_msgpack_kind() {
 
     // MCU → backplane: the bytes are what the host encoder (Python-identical, golden-tested
     // in banyan-proto) writes.
-    let value = all_kinds();
+    let value = AllKinds::sample();
     let expected = payload::to_vec(&value).unwrap();
     let mut transport = sim.transport();
     assert_eq!(client.publish(&mut transport, "to_peer", &value), Ok(true));
@@ -468,15 +406,6 @@ fn mcu_reboot_mid_run_replaces_its_subscriptions() {
     let got = pump(&mut after, &sim, 200, |_, g| !messages(g).is_empty());
     pump(&mut after, &sim, 50, |_, _| false);
     assert_eq!(topics(&got), ["new"]);
-}
-
-/// Payload carrying a sequence number, to count deliveries per message.
-fn numbered(n: u32) -> Vec<u8> {
-    payload::to_vec(&BTreeMap::from([("n", n)])).unwrap()
-}
-
-fn number_of(bytes: &[u8]) -> u32 {
-    payload::from_slice::<BTreeMap<String, u32>>(bytes).unwrap()["n"]
 }
 
 /// The faulty link (1 % corrupted bytes, 1 % lost and 1 % duplicated frames) from the

@@ -6,11 +6,9 @@ mod common;
 use banyan_mcu::{
     ClientError, EchoClient, EchoConfig, EchoSummary, Event, LinkEvent, Phase, Polled, PolledError,
 };
+use banyan_testkit::{GOLDEN_ECHO_10, PERCENT};
 use common::{Faults, Host, Sim, TICK_MS};
 use embedded_io::{Error as _, ErrorKind, Read, ReadReady, Write};
-
-/// Python's `msgpack.packb({'message_number': 10}, use_bin_type=True)`.
-const GOLDEN_10: &[u8] = b"\x81\xaemessage_number\x0a";
 
 /// Runs a client with `config` in `sim`, returning its result and every event.
 fn run(sim: &Sim, config: EchoConfig<'static>) -> (Result<EchoSummary, ClientError>, Vec<Event>) {
@@ -55,7 +53,7 @@ fn clean_link_completes_like_the_seed() {
         })
     );
     assert_eq!(sim.echo_numbers(), countdown(10));
-    assert_eq!(sim.mcu_published()[0].payload, GOLDEN_10);
+    assert_eq!(sim.mcu_published()[0].payload, GOLDEN_ECHO_10);
     let stats = sim.gateway_stats();
     assert_eq!(stats.hellos, 1);
     assert_eq!(stats.corrupt, 0, "the client's frames decode cleanly");
@@ -103,10 +101,11 @@ fn other_counts_and_topics_work() {
 #[test]
 fn lossy_link_completes_without_double_counting() {
     let faults = Faults {
-        drop: 60,
-        corrupt_byte: 3,
-        lose_byte: 40,
-        duplicate: 80,
+        drop: 6 * PERCENT,
+        corrupt_byte: 3 * PERCENT / 10,
+        lose_byte: 4 * PERCENT,
+        duplicate: 8 * PERCENT,
+        ..Faults::NONE
     };
     let mut totals = EchoSummary::default();
     for seed in 1..=25 {
@@ -147,7 +146,7 @@ fn lossy_link_completes_without_double_counting() {
 #[test]
 fn duplicated_replies_are_not_counted() {
     let faults = Faults {
-        duplicate: 1000,
+        duplicate: 100 * PERCENT,
         ..Faults::NONE
     };
     let sim = Sim::new(5, Faults::NONE, faults, Host::default());

@@ -9,6 +9,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use banyan_mcu::{ClientError, EchoClient, EchoConfig, EchoSummary, Event};
+use banyan_testkit::PERCENT;
 use common::{Faults, Host, Sim, TICK_MS};
 use embedded_io::ErrorKind;
 
@@ -121,10 +122,11 @@ fn async_clean_link_completes() {
 #[test]
 fn async_lossy_link_completes_without_double_counting() {
     let faults = Faults {
-        drop: 60,
-        corrupt_byte: 3,
-        lose_byte: 40,
-        duplicate: 80,
+        drop: 6 * PERCENT,
+        corrupt_byte: 3 * PERCENT / 10,
+        lose_byte: 4 * PERCENT,
+        duplicate: 8 * PERCENT,
+        ..Faults::NONE
     };
     let host = Host {
         lose_reply: 50,

@@ -11,13 +11,19 @@
 //! | `drop` | it vanishes |
 //! | `corrupt` | one random byte is replaced (never by itself) |
 //! | `corrupt_byte` | each byte is independently replaced (bit-rot on a UART) |
+//! | `lose_byte` | one random byte vanishes (a UART overrun) |
 //! | `duplicate` | it is delivered twice |
 //! | `delay` | it is held back `delay_ms` and delivered after later frames |
 //! | `cut_after` | after that many bytes the link is cut: reads see end of file, writes fail |
 //!
-//! Rates are in parts per million ([`PERCENT`] = 1 %). A [`FaultHandle`] (from
-//! [`FaultInjector::handle`]) counts what was done ([`FaultStats`]) and cuts the link on
-//! demand, from any thread.
+//! Rates are in parts per million ([`PERCENT`] = 1 %); [`Faults::ISSUE`] is the faulty link
+//! of the MCU issue (1 % corrupted bytes, 1 % lost and 1 % duplicated frames). A
+//! [`FaultHandle`] (from [`FaultInjector::handle`]) counts what was done ([`FaultStats`]) and
+//! cuts the link on demand, from any thread.
+//!
+//! [`FaultPipe`] is the same damage for one direction without a link around it: bytes are
+//! pushed in and the damaged stream comes out, for simulations that move bytes themselves
+//! (a single-threaded world with a gateway core and a client).
 //!
 //! A wrapped link's file descriptor no longer tells the truth about readiness (frames can be
 //! held inside), so for a peer that polls its link (the gateway) put the faults on a
@@ -27,9 +33,10 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use banyan_mcu::{Clock, StdClock};
 use banyan_proto::frame::DELIMITER;
 use embedded_io::ErrorKind;
+
+use crate::clock::{Clock, WallClock};
 
 /// One percent, in the parts-per-million unit of [`Faults`].
 pub const PERCENT: u32 = 10_000;
@@ -82,6 +89,8 @@ pub struct Faults {
     pub corrupt: u32,
     /// Each byte is replaced independently.
     pub corrupt_byte: u32,
+    /// One random byte of a frame vanishes.
+    pub lose_byte: u32,
     /// A frame is delivered twice.
     pub duplicate: u32,
     /// A frame is held back [`Faults::delay_ms`] and delivered after later frames.
@@ -98,10 +107,20 @@ impl Faults {
         drop: 0,
         corrupt: 0,
         corrupt_byte: 0,
+        lose_byte: 0,
         duplicate: 0,
         delay: 0,
         delay_ms: 0,
         cut_after: None,
+    };
+
+    /// The MCU issue's faulty link: 1 % of bytes corrupted, 1 % of frames lost, 1 % of frames
+    /// duplicated.
+    pub const ISSUE: Faults = Faults {
+        drop: PERCENT,
+        corrupt_byte: PERCENT,
+        duplicate: PERCENT,
+        ..Faults::NONE
     };
 
     /// `true` when nothing would ever be damaged.
@@ -123,6 +142,8 @@ pub struct FaultStats {
     pub corrupted: u64,
     /// Bytes replaced by `corrupt_byte`.
     pub corrupted_bytes: u64,
+    /// Bytes removed by `lose_byte`.
+    pub lost_bytes: u64,
     /// Frames sent twice.
     pub duplicated: u64,
     /// Frames held back.
@@ -134,7 +155,12 @@ pub struct FaultStats {
 impl FaultStats {
     /// Faults injected, all kinds together.
     pub fn injected(&self) -> u64 {
-        self.dropped + self.corrupted + self.corrupted_bytes + self.duplicated + self.delayed
+        self.dropped
+            + self.corrupted
+            + self.corrupted_bytes
+            + self.lost_bytes
+            + self.duplicated
+            + self.delayed
     }
 
     /// The counts added since `earlier` (`cut` as now).
@@ -145,6 +171,7 @@ impl FaultStats {
             dropped: self.dropped - earlier.dropped,
             corrupted: self.corrupted - earlier.corrupted,
             corrupted_bytes: self.corrupted_bytes - earlier.corrupted_bytes,
+            lost_bytes: self.lost_bytes - earlier.lost_bytes,
             duplicated: self.duplicated - earlier.duplicated,
             delayed: self.delayed - earlier.delayed,
             cut: self.cut,
@@ -184,6 +211,7 @@ impl FaultHandle {
         stats.dropped += delta.dropped;
         stats.corrupted += delta.corrupted;
         stats.corrupted_bytes += delta.corrupted_bytes;
+        stats.lost_bytes += delta.lost_bytes;
         stats.duplicated += delta.duplicated;
         stats.delayed += delta.delayed;
     }
@@ -262,6 +290,11 @@ impl Direction {
                 }
             }
         }
+        if !frame.is_empty() && self.rng.chance_ppm(f.lose_byte) {
+            let at = self.rng.below(frame.len() as u64) as usize;
+            frame.remove(at);
+            stats.lost_bytes += 1;
+        }
         let copies = if self.rng.chance_ppm(f.duplicate) {
             stats.duplicated += 1;
             2
@@ -293,9 +326,60 @@ impl Direction {
     }
 }
 
+/// One direction of seeded frame damage without a link around it (see the module docs):
+/// bytes go in with [`FaultPipe::push`], what a receiver would get comes out.
+#[derive(Debug)]
+pub struct FaultPipe {
+    direction: Direction,
+    handle: FaultHandle,
+}
+
+impl FaultPipe {
+    /// A pipe damaging with `faults`, seeded.
+    pub fn new(seed: u64, faults: Faults) -> Self {
+        Self {
+            direction: Direction::new(faults, seed),
+            handle: FaultHandle::default(),
+        }
+    }
+
+    /// Changes the rates from now on (a link that gets better or worse mid-run).
+    pub fn set_faults(&mut self, faults: Faults) {
+        self.direction.faults = faults;
+    }
+
+    /// Takes bytes sent at `now_ms` and appends what reaches the other end by then to `out`:
+    /// complete frames, damaged, plus held-back frames whose time has come. An unfinished
+    /// frame waits for its delimiter.
+    pub fn push(&mut self, bytes: &[u8], now_ms: u64, out: &mut Vec<u8>) {
+        self.direction.feed(bytes, now_ms, &self.handle);
+        self.release(now_ms, out);
+    }
+
+    /// Appends held-back frames due by `now_ms` (and anything else ready) to `out`.
+    pub fn release(&mut self, now_ms: u64, out: &mut Vec<u8>) {
+        if self.handle.is_cut() {
+            self.direction.ready.clear();
+            return;
+        }
+        self.direction.release(now_ms);
+        out.extend(self.direction.ready.drain(..));
+    }
+
+    /// What was done so far.
+    pub fn stats(&self) -> FaultStats {
+        self.handle.stats()
+    }
+
+    /// The statistics and cut switch, shareable with other threads.
+    pub fn handle(&self) -> FaultHandle {
+        self.handle.clone()
+    }
+}
+
 /// A link wrapper that damages frames in both directions (see the module docs).
 #[derive(Debug)]
-pub struct FaultInjector<T, C: Clock = StdClock> {
+pub struct FaultInjector<T, C: Clock = WallClock> {
     inner: T,
     clock: C,
     tx: Direction,
@@ -306,12 +390,12 @@ pub struct FaultInjector<T, C: Clock = StdClock> {
 impl<T> FaultInjector<T> {
     /// Wraps `inner`; `tx` applies to what is written through it, `rx` to what is read.
     pub fn new(inner: T, seed: u64, tx: Faults, rx: Faults) -> Self {
-        Self::with_clock(inner, seed, tx, rx, StdClock::new())
+        Self::with_clock(inner, seed, tx, rx, WallClock::new())
     }
 }
 
 impl<T, C: Clock> FaultInjector<T, C> {
-    /// [`FaultInjector::new`] with a clock for `delay` (e.g. [`crate::mem::SimClock`]).
+    /// [`FaultInjector::new`] with a clock for `delay` (e.g. [`crate::clock::SimClock`]).
     pub fn with_clock(inner: T, seed: u64, tx: Faults, rx: Faults, clock: C) -> Self {
         Self {
             inner,
@@ -519,7 +603,8 @@ impl<T: embedded_io::Read + embedded_io::Write, C: Clock> embedded_io::Write
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mem::{SimClock, mem_pair};
+    use crate::clock::SimClock;
+    use crate::mem::mem_pair;
 
     fn frames(n: usize) -> Vec<u8> {
         (0..n)
@@ -583,6 +668,40 @@ mod tests {
         io::Write::flush(&mut link).unwrap();
         b.read_available(&mut got);
         assert_eq!(got, b"ab\0");
+    }
+
+    #[test]
+    fn pipe_damages_pushed_frames_like_the_injector() {
+        let faults = Faults {
+            lose_byte: 20 * PERCENT,
+            ..Faults::ISSUE
+        };
+        let run = |seed| {
+            let mut pipe = FaultPipe::new(seed, faults);
+            let mut out = Vec::new();
+            for chunk in frames(1000).chunks(7) {
+                pipe.push(chunk, 0, &mut out);
+            }
+            (out, pipe.stats())
+        };
+        let (first, stats) = run(5);
+        assert_eq!(run(5).0, first, "same seed, same damage");
+        assert_eq!(stats.frames, 1000);
+        assert!(stats.lost_bytes > 100 && stats.dropped > 0 && stats.duplicated > 0);
+        assert!(stats.corrupted_bytes > 0);
+        // Lost bytes shorten the stream; duplicates lengthen it.
+        let expected = 3000 - 3 * stats.dropped + 3 * stats.duplicated;
+        assert!(first.len() as u64 <= expected);
+
+        let mut pipe = FaultPipe::new(1, Faults::NONE);
+        let mut out = Vec::new();
+        pipe.push(b"ab", 0, &mut out);
+        assert!(
+            out.is_empty(),
+            "an unfinished frame waits for its delimiter"
+        );
+        pipe.push(b"\0cd\0", 0, &mut out);
+        assert_eq!(out, b"ab\0cd\0");
     }
 
     #[test]

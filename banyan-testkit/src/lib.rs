@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod clock;
 pub mod error;
 pub mod fault;
+pub mod fixtures;
 pub mod host;
 pub mod link;
 pub mod mcu;
@@ -15,12 +17,14 @@ pub mod scenario;
 pub mod thread;
 pub mod wire;
 
+pub use clock::{Clock, SimClock, WallClock};
 pub use error::{Error, Result};
-pub use fault::{FaultHandle, FaultInjector, FaultStats, Faults, PERCENT, Rng};
+pub use fault::{FaultHandle, FaultInjector, FaultPipe, FaultStats, Faults, PERCENT, Rng};
+pub use fixtures::{AllKinds, GOLDEN_ECHO_10, number_of, numbered};
 pub use host::{EchoServer, GatewayThread, backplane, config};
-pub use link::{EmbeddedIo, LinkOffers, OfferedConnector, offered_links};
-pub use mcu::{RawMcu, Received};
-pub use mem::{MemEnd, SimClock, mem_pair};
+pub use link::{EmbeddedIo, LinkOffers, OfferedConnector, Uart, offered_links};
+pub use mcu::{FrameReader, RawMcu, Received};
+pub use mem::{MemEnd, mem_pair};
 pub use ports::{LOOPBACK, free_port, free_port_pair, wait_closed, wait_listening};
 pub use process::{ChildGuard, cargo_bin};
 pub use python::{

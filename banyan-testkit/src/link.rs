@@ -8,6 +8,9 @@
 //!   [`FaultInjector`](crate::fault::FaultInjector)) as an embedded-io transport for
 //!   `banyan-mcu`, with the MCU transports' contract: an idle read reports
 //!   `ErrorKind::TimedOut`.
+//! - [`Uart`]: the same for an MCU whose serial line outlives its peer: a gone peer is
+//!   silence, not an error, and [`Uart::replug`] connects the line to a new one (a restarted
+//!   gateway).
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -129,5 +132,97 @@ impl<S: Write> Write for EmbeddedIo<S> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.0.flush()
+    }
+}
+
+/// A std stream as an MCU's UART (embedded-io, `ErrorType = io::Error`): the line never ends.
+/// End of file and `WouldBlock` read as `TimedOut` (nothing heard), and bytes written while
+/// the peer is gone are lost without an error, as on a real serial line; the MCU client finds
+/// out through its own pings. [`Uart::replug`] connects the line to another peer.
+#[derive(Debug)]
+pub struct Uart<S>(S);
+
+impl<S> Uart<S> {
+    /// The line over `stream`.
+    pub fn new(stream: S) -> Self {
+        Self(stream)
+    }
+
+    /// Connects the line to another peer (e.g. the next gateway process).
+    pub fn replug(&mut self, stream: S) {
+        self.0 = stream;
+    }
+
+    /// The current stream.
+    pub fn get_ref(&self) -> &S {
+        &self.0
+    }
+}
+
+impl Uart<UnixStream> {
+    /// A Unix socket end with `poll` as its read timeout (the MCU client's polling interval).
+    pub fn unix(stream: UnixStream, poll: Duration) -> io::Result<Self> {
+        stream.set_read_timeout(Some(poll))?;
+        Ok(Self(stream))
+    }
+
+    /// [`Uart::replug`] for a Unix socket end, with `poll` as its read timeout.
+    pub fn replug_unix(&mut self, stream: UnixStream, poll: Duration) -> io::Result<()> {
+        stream.set_read_timeout(Some(poll))?;
+        self.replug(stream);
+        Ok(())
+    }
+}
+
+impl<S> embedded_io::ErrorType for Uart<S> {
+    type Error = io::Error;
+}
+
+impl<S: Read> embedded_io::Read for Uart<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match self.0.read(buf) {
+            Ok(0) => Err(io::ErrorKind::TimedOut.into()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(io::ErrorKind::TimedOut.into()),
+            other => other,
+        }
+    }
+}
+
+impl<S: Write> embedded_io::Write for Uart<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let _ = self.0.write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uart_outlives_its_peer_and_can_be_replugged() {
+        let (mcu, peer) = UnixStream::pair().unwrap();
+        let mut uart = Uart::unix(mcu, Duration::from_millis(5)).unwrap();
+        drop(peer);
+        let mut buf = [0u8; 4];
+        let idle = embedded_io::Read::read(&mut uart, &mut buf).unwrap_err();
+        assert_eq!(idle.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(embedded_io::Write::write(&mut uart, b"lost").unwrap(), 4);
+        let (mcu, mut peer) = UnixStream::pair().unwrap();
+        uart.replug_unix(mcu, Duration::from_millis(5)).unwrap();
+        embedded_io::Write::write_all(&mut uart, b"hi").unwrap();
+        let mut got = [0u8; 2];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hi");
+        peer.write_all(b"yo").unwrap();
+        assert_eq!(embedded_io::Read::read(&mut uart, &mut buf).unwrap(), 2);
+        assert_eq!(&buf[..2], b"yo");
     }
 }

@@ -1,6 +1,7 @@
 //! [`RawMcu`]: a frame-level stand-in for a microcontroller, for testing the gateway itself —
 //! it sends exactly the frames (or garbage bytes) a test chooses and collects what the
 //! gateway sends back. Tests of MCU behaviour use the real `banyan_mcu` client instead.
+//! [`FrameReader`] is its decoder on its own, for tests that watch a link's frames.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -12,13 +13,17 @@ use banyan_proto::frame::{FeedResult, Frame, FrameDecoder, encode_to_vec, max_en
 /// Largest frame body a [`RawMcu`] accepts (the gateway's own limit).
 pub const RAW_MCU_MAX_FRAME: usize = 4096;
 
-/// A frame received from the gateway, with owned bytes for assertions.
+/// A frame read off a link, with owned bytes for assertions. Its `Display` is a short
+/// description for logs and counts: `Hello 0x1`, `Publish echo`, `Subscribe reply`,
+/// `Ping 3`, `Corrupt crc`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
-    /// `Hello` (its announced `max_frame`).
+    /// `Hello`.
     Hello {
-        /// The gateway's largest frame body.
+        /// The sender's largest frame body.
         max_frame: u16,
+        /// The sender's boot nonce.
+        boot_nonce: u32,
     },
     /// `Publish`.
     Publish {
@@ -27,22 +32,156 @@ pub enum Received {
         /// msgpack payload bytes.
         payload: Vec<u8>,
     },
+    /// `Subscribe`.
+    Subscribe {
+        /// Topic bytes.
+        topic: Vec<u8>,
+    },
+    /// `Unsubscribe`.
+    Unsubscribe {
+        /// Topic bytes.
+        topic: Vec<u8>,
+    },
+    /// `Ping`.
+    Ping {
+        /// The sequence number.
+        seq: u32,
+    },
     /// `Pong`.
     Pong {
         /// The echoed sequence number.
         seq: u32,
     },
-    /// Any other frame, as its `Debug` text.
-    Other(String),
+    /// `Subscribed` (the subscription is in force).
+    Subscribed {
+        /// Topic bytes.
+        topic: Vec<u8>,
+    },
+    /// `Unsubscribed` (removed or refused).
+    Unsubscribed {
+        /// Topic bytes.
+        topic: Vec<u8>,
+    },
     /// Bytes that failed the decoder's checks (the gateway never sends these on a clean
     /// link).
     Corrupt(String),
 }
 
+impl Received {
+    /// The owned copy of `frame`.
+    pub fn from_frame(frame: &Frame<'_>) -> Self {
+        match *frame {
+            Frame::Hello {
+                max_frame,
+                boot_nonce,
+                ..
+            } => Self::Hello {
+                max_frame,
+                boot_nonce,
+            },
+            Frame::Publish { topic, payload } => Self::Publish {
+                topic: topic.to_vec(),
+                payload: payload.to_vec(),
+            },
+            Frame::Subscribe { topic } => Self::Subscribe {
+                topic: topic.to_vec(),
+            },
+            Frame::Unsubscribe { topic } => Self::Unsubscribe {
+                topic: topic.to_vec(),
+            },
+            Frame::Ping { seq } => Self::Ping { seq },
+            Frame::Pong { seq } => Self::Pong { seq },
+            Frame::Subscribed { topic } => Self::Subscribed {
+                topic: topic.to_vec(),
+            },
+            Frame::Unsubscribed { topic } => Self::Unsubscribed {
+                topic: topic.to_vec(),
+            },
+        }
+    }
+
+    /// `true` for a frame that decoded (not [`Received::Corrupt`]).
+    pub fn is_frame(&self) -> bool {
+        !matches!(self, Self::Corrupt(_))
+    }
+}
+
+impl std::fmt::Display for Received {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = |t: &[u8]| String::from_utf8_lossy(t).into_owned();
+        match self {
+            Self::Hello { boot_nonce, .. } => write!(f, "Hello {boot_nonce:#x}"),
+            Self::Publish { topic, .. } => write!(f, "Publish {}", text(topic)),
+            Self::Subscribe { topic } => write!(f, "Subscribe {}", text(topic)),
+            Self::Unsubscribe { topic } => write!(f, "Unsubscribe {}", text(topic)),
+            Self::Ping { seq } => write!(f, "Ping {seq}"),
+            Self::Pong { seq } => write!(f, "Pong {seq}"),
+            Self::Subscribed { topic } => write!(f, "Subscribed {}", text(topic)),
+            Self::Unsubscribed { topic } => write!(f, "Unsubscribed {}", text(topic)),
+            Self::Corrupt(why) => write!(f, "Corrupt {why}"),
+        }
+    }
+}
+
+/// Turns a byte stream (in chunks of any size) into [`Received`] frames: the decoder of
+/// [`RawMcu`], for any test that watches a link's bytes.
+pub struct FrameReader {
+    decoder: Box<FrameDecoder<{ max_encoded_len(RAW_MCU_MAX_FRAME) }>>,
+}
+
+impl std::fmt::Debug for FrameReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameReader").finish_non_exhaustive()
+    }
+}
+
+impl Default for FrameReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FrameReader {
+    /// A reader at a frame boundary.
+    pub fn new() -> Self {
+        Self {
+            decoder: Box::new(FrameDecoder::new()),
+        }
+    }
+
+    /// Feeds `bytes`; appends each frame (or corrupt stretch) they complete to `out`.
+    pub fn feed(&mut self, mut bytes: &[u8], out: &mut impl Extend<Received>) {
+        while !bytes.is_empty() {
+            bytes = match self.decoder.feed(bytes) {
+                FeedResult::Consumed => break,
+                FeedResult::Frame { frame, remaining } => {
+                    out.extend([Received::from_frame(&frame)]);
+                    remaining
+                }
+                FeedResult::Corrupt { kind, remaining } => {
+                    out.extend([Received::Corrupt(format!("{kind}"))]);
+                    remaining
+                }
+                FeedResult::Oversized { remaining } => {
+                    out.extend([Received::Corrupt("oversized".into())]);
+                    remaining
+                }
+            };
+        }
+    }
+
+    /// The frames of `bytes` from a frame boundary (e.g. one encoded frame).
+    pub fn decode_all(bytes: &[u8]) -> Vec<Received> {
+        let mut out = Vec::new();
+        Self::new().feed(bytes, &mut out);
+        out
+    }
+}
+
 /// The test's side of a gateway link (a Unix socket end).
 pub struct RawMcu {
     stream: UnixStream,
-    decoder: Box<FrameDecoder<{ max_encoded_len(RAW_MCU_MAX_FRAME) }>>,
+    reader: FrameReader,
     received: VecDeque<Received>,
 }
 
@@ -59,7 +198,7 @@ impl RawMcu {
     pub fn new(stream: UnixStream) -> Self {
         Self {
             stream,
-            decoder: Box::new(FrameDecoder::new()),
+            reader: FrameReader::new(),
             received: VecDeque::new(),
         }
     }
@@ -100,39 +239,9 @@ impl RawMcu {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            self.decode(&buf[..n]);
+            self.reader.feed(&buf[..n], &mut self.received);
         }
         Ok(self.received.pop_front())
-    }
-
-    fn decode(&mut self, mut window: &[u8]) {
-        while !window.is_empty() {
-            window = match self.decoder.feed(window) {
-                FeedResult::Consumed => break,
-                FeedResult::Frame { frame, remaining } => {
-                    self.received.push_back(match frame {
-                        Frame::Hello { max_frame, .. } => Received::Hello { max_frame },
-                        Frame::Publish { topic, payload } => Received::Publish {
-                            topic: topic.to_vec(),
-                            payload: payload.to_vec(),
-                        },
-                        Frame::Pong { seq } => Received::Pong { seq },
-                        other => Received::Other(format!("{other:?}")),
-                    });
-                    remaining
-                }
-                FeedResult::Corrupt { kind, remaining } => {
-                    self.received
-                        .push_back(Received::Corrupt(format!("{kind}")));
-                    remaining
-                }
-                FeedResult::Oversized { remaining } => {
-                    self.received
-                        .push_back(Received::Corrupt("oversized".into()));
-                    remaining
-                }
-            };
-        }
     }
 
     /// Skips frames until one satisfies `wanted`, for up to `timeout`; `None` if none came.

@@ -14,42 +14,15 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use banyan_mcu::Clock;
 use embedded_io::ErrorKind;
+
+use crate::clock::SimClock;
 
 /// Bytes buffered per direction at most.
 pub const CAPACITY: usize = 1 << 20;
-
-/// A simulated millisecond clock shared by clones; it moves only when told to.
-#[derive(Debug, Clone, Default)]
-pub struct SimClock(Arc<AtomicU64>);
-
-impl SimClock {
-    /// A clock at 0 ms.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Lets `ms` pass.
-    pub fn advance(&self, ms: u64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-
-    /// Sets the time (it should not go backwards).
-    pub fn set(&self, ms: u64) {
-        self.0.store(ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for SimClock {
-    fn now_ms(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 #[derive(Debug, Default)]
 struct State {

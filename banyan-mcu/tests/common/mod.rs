@@ -1,25 +1,28 @@
 //! A deterministic simulation of the host side for the MCU client: the **real** gateway core
 //! (`banyan_proto::gateway::GatewaySession`), an in-memory backplane that routes messages with
 //! ZeroMQ prefix matching, an echo server and a recording component on it, a link that drops,
-//! corrupts and duplicates frames at seeded rates (`faults.rs`), and a simulated millisecond
-//! clock that only advances when the client waits.
+//! corrupts and duplicates frames at seeded rates (the test kit's `FaultPipe`), and the kit's
+//! simulated millisecond clock, which only advances when the client waits.
+//!
+//! This world is specific to the MCU client (a gateway core and a bus in one thread, driven
+//! by the client's own polls); the pieces it is built from — fault injection, seeded random
+//! numbers, simulated time, frame decoding — are `banyan-testkit`'s.
 //!
 //! Nothing here sleeps or opens sockets; the same seed gives the same run.
 
 #![allow(dead_code)] // Each test binary uses a different part.
 
-pub mod faults;
-
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use banyan_mcu::Clock;
+use banyan_mcu::FnClock;
 use banyan_proto::gateway::{Action, GatewayConfig, GatewaySession, GatewayStats};
 use banyan_proto::payload::MapReader;
 use banyan_proto::topic::matches;
+pub use banyan_testkit::{FaultPipe, FaultStats, Faults, Rng};
+use banyan_testkit::{FrameReader, Received, SimClock};
 use embedded_io::ErrorKind;
-pub use faults::{FaultInjector, FaultStats, Faults, Rng};
 
 /// Simulated time that passes per idle `read` (the client's poll interval).
 pub const TICK_MS: u64 = 5;
@@ -67,7 +70,7 @@ enum Origin {
 }
 
 struct World {
-    now_ms: u64,
+    clock: SimClock,
     rng: Rng,
     host: Host,
     nonce: u32,
@@ -82,16 +85,15 @@ struct World {
     peer_inbox: Vec<BusMessage>,
     /// What the gateway published for the MCU, in order.
     from_mcu: Vec<BusMessage>,
-    up: FaultInjector,
-    down: FaultInjector,
+    up: FaultPipe,
+    down: FaultPipe,
     /// Bytes on the wire towards the client.
     wire: VecDeque<u8>,
     /// Frames the gateway sent, decoded (for assertions about acks and pongs).
     sent_frames: Vec<String>,
     /// Frames the client wrote, decoded before link faults.
     client_frames: Vec<String>,
-    client_decoder:
-        Box<banyan_proto::frame::FrameDecoder<{ banyan_proto::frame::max_encoded_len(4096) }>>,
+    client_reader: FrameReader,
     closed: bool,
     restarts: u32,
 }
@@ -105,7 +107,7 @@ impl Sim {
         let nonce = 0xB00F_0001;
         let mut gateway = GatewaySession::new(GatewayConfig::new(nonce));
         let world = World {
-            now_ms: 0,
+            clock: SimClock::new(),
             rng: Rng::new(seed ^ 0x55),
             host,
             nonce,
@@ -119,12 +121,12 @@ impl Sim {
             peer_subs: Vec::new(),
             peer_inbox: Vec::new(),
             from_mcu: Vec::new(),
-            up: FaultInjector::new(seed.wrapping_add(1), up),
-            down: FaultInjector::new(seed.wrapping_add(2), down),
+            up: FaultPipe::new(seed.wrapping_add(1), up),
+            down: FaultPipe::new(seed.wrapping_add(2), down),
             wire: VecDeque::new(),
             sent_frames: Vec::new(),
             client_frames: Vec::new(),
-            client_decoder: Box::default(),
+            client_reader: FrameReader::new(),
             closed: false,
             restarts: 0,
         };
@@ -141,12 +143,14 @@ impl Sim {
         SimTransport(self.clone())
     }
 
-    pub fn clock(&self) -> SimClock {
-        SimClock(self.clone())
+    /// The world's time as the client's clock.
+    pub fn clock(&self) -> FnClock<impl Fn() -> u64 + use<>> {
+        let clock = self.0.borrow().clock.clone();
+        FnClock(move || clock.now_ms())
     }
 
     pub fn now_ms(&self) -> u64 {
-        self.0.borrow().now_ms
+        self.0.borrow().clock.now_ms()
     }
 
     pub fn gateway_stats(&self) -> GatewayStats {
@@ -208,7 +212,7 @@ impl Sim {
 
     pub fn fault_stats(&self) -> (FaultStats, FaultStats) {
         let w = self.0.borrow();
-        (w.up.stats, w.down.stats)
+        (w.up.stats(), w.down.stats())
     }
 
     pub fn set_faults(&self, up: Faults, down: Faults) {
@@ -232,7 +236,7 @@ impl Sim {
     /// The recording peer publishes a message on the backplane.
     pub fn peer_publish(&self, topic: &str, payload: &[u8]) {
         let mut w = self.0.borrow_mut();
-        let due = w.now_ms + w.host.bus_latency_ms;
+        let due = w.clock.now_ms() + w.host.bus_latency_ms;
         w.bus.push((
             due,
             Origin::Peer,
@@ -296,7 +300,7 @@ impl Sim {
     /// Lets `ms` of simulated time pass, delivering what falls due.
     pub fn advance(&self, ms: u64) {
         let mut w = self.0.borrow_mut();
-        w.now_ms += ms;
+        w.clock.advance(ms);
         w.run_due();
     }
 
@@ -321,21 +325,17 @@ impl Sim {
     /// Bytes written by the client.
     pub fn receive_from_client(&self, bytes: &[u8]) {
         let mut w = self.0.borrow_mut();
-        let mut window = bytes;
-        while !window.is_empty() {
-            let (described, rest) = match w.client_decoder.feed(window) {
-                banyan_proto::frame::FeedResult::Consumed => break,
-                banyan_proto::frame::FeedResult::Frame { frame, remaining } => {
-                    (Some(describe(&frame)), remaining)
-                }
-                banyan_proto::frame::FeedResult::Corrupt { remaining, .. }
-                | banyan_proto::frame::FeedResult::Oversized { remaining } => (None, remaining),
-            };
-            window = rest;
-            w.client_frames.extend(described);
-        }
+        let mut frames = Vec::new();
+        w.client_reader.feed(bytes, &mut frames);
+        w.client_frames.extend(
+            frames
+                .iter()
+                .filter(|f| f.is_frame())
+                .map(Received::to_string),
+        );
         let mut out = Vec::new();
-        w.up.push(bytes, &mut out);
+        let now = w.clock.now_ms();
+        w.up.push(bytes, now, &mut out);
         if w.host.gateway_up {
             w.gateway.on_link_bytes(&out);
             w.perform();
@@ -349,19 +349,19 @@ impl World {
         while let Some(action) = self.gateway.poll_action() {
             match action {
                 Action::Send(bytes) => {
-                    if let Ok(frame) = decode_one(&bytes) {
-                        self.sent_frames.push(frame);
+                    if let [frame] = &FrameReader::decode_all(&bytes)[..] {
+                        self.sent_frames.push(frame.to_string());
                     }
                     if self.host.gateway_up {
                         let mut out = Vec::new();
-                        self.down.push(&bytes, &mut out);
+                        self.down.push(&bytes, self.clock.now_ms(), &mut out);
                         self.wire.extend(out);
                     }
                 }
                 Action::Publish { topic, payload } => {
                     let message = BusMessage { topic, payload };
                     self.from_mcu.push(message.clone());
-                    let due = self.now_ms + self.host.bus_latency_ms;
+                    let due = self.clock.now_ms() + self.host.bus_latency_ms;
                     self.bus.push((due, Origin::Gateway, message));
                 }
                 Action::Subscribe(topic) => self.gateway_filter.push(topic),
@@ -374,17 +374,27 @@ impl World {
         }
         if self.gateway.proof_needed() {
             self.gateway.proof_started();
-            self.proof_due = Some(self.now_ms + self.host.proof_latency_ms);
+            self.proof_due = Some(self.clock.now_ms() + self.host.proof_latency_ms);
         }
     }
 
     fn run_due(&mut self) {
-        if self.proof_due.is_some_and(|due| due <= self.now_ms) {
+        let now = self.clock.now_ms();
+        // Frames the link held back (`Faults::delay`) whose time has come.
+        let mut out = Vec::new();
+        self.down.release(now, &mut out);
+        self.wire.extend(out);
+        let mut out = Vec::new();
+        self.up.release(now, &mut out);
+        if self.host.gateway_up && !out.is_empty() {
+            self.gateway.on_link_bytes(&out);
+            self.perform();
+        }
+        if self.proof_due.is_some_and(|due| due <= now) {
             self.proof_due = None;
             self.gateway.proof_done();
             self.perform();
         }
-        let now = self.now_ms;
         let (due, later): (Vec<_>, Vec<_>) = self.bus.drain(..).partition(|(t, _, _)| *t <= now);
         self.bus = later;
         for (_, origin, message) in due {
@@ -411,7 +421,7 @@ impl World {
             if self.rng.chance(self.host.lose_reply) {
                 return;
             }
-            let due = self.now_ms + self.host.bus_latency_ms;
+            let due = self.clock.now_ms() + self.host.bus_latency_ms;
             self.bus.push((
                 due,
                 Origin::EchoServer,
@@ -421,31 +431,6 @@ impl World {
                 },
             ));
         }
-    }
-}
-
-/// Decodes one frame's wire bytes into a short description.
-fn decode_one(bytes: &[u8]) -> Result<String, ()> {
-    let mut decoder =
-        banyan_proto::frame::FrameDecoder::<{ banyan_proto::frame::max_encoded_len(4096) }>::new();
-    match decoder.feed(bytes) {
-        banyan_proto::frame::FeedResult::Frame { frame, .. } => Ok(describe(&frame)),
-        _ => Err(()),
-    }
-}
-
-fn describe(frame: &banyan_proto::frame::Frame<'_>) -> String {
-    use banyan_proto::frame::Frame;
-    let text = |t: &[u8]| String::from_utf8_lossy(t).into_owned();
-    match frame {
-        Frame::Hello { boot_nonce, .. } => format!("Hello {boot_nonce:#x}"),
-        Frame::Publish { topic, .. } => format!("Publish {}", text(topic)),
-        Frame::Subscribe { topic } => format!("Subscribe {}", text(topic)),
-        Frame::Unsubscribe { topic } => format!("Unsubscribe {}", text(topic)),
-        Frame::Ping { seq } => format!("Ping {seq}"),
-        Frame::Pong { seq } => format!("Pong {seq}"),
-        Frame::Subscribed { topic } => format!("Subscribed {}", text(topic)),
-        Frame::Unsubscribed { topic } => format!("Unsubscribed {}", text(topic)),
     }
 }
 
@@ -478,14 +463,5 @@ impl embedded_io::Write for SimTransport {
 
     fn flush(&mut self) -> Result<(), ErrorKind> {
         Ok(())
-    }
-}
-
-/// The simulated clock.
-pub struct SimClock(pub Sim);
-
-impl Clock for SimClock {
-    fn now_ms(&self) -> u64 {
-        self.0.now_ms()
     }
 }
