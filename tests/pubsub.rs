@@ -229,3 +229,34 @@ fn no_backplane_is_a_clear_error_not_a_hang() {
         "{text}"
     );
 }
+
+/// Issue 11: a subscriber that keeps up loses nothing in a burst of 100 000 messages. This
+/// one does not even read during the burst (its connection is stalled for the whole of it),
+/// which is the worst case: every message must fit in the queues the memory budget allows
+/// (the default budget gives small messages 109 226 slots, see `banyan_host::limits`).
+#[test]
+fn a_burst_of_100k_small_messages_reaches_a_subscriber_read_only_afterwards() {
+    const BURST: u32 = 100_000;
+    let backplane = backplane();
+    let mut subscriber = config(&backplane, "sub")
+        .subscribe("burst")
+        .connect()
+        .unwrap();
+    let publisher = config(&backplane, "pub").connect().unwrap();
+    for n in 0..BURST {
+        publisher
+            .publish("burst", &BTreeMap::from([("n", n)]))
+            .unwrap();
+    }
+    let mut expected = 0u32;
+    while expected < BURST {
+        let Some(message) = subscriber.recv_ref_timeout(WAIT).unwrap() else {
+            panic!("burst stopped after {expected} of {BURST} messages");
+        };
+        let payload: BTreeMap<String, u32> =
+            banyan_proto::payload::from_slice(message.payload).unwrap();
+        assert_eq!(payload["n"], expected, "a message was lost or reordered");
+        expected += 1;
+    }
+    assert_eq!(subscriber.recv_timeout(QUIET).unwrap(), None);
+}

@@ -65,7 +65,9 @@ fn start_broker(scenario: &mut Scenario, binary: &PathBuf, port: u16) -> Step<Pr
     .map_err(|e| e.to_string())?;
     let mut command = Command::new(binary);
     command.arg("-c").arg(&config);
-    let broker = scenario.spawn("mosquitto", command);
+    let broker = scenario
+        .spawn("mosquitto", command)
+        .map_err(|e| e.to_string());
     let listening = broker.and_then(|broker| {
         ports::wait_listening(
             ports::LOOPBACK,

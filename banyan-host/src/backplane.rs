@@ -91,6 +91,7 @@ pub struct Backplane {
 pub struct ForwardStats {
     forwarded: AtomicU64,
     malformed: AtomicU64,
+    oversize: AtomicU64,
     hwm_changes: AtomicU64,
 }
 
@@ -104,6 +105,12 @@ impl ForwardStats {
     /// Messages of more than two parts (not Banyan messages), dropped.
     pub fn malformed(&self) -> u64 {
         self.malformed.load(Ordering::Relaxed)
+    }
+
+    /// Messages whose topic and payload together exceed the size limit, dropped. (A single
+    /// part over the limit never gets this far: libzmq closes that connection.)
+    pub fn oversize(&self) -> u64 {
+        self.oversize.load(Ordering::Relaxed)
     }
 
     /// How often the subscriber socket's HWM followed a change of message sizes.
@@ -159,6 +166,16 @@ fn forward(
                 None
             };
             let len = topic.len() + payload.as_ref().map_or(0, |payload| payload.len());
+            if limits.max_message.is_some_and(|limit| len > limit) {
+                if stats.oversize.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::warn!(
+                        len,
+                        limit = limits.max_message,
+                        "dropping a message whose topic and payload exceed --max-message; further ones are counted"
+                    );
+                }
+                continue;
+            }
             if let Some(hwm) = governor.before_send(len) {
                 backend.set_sndhwm(hwm)?;
                 stats.hwm_changes.fetch_add(1, Ordering::Relaxed);

@@ -78,11 +78,13 @@ pub enum Error {
         /// The thread's name.
         thread: &'static str,
     },
-    /// A message part is larger than the configured `--max-message` (a backplane would drop
-    /// it, and the connection it came on).
-    #[error("message part of {size} bytes exceeds the limit of {limit} bytes (--max-message)")]
+    /// A message (topic plus payload) is larger than the configured `--max-message` (a
+    /// backplane would drop it).
+    #[error(
+        "message of {size} bytes (topic and payload) exceeds the limit of {limit} bytes (--max-message)"
+    )]
     MessageTooLarge {
-        /// Size of the largest part.
+        /// Size of the message: topic plus payload.
         size: usize,
         /// The limit.
         limit: usize,

@@ -17,12 +17,17 @@
 //!   A fixed HWM of `budget / max_message` (64 with the defaults) would keep the budget but
 //!   drop small messages in any burst (measured: 98 % of a 100 000-message burst lost between
 //!   the forwarder thread and libzmq's I/O thread). So the HWM of a *sending* socket follows
-//!   the sizes actually sent ([`HwmGovernor`]): sizes fall into [`SIZE_CLASSES`] classes, each
-//!   owning an equal share of the budget, and the HWM is that of the largest class sent in the
-//!   last [`HOLD`]. It is lowered *before* a larger message is queued, so at any time a queue
-//!   holds at most `share / class_limit` messages of each class or above, and its bytes stay
-//!   within the budget (proof in [`HwmGovernor`]). Small messages get tens of thousands of
-//!   slots; 1 MiB messages get 16.
+//!   the sizes actually sent ([`HwmGovernor`]): messages fall into [`SIZE_CLASSES`], and the
+//!   HWM is that of the largest class among the last [`HOLD_MESSAGES`] sent. It is lowered
+//!   *before* a
+//!   larger message is queued, so a queue never holds more than `h_i` messages of class `i`
+//!   or above, and its bytes stay within the budget (proof in [`HwmGovernor`]). With the
+//!   defaults, small messages (≤ 128 bytes, topic included: nearly every Banyan message) get
+//!   109 226 slots, so a burst of 100 000 never overflows a subscriber that keeps up even
+//!   when its connection stalls for the whole burst; messages over 64 KiB get 8.
+//! - **Whole messages**: libzmq's limit is per part, so the forwarder also drops (and counts,
+//!   logging the first) a message whose topic and payload together exceed the limit; the
+//!   largest message a queue can hold is then `max_message`.
 //! - *Receiving* sockets cannot know sizes before reading, so their HWM is the fixed
 //!   `budget / (max_message + MESSAGE_OVERHEAD)`. That costs no messages: a full receive queue
 //!   makes libzmq stop reading the TCP connection (back-pressure), and the kernel's
@@ -31,8 +36,6 @@
 //! What a stalled subscriber costs the backplane is therefore at most one budget (its queue in
 //! the backplane) plus the kernel's socket buffers of its connection (kernel memory, not the
 //! backplane's RSS). The numbers measured on this project's machines are in the crate README.
-
-use std::time::{Duration, Instant};
 
 /// Default largest message part accepted: 1 MiB.
 pub const DEFAULT_MAX_MESSAGE: usize = 1024 * 1024;
@@ -121,14 +124,50 @@ impl Limits {
     }
 
     /// The HWM of size class `class` (see [`HwmGovernor`]); `0` without a budget.
+    ///
+    /// Class `i` owns [`CLASS_SHARES`]`[i]` eighths of the budget, spent on its *increment*
+    /// `L_i - L_{i-1}` (with `L_i` = class limit + [`MESSAGE_OVERHEAD`], `L_{-1}` = 0):
+    /// `h_i = share_i / (L_i - L_{i-1})`, capped by `h_{i-1}` so the HWMs never rise with the
+    /// class (the proof in [`HwmGovernor`] needs that). A class that is empty because the size
+    /// limit is below its start gets the HWM of the class before it.
     pub fn class_hwm(&self, class: usize) -> i32 {
         let Some(budget) = self.queue_budget else {
             return 0;
         };
-        let share = budget / SIZE_CLASSES.len();
-        let limit = class_limit(class, self.max_message.unwrap_or(DEFAULT_MAX_MESSAGE));
-        let count = share / limit.saturating_add(MESSAGE_OVERHEAD);
-        i32::try_from(count.max(1)).unwrap_or(i32::MAX)
+        let max_message = self.max_message.unwrap_or(DEFAULT_MAX_MESSAGE);
+        let mut hwm = usize::MAX;
+        let mut previous = 0usize;
+        for (i, &share) in CLASS_SHARES
+            .iter()
+            .enumerate()
+            .take(class.min(SIZE_CLASSES.len() - 1) + 1)
+        {
+            let cost = class_limit(i, max_message).saturating_add(MESSAGE_OVERHEAD);
+            let increment = cost.saturating_sub(previous);
+            if let Some(count) = (budget / 8 * share).checked_div(increment) {
+                hwm = hwm.min(count);
+            }
+            previous = previous.max(cost);
+        }
+        i32::try_from(hwm.max(1)).unwrap_or(i32::MAX)
+    }
+
+    /// The worst-case bytes queued by a sending socket under its [`HwmGovernor`]:
+    /// `Σ h_i · (L_i - L_{i-1})` (at most the budget, but for a budget so small that one
+    /// message of the size limit exceeds it); `None` without a budget.
+    pub fn governed_bound(&self) -> Option<usize> {
+        self.queue_budget?;
+        let max_message = self.max_message.unwrap_or(DEFAULT_MAX_MESSAGE);
+        let mut previous = 0usize;
+        let mut bytes = 0usize;
+        for class in 0..SIZE_CLASSES.len() {
+            let cost = class_limit(class, max_message).saturating_add(MESSAGE_OVERHEAD);
+            let increment = cost.saturating_sub(previous);
+            bytes =
+                bytes.saturating_add((self.class_hwm(class) as usize).saturating_mul(increment));
+            previous = previous.max(cost);
+        }
+        Some(bytes)
     }
 
     /// Applies the size limit to a receiving socket.
@@ -144,12 +183,21 @@ impl Limits {
     }
 }
 
-/// Upper bounds of the size classes a sending socket's HWM adapts to; the last class ends at
-/// the message size limit.
-pub const SIZE_CLASSES: [usize; 4] = [256, 4 * 1024, 64 * 1024, usize::MAX];
+/// Upper bounds (topic plus payload, in bytes) of the size classes a sending socket's HWM
+/// adapts to; the last class ends at the message size limit.
+pub const SIZE_CLASSES: [usize; 4] = [128, 4 * 1024, 64 * 1024, usize::MAX];
 
-/// How long a sending socket keeps the HWM of a larger class after its last message of it.
-pub const HOLD: Duration = Duration::from_millis(200);
+/// Eighths of the budget each size class owns (sum 8). Small messages get most: they are
+/// what bursts are made of, and each one costs little.
+pub const CLASS_SHARES: [usize; 4] = [5, 1, 1, 1];
+
+/// How many smaller messages a sending socket sends after its last message of a larger class
+/// before its HWM rises again. Raising at once would also keep the bound (see
+/// [`HwmGovernor`]); the hold only spares a `setsockopt` per message when sizes alternate.
+/// It is a count, not a time, so a burst right after one large message (a component's
+/// connection probe, say) gets the large slot count after a few dozen messages, whatever
+/// the clock.
+pub const HOLD_MESSAGES: u32 = 64;
 
 fn class_limit(class: usize, max_message: usize) -> usize {
     SIZE_CLASSES
@@ -162,20 +210,27 @@ fn class_limit(class: usize, max_message: usize) -> usize {
 /// Adapts a sending socket's HWM to the sizes of the messages sent (sans-IO: it says which HWM
 /// to set, the caller sets it).
 ///
-/// Each class `i` of [`SIZE_CLASSES`] owns `budget / classes` bytes, so its HWM is
-/// `h_i = share / (limit_i + MESSAGE_OVERHEAD)`, falling with `i`. Before a message of class
-/// `i` is queued, the socket's HWM is at most `h_i` (lowered first if needed). libzmq queues a
-/// message only while the queue holds fewer messages than the HWM, so every message of class
-/// `≥ i` entered a queue holding fewer than `h_i` messages: at most `h_i` messages of class
-/// `≥ i` are ever queued together. Summing by class, the queued bytes are at most
-/// `Σ h_i · (limit_i + overhead) ≤ budget`, whatever the order and sizes. A queue whose
-/// reader stopped stays frozen at its first overflow (libzmq reactivates it only when the
-/// reader reads), so raising the HWM later does not grow it.
+/// Each class `i` of [`SIZE_CLASSES`] has an HWM `h_i` ([`Limits::class_hwm`]), falling with
+/// `i`. Before a message of class `i` is queued, the socket's HWM is at most `h_i` (lowered
+/// first if needed). libzmq queues a message only while the queue holds fewer messages than
+/// the HWM, and a queue is FIFO, so take the newest queued message of class `≥ i`, of class
+/// `j`: when it entered, the queue (which then held every older message still queued) had
+/// fewer than `h_j ≤ h_i` messages. So at most `h_i` messages of class `≥ i` are ever queued
+/// together: `n_{≥i} ≤ h_i`. A message of class `i` costs at most `L_i` (class limit plus
+/// overhead), so the queued bytes are at most `Σ_i n_i · L_i = Σ_i n_{≥i} · (L_i - L_{i-1})
+/// ≤ Σ_i h_i · (L_i - L_{i-1})` ([`Limits::governed_bound`]), which `class_hwm` keeps within
+/// the budget whatever the order and sizes. A queue whose reader stopped stays frozen at its
+/// first overflow (libzmq reactivates it only when the reader reads), so raising the HWM
+/// later does not grow it.
 #[derive(Debug, Clone, Copy)]
 pub struct HwmGovernor {
     limits: Limits,
+    /// The class whose HWM the socket has.
     class: usize,
-    last_large: Instant,
+    /// Messages of smaller classes sent since the last one of `class`.
+    run: u32,
+    /// The largest class among them.
+    run_class: usize,
 }
 
 impl HwmGovernor {
@@ -184,7 +239,8 @@ impl HwmGovernor {
         Self {
             limits,
             class: 0,
-            last_large: Instant::now(),
+            run: 0,
+            run_class: 0,
         }
     }
 
@@ -202,33 +258,34 @@ impl HwmGovernor {
     }
 
     /// Call before sending a message of `len` bytes: `Some(hwm)` when the socket's HWM must
-    /// change first. Cheap when nothing changes (one comparison for messages of the current
-    /// class or smaller within [`HOLD`]).
+    /// change first. A few comparisons when nothing changes.
+    ///
+    /// Raising the HWM (after [`HOLD_MESSAGES`] smaller messages) keeps the bound: messages
+    /// already queued entered under the lower HWM, and the proof only needs each message's
+    /// HWM at the time it entered.
     pub fn before_send(&mut self, len: usize) -> Option<i32> {
-        self.before_send_at(len, Instant::now)
-    }
-
-    /// [`Self::before_send`] with an explicit clock (tests).
-    pub fn before_send_at(&mut self, len: usize, now: impl FnOnce() -> Instant) -> Option<i32> {
         self.limits.queue_budget?;
         let class = Self::class_of(len);
         if class > self.class {
             self.class = class;
-            self.last_large = now();
+            self.run = 0;
             return Some(self.limits.class_hwm(class));
         }
         if class == self.class {
-            if class > 0 {
-                self.last_large = now();
-            }
+            self.run = 0;
             return None;
         }
-        let now = now();
-        if now.duration_since(self.last_large) < HOLD {
+        if self.run == 0 {
+            self.run_class = class;
+        }
+        self.run_class = self.run_class.max(class);
+        self.run += 1;
+        if self.run < HOLD_MESSAGES {
             return None;
         }
-        self.class = class;
-        Some(self.limits.class_hwm(class))
+        self.class = self.run_class;
+        self.run = 0;
+        Some(self.limits.class_hwm(self.class))
     }
 }
 
@@ -274,45 +331,63 @@ mod tests {
         for limits in [
             Limits::default(),
             Limits::from_flags(1024, 64),
+            Limits::from_flags(100, 64),
             Limits::from_flags(1 << 20, 8),
         ] {
-            let max = limits.max_message.unwrap();
-            let bytes: usize = (0..SIZE_CLASSES.len())
-                .map(|class| {
-                    limits.class_hwm(class) as usize * (class_limit(class, max) + MESSAGE_OVERHEAD)
-                })
-                .sum();
-            assert!(bytes <= limits.queue_budget.unwrap(), "{limits:?}: {bytes}");
+            let bound = limits.governed_bound().unwrap();
+            assert!(bound <= limits.queue_budget.unwrap(), "{limits:?}: {bound}");
+            let hwms: Vec<i32> = (0..SIZE_CLASSES.len())
+                .map(|class| limits.class_hwm(class))
+                .collect();
+            assert!(
+                hwms.windows(2).all(|w| w[0] >= w[1]),
+                "{limits:?}: {hwms:?}"
+            );
         }
         let limits = Limits::default();
-        assert_eq!(limits.class_hwm(0), 16 * 1024 * 1024 / 512);
-        assert_eq!(limits.class_hwm(3), 15);
+        // 5/8 of 64 MiB over 128 + 256 bytes: a 100 000-message burst fits.
+        assert_eq!(limits.class_hwm(0), 40 * 1024 * 1024 / 384);
+        assert!(limits.class_hwm(0) > 100_000);
+        assert_eq!(limits.class_hwm(1), 8 * 1024 * 1024 / (4096 - 128));
+        assert_eq!(limits.class_hwm(2), 8 * 1024 * 1024 / (65_536 - 4096));
+        assert_eq!(limits.class_hwm(3), 8);
+        // A size limit inside the first class: every class gets the first one's HWM.
+        let tiny = Limits::from_flags(100, 64);
+        assert_eq!(tiny.class_hwm(3), tiny.class_hwm(0));
+        assert_eq!(Limits::UNLIMITED.governed_bound(), None);
+        // A budget no bigger than one message of the limit: every class still queues one
+        // message, so the bound exceeds the budget by at most one such message.
+        let huge = Limits::from_flags(64 << 20, 64);
+        assert_eq!(huge.class_hwm(3), 1);
+        let bound = huge.governed_bound().unwrap();
+        assert!(bound <= (64 << 20) * 2 + MESSAGE_OVERHEAD, "{bound}");
     }
 
     #[test]
-    fn governor_lowers_before_large_and_raises_after_hold() {
+    fn governor_lowers_before_large_and_raises_after_the_hold() {
         let limits = Limits::default();
         let mut governor = HwmGovernor::new(limits);
-        let start = Instant::now();
-        assert_eq!(governor.before_send_at(10, || start), None);
-        assert_eq!(
-            governor.before_send_at(100_000, || start),
-            Some(limits.class_hwm(3))
-        );
-        assert_eq!(governor.before_send_at(1 << 20, || start), None);
-        // Smaller messages within the hold keep the low HWM.
-        assert_eq!(governor.before_send_at(10, || start + HOLD / 2), None);
-        assert_eq!(
-            governor.before_send_at(5000, || start + HOLD * 2),
-            Some(limits.class_hwm(2))
-        );
-        assert_eq!(
-            governor.before_send_at(10, || start + HOLD * 4),
-            Some(limits.class_hwm(0))
-        );
+        assert_eq!(governor.before_send(10), None);
+        assert_eq!(governor.before_send(100_000), Some(limits.class_hwm(3)));
+        assert_eq!(governor.before_send(1 << 20), None);
+        // Smaller messages keep the low HWM for the hold, then it rises to the largest
+        // class among them.
+        for _ in 1..HOLD_MESSAGES {
+            assert_eq!(governor.before_send(10), None);
+        }
+        assert_eq!(governor.before_send(5000), Some(limits.class_hwm(2)));
+        // A message of the current class restarts the hold.
+        for _ in 1..HOLD_MESSAGES {
+            assert_eq!(governor.before_send(10), None);
+        }
+        assert_eq!(governor.before_send(5000), None);
+        for _ in 1..HOLD_MESSAGES {
+            assert_eq!(governor.before_send(10), None);
+        }
+        assert_eq!(governor.before_send(10), Some(limits.class_hwm(0)));
         assert_eq!(HwmGovernor::class_of(0), 0);
-        assert_eq!(HwmGovernor::class_of(256), 0);
-        assert_eq!(HwmGovernor::class_of(257), 1);
+        assert_eq!(HwmGovernor::class_of(128), 0);
+        assert_eq!(HwmGovernor::class_of(129), 1);
         assert_eq!(HwmGovernor::class_of(usize::MAX), 3);
         // No budget: never touches the HWM.
         let mut unbounded = HwmGovernor::new(Limits::UNLIMITED);
@@ -342,14 +417,18 @@ mod tests {
             let mut governor = HwmGovernor::new(limits);
             let mut hwm = limits.class_hwm(0) as usize;
             let (mut count, mut bytes) = (0usize, 0usize);
-            let start = Instant::now();
-            for step in 0..20_000u32 {
+            let (mut len, mut left) = (0usize, 0u64);
+            for _ in 0..20_000u32 {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                let len = sizes[(seed % sizes.len() as u64) as usize];
-                let now = start + HOLD * (step / 1000);
-                if let Some(new) = governor.before_send_at(len, || now) {
+                // Runs of one size, from 1 to 3 holds long, so the HWM also rises.
+                if left == 0 {
+                    len = sizes[(seed % sizes.len() as u64) as usize];
+                    left = 1 + (seed >> 32) % (3 * u64::from(HOLD_MESSAGES));
+                }
+                left -= 1;
+                if let Some(new) = governor.before_send(len) {
                     hwm = new as usize;
                 }
                 if count < hwm {

@@ -130,6 +130,15 @@ fn main() -> ExitCode {
         })?;
         let _ = stop_rx.recv();
         say("Exiting Through Signal Handler");
+        let (forward, access) = (backplane.forward_stats(), backplane.access_stats());
+        eprintln!(
+            "backplane: forwarded {} messages; dropped {} over --max-message and {} of more \
+             than two parts; refused {} connections",
+            forward.forwarded(),
+            forward.oversize(),
+            forward.malformed(),
+            access.refused()
+        );
         backplane.shutdown()?;
         Ok(())
     })
