@@ -1,49 +1,12 @@
-//! [`Clock`]: the millisecond time the kit's links run on (held-back frames, simulated
-//! polling), without depending on the firmware crate.
+//! [`SimClock`]: simulated milliseconds for the kit's links (held-back frames, polling that
+//! lets time pass) and for the code under test.
 //!
-//! The kit deliberately has its own two-line trait rather than `banyan_mcu::Clock`: with that
-//! dependency, `banyan-mcu`'s own tests could not use the kit (a dev-dependency cycle). A test
-//! that hands kit time to the MCU client wraps it in `banyan_mcu::FnClock`:
-//! `FnClock(move || sim_clock.now_ms())`.
+//! The kit does not depend on `banyan-mcu` (its own tests use the kit; the other way round
+//! would be a dev-dependency cycle), so `SimClock` is not a `banyan_mcu::Clock` itself: a test
+//! hands it to the MCU client as `banyan_mcu::FnClock(move || sim_clock.now_ms())`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
-/// A monotonic millisecond clock with an arbitrary origin.
-pub trait Clock {
-    /// Milliseconds since the clock's origin; never goes backwards.
-    fn now_ms(&self) -> u64;
-}
-
-impl<C: Clock + ?Sized> Clock for &C {
-    fn now_ms(&self) -> u64 {
-        (**self).now_ms()
-    }
-}
-
-/// Real time ([`Instant`]), counting from the clock's creation.
-#[derive(Debug, Clone, Copy)]
-pub struct WallClock(Instant);
-
-impl WallClock {
-    /// A clock whose zero is now.
-    pub fn new() -> Self {
-        Self(Instant::now())
-    }
-}
-
-impl Default for WallClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Clock for WallClock {
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-}
 
 /// A simulated millisecond clock shared by clones; it moves only when told to.
 #[derive(Debug, Clone, Default)]
@@ -55,7 +18,7 @@ impl SimClock {
         Self::default()
     }
 
-    /// The simulated time (also through [`Clock::now_ms`]).
+    /// The simulated time.
     pub fn now_ms(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
     }
@@ -71,12 +34,6 @@ impl SimClock {
     }
 }
 
-impl Clock for SimClock {
-    fn now_ms(&self) -> u64 {
-        SimClock::now_ms(self)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,11 +42,10 @@ mod tests {
     fn sim_clock_is_shared_by_clones_and_moves_only_when_told() {
         let clock = SimClock::new();
         let other = clock.clone();
-        assert_eq!(Clock::now_ms(&other), 0);
+        assert_eq!(other.now_ms(), 0);
         clock.advance(7);
-        assert_eq!(Clock::now_ms(&&other), 7);
+        assert_eq!(other.now_ms(), 7);
         other.set(100);
         assert_eq!(clock.now_ms(), 100);
-        assert!(WallClock::new().now_ms() < 60_000);
     }
 }

@@ -32,11 +32,12 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use banyan_proto::frame::DELIMITER;
 use embedded_io::ErrorKind;
 
-use crate::clock::{Clock, WallClock};
+use crate::clock::SimClock;
 
 /// One percent, in the parts-per-million unit of [`Faults`].
 pub const PERCENT: u32 = 10_000;
@@ -377,11 +378,20 @@ impl FaultPipe {
     }
 }
 
+/// The milliseconds `delay` is measured in.
+#[derive(Debug)]
+enum Time {
+    /// Real time since the injector was made.
+    Wall(Instant),
+    /// A test's simulated time.
+    Sim(SimClock),
+}
+
 /// A link wrapper that damages frames in both directions (see the module docs).
 #[derive(Debug)]
-pub struct FaultInjector<T, C: Clock = WallClock> {
+pub struct FaultInjector<T> {
     inner: T,
-    clock: C,
+    clock: Time,
     tx: Direction,
     rx: Direction,
     handle: FaultHandle,
@@ -390,13 +400,15 @@ pub struct FaultInjector<T, C: Clock = WallClock> {
 impl<T> FaultInjector<T> {
     /// Wraps `inner`; `tx` applies to what is written through it, `rx` to what is read.
     pub fn new(inner: T, seed: u64, tx: Faults, rx: Faults) -> Self {
-        Self::with_clock(inner, seed, tx, rx, WallClock::new())
+        Self::timed(inner, seed, tx, rx, Time::Wall(Instant::now()))
     }
-}
 
-impl<T, C: Clock> FaultInjector<T, C> {
-    /// [`FaultInjector::new`] with a clock for `delay` (e.g. [`crate::clock::SimClock`]).
-    pub fn with_clock(inner: T, seed: u64, tx: Faults, rx: Faults, clock: C) -> Self {
+    /// [`FaultInjector::new`] whose `delay` runs on simulated time.
+    pub fn with_clock(inner: T, seed: u64, tx: Faults, rx: Faults, clock: SimClock) -> Self {
+        Self::timed(inner, seed, tx, rx, Time::Sim(clock))
+    }
+
+    fn timed(inner: T, seed: u64, tx: Faults, rx: Faults, clock: Time) -> Self {
         Self {
             inner,
             clock,
@@ -427,7 +439,10 @@ impl<T, C: Clock> FaultInjector<T, C> {
     }
 
     fn now(&self) -> u64 {
-        self.clock.now_ms()
+        match &self.clock {
+            Time::Wall(origin) => u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX),
+            Time::Sim(clock) => clock.now_ms(),
+        }
     }
 
     /// Takes up to `buf.len()` ready received bytes.
@@ -456,7 +471,7 @@ fn write_all_with<E>(
     Ok(())
 }
 
-impl<T: io::Read + io::Write, C: Clock> FaultInjector<T, C> {
+impl<T: io::Read + io::Write> FaultInjector<T> {
     fn std_push_tx(&mut self) -> io::Result<()> {
         let now = self.now();
         self.tx.release(now);
@@ -469,7 +484,7 @@ impl<T: io::Read + io::Write, C: Clock> FaultInjector<T, C> {
     }
 }
 
-impl<T: io::Read + io::Write, C: Clock> io::Read for FaultInjector<T, C> {
+impl<T: io::Read + io::Write> io::Read for FaultInjector<T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -499,7 +514,7 @@ impl<T: io::Read + io::Write, C: Clock> io::Read for FaultInjector<T, C> {
     }
 }
 
-impl<T: io::Read + io::Write, C: Clock> io::Write for FaultInjector<T, C> {
+impl<T: io::Read + io::Write> io::Write for FaultInjector<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.handle.is_cut() {
             return Err(io::ErrorKind::BrokenPipe.into());
@@ -519,19 +534,17 @@ impl<T: io::Read + io::Write, C: Clock> io::Write for FaultInjector<T, C> {
     }
 }
 
-impl<T: io::Read + io::Write + std::os::fd::AsRawFd, C: Clock> std::os::fd::AsRawFd
-    for FaultInjector<T, C>
-{
+impl<T: io::Read + io::Write + std::os::fd::AsRawFd> std::os::fd::AsRawFd for FaultInjector<T> {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.inner.as_raw_fd()
     }
 }
 
-impl<T: embedded_io::ErrorType, C: Clock> embedded_io::ErrorType for FaultInjector<T, C> {
+impl<T: embedded_io::ErrorType> embedded_io::ErrorType for FaultInjector<T> {
     type Error = ErrorKind;
 }
 
-impl<T: embedded_io::Read + embedded_io::Write, C: Clock> FaultInjector<T, C> {
+impl<T: embedded_io::Read + embedded_io::Write> FaultInjector<T> {
     fn eio_push_tx(&mut self) -> Result<(), ErrorKind> {
         use embedded_io::Error as _;
         let now = self.now();
@@ -545,9 +558,7 @@ impl<T: embedded_io::Read + embedded_io::Write, C: Clock> FaultInjector<T, C> {
     }
 }
 
-impl<T: embedded_io::Read + embedded_io::Write, C: Clock> embedded_io::Read
-    for FaultInjector<T, C>
-{
+impl<T: embedded_io::Read + embedded_io::Write> embedded_io::Read for FaultInjector<T> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
         use embedded_io::Error as _;
         if buf.is_empty() {
@@ -577,9 +588,7 @@ impl<T: embedded_io::Read + embedded_io::Write, C: Clock> embedded_io::Read
     }
 }
 
-impl<T: embedded_io::Read + embedded_io::Write, C: Clock> embedded_io::Write
-    for FaultInjector<T, C>
-{
+impl<T: embedded_io::Read + embedded_io::Write> embedded_io::Write for FaultInjector<T> {
     fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
         if self.handle.is_cut() {
             return Err(ErrorKind::BrokenPipe);
@@ -603,7 +612,6 @@ impl<T: embedded_io::Read + embedded_io::Write, C: Clock> embedded_io::Write
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::SimClock;
     use crate::mem::mem_pair;
 
     fn frames(n: usize) -> Vec<u8> {

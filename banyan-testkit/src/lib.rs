@@ -17,7 +17,7 @@ pub mod scenario;
 pub mod thread;
 pub mod wire;
 
-pub use clock::{Clock, SimClock, WallClock};
+pub use clock::SimClock;
 pub use error::{Error, Result};
 pub use fault::{FaultHandle, FaultInjector, FaultPipe, FaultStats, Faults, PERCENT, Rng};
 pub use fixtures::{AllKinds, GOLDEN_ECHO_10, number_of, numbered};

@@ -12,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
@@ -137,6 +137,8 @@ pub struct ChildGuard {
     deadline: Instant,
     /// Line number (counting dropped lines) from which [`ChildGuard::wait_line`] reads.
     cursor: usize,
+    /// Leads its own process group, killed as a whole (see [`ChildGuard::spawn_group`]).
+    group: bool,
 }
 
 impl fmt::Debug for ChildGuard {
@@ -176,7 +178,18 @@ impl ChildGuard {
             log,
             deadline: Instant::now() + DEFAULT_TIMEOUT,
             cursor: 0,
+            group: false,
         })
+    }
+
+    /// [`ChildGuard::spawn`] as the leader of a new process group: the process and whatever
+    /// it starts (a browser's renderer and helper processes) are killed together, through the
+    /// group id (the leader's PID), on drop and by [`ChildGuard::kill`].
+    pub fn spawn_group(name: impl Into<String>, mut command: Command) -> Result<Self> {
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut guard = Self::spawn(name, command)?;
+        guard.group = true;
+        Ok(guard)
     }
 
     pub(crate) fn log(&self) -> Arc<Log> {
@@ -414,8 +427,14 @@ impl ChildGuard {
         self.signal(Signal::SIGCONT)
     }
 
-    /// Kills (SIGKILL) and reaps the process now; idempotent.
+    /// Kills (SIGKILL) and reaps the process now — with its whole group if it was started
+    /// by [`ChildGuard::spawn_group`]; idempotent.
     pub fn kill(&mut self) {
+        if std::mem::take(&mut self.group) {
+            let leader = i32::try_from(self.pid()).unwrap_or(i32::MAX);
+            // Members may outlive the leader; the group id stays theirs until the last ends.
+            let _ = killpg(Pid::from_raw(leader), Signal::SIGKILL);
+        }
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
         }

@@ -37,6 +37,20 @@ fn lines_are_waited_for_and_the_child_is_killed_on_drop() {
 }
 
 #[test]
+fn a_group_guard_kills_what_its_child_started() {
+    let child = ChildGuard::spawn_group("sh", sh("sleep 30 & echo \"HELPER $!\"; wait")).unwrap();
+    let helper: u32 = child.number_after("HELPER").unwrap();
+    assert!(alive(helper));
+    drop(child);
+    // SIGKILL is delivered at once, but the orphan is reaped by init; wait for that.
+    let until = Instant::now() + Duration::from_secs(30);
+    while alive(helper) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(helper), "helper {helper} survived its group's guard");
+}
+
+#[test]
 fn a_panicking_test_still_kills_its_child() {
     let mut pid = 0;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use banyan_proto::payload::Value;
+use banyan_testkit::ThreadGuard;
 use banyan_web::WebConfig;
 use common::*;
 use serde_json::{Value as Json, json};
@@ -24,7 +25,7 @@ use serde_json::{Value as Json, json};
 fn artifacts() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        .unwrap_or_else(|| banyan_testkit::repo_root().join("target"));
     let dir = target.join("web-monitor");
     std::fs::create_dir_all(&dir).expect("artifact directory");
     dir
@@ -61,47 +62,55 @@ async fn monitor_page_in_headless_chromium() {
     let running = Arc::new(AtomicBool::new(true));
     let flow = {
         let running = running.clone();
-        std::thread::spawn(move || {
-            let mut seq = 0i64;
-            while running.load(Ordering::Relaxed) {
-                seq += 1;
-                let celsius = 21.0 + (seq % 20) as f64 / 10.0;
+        let stop = running.clone();
+        ThreadGuard::spawn(
+            "publisher",
+            move || stop.store(false, Ordering::Relaxed),
+            move || {
+                let mut seq = 0i64;
+                while running.load(Ordering::Relaxed) {
+                    seq += 1;
+                    let celsius = 21.0 + (seq % 20) as f64 / 10.0;
+                    publisher
+                        .publish(
+                            "demo/temperature",
+                            &Value::map([
+                                ("celsius", Value::F64(celsius)),
+                                ("seq", Value::Int(seq)),
+                            ]),
+                        )
+                        .expect("publish");
+                    publisher
+                        .publish(
+                            "from_pico_gateway",
+                            &Value::map([
+                                ("report", Value::from("digital_input")),
+                                ("pin", Value::Int(15)),
+                                ("value", Value::Int(seq % 2)),
+                                ("raw", Value::Bin(vec![0x0f, (seq % 256) as u8])),
+                            ]),
+                        )
+                        .expect("publish");
+                    std::thread::sleep(Duration::from_millis(40));
+                }
                 publisher
                     .publish(
                         "demo/temperature",
-                        &Value::map([("celsius", Value::F64(celsius)), ("seq", Value::Int(seq))]),
+                        &Value::map([("celsius", Value::F64(22.5)), ("final", Value::Bool(true))]),
                     )
                     .expect("publish");
                 publisher
                     .publish(
                         "from_pico_gateway",
                         &Value::map([
-                            ("report", Value::from("digital_input")),
-                            ("pin", Value::Int(15)),
-                            ("value", Value::Int(seq % 2)),
-                            ("raw", Value::Bin(vec![0x0f, (seq % 256) as u8])),
+                            ("report", Value::from("done")),
+                            ("raw", Value::Bin(vec![0xbe, 0xef])),
                         ]),
                     )
                     .expect("publish");
-                std::thread::sleep(Duration::from_millis(40));
-            }
-            publisher
-                .publish(
-                    "demo/temperature",
-                    &Value::map([("celsius", Value::F64(22.5)), ("final", Value::Bool(true))]),
-                )
-                .expect("publish");
-            publisher
-                .publish(
-                    "from_pico_gateway",
-                    &Value::map([
-                        ("report", Value::from("done")),
-                        ("raw", Value::Bin(vec![0xbe, 0xef])),
-                    ]),
-                )
-                .expect("publish");
-            publisher
-        })
+                publisher
+            },
+        )
     };
 
     let scratch = artifacts();
@@ -167,8 +176,7 @@ async fn monitor_page_in_headless_chromium() {
     assert_eq!(overflow, true, "the page is wider than a phone screen");
 
     // Stop the flow: the last payloads shown are the final ones (bytes as hex).
-    running.store(false, Ordering::Relaxed);
-    let publisher = tokio::task::spawn_blocking(move || flow.join().expect("publisher"))
+    let publisher = tokio::task::spawn_blocking(move || flow.stop().expect("publisher"))
         .await
         .expect("join");
     let deadline = tokio::time::Instant::now() + DEADLINE;

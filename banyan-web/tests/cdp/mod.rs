@@ -2,45 +2,31 @@
 //! (the Debian package) with a fresh profile, opens a page and talks to it over the DevTools
 //! WebSocket with tokio-tungstenite (already a dependency, so no driver crate with thousands of
 //! generated types to compile). Only what the test needs: open a tab, evaluate JavaScript,
-//! set the viewport, take a screenshot. The browser's whole process group is killed on drop.
+//! set the viewport, take a screenshot. The browser's whole process group is killed on drop (the test kit's `ChildGuard`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use banyan_testkit::ChildGuard;
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value as Json, json};
 use tokio_tungstenite::tungstenite::Message;
 
-/// The Chromium binary: `$BANYAN_CHROMIUM`, else `/usr/bin/chromium`. `None` (after printing
-/// why) when there is none and `CI` is not `true`; under `CI=true` a missing Chromium fails
-/// the test.
+/// The Chromium binary: `$BANYAN_CHROMIUM`, else `chromium` on `PATH` (the test kit's rule:
+/// `None` after printing why when there is none, a failure under `CI=true`).
 pub fn chromium(test: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("BANYAN_CHROMIUM")
+    let program = std::env::var("BANYAN_CHROMIUM")
+        .ok()
         .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    if path.exists() {
-        return Some(path);
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(
-        !ci,
-        "{} not found: install the Debian package `chromium` (.ci/apt.d/web.txt) or set \
-         BANYAN_CHROMIUM",
-        path.display()
-    );
-    eprintln!(
-        "skipping {test}: {} not found (apt-get install chromium, or set BANYAN_CHROMIUM)",
-        path.display()
-    );
-    None
+        .unwrap_or_else(|| "chromium".into());
+    banyan_testkit::require_tool(test, &program)
 }
 
 /// A running headless Chromium; killed (with its helper processes) on drop.
 pub struct Browser {
-    child: Child,
+    child: ChildGuard,
     profile: PathBuf,
     socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
@@ -50,15 +36,9 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // Chromium was started as the leader of its own process group: end the group (its
-        // renderer and utility processes), then reap the leader.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Chromium leads its own process group: the guard ends the group (its renderer and
+        // utility processes) and reaps the leader before the profile goes.
+        self.child.kill();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
@@ -94,12 +74,8 @@ impl Browser {
                 "--window-size=1280,820",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
-            .arg("about:blank")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let child = command.spawn().expect("start chromium");
+            .arg("about:blank");
+        let child = ChildGuard::spawn_group("chromium", command).expect("start chromium");
         let active = profile.join("DevToolsActivePort");
         let started = Instant::now();
         let endpoint = loop {

@@ -1,13 +1,14 @@
-//! The rig of the gateway tests: an in-process backplane on ephemeral loopback ports, the web
-//! gateway serving on 127.0.0.1:0, WebSocket clients (tokio-tungstenite) and blocking
-//! Banyan components on threads. Everything stops when the rig is dropped.
+//! The rig of the gateway tests: an in-process backplane on ephemeral loopback ports (the test
+//! kit's), the web gateway serving on 127.0.0.1:0, WebSocket clients (tokio-tungstenite) and
+//! blocking Banyan components on threads. Everything stops when the rig is dropped. What is
+//! not web-specific (backplane, component configuration, guards) comes from `banyan-testkit`.
 #![allow(dead_code)] // Each test binary uses a different part.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use banyan_host::backplane::{Backplane, BackplaneConfig};
+use banyan_host::backplane::Backplane;
 use banyan_host::{Component, ComponentConfig};
 use banyan_web::allow::{AllowListener, Allowlist};
 use banyan_web::{Bus, BusConfig, StatsConfig, WebConfig};
@@ -45,8 +46,7 @@ impl Rig {
 
     /// Starts everything with `web` limits and the address allowlist `allow`.
     pub async fn start_with(web: WebConfig, allow: Allowlist) -> Self {
-        let backplane =
-            Backplane::bind(&BackplaneConfig::ephemeral_loopback()).expect("bind a backplane");
+        let backplane = banyan_testkit::backplane();
         let bus = Bus::connect(BusConfig {
             component: component_config(&backplane, "WebSocket Gateway"),
             timestamps: Default::default(),
@@ -157,15 +157,10 @@ impl Drop for Rig {
     }
 }
 
-/// A component configuration for `backplane`.
-pub fn component_config(backplane: &Backplane, name: &str) -> ComponentConfig {
-    ComponentConfig::new(name)
-        .backplane(
-            backplane.address(),
-            backplane.publisher_port(),
-            backplane.subscriber_port(),
-        )
-        .connect_timeout(Duration::from_secs(20))
+/// The kit's component configuration for `backplane`, with a connect timeout for a loaded
+/// machine.
+fn component_config(backplane: &Backplane, name: &str) -> ComponentConfig {
+    banyan_testkit::config(backplane, name).connect_timeout(Duration::from_secs(20))
 }
 
 /// Sends a JSON value as a text message.
