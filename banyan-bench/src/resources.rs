@@ -6,9 +6,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 
-use banyan_testkit::ChildGuard;
+use banyan_testkit::{ChildGuard, backplane_ports};
 
 use crate::procs::{cpu_time, status_kib_field};
 use crate::pubsub::{Endpoints, Throughput, banyan_run};
@@ -27,13 +27,8 @@ impl BackplaneProcess {
         let mut command = Command::new(exe);
         command.args(["-n", "bench", "--bind", "127.0.0.1", "-p", "0", "-s", "0"]);
         let mut child = ChildGuard::spawn("backplane", command)?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let port = |text: String| -> Result<u16> {
-            text.parse()
-                .map_err(|_| anyhow!("bad port in banner: `{text}`"))
-        };
-        let subscriber_port = port(child.wait_line_until("Subscriber Port =", deadline)?)?;
-        let publisher_port = port(child.wait_line_until("Publisher  Port =", deadline)?)?;
+        child.set_deadline(Instant::now() + Duration::from_secs(20));
+        let (publisher_port, subscriber_port) = backplane_ports(&child)?;
         Ok(Self {
             child,
             endpoints: Endpoints {

@@ -4,7 +4,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use banyan_host::{Backplane, BackplaneConfig};
-use banyan_testkit::ChildGuard;
+use banyan_testkit::{ChildGuard, backplane_ports};
 
 /// Spawns binary `path` with `args`, output captured, killed on drop.
 fn spawn(name: &str, path: &str, args: &[&str]) -> ChildGuard {
@@ -74,14 +74,8 @@ fn three_processes_echo_and_sigterm_stops_cleanly() {
         env!("CARGO_BIN_EXE_backplane"),
         &["--bind", "127.0.0.1", "-p", "0", "-s", "0"],
     );
-    let sub = backplane
-        .number_after::<u16>("Subscriber Port =")
-        .unwrap()
-        .to_string();
-    let publ = backplane
-        .number_after::<u16>("Publisher  Port =")
-        .unwrap()
-        .to_string();
+    let (publ, sub) = backplane_ports(&backplane).unwrap();
+    let (publ, sub) = (publ.to_string(), sub.to_string());
     let flags = ["-b", "127.0.0.1", "-p", publ.as_str(), "-s", sub.as_str()];
 
     let mut server = spawn(

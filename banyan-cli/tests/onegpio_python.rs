@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use banyan_host::ComponentConfig;
 use banyan_proto::payload::Value;
+use banyan_testkit::backplane_ports;
 use harness::{Proc, Scenario, Step, banyan_python, ensure, python_module, run_scenario};
 
 /// A Rust backplane on loopback with OS-chosen ports: (process, publisher, subscriber).
@@ -28,12 +29,8 @@ fn backplane(scenario: &mut Scenario) -> Step<(Proc, String, String)> {
     let mut command = Command::new(env!("CARGO_BIN_EXE_backplane"));
     command.args(["-p", "0", "-s", "0", "--bind", "127.0.0.1"]);
     let backplane = scenario.spawn("backplane", command)?;
-    let publisher = backplane
-        .number_after::<u16>("Publisher  Port =")?
-        .to_string();
-    let subscriber = backplane
-        .number_after::<u16>("Subscriber Port =")?
-        .to_string();
+    let (publisher, subscriber) = backplane_ports(&backplane)?;
+    let (publisher, subscriber) = (publisher.to_string(), subscriber.to_string());
     Ok((backplane, publisher, subscriber))
 }
 

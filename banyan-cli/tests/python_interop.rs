@@ -26,6 +26,7 @@ use all_kinds::all_kinds;
 use banyan_host::net::outward_ipv4;
 use banyan_host::{Backplane, BackplaneConfig, Component, ComponentConfig};
 use banyan_proto::payload::{self, Value};
+use banyan_testkit::backplane_ports;
 use harness::{
     Proc, Scenario, Step, banyan_python, byte_difference, ensure, free_port_pair, python_module,
     python_script, run_scenario, unhex,
@@ -67,12 +68,8 @@ fn rust_backplane(scenario: &mut Scenario) -> Step<(Proc, String, String)> {
     let mut command = rust_bin("backplane");
     command.args(["-p", "0", "-s", "0"]);
     let backplane = scenario.spawn("rust backplane", command)?;
-    let publisher = backplane
-        .number_after::<u16>("Publisher  Port =")?
-        .to_string();
-    let subscriber = backplane
-        .number_after::<u16>("Subscriber Port =")?
-        .to_string();
+    let (publisher, subscriber) = backplane_ports(&backplane)?;
+    let (publisher, subscriber) = (publisher.to_string(), subscriber.to_string());
     Ok((backplane, publisher, subscriber))
 }
 
@@ -493,12 +490,8 @@ fn python_seed_works_unchanged_through_an_allowlist() {
                 &outward,
             ]);
             let backplane = scenario.spawn("rust backplane", command)?;
-            let publisher = backplane
-                .number_after::<u16>("Publisher  Port =")?
-                .to_string();
-            let subscriber = backplane
-                .number_after::<u16>("Subscriber Port =")?
-                .to_string();
+            let (publisher, subscriber) = backplane_ports(&backplane)?;
+            let (publisher, subscriber) = (publisher.to_string(), subscriber.to_string());
             let mut command = python_script(&python, "simple_echo_server.py");
             command.args(["-p", &publisher, "-s", &subscriber]);
             let server = scenario.spawn("python echo server", command)?;

@@ -3,69 +3,33 @@
 //! again mid-echo; `simple-echo-client` finishes its count. And a huge `-m` allocates nothing
 //! sized by the count. Loopback, OS-chosen ports, every child killed by its guard.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use banyan_testkit::{ChildGuard, backplane_ports};
+
+/// How long any one expected line or exit may take on a loaded machine.
 const WAIT: Duration = Duration::from_secs(60);
 
-/// Kills the child on drop, so a failing test leaves no process behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Starts `program` with `args` under the kit's guard (killed and reaped on drop, output
+/// captured).
+fn spawn(name: &str, program: &str, args: &[&str]) -> ChildGuard {
+    let mut command = Command::new(program);
+    command.args(args);
+    ChildGuard::spawn(name, command).unwrap_or_else(|error| panic!("{error}"))
 }
 
-impl Guard {
-    fn kill(mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-/// Starts `program` with `args`; its stdout lines arrive on the receiver.
-fn spawn(program: &str, args: &[&str]) -> (Guard, Receiver<String>) {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|error| panic!("spawn {program}: {error}"));
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = channel();
-    // Reads to the end even when nobody listens any more: a closed pipe would make the
-    // child's next print fail.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    (Guard(child), rx)
-}
-
-/// The next line starting with `prefix` (its rest, trimmed).
-fn line_after(lines: &Receiver<String>, prefix: &str) -> String {
-    let give_up = Instant::now() + WAIT;
-    loop {
-        let left = give_up.saturating_duration_since(Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no line starting with {prefix:?} within {WAIT:?}"));
-        if let Some(rest) = line.strip_prefix(prefix) {
-            return rest.trim().to_owned();
-        }
-    }
+/// The next stdout line of `child` starting with `prefix` (its rest, trimmed).
+fn line_after(child: &mut ChildGuard, prefix: &str) -> String {
+    child
+        .wait_line_until(prefix, Instant::now() + WAIT)
+        .unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// Waits until the echo server printed `Message number: n` with `n <= until`.
-fn served_down_to(lines: &Receiver<String>, until: i64) {
+fn served_down_to(server: &mut ChildGuard, until: i64) {
     loop {
-        let number: i64 = line_after(lines, "Message number:").parse().unwrap();
+        let number: i64 = line_after(server, "Message number:").parse().unwrap();
         if number <= until {
             return;
         }
@@ -91,27 +55,29 @@ impl Ports {
 }
 
 /// A backplane process on OS-chosen ports.
-fn start_backplane() -> (Guard, Ports) {
-    let (guard, lines) = spawn(
+fn start_backplane() -> (ChildGuard, Ports) {
+    let backplane = spawn(
+        "backplane",
         env!("CARGO_BIN_EXE_backplane"),
         &["--bind", "127.0.0.1", "-p", "0", "-s", "0"],
     );
-    let subscriber = line_after(&lines, "Subscriber Port =");
-    let publisher = line_after(&lines, "Publisher  Port =");
+    let (publisher, subscriber) =
+        backplane_ports(&backplane).unwrap_or_else(|error| panic!("{error}"));
     (
-        guard,
+        backplane,
         Ports {
-            publisher,
-            subscriber,
+            publisher: publisher.to_string(),
+            subscriber: subscriber.to_string(),
         },
     )
 }
 
 /// A backplane process on `ports` again (retried while the old one's ports are not free).
-fn restart_backplane(ports: &Ports) -> Guard {
+fn restart_backplane(ports: &Ports) -> ChildGuard {
     let give_up = Instant::now() + WAIT;
     loop {
-        let (mut guard, lines) = spawn(
+        let mut backplane = spawn(
+            "backplane (restarted)",
             env!("CARGO_BIN_EXE_backplane"),
             &[
                 "--bind",
@@ -123,67 +89,66 @@ fn restart_backplane(ports: &Ports) -> Guard {
             ],
         );
         // The banner comes after both binds succeeded; a failed bind exits instead.
-        match lines.recv_timeout(WAIT) {
-            Ok(_) if guard.0.try_wait().unwrap().is_none() => return guard,
-            _ => {
-                let _ = guard.0.wait();
-                assert!(Instant::now() < give_up, "backplane did not come back");
-                std::thread::sleep(Duration::from_millis(100));
-            }
+        let banner = backplane.wait_line_until("", Instant::now() + WAIT);
+        if banner.is_ok() && backplane.try_status().is_none() {
+            return backplane;
         }
+        backplane.kill();
+        assert!(Instant::now() < give_up, "backplane did not come back");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-fn start_server(ports: &Ports) -> (Guard, Receiver<String>) {
-    let (guard, lines) = spawn(
+fn start_server(ports: &Ports) -> ChildGuard {
+    let mut server = spawn(
+        "simple-echo-server",
         env!("CARGO_BIN_EXE_simple-echo-server"),
         &ports.component_flags(),
     );
     // The banner is printed once the server's subscription is proven.
-    line_after(&lines, "****");
-    (guard, lines)
+    line_after(&mut server, "****");
+    server
 }
 
-fn start_client(ports: &Ports, messages: &str) -> (Guard, Receiver<String>) {
+fn start_client(ports: &Ports, messages: &str) -> ChildGuard {
     let mut flags = ports.component_flags();
     flags.extend(["-m", messages, "--resend-after", "0.3"]);
-    let (guard, lines) = spawn(env!("CARGO_BIN_EXE_simple-echo-client"), &flags);
-    line_after(&lines, "****");
-    (guard, lines)
+    let mut client = spawn(
+        "simple-echo-client",
+        env!("CARGO_BIN_EXE_simple-echo-client"),
+        &flags,
+    );
+    line_after(&mut client, "****");
+    client
 }
 
-fn wait_success(mut client: Guard) {
-    let give_up = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = client.0.try_wait().unwrap() {
-            assert!(status.success(), "client exit status {status:?}");
-            return;
-        }
-        assert!(Instant::now() < give_up, "client did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_success(mut client: ChildGuard) {
+    client.set_deadline(Instant::now() + WAIT);
+    client
+        .wait_success()
+        .unwrap_or_else(|error| panic!("{error}"));
 }
 
 #[test]
 fn echo_client_finishes_through_backplane_and_server_kills() {
-    let (backplane, ports) = start_backplane();
-    let (server, server_lines) = start_server(&ports);
-    let (client, client_lines) = start_client(&ports, "400");
+    let (mut backplane, ports) = start_backplane();
+    let mut server = start_server(&ports);
+    let mut client = start_client(&ports, "400");
 
-    served_down_to(&server_lines, 320);
+    served_down_to(&mut server, 320);
     backplane.kill();
-    let backplane = restart_backplane(&ports);
+    let mut backplane = restart_backplane(&ports);
 
-    served_down_to(&server_lines, 200);
+    served_down_to(&mut server, 200);
     server.kill();
-    let (server, server_lines) = start_server(&ports);
+    let mut server = start_server(&ports);
 
-    served_down_to(&server_lines, 100);
+    served_down_to(&mut server, 100);
     backplane.kill();
     let backplane = restart_backplane(&ports);
 
     assert_eq!(
-        line_after(&client_lines, "400 messages"),
+        line_after(&mut client, "400 messages"),
         "sent and received."
     );
     wait_success(client);
@@ -203,14 +168,14 @@ fn rss_kib(pid: u32) -> u64 {
 #[test]
 fn huge_message_count_allocates_nothing_sized_by_it() {
     let (_backplane, ports) = start_backplane();
-    let (_server, server_lines) = start_server(&ports);
-    let (mut client, _client_lines) = start_client(&ports, "4294967295");
+    let mut server = start_server(&ports);
+    let mut client = start_client(&ports, "4294967295");
     // The count starts at u32::MAX; a thousand replies in, the client runs in a few MiB.
-    served_down_to(&server_lines, 4_294_967_295 - 1_000);
+    served_down_to(&mut server, 4_294_967_295 - 1_000);
     assert!(
-        client.0.try_wait().unwrap().is_none(),
+        client.try_status().is_none(),
         "the client must still be counting"
     );
-    let rss = rss_kib(client.0.id());
+    let rss = rss_kib(client.pid());
     assert!(rss < 64 * 1024, "client RSS {rss} KiB");
 }

@@ -458,6 +458,16 @@ impl Drop for ChildGuard {
     }
 }
 
+/// The `(publisher, subscriber)` ports a Rust Banyan backplane process printed in its banner
+/// (`Publisher  Port = N`, `Subscriber Port = M`; started with `-p 0 -s 0` these are the ports
+/// the OS chose). Waits until the guard's deadline.
+pub fn backplane_ports(backplane: &ChildGuard) -> Result<(u16, u16)> {
+    Ok((
+        backplane.number_after("Publisher  Port =")?,
+        backplane.number_after("Subscriber Port =")?,
+    ))
+}
+
 /// A binary built by cargo next to the running executable: the running test or benchmark's
 /// own directory (`target/<profile>/`), or its parent when it runs from `deps/`. `None` when
 /// it is not built. Tests of `banyan-cli` prefer `env!("CARGO_BIN_EXE_<name>")`.
