@@ -122,7 +122,7 @@ fn three_processes_echo_and_sigterm_stops_cleanly() {
 
 #[test]
 fn monitor_prints_topic_and_readable_payload() {
-    let backplane = Backplane::bind(&BackplaneConfig::ephemeral_loopback()).unwrap();
+    let backplane = banyan_testkit::backplane();
     let (publ, sub) = (
         backplane.publisher_port().to_string(),
         backplane.subscriber_port().to_string(),
@@ -136,14 +136,7 @@ fn monitor_prints_topic_and_readable_payload() {
     monitor.wait_line("****").expect("monitor banner");
     monitor.wait_line("****").expect("monitor banner end");
 
-    let publisher = banyan_host::ComponentConfig::new("pub")
-        .backplane(
-            "127.0.0.1",
-            backplane.publisher_port(),
-            backplane.subscriber_port(),
-        )
-        .connect()
-        .unwrap();
+    let publisher = banyan_testkit::config(&backplane, "pub").connect().unwrap();
     #[derive(serde::Serialize)]
     struct Reading<'a> {
         message_number: i32,

@@ -10,14 +10,14 @@
 #[allow(dead_code, unused_imports)]
 mod harness;
 
-use banyan_testkit::ports;
+use banyan_testkit::{backplane, ports};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use banyan_host::pyjson::to_json;
-use banyan_host::{Backplane, BackplaneConfig, Component, ComponentConfig};
+use banyan_host::{Backplane, Component};
 use banyan_proto::payload::{self, Value};
 use harness::{Proc, Scenario, Step, banyan_python, ensure, run_scenario};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
@@ -158,13 +158,8 @@ impl Mqtt {
 }
 
 fn component(backplane: &Backplane, name: &str, topics: &[&str]) -> Step<Component> {
-    let mut config = ComponentConfig::new(name)
-        .backplane(
-            "127.0.0.1",
-            backplane.publisher_port(),
-            backplane.subscriber_port(),
-        )
-        .connect_timeout(Duration::from_secs(30));
+    let mut config =
+        banyan_testkit::config(backplane, name).connect_timeout(Duration::from_secs(30));
     for topic in topics {
         config = config.subscribe(*topic);
     }
@@ -216,10 +211,6 @@ fn mgw(
     let gateway = scenario.spawn(name, command)?;
     gateway.wait_stdout("MQTT Gateway Connected to MQTT")?;
     Ok(gateway)
-}
-
-fn backplane() -> Backplane {
-    Backplane::bind(&BackplaneConfig::ephemeral_loopback()).expect("backplane")
 }
 
 /// A Banyan payload with every kind JSON can carry (and float 32, which Python widens).

@@ -13,12 +13,12 @@ mod harness;
 use std::process::Command;
 use std::time::Duration;
 
-use banyan_host::{Backplane, BackplaneConfig, ComponentConfig};
+use banyan_host::Backplane;
 use banyan_proto::payload::Value;
 use harness::{Step, banyan_python, ensure, python_script, run_scenario};
 
 fn backplane() -> Step<Backplane> {
-    Backplane::bind(&BackplaneConfig::ephemeral_loopback()).map_err(|e| format!("backplane: {e}"))
+    Ok(banyan_testkit::backplane())
 }
 
 fn ws_gateway(backplane: &Backplane) -> Command {
@@ -118,12 +118,7 @@ fn monitor_stats_prints_the_per_topic_table() {
         command.args(["-s", &backplane.subscriber_port().to_string()]);
         let monitor = scenario.spawn("monitor --stats", command)?;
         monitor.wait_stdout("Banyan bus:")?;
-        let publisher = ComponentConfig::new("publisher")
-            .backplane(
-                backplane.address(),
-                backplane.publisher_port(),
-                backplane.subscriber_port(),
-            )
+        let publisher = banyan_testkit::config(&backplane, "publisher")
             .connect_timeout(Duration::from_secs(20))
             .connect()
             .map_err(|e| format!("publisher: {e}"))?;
