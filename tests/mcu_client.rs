@@ -34,11 +34,7 @@ fn clean_link(gateway: &GatewayThread) -> McuLink {
 }
 
 /// What the client produced, owned.
-#[derive(Debug, Clone, PartialEq)]
-enum Got {
-    Message(String, Vec<u8>),
-    Link(LinkEvent),
-}
+type Got = banyan_testkit::Got<LinkEvent>;
 
 /// Polls the client until `done` or [`WAIT`]; panics on a client error.
 fn pump<const N: usize, const L: usize, const B: usize>(
@@ -79,21 +75,11 @@ fn pump_for<const N: usize, const L: usize, const B: usize>(
 }
 
 fn messages_on(got: &[Got], prefix: &str) -> Vec<Vec<u8>> {
-    got.iter()
-        .filter_map(|g| match g {
-            Got::Message(t, p) if t.starts_with(prefix) => Some(p.clone()),
-            _ => None,
-        })
-        .collect()
+    Got::payloads_on(got, prefix)
 }
 
 fn links(got: &[Got]) -> Vec<LinkEvent> {
-    got.iter()
-        .filter_map(|g| match g {
-            Got::Link(e) => Some(*e),
-            Got::Message(..) => None,
-        })
-        .collect()
+    Got::links(got)
 }
 
 /// A Rust component on the backplane, subscribed to what the MCU publishes.

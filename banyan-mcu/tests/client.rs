@@ -12,11 +12,7 @@ use common::{Faults, Host, Sim};
 use serde::{Deserialize, Serialize};
 
 /// What a poll produced, owned.
-#[derive(Debug, Clone, PartialEq)]
-enum Got {
-    Message(String, Vec<u8>),
-    Link(LinkEvent),
-}
+type Got = banyan_testkit::Got<LinkEvent>;
 
 /// Polls `client` until `done` holds or `limit_ms` of simulated time passed; returns what
 /// the polls produced. Panics on a client error.
@@ -60,25 +56,15 @@ fn settle<const N: usize, const L: usize, const B: usize>(
 }
 
 fn messages(got: &[Got]) -> Vec<(String, Vec<u8>)> {
-    got.iter()
-        .filter_map(|g| match g {
-            Got::Message(t, p) => Some((t.clone(), p.clone())),
-            Got::Link(_) => None,
-        })
-        .collect()
+    Got::messages(got)
 }
 
 fn topics(got: &[Got]) -> Vec<String> {
-    messages(got).into_iter().map(|(t, _)| t).collect()
+    Got::topics(got)
 }
 
 fn links(got: &[Got]) -> Vec<LinkEvent> {
-    got.iter()
-        .filter_map(|g| match g {
-            Got::Link(e) => Some(*e),
-            Got::Message(..) => None,
-        })
-        .collect()
+    Got::links(got)
 }
 
 #[derive(Serialize)]

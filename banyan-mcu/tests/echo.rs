@@ -7,7 +7,7 @@ use banyan_mcu::{
     ClientError, EchoClient, EchoConfig, EchoSummary, Event, LinkEvent, Phase, Polled, PolledError,
 };
 use banyan_testkit::{GOLDEN_ECHO_10, PERCENT};
-use common::{Faults, Host, Sim, TICK_MS};
+use common::{Faults, Host, Sim, TICK_MS, received_numbers};
 use embedded_io::{Error as _, ErrorKind, Read, ReadReady, Write};
 
 /// Runs a client with `config` in `sim`, returning its result and every event.
@@ -18,16 +18,6 @@ fn run(sim: &Sim, config: EchoConfig<'static>) -> (Result<EchoSummary, ClientErr
         events.push(e)
     });
     (result, events)
-}
-
-fn received_numbers(events: &[Event]) -> Vec<u32> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Received { number, .. } => Some(*number),
-            _ => None,
-        })
-        .collect()
 }
 
 fn countdown(first: u32) -> Vec<u32> {

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 
 use banyan_mcu::{ClientError, EchoClient, EchoConfig, EchoSummary, Event};
 use banyan_testkit::PERCENT;
-use common::{Faults, Host, Sim, TICK_MS};
+use common::{Faults, Host, Sim, TICK_MS, received_numbers};
 use embedded_io::ErrorKind;
 
 /// Polls `fut` to completion on this thread (the simulated futures never need a real wake-up).
@@ -92,16 +92,6 @@ fn run_async(
         &mut |e: Event| events.push(e),
     ));
     (result, events)
-}
-
-fn received_numbers(events: &[Event]) -> Vec<u32> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Received { number, .. } => Some(*number),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]

@@ -23,7 +23,7 @@ pub use fault::{FaultHandle, FaultInjector, FaultPipe, FaultStats, Faults, PERCE
 pub use fixtures::{AllKinds, GOLDEN_ECHO_10, number_of, numbered};
 pub use host::{EchoServer, GatewayThread, backplane, config};
 pub use link::{EmbeddedIo, LinkOffers, OfferedConnector, Uart, offered_links};
-pub use mcu::{FrameReader, RawMcu, Received};
+pub use mcu::{FrameReader, Got, RawMcu, Received};
 pub use mem::{MemEnd, mem_pair};
 pub use ports::{LOOPBACK, free_port, free_port_pair, wait_closed, wait_listening};
 pub use process::{ChildGuard, backplane_ports, cargo_bin};

@@ -1,7 +1,9 @@
 //! [`RawMcu`]: a frame-level stand-in for a microcontroller, for testing the gateway itself —
 //! it sends exactly the frames (or garbage bytes) a test chooses and collects what the
 //! gateway sends back. Tests of MCU behaviour use the real `banyan_mcu` client instead.
-//! [`FrameReader`] is its decoder on its own, for tests that watch a link's frames.
+//! [`FrameReader`] is its decoder on its own, for tests that watch a link's frames. [`Got`]
+//! records what the real client handed out (generic over its link-event type, since the kit
+//! does not depend on `banyan-mcu`).
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -12,6 +14,52 @@ use banyan_proto::frame::{FeedResult, Frame, FrameDecoder, encode_to_vec, max_en
 
 /// Largest frame body a [`RawMcu`] accepts (the gateway's own limit).
 pub const RAW_MCU_MAX_FRAME: usize = 4096;
+
+/// What an MCU client's poll handed out, owned, for assertions after the fact: a message or
+/// a link event of the client's type `E` (`banyan_mcu::LinkEvent`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Got<E> {
+    /// A message: topic (UTF-8) and msgpack payload.
+    Message(String, Vec<u8>),
+    /// A link event.
+    Link(E),
+}
+
+impl<E: Clone> Got<E> {
+    /// The messages among `got`, in order.
+    pub fn messages(got: &[Self]) -> Vec<(String, Vec<u8>)> {
+        got.iter()
+            .filter_map(|g| match g {
+                Self::Message(topic, payload) => Some((topic.clone(), payload.clone())),
+                Self::Link(_) => None,
+            })
+            .collect()
+    }
+
+    /// The topics of the messages among `got`, in order.
+    pub fn topics(got: &[Self]) -> Vec<String> {
+        Self::messages(got).into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// The payloads of the messages whose topic starts with `prefix`, in order.
+    pub fn payloads_on(got: &[Self], prefix: &str) -> Vec<Vec<u8>> {
+        Self::messages(got)
+            .into_iter()
+            .filter(|(t, _)| t.starts_with(prefix))
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    /// The link events among `got`, in order.
+    pub fn links(got: &[Self]) -> Vec<E> {
+        got.iter()
+            .filter_map(|g| match g {
+                Self::Link(event) => Some(event.clone()),
+                Self::Message(..) => None,
+            })
+            .collect()
+    }
+}
 
 /// A frame read off a link, with owned bytes for assertions. Its `Display` is a short
 /// description for logs and counts: `Hello 0x1`, `Publish echo`, `Subscribe reply`,

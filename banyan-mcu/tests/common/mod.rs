@@ -434,6 +434,17 @@ impl World {
     }
 }
 
+/// The numbers of the echo replies the client counted, in order.
+pub fn received_numbers(events: &[banyan_mcu::Event]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            banyan_mcu::Event::Received { number, .. } => Some(*number),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The client's end of the simulated link: a blocking embedded-io transport that honours the
 /// client's contract (an idle `read` lets [`TICK_MS`] pass and reports `TimedOut`).
 pub struct SimTransport(pub Sim);
