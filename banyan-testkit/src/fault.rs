@@ -455,37 +455,41 @@ impl<T> FaultInjector<T> {
     }
 }
 
-/// Writes all of `bytes` with `write`, which may write fewer.
-fn write_all_with<E>(
-    bytes: &[u8],
-    mut write: impl FnMut(&[u8]) -> Result<usize, E>,
-    zero: impl Fn() -> E,
-) -> Result<(), E> {
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match write(rest)? {
-            0 => return Err(zero()),
-            n => rest = &rest[n..],
-        }
-    }
-    Ok(())
+/// How a link's own read and write look to the injector's shared logic, for std `io` and
+/// embedded-io alike (`E` is the side's error type).
+struct Side<R, W, E> {
+    read: R,
+    write: W,
+    /// The error for a link that accepts no bytes.
+    write_zero: fn() -> E,
+    /// The error for a cut link.
+    broken: fn() -> E,
 }
 
-impl<T: io::Read + io::Write> FaultInjector<T> {
-    fn std_push_tx(&mut self) -> io::Result<()> {
+impl<T> FaultInjector<T> {
+    /// Sends the frames that are ready (or due) to the link.
+    fn push_tx<R, W, E>(&mut self, side: &mut Side<R, W, E>) -> Result<(), E>
+    where
+        W: FnMut(&mut T, &[u8]) -> Result<usize, E>,
+    {
         let now = self.now();
         self.tx.release(now);
         let ready: Vec<u8> = self.tx.ready.drain(..).collect();
-        write_all_with(
-            &ready,
-            |b| self.inner.write(b),
-            || io::ErrorKind::WriteZero.into(),
-        )
+        let mut rest = &ready[..];
+        while !rest.is_empty() {
+            match (side.write)(&mut self.inner, rest)? {
+                0 => return Err((side.write_zero)()),
+                n => rest = &rest[n..],
+            }
+        }
+        Ok(())
     }
-}
 
-impl<T: io::Read + io::Write> io::Read for FaultInjector<T> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn read_with<R, W, E>(&mut self, buf: &mut [u8], mut side: Side<R, W, E>) -> Result<usize, E>
+    where
+        R: FnMut(&mut T, &mut [u8]) -> Result<usize, E>,
+        W: FnMut(&mut T, &[u8]) -> Result<usize, E>,
+    {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -495,13 +499,13 @@ impl<T: io::Read + io::Write> io::Read for FaultInjector<T> {
                 return Ok(0);
             }
             // Held frames go out on the link even when nobody writes.
-            self.std_push_tx()?;
+            self.push_tx(&mut side)?;
             let now = self.now();
             self.rx.release(now);
             if !self.rx.ready.is_empty() {
                 return Ok(self.take_ready(buf));
             }
-            match self.inner.read(&mut chunk)? {
+            match (side.read)(&mut self.inner, &mut chunk)? {
                 0 => {
                     self.rx.flush_pending(now, &self.handle);
                     if self.rx.ready.is_empty() {
@@ -512,24 +516,52 @@ impl<T: io::Read + io::Write> io::Read for FaultInjector<T> {
             }
         }
     }
-}
 
-impl<T: io::Read + io::Write> io::Write for FaultInjector<T> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    fn write_with<R, W, E>(&mut self, buf: &[u8], mut side: Side<R, W, E>) -> Result<usize, E>
+    where
+        W: FnMut(&mut T, &[u8]) -> Result<usize, E>,
+    {
         if self.handle.is_cut() {
-            return Err(io::ErrorKind::BrokenPipe.into());
+            return Err((side.broken)());
         }
         let now = self.now();
         self.tx.feed(buf, now, &self.handle);
         if self.handle.is_cut() {
-            return Err(io::ErrorKind::BrokenPipe.into());
+            return Err((side.broken)());
         }
-        self.std_push_tx()?;
+        self.push_tx(&mut side)?;
         Ok(buf.len())
+    }
+}
+
+type StdSide<T> = Side<
+    fn(&mut T, &mut [u8]) -> io::Result<usize>,
+    fn(&mut T, &[u8]) -> io::Result<usize>,
+    io::Error,
+>;
+
+fn std_side<T: io::Read + io::Write>() -> StdSide<T> {
+    Side {
+        read: |t, b| t.read(b),
+        write: |t, b| t.write(b),
+        write_zero: || io::ErrorKind::WriteZero.into(),
+        broken: || io::ErrorKind::BrokenPipe.into(),
+    }
+}
+
+impl<T: io::Read + io::Write> io::Read for FaultInjector<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_with(buf, std_side())
+    }
+}
+
+impl<T: io::Read + io::Write> io::Write for FaultInjector<T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_with(buf, std_side())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.std_push_tx()?;
+        self.push_tx(&mut std_side())?;
         self.inner.flush()
     }
 }
@@ -544,67 +576,36 @@ impl<T: embedded_io::ErrorType> embedded_io::ErrorType for FaultInjector<T> {
     type Error = ErrorKind;
 }
 
-impl<T: embedded_io::Read + embedded_io::Write> FaultInjector<T> {
-    fn eio_push_tx(&mut self) -> Result<(), ErrorKind> {
-        use embedded_io::Error as _;
-        let now = self.now();
-        self.tx.release(now);
-        let ready: Vec<u8> = self.tx.ready.drain(..).collect();
-        write_all_with(
-            &ready,
-            |b| self.inner.write(b).map_err(|e| e.kind()),
-            || ErrorKind::WriteZero,
-        )
+type EioSide<T> = Side<
+    fn(&mut T, &mut [u8]) -> Result<usize, ErrorKind>,
+    fn(&mut T, &[u8]) -> Result<usize, ErrorKind>,
+    ErrorKind,
+>;
+
+fn eio_side<T: embedded_io::Read + embedded_io::Write>() -> EioSide<T> {
+    use embedded_io::Error as _;
+    Side {
+        read: |t, b| t.read(b).map_err(|e| e.kind()),
+        write: |t, b| t.write(b).map_err(|e| e.kind()),
+        write_zero: || ErrorKind::WriteZero,
+        broken: || ErrorKind::BrokenPipe,
     }
 }
 
 impl<T: embedded_io::Read + embedded_io::Write> embedded_io::Read for FaultInjector<T> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        use embedded_io::Error as _;
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let mut chunk = [0u8; 1024];
-        loop {
-            if self.handle.is_cut() {
-                return Ok(0);
-            }
-            self.eio_push_tx()?;
-            let now = self.now();
-            self.rx.release(now);
-            if !self.rx.ready.is_empty() {
-                return Ok(self.take_ready(buf));
-            }
-            match self.inner.read(&mut chunk).map_err(|e| e.kind())? {
-                0 => {
-                    self.rx.flush_pending(now, &self.handle);
-                    if self.rx.ready.is_empty() {
-                        return Ok(0);
-                    }
-                }
-                n => self.rx.feed(&chunk[..n], now, &self.handle),
-            }
-        }
+        self.read_with(buf, eio_side())
     }
 }
 
 impl<T: embedded_io::Read + embedded_io::Write> embedded_io::Write for FaultInjector<T> {
     fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
-        if self.handle.is_cut() {
-            return Err(ErrorKind::BrokenPipe);
-        }
-        let now = self.now();
-        self.tx.feed(buf, now, &self.handle);
-        if self.handle.is_cut() {
-            return Err(ErrorKind::BrokenPipe);
-        }
-        self.eio_push_tx()?;
-        Ok(buf.len())
+        self.write_with(buf, eio_side())
     }
 
     fn flush(&mut self) -> Result<(), ErrorKind> {
         use embedded_io::Error as _;
-        self.eio_push_tx()?;
+        self.push_tx(&mut eio_side())?;
         self.inner.flush().map_err(|e| e.kind())
     }
 }
