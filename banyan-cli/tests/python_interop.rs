@@ -26,7 +26,7 @@ use all_kinds::all_kinds;
 use banyan_host::net::outward_ipv4;
 use banyan_host::{Backplane, BackplaneConfig, Component, ComponentConfig};
 use banyan_proto::payload::{self, Value};
-use banyan_testkit::backplane_ports;
+use banyan_testkit::{backplane_ports, served_numbers};
 use harness::{
     Proc, Scenario, Step, banyan_python, byte_difference, ensure, free_port_pair, python_module,
     python_script, run_scenario, unhex,
@@ -86,16 +86,6 @@ fn python_backplane(
     // The banner is printed just before the sockets are bound; components retry connecting.
     backplane.wait_stdout("Loop Time")?;
     Ok((backplane, publisher, subscriber))
-}
-
-/// The `Message number: N` lines an echo server printed, as numbers.
-fn served_numbers(server: &Proc) -> Vec<i64> {
-    server
-        .stdout()
-        .iter()
-        .filter_map(|line| line.strip_prefix("Message number:"))
-        .filter_map(|n| n.trim().parse().ok())
-        .collect()
 }
 
 fn countdown() -> Vec<i64> {

@@ -26,7 +26,7 @@ pub use link::{EmbeddedIo, LinkOffers, OfferedConnector, Uart, offered_links};
 pub use mcu::{FrameReader, Got, RawMcu, Received};
 pub use mem::{MemEnd, mem_pair};
 pub use ports::{LOOPBACK, free_port, free_port_pair, wait_closed, wait_listening};
-pub use process::{ChildGuard, backplane_ports, cargo_bin};
+pub use process::{ChildGuard, backplane_ports, cargo_bin, served_numbers};
 pub use python::{
     banyan_python, find_banyan_python, find_tool, in_ci, python_module, python_script, repo_root,
     require_tool,

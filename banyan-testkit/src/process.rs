@@ -468,6 +468,17 @@ pub fn backplane_ports(backplane: &ChildGuard) -> Result<(u16, u16)> {
     ))
 }
 
+/// The message numbers an echo server process (`simple-echo-server`, Rust or Python) printed
+/// so far (`Message number: N` lines), in order.
+pub fn served_numbers(server: &ChildGuard) -> Vec<i64> {
+    server
+        .stdout()
+        .iter()
+        .filter_map(|line| line.strip_prefix("Message number:"))
+        .filter_map(|n| n.trim().parse().ok())
+        .collect()
+}
+
 /// A binary built by cargo next to the running executable: the running test or benchmark's
 /// own directory (`target/<profile>/`), or its parent when it runs from `deps/`. `None` when
 /// it is not built. Tests of `banyan-cli` prefer `env!("CARGO_BIN_EXE_<name>")`.

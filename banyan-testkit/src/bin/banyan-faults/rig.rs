@@ -117,14 +117,7 @@ pub fn echo_client(
 }
 
 /// Message numbers an echo server printed.
-pub fn served(server: &ChildGuard) -> Vec<i64> {
-    server
-        .stdout()
-        .iter()
-        .filter_map(|l| l.strip_prefix("Message number:"))
-        .filter_map(|n| n.trim().parse().ok())
-        .collect()
-}
+pub use banyan_testkit::served_numbers as served;
 
 /// Waits until `server` served at least `n` messages (or the deadline passes).
 pub fn wait_served(server: &ChildGuard, n: usize, deadline: Instant) -> Result<()> {
