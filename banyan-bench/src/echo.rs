@@ -6,12 +6,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow, bail};
-use banyan_host::ShutdownHandle;
+use anyhow::{Result, bail};
 use banyan_host::echo::{self, ECHO_TOPIC, EchoPayload, REPLY_TOPIC};
+use banyan_testkit::ThreadGuard;
 
 use crate::pubsub::{Endpoints, HWM, SYNC_TOPIC, raw_sync};
 
@@ -19,16 +18,8 @@ use crate::pubsub::{Endpoints, HWM, SYNC_TOPIC, raw_sync};
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The seed's echo server on its own thread; stopped and joined on drop.
-pub struct BanyanEchoServer {
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<banyan_host::Result<()>>>,
-}
-
-impl std::fmt::Debug for BanyanEchoServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BanyanEchoServer").finish_non_exhaustive()
-    }
-}
+#[derive(Debug)]
+pub struct BanyanEchoServer(ThreadGuard<banyan_host::Result<()>>);
 
 impl BanyanEchoServer {
     /// Connects `banyan_host::echo::serve` to the forwarder and starts it.
@@ -38,33 +29,18 @@ impl BanyanEchoServer {
             .subscribe(ECHO_TOPIC)
             .connect()?;
         let stop = server.shutdown_handle();
-        let thread = thread::spawn(move || echo::serve(&mut server, |_| {}));
-        Ok(Self {
-            stop,
-            thread: Some(thread),
-        })
+        Ok(Self(ThreadGuard::spawn(
+            "echo server",
+            move || {
+                let _ = stop.shutdown();
+            },
+            move || echo::serve(&mut server, |_| {}),
+        )))
     }
 
     /// Stops the server and reports its error, if it had one.
-    pub fn stop(mut self) -> Result<()> {
-        self.finish()
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        let Some(thread) = self.thread.take() else {
-            return Ok(());
-        };
-        self.stop.shutdown()?;
-        thread
-            .join()
-            .map_err(|_| anyhow!("echo server panicked"))??;
-        Ok(())
-    }
-}
-
-impl Drop for BanyanEchoServer {
-    fn drop(&mut self) {
-        let _ = self.finish();
+    pub fn stop(self) -> Result<()> {
+        Ok(self.0.stop()??)
     }
 }
 
@@ -115,11 +91,9 @@ impl BanyanEchoClient {
 const RAW_ECHO: &[u8] = b"ECHO";
 const RAW_REPLY: &[u8] = b"REPLY";
 
-/// A raw ZeroMQ echo server: SUB(`ECHO`) → PUB(`REPLY`), payload verbatim.
-struct RawEchoServer {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Result<()>>>,
-}
+/// A raw ZeroMQ echo server: SUB(`ECHO`) → PUB(`REPLY`), payload verbatim; stopped and
+/// joined on drop.
+struct RawEchoServer(ThreadGuard<Result<()>>);
 
 impl RawEchoServer {
     fn start(endpoints: &Endpoints) -> Result<Self> {
@@ -135,7 +109,7 @@ impl RawEchoServer {
         publisher.connect(&endpoints.publish_endpoint())?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
-        let thread = thread::spawn(move || -> Result<()> {
+        let body = move || -> Result<()> {
             let _ctx = ctx;
             let (mut topic, mut body) = (zmq::Message::new(), zmq::Message::new());
             while !stopping.load(Ordering::Relaxed) {
@@ -152,27 +126,16 @@ impl RawEchoServer {
                 publisher.send(&body[..], 0)?;
             }
             Ok(())
-        });
-        Ok(Self {
-            stop,
-            thread: Some(thread),
-        })
+        };
+        Ok(Self(ThreadGuard::spawn(
+            "raw echo server",
+            move || stop.store(true, Ordering::Relaxed),
+            body,
+        )))
     }
 
-    fn finish(&mut self) -> Result<()> {
-        self.stop.store(true, Ordering::Relaxed);
-        match self.thread.take() {
-            Some(thread) => thread
-                .join()
-                .map_err(|_| anyhow!("raw echo server panicked"))?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for RawEchoServer {
-    fn drop(&mut self) {
-        let _ = self.finish();
+    fn stop(self) -> Result<()> {
+        self.0.stop()?
     }
 }
 
@@ -275,8 +238,8 @@ impl RawEcho {
     }
 
     /// Stops the raw server.
-    pub fn stop(mut self) -> Result<()> {
-        self.server.finish()
+    pub fn stop(self) -> Result<()> {
+        self.server.stop()
     }
 }
 

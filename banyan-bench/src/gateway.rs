@@ -13,13 +13,13 @@
 use std::io::{self, Read, Write};
 use std::ops::ControlFlow;
 use std::os::unix::net::UnixStream;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use banyan_host::ShutdownHandle;
-use banyan_host::gateway::{Connector, Gateway, GatewayStats, Link};
+use banyan_host::gateway::{Gateway, GatewayStats};
 use banyan_proto::frame::{FeedResult, Frame, FrameDecoder, encode, max_encoded_len};
+use banyan_testkit::{ThreadGuard, offered_links};
 
 use crate::codec::{payload_seq, sized_payload};
 use crate::pubsub::Endpoints;
@@ -31,50 +31,13 @@ const MCU_MAX_FRAME: u16 = 1024;
 /// How long the MCU waits for one frame before the run fails.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Hands the gateway its end of the pipe once; later opens fail (the gateway retries them
-/// with back-off, which only happens if the link breaks).
-#[derive(Debug)]
-pub struct PipeConnector(Option<UnixStream>);
+/// A service thread (the gateway, the echo server): told to stop through its shutdown handle
+/// and joined, also on drop.
+type Service<T> = ThreadGuard<banyan_host::Result<T>>;
 
-impl Connector for PipeConnector {
-    fn open(&mut self) -> io::Result<Box<dyn Link>> {
-        match self.0.take() {
-            Some(stream) => Ok(Box::new(stream)),
-            None => Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                "the pipe was handed out",
-            )),
-        }
-    }
-
-    fn describe(&self) -> String {
-        "in-memory pipe (UnixStream pair)".into()
-    }
-}
-
-/// A thread that runs until its shutdown handle fires; joined on drop.
-struct Service<T> {
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<banyan_host::Result<T>>>,
-}
-
-impl<T> Service<T> {
-    fn finish(&mut self) -> Result<Option<T>> {
-        let Some(thread) = self.thread.take() else {
-            return Ok(None);
-        };
-        self.stop.shutdown()?;
-        let value = thread
-            .join()
-            .map_err(|_| anyhow!("service thread panicked"))??;
-        Ok(Some(value))
-    }
-}
-
-impl<T> Drop for Service<T> {
-    fn drop(&mut self) {
-        let _ = self.finish();
-    }
+/// Stops `service` and returns what it returned.
+fn finish<T: Send + 'static>(service: Service<T>) -> Result<T> {
+    Ok(service.stop()??)
 }
 
 /// An echo server that republishes every `echo` payload verbatim on `reply`.
@@ -84,18 +47,20 @@ fn verbatim_echo(endpoints: &Endpoints) -> Result<Service<()>> {
         .subscribe(ECHO)
         .connect()?;
     let stop = component.shutdown_handle();
-    let thread = thread::spawn(move || {
-        component.receive_loop(|component, message| {
-            if message.topic == ECHO {
-                component.publish_raw(REPLY.as_bytes(), &message.payload)?;
-            }
-            Ok(ControlFlow::Continue(()))
-        })
-    });
-    Ok(Service {
-        stop,
-        thread: Some(thread),
-    })
+    Ok(ThreadGuard::spawn(
+        "verbatim echo",
+        move || {
+            let _ = stop.shutdown();
+        },
+        move || {
+            component.receive_loop(|component, message| {
+                if message.topic == ECHO {
+                    component.publish_raw(REPLY.as_bytes(), &message.payload)?;
+                }
+                Ok(ControlFlow::Continue(()))
+            })
+        },
+    ))
 }
 
 /// The MCU side of the pipe.
@@ -255,14 +220,22 @@ pub struct GatewayRuns {
 /// Starts an echo server and a gateway on `endpoints`, connects the simulated MCU (Hello,
 /// Subscribe `reply`), then runs `plan.runs` latency runs and `plan.runs` bursts.
 pub fn measure(endpoints: &Endpoints, plan: GatewayPlan) -> Result<GatewayRuns> {
-    let mut echo = verbatim_echo(endpoints)?;
+    let echo = verbatim_echo(endpoints)?;
     let (mcu_end, gateway_end) = UnixStream::pair()?;
     let component = endpoints.config("bench-gateway").connect()?;
-    let gateway = Gateway::new(component, PipeConnector(Some(gateway_end)));
-    let mut service = Service {
-        stop: gateway.shutdown_handle(),
-        thread: Some(thread::spawn(move || gateway.run())),
-    };
+    // The gateway gets its end of the pipe once; later opens fail (it retries them with
+    // back-off, which only happens if the link breaks).
+    let (offers, connector) = offered_links("in-memory pipe (UnixStream pair)");
+    offers.offer(Box::new(gateway_end));
+    let gateway = Gateway::new(component, connector);
+    let stop = gateway.shutdown_handle();
+    let service: Service<GatewayStats> = ThreadGuard::spawn(
+        "gateway",
+        move || {
+            let _ = stop.shutdown();
+        },
+        move || gateway.run(),
+    );
     let mut mcu = Mcu::new(mcu_end);
     mcu.expect_hello().context("gateway hello on open")?;
     mcu.send(&Frame::hello(MCU_MAX_FRAME, 1))?;
@@ -290,8 +263,8 @@ pub fn measure(endpoints: &Endpoints, plan: GatewayPlan) -> Result<GatewayRuns> 
         bursts.push(burst(&mut mcu, plan, seq)?);
         seq += plan.burst;
     }
-    let stats = service.finish()?.unwrap_or_default();
-    echo.finish()?;
+    let stats = finish(service)?;
+    finish(echo)?;
     Ok(GatewayRuns {
         round_trips,
         bursts,
