@@ -43,18 +43,15 @@ impl PythonEnv {
 
     /// `python -u SCRIPT -b ADDR -p P -s S ARGS...`.
     pub fn script(&self, script: &str, backplane: &PyBackplane, args: &[String]) -> Command {
-        let mut command = Command::new(&self.python);
+        let mut command = banyan_testkit::python_script(&self.python, &self.scripts.join(script));
         command
-            .arg("-u")
-            .arg(self.scripts.join(script))
             .arg("-b")
             .arg(self.address.to_string())
             .arg("-p")
             .arg(backplane.publisher_port.to_string())
             .arg("-s")
             .arg(backplane.subscriber_port.to_string())
-            .args(args)
-            .env("PYTHONDONTWRITEBYTECODE", "1");
+            .args(args);
         command
     }
 
