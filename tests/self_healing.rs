@@ -219,87 +219,23 @@ fn pending_queue_of_a_proof_is_bounded_and_counts_drops() {
 }
 
 mod gateway {
-    //! The serial gateway through a backplane restart, with a test "MCU" on a socket pair.
+    //! The serial gateway through a backplane restart, with a test "MCU" (the kit's `RawMcu`)
+    //! on a socket pair.
 
-    use std::io::{Read, Write};
-    use std::os::unix::net::UnixStream;
-    use std::sync::Mutex;
     use std::time::{Duration, Instant};
 
-    use banyan_host::gateway::{Connector, Gateway, Link};
-    use banyan_proto::frame::{FeedResult, Frame, FrameDecoder, encode_to_vec, max_encoded_len};
+    use banyan_proto::frame::Frame;
+    use banyan_testkit::{GatewayThread, RawMcu};
 
     use super::{WAIT, backplane, config, restart};
-
-    /// Hands the gateway its end of the pair once.
-    struct Once(Mutex<Option<UnixStream>>);
-
-    impl Connector for Once {
-        fn open(&mut self) -> std::io::Result<Box<dyn Link>> {
-            match self.0.get_mut().unwrap().take() {
-                Some(stream) => Ok(Box::new(stream)),
-                None => Err(std::io::Error::other("link already handed out")),
-            }
-        }
-
-        fn describe(&self) -> String {
-            "test pair".into()
-        }
-    }
-
-    /// Reads frames until a `Publish` on `topic` arrives (other frames are skipped).
-    fn read_publish(
-        stream: &mut UnixStream,
-        decoder: &mut FrameDecoder<{ max_encoded_len(4096) }>,
-        topic: &[u8],
-        deadline: Instant,
-    ) -> bool {
-        let mut buf = [0u8; 2048];
-        while Instant::now() < deadline {
-            stream
-                .set_read_timeout(Some(Duration::from_millis(50)))
-                .unwrap();
-            let n = match stream.read(&mut buf) {
-                Ok(0) => panic!("gateway closed the link"),
-                Ok(n) => n,
-                Err(_) => return false,
-            };
-            let mut window = &buf[..n];
-            let mut found = false;
-            while !window.is_empty() {
-                window = match decoder.feed(window) {
-                    FeedResult::Consumed => break,
-                    FeedResult::Frame { frame, remaining } => {
-                        found |= matches!(frame, Frame::Publish { topic: t, .. } if t == topic);
-                        remaining
-                    }
-                    FeedResult::Corrupt { remaining, .. } | FeedResult::Oversized { remaining } => {
-                        remaining
-                    }
-                };
-            }
-            if found {
-                return true;
-            }
-        }
-        false
-    }
 
     #[test]
     fn gateway_keeps_the_mcu_subscriptions_through_a_backplane_restart() {
         let mut backplane = backplane();
-        let (mut mcu, gateway_end) = UnixStream::pair().unwrap();
-        let component = config(&backplane, "gateway").connect().unwrap();
-        let gateway = Gateway::new(component, Once(Mutex::new(Some(gateway_end))));
-        let stop = gateway.shutdown_handle();
-        let thread = std::thread::spawn(move || gateway.run());
-
-        let send = |mcu: &mut UnixStream, frame: &Frame<'_>| {
-            mcu.write_all(&encode_to_vec(frame).unwrap()).unwrap();
-        };
-        send(&mut mcu, &Frame::hello(512, 7));
-        send(&mut mcu, &Frame::Subscribe { topic: b"to_mcu" });
-        let mut decoder = Box::new(FrameDecoder::new());
+        let gateway = GatewayThread::start(&backplane);
+        let mut mcu = RawMcu::new(gateway.link());
+        mcu.send(&Frame::hello(512, 7)).unwrap();
+        mcu.send(&Frame::Subscribe { topic: b"to_mcu" }).unwrap();
         let publisher = config(&backplane, "publisher").connect().unwrap();
         let mut listener = config(&backplane, "listener")
             .subscribe("from_mcu")
@@ -312,8 +248,10 @@ mod gateway {
             let give_up = Instant::now() + WAIT;
             loop {
                 publisher.publish_raw(b"to_mcu", payload).unwrap();
-                let soon = Instant::now() + Duration::from_millis(100);
-                if read_publish(&mut mcu, &mut decoder, b"to_mcu", soon) {
+                let got = mcu
+                    .wait_publish(b"to_mcu", Duration::from_millis(100))
+                    .unwrap();
+                if got.is_some() {
                     break;
                 }
                 assert!(Instant::now() < give_up, "round {round}: MCU got nothing");
@@ -321,13 +259,11 @@ mod gateway {
             // MCU → backplane: publishing resumes.
             let give_up = Instant::now() + WAIT;
             loop {
-                send(
-                    &mut mcu,
-                    &Frame::Publish {
-                        topic: b"from_mcu",
-                        payload,
-                    },
-                );
+                mcu.send(&Frame::Publish {
+                    topic: b"from_mcu",
+                    payload,
+                })
+                .unwrap();
                 if let Some(message) = listener.recv_timeout(Duration::from_millis(100)).unwrap() {
                     assert_eq!(message.payload, payload);
                     break;
@@ -339,8 +275,7 @@ mod gateway {
             }
             backplane = restart(backplane);
         }
-        stop.shutdown().unwrap();
-        let stats = thread.join().unwrap().unwrap();
+        let stats = gateway.stop();
         assert_eq!(
             stats.hellos, 1,
             "the MCU never had to greet again: {stats:?}"
