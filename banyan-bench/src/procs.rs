@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 
 /// `sysconf(_SC_CLK_TCK)`: ticks per second of `/proc/PID/stat` times.
+#[allow(unsafe_code)]
 pub fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a constant of the C library; it has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };

@@ -79,6 +79,7 @@ fn spawn(command: &str, window: bool) -> std::io::Result<Child> {
     };
     process.stdin(Stdio::null()).process_group(0);
     #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
     // SAFETY: prctl is async-signal-safe; the closure touches no memory of the parent.
     unsafe {
         process.pre_exec(|| {
@@ -93,6 +94,7 @@ fn spawn(command: &str, window: bool) -> std::io::Result<Child> {
 }
 
 /// Sends `signal` to process group `pgid`. `false` when the group is gone.
+#[allow(unsafe_code)]
 fn signal_group(pgid: u32, signal: i32) -> bool {
     let Ok(pgid) = libc::pid_t::try_from(pgid) else {
         return false;

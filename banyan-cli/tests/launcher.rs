@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
 use harness::{Proc, Scenario, Step, banyan_python, ensure, free_port_pair, run_scenario};
 
 fn bin(name: &str) -> &'static str {
@@ -158,8 +161,8 @@ fn launch_file_runs_echo_restarts_server_and_blk_stops_all() {
         let client = wait_pids(&bls, "simple-echo-client", 1, scenario)?;
 
         // Kill the server: bls restarts it, and the new one answers.
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(server[0] as i32, libc::SIGKILL) };
+        let pid = Pid::from_raw(i32::try_from(server[0]).map_err(|e| e.to_string())?);
+        kill(pid, Signal::SIGKILL).map_err(|e| format!("kill {pid}: {e}"))?;
         bls.wait_stdout(&format!("PID = {} DIED (signal 9)", server[0]))?;
         let servers = wait_pids(&bls, "simple-echo-server", 2, scenario)?;
         let mut echo = Command::new(bin("simple-echo-client"));
@@ -207,15 +210,10 @@ fn sigterm_stops_every_process_group_including_grandchildren() {
             .ok_or_else(|| format!("no pid in {line:?}"))?;
         let shell = wait_pids(&bls, "sh -c", 1, scenario)?;
         ensure(alive(grandchild), || "grandchild not running".into())?;
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(bls_pid(&bls) as i32, libc::SIGTERM) };
+        bls.signal(Signal::SIGTERM).map_err(|e| e.to_string())?;
         bls.wait_success()?;
         wait_gone(&[shell[0], grandchild], Duration::from_secs(10))
     });
-}
-
-fn bls_pid(proc: &Proc) -> u32 {
-    proc.pid()
 }
 
 #[test]

@@ -50,6 +50,7 @@ impl Pl011 {
     /// # Safety
     /// `base` must be a PL011 the caller owns: no other code may use its registers while the
     /// `Pl011` exists.
+    #[allow(unsafe_code)]
     pub unsafe fn configure_8n1(base: usize) -> Self {
         let uart = Self { base };
         uart.write_reg(CR, 0);
@@ -64,6 +65,7 @@ impl Pl011 {
     /// # Safety
     /// As [`configure_8n1`](Self::configure_8n1); and the HAL driver that configured it must
     /// not be used (nor dropped, if dropping disables it) while the `Pl011` exists.
+    #[allow(unsafe_code)]
     pub unsafe fn configured(base: usize) -> Self {
         Self { base }
     }
@@ -72,12 +74,14 @@ impl Pl011 {
         (self.base + offset) as *mut u32
     }
 
+    #[allow(unsafe_code)]
     fn read_reg(&self, offset: usize) -> u32 {
         // SAFETY: `base` is a PL011 owned by `self` (see the constructors); offsets are its
         // registers.
         unsafe { read_volatile(self.reg(offset)) }
     }
 
+    #[allow(unsafe_code)]
     fn write_reg(&self, offset: usize, value: u32) {
         // SAFETY: as in `read_reg`.
         unsafe { write_volatile(self.reg(offset), value) }

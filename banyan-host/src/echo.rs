@@ -136,10 +136,11 @@ pub fn run_client_with(
     loop {
         let now = Instant::now();
         if now >= give_up {
-            return Err(Error::Timeout(format!(
-                "echo client: no reply to message_number {expected} within {:?} ({} re-sends)",
-                options.give_up_after, report.resent
-            )));
+            return Err(Error::EchoUnanswered {
+                message_number: expected,
+                waited: options.give_up_after,
+                resent: report.resent,
+            });
         }
         let reproofs = component.stats().reproofs;
         if now >= resend_at || reproofs != epoch {

@@ -49,11 +49,17 @@ pub enum Error {
         waited: Duration,
     },
     /// A multi-backplane component was given two backplanes of the same name.
-    #[error("backplane name {0:?} is used twice (names must be unique)")]
-    DuplicateBackplane(String),
+    #[error("backplane name {name:?} is used twice (names must be unique)")]
+    DuplicateBackplane {
+        /// The repeated name.
+        name: String,
+    },
     /// A multi-backplane component has no backplane of this name.
-    #[error("no backplane named {0:?} in this component")]
-    UnknownBackplane(String),
+    #[error("no backplane named {name:?} in this component")]
+    UnknownBackplane {
+        /// The name asked for.
+        name: String,
+    },
     /// A `--allow` network is not an address or CIDR network.
     #[error("`{text}` is not an IP address or CIDR network (e.g. 192.168.1.0/24)")]
     Network {
@@ -95,12 +101,19 @@ pub enum Error {
     /// A payload could not be encoded or decoded.
     #[error("payload: {0}")]
     Payload(#[from] banyan_proto::payload::PayloadError),
-    /// A received message was not `[topic, payload]` with a UTF-8 topic.
-    #[error("malformed message: {0}")]
-    Malformed(String),
-    /// Something expected did not happen in time.
-    #[error("timed out: {0}")]
-    Timeout(String),
+    /// The echo client got no reply to a message within its give-up time, re-sends included.
+    #[error(
+        "echo client: no reply to message_number {message_number} within {waited:?} \
+         ({resent} re-sends; is an echo server running on this backplane?)"
+    )]
+    EchoUnanswered {
+        /// The number that went unanswered.
+        message_number: i64,
+        /// How long the client waited since the last reply.
+        waited: Duration,
+        /// Re-sends so far in the whole run.
+        resent: u64,
+    },
     /// The operation was interrupted by a shutdown request.
     #[error("shut down")]
     Shutdown,

@@ -66,7 +66,7 @@ impl MultiComponent {
         for (name, config) in backplanes {
             let name = name.into();
             if members.iter().any(|(existing, _)| *existing == name) {
-                return Err(Error::DuplicateBackplane(name));
+                return Err(Error::DuplicateBackplane { name });
             }
             members.push((name, Component::connect(config)?));
         }
@@ -94,7 +94,7 @@ impl MultiComponent {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, component)| component)
-            .ok_or_else(|| Error::UnknownBackplane(name.into()))
+            .ok_or_else(|| Error::UnknownBackplane { name: name.into() })
     }
 
     fn component_mut(&mut self, name: &str) -> Result<&mut Component> {
@@ -102,7 +102,7 @@ impl MultiComponent {
             .iter_mut()
             .find(|(n, _)| n == name)
             .map(|(_, component)| component)
-            .ok_or_else(|| Error::UnknownBackplane(name.into()))
+            .ok_or_else(|| Error::UnknownBackplane { name: name.into() })
     }
 
     /// Subscribes to `topic` on backplane `name` (and waits until it is in force, as
@@ -308,7 +308,7 @@ mod tests {
         // Unknown names are typed errors; a shutdown handle ends the loop.
         assert!(matches!(
             multi.publish("c", "out", &all),
-            Err(Error::UnknownBackplane(name)) if name == "c"
+            Err(Error::UnknownBackplane { name }) if name == "c"
         ));
         let handle = multi.shutdown_handle();
         handle.shutdown().unwrap();
@@ -322,6 +322,6 @@ mod tests {
         let a = Backplane::bind(&BackplaneConfig::ephemeral_loopback()).unwrap();
         let error =
             MultiComponent::connect([("a", config("m", &a)), ("a", config("m", &a))]).unwrap_err();
-        assert!(matches!(error, Error::DuplicateBackplane(name) if name == "a"));
+        assert!(matches!(error, Error::DuplicateBackplane { name } if name == "a"));
     }
 }

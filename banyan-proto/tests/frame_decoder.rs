@@ -1,8 +1,6 @@
 //! Streaming decoder behaviour: chunking, resync, corrupt and oversized frames.
 
-use banyan_proto::frame::{
-    CorruptKind, FeedResult, Frame, FrameDecoder, encode, encode_to_vec, max_encoded_len,
-};
+use banyan_proto::frame::{CorruptKind, FeedResult, Frame, FrameDecoder, encode, max_encoded_len};
 
 fn wire(frame: &Frame<'_>) -> Vec<u8> {
     let mut buf = vec![0u8; 1024];
@@ -307,15 +305,14 @@ fn frames_borrow_the_decoder_buffer_until_dropped() {
 
 #[test]
 fn last_frame_repeats_the_frame_feed_returned_until_the_next_feed() {
-    let mut wire = encode_to_vec(&Frame::Publish {
+    let mut bytes = wire(&Frame::Publish {
         topic: b"t",
         payload: b"\x80",
-    })
-    .unwrap();
-    wire.extend(encode_to_vec(&Frame::Ping { seq: 3 }).unwrap());
+    });
+    bytes.extend(wire(&Frame::Ping { seq: 3 }));
     let mut decoder = FrameDecoder::<64>::new();
     assert_eq!(decoder.last_frame(), None);
-    let rest = match decoder.feed(&wire) {
+    let rest = match decoder.feed(&bytes) {
         FeedResult::Frame { remaining, .. } => remaining,
         other => panic!("{other:?}"),
     };
@@ -337,7 +334,7 @@ fn last_frame_repeats_the_frame_feed_returned_until_the_next_feed() {
     assert!(matches!(decoder.feed(&rest[2..]), FeedResult::Frame { .. }));
     assert_eq!(decoder.last_frame(), Some(Frame::Ping { seq: 3 }));
     // A corrupt frame leaves nothing behind either.
-    let mut bad = encode_to_vec(&Frame::Ping { seq: 4 }).unwrap();
+    let mut bad = wire(&Frame::Ping { seq: 4 });
     bad[2] ^= 0x40;
     assert!(matches!(decoder.feed(&bad), FeedResult::Corrupt { .. }));
     assert_eq!(decoder.last_frame(), None);

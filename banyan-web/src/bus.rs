@@ -139,7 +139,7 @@ pub struct Bus {
     publisher: Mutex<Component>,
     shutdown: ShutdownHandle,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    stopped: Mutex<Option<oneshot::Receiver<std::result::Result<(), String>>>>,
+    stopped: Mutex<Option<oneshot::Receiver<banyan_host::Result<()>>>>,
     name: String,
     address: String,
     publisher_port: u16,
@@ -192,7 +192,7 @@ impl Bus {
         let thread = std::thread::Builder::new()
             .name("banyan-web-bus".into())
             .spawn(move || {
-                let result = receive(receiver, &shared).map_err(|error| error.to_string());
+                let result = receive(receiver, &shared);
                 if let Err(error) = &result {
                     tracing::error!(%error, "backplane receive loop stopped");
                 }
@@ -284,7 +284,7 @@ impl Bus {
             Some(receiver) => match receiver.await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(error)) => Err(Error::BridgeStopped(error)),
-                Err(_) => Err(Error::BridgeStopped("the thread panicked".into())),
+                Err(_) => Err(Error::BridgePanicked),
             },
             None => Ok(()),
         }

@@ -59,9 +59,12 @@ pub enum Error {
     /// Another I/O error (socket options, runtime start).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
-    /// The bus thread stopped unexpectedly.
+    /// The bus thread stopped because ZeroMQ failed.
     #[error("the backplane bridge thread stopped: {0}")]
-    BridgeStopped(String),
+    BridgeStopped(#[source] banyan_host::Error),
+    /// The bus thread panicked (a bug).
+    #[error("the backplane bridge thread panicked")]
+    BridgePanicked,
 }
 
 /// Result alias of this crate.
