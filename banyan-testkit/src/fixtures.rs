@@ -1,8 +1,9 @@
 //! Payload fixtures shared by the MCU client's tests (simulated in `banyan-mcu/tests`, real
-//! gateway and backplane in the root package's `tests/mcu_client.rs`).
+//! gateway and backplane in the root package's `tests/mcu_client.rs`) and the web gateway's.
 //!
 //! [`AllKinds`] has one field per msgpack format Python Banyan produces, so one round trip
-//! covers every kind; [`numbered`] / [`number_of`] tag payloads to count deliveries.
+//! covers every kind; [`numbered`] / [`number_of`] tag payloads to count deliveries; the
+//! `GOLDEN_*` constants are bytes Python wrote.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 /// Python's `msgpack.packb({'message_number': 10}, use_bin_type=True)`: the echo payload.
 pub const GOLDEN_ECHO_10: &[u8] = b"\x81\xaemessage_number\x0a";
+
+/// Python's `msgpack.packb({'command': 'digital_write', 'pin': 2, 'value': 1},
+/// use_bin_type=True)`: a OneGPIO-style command, as a web page or a component sends it.
+pub const GOLDEN_DIGITAL_WRITE: &[u8] = b"\x83\xa7command\xaddigital_write\xa3pin\x02\xa5value\x01";
 
 /// The nested map of [`AllKinds`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,5 +133,12 @@ mod tests {
         assert_eq!(number_of(&numbered(70_000)), 70_000);
         let echo: BTreeMap<String, u32> = payload::from_slice(GOLDEN_ECHO_10).unwrap();
         assert_eq!(echo["message_number"], 10);
+        let command = payload::MapReader::new(GOLDEN_DIGITAL_WRITE).unwrap();
+        assert_eq!(
+            command.get("command").and_then(|v| v.as_str()),
+            Some("digital_write")
+        );
+        assert_eq!(command.get("pin").and_then(|v| v.as_u64()), Some(2));
+        assert_eq!(command.get("value").and_then(|v| v.as_u64()), Some(1));
     }
 }

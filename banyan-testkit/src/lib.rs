@@ -20,7 +20,7 @@ pub mod wire;
 pub use clock::SimClock;
 pub use error::{Error, Result};
 pub use fault::{FaultHandle, FaultInjector, FaultPipe, FaultStats, Faults, PERCENT, Rng};
-pub use fixtures::{AllKinds, GOLDEN_ECHO_10, number_of, numbered};
+pub use fixtures::{AllKinds, GOLDEN_DIGITAL_WRITE, GOLDEN_ECHO_10, number_of, numbered};
 pub use host::{EchoServer, GatewayThread, backplane, config};
 pub use link::{EmbeddedIo, LinkOffers, OfferedConnector, Uart, offered_links};
 pub use mcu::{FrameReader, Got, RawMcu, Received};

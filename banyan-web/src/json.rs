@@ -125,17 +125,7 @@ mod tests {
         //               use_bin_type=True)
         let bytes = json_to_payload(r#"{"command": "digital_write", "pin": 2, "value": 1}"#)
             .expect("encodes");
-        let mut expected = vec![0x83, 0xa7];
-        expected.extend_from_slice(b"command");
-        expected.push(0xad);
-        expected.extend_from_slice(b"digital_write");
-        expected.push(0xa3);
-        expected.extend_from_slice(b"pin");
-        expected.push(0x02);
-        expected.push(0xa5);
-        expected.extend_from_slice(b"value");
-        expected.push(0x01);
-        assert_eq!(bytes, expected);
+        assert_eq!(bytes, banyan_testkit::GOLDEN_DIGITAL_WRITE);
     }
 
     #[test]

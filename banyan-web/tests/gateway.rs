@@ -30,16 +30,7 @@ async fn relays_both_ways_with_python_shapes() {
     .await;
     let (device, message) = recv_on(device).await;
     assert_eq!(message.topic, "to_device");
-    let mut expected = vec![0x83, 0xa7];
-    expected.extend_from_slice(b"command");
-    expected.push(0xad);
-    expected.extend_from_slice(b"digital_write");
-    expected.push(0xa3);
-    expected.extend_from_slice(b"pin");
-    expected.extend_from_slice(&[0x02, 0xa5]);
-    expected.extend_from_slice(b"value");
-    expected.push(0x01);
-    assert_eq!(message.payload, expected);
+    assert_eq!(message.payload, banyan_testkit::GOLDEN_DIGITAL_WRITE);
 
     // Bus → page: only the exact reply topic, as Python's gateway (a longer topic with the
     // same prefix and other topics are not forwarded). The page's first message proved that
