@@ -33,29 +33,24 @@ trait Socket: Read + Write + Send + Sized + 'static {
     fn shut(&self, how: Shutdown);
 }
 
-impl Socket for UnixStream {
-    fn clone_socket(&self) -> io::Result<Self> {
-        self.try_clone()
-    }
-    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.set_read_timeout(timeout)
-    }
-    fn shut(&self, how: Shutdown) {
-        let _ = self.shutdown(how);
-    }
+/// Both stream types have the same inherent methods under the same names.
+macro_rules! socket {
+    ($($stream:ty),*) => {$(
+        impl Socket for $stream {
+            fn clone_socket(&self) -> io::Result<Self> {
+                self.try_clone()
+            }
+            fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                self.set_read_timeout(timeout)
+            }
+            fn shut(&self, how: Shutdown) {
+                let _ = self.shutdown(how);
+            }
+        }
+    )*};
 }
 
-impl Socket for TcpStream {
-    fn clone_socket(&self) -> io::Result<Self> {
-        self.try_clone()
-    }
-    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.set_read_timeout(timeout)
-    }
-    fn shut(&self, how: Shutdown) {
-        let _ = self.shutdown(how);
-    }
-}
+socket!(UnixStream, TcpStream);
 
 /// Pumps `from` into `to` through an injector until EOF, an error, a cut or `stop`; then
 /// shuts `to`'s writing side (the peer sees end of file) — both sides on a cut.
