@@ -7,7 +7,7 @@ use banyan_mcu::{
     ClientError, EchoClient, EchoConfig, EchoSummary, Event, LinkEvent, Phase, Polled, PolledError,
 };
 use banyan_testkit::{GOLDEN_ECHO_10, PERCENT};
-use common::{Faults, Host, Sim, TICK_MS, received_numbers};
+use common::{Faults, Host, LOSSY, Sim, TICK_MS, received_numbers};
 use embedded_io::{Error as _, ErrorKind, Read, ReadReady, Write};
 
 /// Runs a client with `config` in `sim`, returning its result and every event.
@@ -90,13 +90,7 @@ fn other_counts_and_topics_work() {
 /// each number is counted exactly once, in order, and the `reply` subscription is held once.
 #[test]
 fn lossy_link_completes_without_double_counting() {
-    let faults = Faults {
-        drop: 6 * PERCENT,
-        corrupt_byte: 3 * PERCENT / 10,
-        lose_byte: 4 * PERCENT,
-        duplicate: 8 * PERCENT,
-        ..Faults::NONE
-    };
+    let faults = LOSSY;
     let mut totals = EchoSummary::default();
     for seed in 1..=25 {
         let host = Host {

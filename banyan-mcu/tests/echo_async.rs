@@ -9,8 +9,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use banyan_mcu::{ClientError, EchoClient, EchoConfig, EchoSummary, Event};
-use banyan_testkit::PERCENT;
-use common::{Faults, Host, Sim, TICK_MS, received_numbers};
+use common::{Faults, Host, LOSSY, Sim, TICK_MS, received_numbers};
 use embedded_io::ErrorKind;
 
 /// Polls `fut` to completion on this thread (the simulated futures never need a real wake-up).
@@ -111,13 +110,7 @@ fn async_clean_link_completes() {
 
 #[test]
 fn async_lossy_link_completes_without_double_counting() {
-    let faults = Faults {
-        drop: 6 * PERCENT,
-        corrupt_byte: 3 * PERCENT / 10,
-        lose_byte: 4 * PERCENT,
-        duplicate: 8 * PERCENT,
-        ..Faults::NONE
-    };
+    let faults = LOSSY;
     let host = Host {
         lose_reply: 50,
         ..Host::default()

@@ -20,9 +20,20 @@ use banyan_mcu::FnClock;
 use banyan_proto::gateway::{Action, GatewayConfig, GatewaySession, GatewayStats};
 use banyan_proto::payload::MapReader;
 use banyan_proto::topic::matches;
+use banyan_testkit::PERCENT;
 pub use banyan_testkit::{FaultPipe, FaultStats, Faults, Rng};
 use banyan_testkit::{FrameReader, Received, SimClock};
 use embedded_io::ErrorKind;
+
+/// A bad link for the echo client's tests, both ways: 6 % of frames lost, 8 % duplicated, 4 %
+/// missing a byte, 0.3 % of bytes corrupted.
+pub const LOSSY: Faults = Faults {
+    drop: 6 * PERCENT,
+    corrupt_byte: 3 * PERCENT / 10,
+    lose_byte: 4 * PERCENT,
+    duplicate: 8 * PERCENT,
+    ..Faults::NONE
+};
 
 /// Simulated time that passes per idle `read` (the client's poll interval).
 pub const TICK_MS: u64 = 5;
