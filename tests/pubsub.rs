@@ -260,3 +260,34 @@ fn a_burst_of_100k_small_messages_reaches_a_subscriber_read_only_afterwards() {
     }
     assert_eq!(subscriber.recv_timeout(QUIET).unwrap(), None);
 }
+
+/// A bigger message after a stream of small ones reaches a subscriber that reads. (A queue
+/// bound that adapted the HWM to message sizes dropped exactly this message: see
+/// `banyan_host::limits`.)
+#[test]
+fn a_larger_message_after_many_small_ones_is_delivered() {
+    let backplane = backplane();
+    let mut subscriber = config(&backplane, "sub").subscribe("t").connect().unwrap();
+    let publisher = config(&backplane, "pub").connect().unwrap();
+    for round in 0..3u32 {
+        for n in 0..1000u32 {
+            publisher
+                .publish("t/small", &BTreeMap::from([("n", n)]))
+                .unwrap();
+        }
+        for n in 0..1000u32 {
+            let message = subscriber.recv_ref_timeout(WAIT).unwrap().expect("small");
+            let payload: BTreeMap<String, u32> =
+                banyan_proto::payload::from_slice(message.payload).unwrap();
+            assert_eq!(payload["n"], n);
+        }
+        let big = vec![round as u8; 5000 + 20_000 * round as usize];
+        publisher.publish_raw(b"t/big", &big).unwrap();
+        let message = subscriber
+            .recv_timeout(WAIT)
+            .unwrap()
+            .unwrap_or_else(|| panic!("round {round}: the larger message was lost"));
+        assert_eq!(message.topic, "t/big");
+        assert_eq!(message.payload, big);
+    }
+}

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use banyan_host::limits::{DEFAULT_QUEUE_BUDGET, MESSAGE_OVERHEAD, SIZE_CLASSES};
+use banyan_host::limits::Limits;
 use banyan_host::net::tcp_endpoint;
 use banyan_host::{Backplane, ComponentConfig};
 use serde::{Deserialize, Serialize};
@@ -308,11 +308,9 @@ pub fn raw_run_with(
     result
 }
 
-/// The HWM components and the backplane use, so that the raw baseline matches them.
-/// (A component's publisher starts at the HWM of the smallest size class, see
-/// `banyan_host::limits`; small benchmark messages keep it there.)
-pub const HWM: i32 =
-    (DEFAULT_QUEUE_BUDGET / SIZE_CLASSES.len() / (SIZE_CLASSES[0] + MESSAGE_OVERHEAD)) as i32;
+/// The HWM components' and the backplane's sending sockets use (`banyan_host::limits`), so
+/// that the raw baseline matches them.
+pub const HWM: i32 = Limits::DEFAULT.send_hwm();
 
 #[cfg(test)]
 mod tests {

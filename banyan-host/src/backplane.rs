@@ -15,11 +15,13 @@
 //! # Memory bound
 //! Both sockets follow the backplane's [`Limits`]: the receiving socket drops (by closing the
 //! sender's connection) any message part over [`Limits::max_message`] before allocating for
-//! it, and every queue — one per publisher on the receiving side, one per subscriber on the
-//! sending side — holds at most [`Limits::hwm`] messages, which keeps it within
+//! it, and every queue — one per publisher on the receiving side ([`Limits::hwm`]), one per
+//! subscriber on the sending side ([`Limits::send_hwm`]) — is bounded to keep it within
 //! [`Limits::queue_budget`]. A subscriber that stops reading fills its own queue and then
 //! misses messages; the forwarder and every other subscriber go on at full speed (a PUB socket
-//! never blocks). See [`crate::limits`] and the crate README for the measured bound.
+//! never blocks); after [`Limits::stall_timeout`] without an answer to the backplane's
+//! heartbeats, its connection is closed and its queue freed. See [`crate::limits`] and the
+//! README for the measured bound.
 //!
 //! # Access control
 //! With a non-open [`AccessControl`] the sockets carry a ZAP domain and a handler thread
@@ -31,7 +33,7 @@ use std::thread::JoinHandle;
 
 use crate::access::{AccessControl, AccessStats, ZapHandler};
 use crate::error::{Error, Result};
-use crate::limits::{HwmGovernor, Limits};
+use crate::limits::Limits;
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, bind_endpoint, endpoint_port};
 
 /// How to bind a backplane.
@@ -92,7 +94,6 @@ pub struct ForwardStats {
     forwarded: AtomicU64,
     malformed: AtomicU64,
     oversize: AtomicU64,
-    hwm_changes: AtomicU64,
 }
 
 impl ForwardStats {
@@ -112,18 +113,13 @@ impl ForwardStats {
     pub fn oversize(&self) -> u64 {
         self.oversize.load(Ordering::Relaxed)
     }
-
-    /// How often the subscriber socket's HWM followed a change of message sizes.
-    pub fn hwm_changes(&self) -> u64 {
-        self.hwm_changes.load(Ordering::Relaxed)
-    }
 }
 
 /// Messages moved without polling before the control socket is checked.
 const BATCH: usize = 1024;
 
 /// The forwarder loop: moves `[topic, payload]` messages from `frontend` to `backend`, setting
-/// the backend's HWM for each message's size class first (see [`crate::limits::HwmGovernor`]),
+/// dropping those over the size limit (see [`crate::limits`]),
 /// until "TERMINATE" arrives on `control`.
 fn forward(
     frontend: &zmq::Socket,
@@ -132,7 +128,6 @@ fn forward(
     limits: Limits,
     stats: &ForwardStats,
 ) -> Result<()> {
-    let mut governor = HwmGovernor::new(limits);
     loop {
         for _ in 0..BATCH {
             let mut topic = zmq::Message::new();
@@ -175,10 +170,6 @@ fn forward(
                     );
                 }
                 continue;
-            }
-            if let Some(hwm) = governor.before_send(len) {
-                backend.set_sndhwm(hwm)?;
-                stats.hwm_changes.fetch_add(1, Ordering::Relaxed);
             }
             match payload {
                 Some(payload) => {
@@ -260,10 +251,11 @@ impl Backplane {
         config.access.apply_server(&frontend)?;
         frontend.set_linger(0)?;
         frontend.set_subscribe(b"")?;
-        let backend = ctx.socket(zmq::PUB)?;
+        let mut backend = ctx.socket(zmq::PUB)?;
         config.limits.apply_send(&backend)?;
         // Subscribers send only subscriptions upstream; they too are size-limited.
         config.limits.apply_receive(&backend)?;
+        config.limits.apply_stall_timeout(&mut backend)?;
         config.access.apply_server(&backend)?;
         backend.set_linger(0)?;
         let publisher_port = bind(&frontend, &config.bind, config.publisher_port)?;
@@ -291,7 +283,9 @@ impl Backplane {
             address = %config.bind,
             publisher_port,
             subscriber_port,
-            hwm = config.limits.hwm(),
+            receive_hwm = config.limits.hwm(),
+            send_hwm = config.limits.send_hwm(),
+            stall_timeout = ?config.limits.stall_timeout,
             max_message = ?config.limits.max_message,
             allow = ?config.access.allow,
             plain_users = config.access.plain.len(),

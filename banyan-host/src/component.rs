@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::PlainCredentials;
 use crate::error::{Error, Result};
-use crate::limits::{HwmGovernor, Limits};
+use crate::limits::Limits;
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4, tcp_endpoint};
 
 pub use health::PathState;
@@ -292,7 +292,7 @@ pub struct Component {
     encode: RefCell<Vec<u8>>,
     health: Health,
     stats: ComponentStats,
-    publish_hwm: std::cell::Cell<HwmGovernor>,
+    max_message: Option<usize>,
 }
 
 /// The ZeroMQ messages every read goes into, reused (no allocation per message for small
@@ -406,7 +406,7 @@ impl Component {
             encode: RefCell::new(vec![0; ENCODE_BUFFER_START]),
             health,
             stats: ComponentStats::default(),
-            publish_hwm: std::cell::Cell::new(HwmGovernor::new(config.limits)),
+            max_message: config.limits.max_message,
         };
         for topic in &config.subscriptions {
             component.subscriber.set_subscribe(topic.as_bytes())?;
@@ -484,17 +484,11 @@ impl Component {
 
     /// Publishes already-encoded payload bytes on `topic`, verbatim.
     pub fn publish_raw(&self, topic: &[u8], payload: &[u8]) -> Result<()> {
-        // Keeps the publish queue within the memory budget whatever the sizes (crate::limits).
-        let mut governor = self.publish_hwm.get();
         // The backplane drops a message whose topic and payload together exceed its limit.
         let size = topic.len().saturating_add(payload.len());
-        if let Some(limit) = governor.limits().max_message.filter(|&limit| size > limit) {
+        if let Some(limit) = self.max_message.filter(|&limit| size > limit) {
             return Err(Error::MessageTooLarge { size, limit });
         }
-        if let Some(hwm) = governor.before_send(topic.len() + payload.len()) {
-            self.publisher.set_sndhwm(hwm)?;
-        }
-        self.publish_hwm.set(governor);
         self.publisher.send(topic, zmq::SNDMORE)?;
         self.publisher.send(payload, 0)?;
         Ok(())

@@ -146,6 +146,89 @@ fn messages_over_the_limit_in_total_are_dropped_and_counted() {
     assert!(backplane.forward_stats().oversize() >= 1);
 }
 
+/// A subscriber that stops reading answers none of the backplane's heartbeats (libzmq stops
+/// reading its TCP stream once its queue is full): after the stall timeout the backplane
+/// closes its connection, freeing its queue, while a live subscriber goes on.
+#[test]
+fn a_stalled_subscriber_is_disconnected_after_the_stall_timeout() {
+    let limits = Limits::default().with_stall_timeout(Duration::from_secs(2));
+    let backplane = backplane(limits, AccessControl::open());
+    let ctx = zmq::Context::new();
+    let stalled = ctx.socket(zmq::SUB).unwrap();
+    stalled.set_rcvhwm(1).unwrap();
+    stalled.set_rcvbuf(4096).unwrap();
+    stalled.set_linger(0).unwrap();
+    stalled.set_subscribe(b"").unwrap();
+    stalled
+        .monitor(
+            "inproc://stalled-monitor",
+            zmq::SocketEvent::DISCONNECTED as i32,
+        )
+        .unwrap();
+    let events = ctx.socket(zmq::PAIR).unwrap();
+    events.connect("inproc://stalled-monitor").unwrap();
+    stalled
+        .connect(&format!("tcp://127.0.0.1:{}", backplane.subscriber_port()))
+        .unwrap();
+    let mut live = component(&backplane, "live")
+        .subscribe("flood")
+        .connect()
+        .unwrap();
+    let publisher = component(&backplane, "flooder").connect().unwrap();
+    let payload = vec![0x5au8; 1024];
+    // Flood for three stall timeouts while `stalled` reads nothing.
+    let flood_until = Instant::now() + Duration::from_secs(6);
+    let mut sent = 0u64;
+    let mut received = 0u64;
+    while Instant::now() < flood_until {
+        for _ in 0..100 {
+            publisher.publish_raw(b"flood", &payload).unwrap();
+            sent += 1;
+        }
+        while live.recv_ref_timeout(Duration::ZERO).unwrap().is_some() {
+            received += 1;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The backplane closed the stalled connection; `stalled` notices when it reads again
+    // (what its kernel buffered, then the reset).
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled subscriber was never disconnected"
+        );
+        while stalled.recv_bytes(zmq::DONTWAIT).is_ok() {}
+        if events.poll(zmq::POLLIN, 10).unwrap() > 0 {
+            let event = events.recv_multipart(0).unwrap();
+            let id = u16::from_le_bytes([event[0][0], event[0][1]]);
+            assert_eq!(id, zmq::SocketEvent::DISCONNECTED as u16);
+            break;
+        }
+    }
+    // The live subscriber still gets what is published after the eviction.
+    while live
+        .recv_ref_timeout(Duration::from_millis(200))
+        .unwrap()
+        .is_some()
+    {
+        received += 1;
+    }
+    publisher.publish_raw(b"flood/last", &payload).unwrap();
+    let last = loop {
+        let message = live
+            .recv_timeout(WAIT)
+            .unwrap()
+            .expect("the live subscriber goes on");
+        received += 1;
+        if message.topic == "flood/last" {
+            break message;
+        }
+    };
+    assert_eq!(last.payload, payload);
+    assert!(received > 0 && sent > 0);
+}
+
 #[test]
 fn allowlist_refuses_other_addresses_and_counts_them() {
     let access = AccessControl {

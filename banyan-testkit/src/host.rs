@@ -16,13 +16,20 @@ pub fn backplane() -> Backplane {
     Backplane::bind(&BackplaneConfig::ephemeral_loopback()).expect("bind a loopback backplane")
 }
 
-/// A configuration for component `name` on `backplane`.
+/// How long a test component waits for its connection and subscription proofs: generous,
+/// because a loaded CI machine can hold a proof behind a flood for seconds (the library's
+/// default of 2 s is for interactive use).
+pub const PROOF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A configuration for component `name` on `backplane`, with [`PROOF_TIMEOUT`].
 pub fn config(backplane: &Backplane, name: &str) -> ComponentConfig {
-    ComponentConfig::new(name).backplane(
-        backplane.address(),
-        backplane.publisher_port(),
-        backplane.subscriber_port(),
-    )
+    ComponentConfig::new(name)
+        .backplane(
+            backplane.address(),
+            backplane.publisher_port(),
+            backplane.subscriber_port(),
+        )
+        .connect_timeout(PROOF_TIMEOUT)
 }
 
 /// The seed's echo server ([`banyan_host::echo::serve`]) on its own thread; stopped and

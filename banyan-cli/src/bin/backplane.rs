@@ -33,6 +33,10 @@ struct Args {
     bind: String,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Close a subscriber's connection (freeing its queue) when it answers none of the
+    /// backplane's heartbeats for this many seconds: a frozen or stalled subscriber. 0 = never
+    #[arg(long = "stall-timeout", value_name = "SECS", default_value_t = 30)]
+    stall_timeout: u64,
     /// Accept connections only from this network (CIDR, e.g. 192.168.1.0/24, or one address;
     /// repeatable). Others are refused at the handshake and logged. Default: everyone
     #[arg(long = "allow", value_name = "CIDR", value_parser = parse_network)]
@@ -97,7 +101,10 @@ fn main() -> ExitCode {
             bind: args.bind.clone(),
             publisher_port: args.publisher_port,
             subscriber_port: args.subscriber_port,
-            limits: args.limits.limits(),
+            limits: args
+                .limits
+                .limits()
+                .with_stall_timeout(std::time::Duration::from_secs(args.stall_timeout)),
             access,
         })?;
         let shown = if args.bind == "0.0.0.0" {
