@@ -211,12 +211,8 @@ fn busy_port_is_reported_with_the_port() {
 
 #[test]
 fn no_backplane_is_a_clear_error_not_a_hang() {
-    // A port that was just free: bind a listener to learn one, then close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port that was just free.
+    let port = banyan_testkit::free_port().unwrap();
     let error = banyan_host::ComponentConfig::new("lonely")
         .backplane("127.0.0.1", port, port)
         .connect_timeout(Duration::from_millis(300))

@@ -38,12 +38,7 @@ fn backplane_on_a_busy_port_names_it_and_fails() {
 
 #[test]
 fn client_without_backplane_fails_with_one_line() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = banyan_testkit::free_port().unwrap().to_string();
     let output = Command::new(env!("CARGO_BIN_EXE_simple-echo-client"))
         .args([
             "-b",

@@ -24,17 +24,10 @@ use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
 const MGW: &str = env!("CARGO_BIN_EXE_mgw");
 
+/// mosquitto (Debian's package puts it in /usr/sbin): the kit's rule, a skip with the reason,
+/// or a failure under `CI=true`.
 fn mosquitto(test: &str) -> Option<PathBuf> {
-    let found = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|path| path.is_file());
-    if found.is_none() {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(!ci, "mosquitto not installed (apt-get install mosquitto)");
-        eprintln!("skipping {test}: mosquitto not installed (apt-get install mosquitto)");
-    }
-    found
+    banyan_testkit::require_tool(test, "mosquitto")
 }
 
 macro_rules! mosquitto_or_skip {

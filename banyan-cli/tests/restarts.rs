@@ -19,11 +19,13 @@ fn spawn(name: &str, program: &str, args: &[&str]) -> ChildGuard {
     ChildGuard::spawn(name, command).unwrap_or_else(|error| panic!("{error}"))
 }
 
-/// The next stdout line of `child` starting with `prefix` (its rest, trimmed).
+/// The next stdout line of `child` starting with `prefix` (its rest, trimmed); on failure the
+/// panic shows the child's whole output.
 fn line_after(child: &mut ChildGuard, prefix: &str) -> String {
-    child
-        .wait_line_until(prefix, Instant::now() + WAIT)
-        .unwrap_or_else(|error| panic!("{error}"))
+    match child.wait_line_until(prefix, Instant::now() + WAIT) {
+        Ok(rest) => rest,
+        Err(error) => panic!("{error}\n{}", child.output_report()),
+    }
 }
 
 /// Waits until the echo server printed `Message number: n` with `n <= until`.

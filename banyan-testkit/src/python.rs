@@ -75,14 +75,19 @@ pub fn banyan_python(test: &str) -> Option<PathBuf> {
     }
 }
 
-/// `program` found on `PATH` (or an existing path as given).
+/// Where Debian installs daemons (mosquitto), often not on a user's `PATH`.
+const SBIN: [&str; 2] = ["/usr/sbin", "/usr/local/sbin"];
+
+/// `program` found on `PATH`, else in `/usr/sbin` or `/usr/local/sbin` (or an existing path as
+/// given).
 pub fn find_tool(program: &str) -> Option<PathBuf> {
     let given = Path::new(program);
     if given.components().count() > 1 {
         return given.is_file().then(|| given.to_path_buf());
     }
-    let path = std::env::var_os("PATH")?;
+    let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
+        .chain(SBIN.iter().map(PathBuf::from))
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
 }
