@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
@@ -128,11 +129,65 @@ fn capture(stream: impl Read + Send + 'static, log: Arc<Log>, is_stderr: bool) {
     });
 }
 
-/// A spawned child process: stdin closed, stdout and stderr captured line by line. Killed
-/// with SIGKILL and reaped on drop, by its own handle (never by name).
+/// The child handle and, once reaped, its exit status; shared with the reaper thread.
+struct Reaper {
+    state: Mutex<Reaped>,
+    changed: Condvar,
+}
+
+struct Reaped {
+    child: Child,
+    status: Option<ExitStatus>,
+}
+
+impl Reaper {
+    fn lock(&self) -> MutexGuard<'_, Reaped> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reaps the child if it has exited (it is then no zombie any more).
+    fn reap(&self) -> Option<ExitStatus> {
+        let mut state = self.lock();
+        if state.status.is_none() {
+            state.status = state.child.try_wait().ok().flatten();
+            if state.status.is_some() {
+                self.changed.notify_all();
+            }
+        }
+        state.status
+    }
+
+    /// Starts the thread that reaps the child the moment it exits. A zombie would otherwise
+    /// last until the test next looks at this guard, and python-banyan's start-up scan of
+    /// every process crashes on zombies (psutil's `ZombieProcess`), also on those of
+    /// unrelated tests running in parallel. `waitid(WNOWAIT)` waits without reaping, so the
+    /// PID stays ours until `reap` takes the lock: signals sent under the lock never reach
+    /// a reused PID.
+    fn watch(self: &Arc<Self>, pid: u32) {
+        let reaper = self.clone();
+        // Without the thread (it could not start), waits poll with try_wait as before.
+        let _ = std::thread::Builder::new()
+            .name(format!("reaper-{pid}"))
+            .spawn(move || {
+                let pid = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+                while let Err(nix::errno::Errno::EINTR) =
+                    waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
+                {
+                }
+                reaper.reap();
+            });
+    }
+}
+
+/// A spawned child process: stdin closed, stdout and stderr captured line by line, reaped as
+/// soon as it exits (no zombie). Killed with SIGKILL and reaped on drop, by its own handle
+/// (never by name).
 pub struct ChildGuard {
     name: String,
-    child: Child,
+    pid: u32,
+    reaper: Arc<Reaper>,
     log: Arc<Log>,
     deadline: Instant,
     /// Line number (counting dropped lines) from which [`ChildGuard::wait_line`] reads.
@@ -145,7 +200,7 @@ impl fmt::Debug for ChildGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildGuard")
             .field("name", &self.name)
-            .field("pid", &self.child.id())
+            .field("pid", &self.pid)
             .finish()
     }
 }
@@ -172,9 +227,19 @@ impl ChildGuard {
         if let Some(stderr) = child.stderr.take() {
             capture(stderr, log.clone(), true);
         }
+        let pid = child.id();
+        let reaper = Arc::new(Reaper {
+            state: Mutex::new(Reaped {
+                child,
+                status: None,
+            }),
+            changed: Condvar::new(),
+        });
+        reaper.watch(pid);
         Ok(Self {
             name,
-            child,
+            pid,
+            reaper,
             log,
             deadline: Instant::now() + DEFAULT_TIMEOUT,
             cursor: 0,
@@ -203,7 +268,7 @@ impl ChildGuard {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     /// Sets the instant by which every later wait must be satisfied.
@@ -342,34 +407,36 @@ impl ChildGuard {
 
     /// `true` while the process runs (not yet exited).
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.reaper.reap().is_none()
     }
 
     /// The exit status if the process has exited, without waiting.
     pub fn try_status(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        self.reaper.reap()
     }
 
     /// Waits until the process exits (until the deadline; then it is killed and this fails)
     /// and its output is read.
     pub fn wait_exit(&mut self) -> Result<ExitStatus> {
         loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    self.wait_output_closed();
-                    return Ok(status);
-                }
-                Ok(None) if Instant::now() >= self.deadline => {
-                    self.kill();
-                    return Err(Error::ExitTimeout {
-                        name: self.name.clone(),
-                        stderr: self.log.stderr_tail(),
-                    });
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-                Err(source) => {
-                    return Err(Error::io(format!("waiting for {}", self.name), source));
-                }
+            if let Some(status) = self.reaper.reap() {
+                self.wait_output_closed();
+                return Ok(status);
+            }
+            if Instant::now() >= self.deadline {
+                self.kill();
+                return Err(Error::ExitTimeout {
+                    name: self.name.clone(),
+                    stderr: self.log.stderr_tail(),
+                });
+            }
+            // Woken by the reaper thread at the exit; the timeout keeps polling if it is gone.
+            let state = self.reaper.lock();
+            if state.status.is_none() {
+                let _ = self
+                    .reaper
+                    .changed
+                    .wait_timeout(state, Duration::from_millis(10));
             }
         }
     }
@@ -399,12 +466,16 @@ impl ChildGuard {
     /// Sends `signal` to the process (by its PID; nothing happens to other processes). A
     /// process that already exited but is not reaped yet is not an error.
     pub fn signal(&mut self, signal: Signal) -> Result<()> {
-        if self.try_status().is_some() {
+        // Under the lock the child cannot be reaped, so its PID cannot be reused meanwhile.
+        let state = self.reaper.lock();
+        if state.status.is_some() {
             return Ok(());
         }
-        let pid = self.pid();
+        let pid = self.pid;
         let raw = i32::try_from(pid).unwrap_or(i32::MAX);
-        kill(Pid::from_raw(raw), signal).map_err(|source| Error::Signal {
+        let sent = kill(Pid::from_raw(raw), signal);
+        drop(state);
+        sent.map_err(|source| Error::Signal {
             name: self.name.clone(),
             pid,
             source,
@@ -435,10 +506,13 @@ impl ChildGuard {
             // Members may outlive the leader; the group id stays theirs until the last ends.
             let _ = killpg(Pid::from_raw(leader), Signal::SIGKILL);
         }
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
+        let mut state = self.reaper.lock();
+        if state.status.is_none() {
+            let _ = state.child.kill();
+            if let Ok(status) = state.child.wait() {
+                state.status = Some(status);
+            }
         }
-        let _ = self.child.wait();
     }
 
     fn wait_output_closed(&self) {

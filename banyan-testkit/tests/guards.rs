@@ -153,3 +153,30 @@ fn ports_are_free_and_listening_is_seen() {
         Instant::now() + Duration::from_secs(10)
     ));
 }
+
+/// A child that exits is reaped at once, without the test looking at its guard: no zombie
+/// stays behind for python-banyan's process scan to crash on.
+#[test]
+fn an_exited_child_leaves_no_zombie_while_its_guard_lives() {
+    let guard = ChildGuard::spawn("true", Command::new("true")).unwrap();
+    let stat = format!("/proc/{}/stat", guard.pid());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // Gone, or (PID reused meanwhile) not a zombie: the third field is the state.
+        let state = std::fs::read_to_string(&stat)
+            .ok()
+            .and_then(|text| text.rsplit(')').next().map(|rest| rest.trim().to_string()));
+        match state {
+            None => break,
+            Some(rest) if !rest.starts_with('Z') => break,
+            Some(_) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the exited child stayed a zombie"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    drop(guard);
+}
