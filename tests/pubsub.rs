@@ -229,7 +229,8 @@ fn no_backplane_is_a_clear_error_not_a_hang() {
 /// Issue 11: a subscriber that keeps up loses nothing in a burst of 100 000 messages. This
 /// one does not even read during the burst (its connection is stalled for the whole of it),
 /// which is the worst case: every message must fit in the queues the memory budget allows
-/// (the default budget gives small messages 109 226 slots, see `banyan_host::limits`).
+/// (43 690 messages per sending queue, see `banyan_host::limits`) plus the kernel's socket
+/// buffers of the connections.
 #[test]
 fn a_burst_of_100k_small_messages_reaches_a_subscriber_read_only_afterwards() {
     const BURST: u32 = 100_000;

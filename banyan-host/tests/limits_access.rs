@@ -44,14 +44,20 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn oversized_messages_are_dropped_and_forwarding_goes_on() {
+/// A backplane limited to 1 KiB messages, a component subscribed to `t` and a raw publisher.
+fn limited_rig() -> (
+    Limits,
+    Backplane,
+    banyan_host::Component,
+    zmq::Context,
+    zmq::Socket,
+) {
     let limits = Limits {
         max_message: Some(1024),
         ..Limits::default()
     };
     let backplane = backplane(limits, AccessControl::open());
-    let mut subscriber = component(&backplane, "sub")
+    let subscriber = component(&backplane, "sub")
         .subscribe("t")
         .connect()
         .unwrap();
@@ -60,6 +66,12 @@ fn oversized_messages_are_dropped_and_forwarding_goes_on() {
         &ctx,
         &format!("tcp://127.0.0.1:{}", backplane.publisher_port()),
     );
+    (limits, backplane, subscriber, ctx, publisher)
+}
+
+#[test]
+fn oversized_messages_are_dropped_and_forwarding_goes_on() {
+    let (limits, backplane, mut subscriber, _ctx, publisher) = limited_rig();
     let big = vec![0xa5u8; 4096];
     let small = [0x80u8]; // an empty msgpack map
     // Send a big message, then small ones until one arrives (the big one made the backplane
@@ -108,20 +120,7 @@ fn oversized_messages_are_dropped_and_forwarding_goes_on() {
 /// is per part), so the forwarder drops the message itself and counts it.
 #[test]
 fn messages_over_the_limit_in_total_are_dropped_and_counted() {
-    let limits = Limits {
-        max_message: Some(1024),
-        ..Limits::default()
-    };
-    let backplane = backplane(limits, AccessControl::open());
-    let mut subscriber = component(&backplane, "sub")
-        .subscribe("t")
-        .connect()
-        .unwrap();
-    let ctx = zmq::Context::new();
-    let publisher = raw_publisher(
-        &ctx,
-        &format!("tcp://127.0.0.1:{}", backplane.publisher_port()),
-    );
+    let (_limits, backplane, mut subscriber, _ctx, publisher) = limited_rig();
     let topic = format!("t/{}", "x".repeat(600));
     let payload = vec![0xa5u8; 600];
     let deadline = Instant::now() + WAIT;
