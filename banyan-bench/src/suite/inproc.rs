@@ -1,6 +1,7 @@
 //! Sections measured inside this process: codec, pub/sub, echo, serial gateway.
 
 use anyhow::{Result, anyhow};
+use banyan_host::{Backplane, BackplaneConfig};
 
 use super::{Plan, Section, Shared, loopback_backplane, progress};
 use crate::codec;
@@ -23,7 +24,10 @@ pub(super) fn codec_section(plan: &Plan, report: &mut Report) -> Result<()> {
 
 /// One throughput run through a fresh in-process backplane.
 fn fresh_run(run: impl FnOnce(&Endpoints) -> Result<Throughput>) -> Result<Throughput> {
-    let backplane = loopback_backplane()?;
+    let backplane = Backplane::bind(&BackplaneConfig {
+        limits: pubsub::THROUGHPUT_LIMITS,
+        ..BackplaneConfig::ephemeral_loopback()
+    })?;
     let result = run(&Endpoints::of(&backplane));
     backplane.shutdown()?;
     result
