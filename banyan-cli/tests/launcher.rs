@@ -132,6 +132,24 @@ fn blk(scenario: &mut Scenario, p: &str, s: &str) -> Step {
     Ok(scenario.spawn("blk", command)?.wait_success()?)
 }
 
+/// Rust's `simple-echo-client` through the backplane on `p`/`s`, to a successful exit.
+fn echo_client(scenario: &mut Scenario, name: &str, p: &str, s: &str) -> Step {
+    let mut echo = Command::new(bin("simple-echo-client"));
+    echo.args([
+        "-b",
+        "127.0.0.1",
+        "-p",
+        p,
+        "-s",
+        s,
+        "--connect-timeout",
+        "30",
+        "--reply-timeout",
+        "30",
+    ]);
+    Ok(scenario.spawn(name, echo)?.wait_success()?)
+}
+
 const HEADER: &str = "command_string,spawn,topic,append_bp_address,auto_restart,wait\n";
 
 #[test]
@@ -165,19 +183,7 @@ fn launch_file_runs_echo_restarts_server_and_blk_stops_all() {
         kill(pid, Signal::SIGKILL).map_err(|e| format!("kill {pid}: {e}"))?;
         bls.wait_stdout(&format!("PID = {} DIED (signal 9)", server[0]))?;
         let servers = wait_pids(&bls, "simple-echo-server", 2, scenario)?;
-        let mut echo = Command::new(bin("simple-echo-client"));
-        echo.args([
-            "-b",
-            "127.0.0.1",
-            "-p",
-            &p,
-            "-s",
-            &s,
-            "--connect-timeout",
-            "30",
-        ]);
-        echo.args(["--reply-timeout", "30"]);
-        scenario.spawn("second echo client", echo)?.wait_success()?;
+        echo_client(scenario, "second echo client", &p, &s)?;
 
         blk(scenario, &p, &s)?;
         bls.wait_success()?;
@@ -274,19 +280,7 @@ fn rust_bls_drives_rust_blc() {
         let server = wait_pids(&blc, "simple-echo-server", 1, scenario)?;
         bls.wait_stdout("ACKrobot1: ")?;
         bls.wait_stdout("running remotely")?;
-        let mut echo = Command::new(bin("simple-echo-client"));
-        echo.args([
-            "-b",
-            "127.0.0.1",
-            "-p",
-            &p,
-            "-s",
-            &s,
-            "--connect-timeout",
-            "30",
-        ]);
-        echo.args(["--reply-timeout", "30"]);
-        scenario.spawn("echo client", echo)?.wait_success()?;
+        echo_client(scenario, "echo client", &p, &s)?;
         let backplane = wait_pids(&bls, "backplane", 1, scenario)?;
         blk(scenario, &p, &s)?;
         blc.wait_success()?;
@@ -341,19 +335,7 @@ fn rust_bls_drives_python_blc() {
         let server = wait_pids(&blc, "simple-echo-server", 1, scenario)?;
         bls.wait_stdout(&format!("PID = {}", server[0]))?;
         bls.wait_stdout("running remotely")?;
-        let mut echo = Command::new(bin("simple-echo-client"));
-        echo.args([
-            "-b",
-            "127.0.0.1",
-            "-p",
-            &p,
-            "-s",
-            &s,
-            "--connect-timeout",
-            "30",
-        ]);
-        echo.args(["--reply-timeout", "30"]);
-        scenario.spawn("echo client", echo)?.wait_success()?;
+        echo_client(scenario, "echo client", &p, &s)?;
         blk(scenario, &p, &s)?;
         bls.wait_success()?;
         blc.wait_exit()?;
@@ -395,19 +377,7 @@ fn python_bls_drives_rust_blc() {
         ensure(line.contains("-b 127.0.0.1"), || {
             format!("no -b appended: {line}")
         })?;
-        let mut echo = Command::new(bin("simple-echo-client"));
-        echo.args([
-            "-b",
-            "127.0.0.1",
-            "-p",
-            &p,
-            "-s",
-            &s,
-            "--connect-timeout",
-            "30",
-        ]);
-        echo.args(["--reply-timeout", "30"]);
-        scenario.spawn("echo client", echo)?.wait_success()?;
+        echo_client(scenario, "echo client", &p, &s)?;
         blk(scenario, &p, &s)?;
         blc.wait_success()?;
         bls.wait_exit()?;
