@@ -63,8 +63,8 @@ pub struct LimitArgs {
     #[arg(long = "max-message", value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE as u64,
           value_parser = parse_size)]
     pub max_message: u64,
-    /// Memory budget of each message queue, in MiB (0 = unbounded): a subscriber that stops
-    /// reading costs at most this much
+    /// Memory budget for queued messages, in MiB (0 = unbounded): a backplane evicts a
+    /// subscriber that stops reading once its queue passes this, whatever the message sizes
     #[arg(long = "max-queue-mib", value_name = "MIB",
           default_value_t = (DEFAULT_QUEUE_BUDGET / (1024 * 1024)) as u64)]
     pub max_queue_mib: u64,

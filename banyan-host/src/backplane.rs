@@ -30,8 +30,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use crate::access::{AccessControl, AccessStats, ZapHandler};
+use crate::budget::{Budget, SystemProbe};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, bind_endpoint, endpoint_port};
@@ -94,6 +96,8 @@ pub struct ForwardStats {
     forwarded: AtomicU64,
     malformed: AtomicU64,
     oversize: AtomicU64,
+    evicted: AtomicU64,
+    queued_peak: AtomicU64,
 }
 
 impl ForwardStats {
@@ -113,18 +117,122 @@ impl ForwardStats {
     pub fn oversize(&self) -> u64 {
         self.oversize.load(Ordering::Relaxed)
     }
+
+    /// Subscribers disconnected because their queue passed the byte budget while they read
+    /// nothing (see [`crate::budget`]).
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes found queued (heap in use above the level at start) at a budget check;
+    /// 0 where the heap cannot be measured or no check came.
+    pub fn queued_peak(&self) -> u64 {
+        self.queued_peak.load(Ordering::Relaxed)
+    }
+}
+
+/// The byte budget at work in the forwarder: the [`Budget`] decisions, the monitor socket that
+/// reports subscriber connections, and when to look again without traffic.
+struct Guard {
+    budget: Budget,
+    monitor: zmq::Socket,
+    probe: SystemProbe,
+    recheck_at: Option<Instant>,
+}
+
+impl Guard {
+    /// Watches `backend`'s connections through a socket monitor; `None` without a budget or
+    /// where the heap cannot be measured.
+    fn start(ctx: &zmq::Context, backend: &zmq::Socket, limits: &Limits) -> Result<Option<Self>> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let mut probe = SystemProbe;
+        let Some(budget) = limits
+            .queue_budget
+            .and_then(|bytes| Budget::new(bytes, &mut probe))
+        else {
+            return Ok(None);
+        };
+        let endpoint = format!(
+            "inproc://banyan-backplane-monitor-{}",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        backend.monitor(
+            &endpoint,
+            zmq::SocketEvent::ACCEPTED as i32 | zmq::SocketEvent::DISCONNECTED as i32,
+        )?;
+        let monitor = ctx.socket(zmq::PAIR)?;
+        monitor.connect(&endpoint)?;
+        Ok(Some(Self {
+            budget,
+            monitor,
+            probe,
+            recheck_at: None,
+        }))
+    }
+
+    /// Reads the monitor's pending events: connections accepted and gone.
+    fn events(&mut self) -> Result<()> {
+        loop {
+            let frames = match self.monitor.recv_multipart(zmq::DONTWAIT) {
+                Ok(frames) => frames,
+                Err(zmq::Error::EAGAIN) => return Ok(()),
+                Err(zmq::Error::EINTR) => continue,
+                Err(error) => return Err(error.into()),
+            };
+            // Frame 1: event (u16) and value (u32, here the connection's descriptor).
+            let Some(head) = frames.first().filter(|head| head.len() >= 6) else {
+                continue;
+            };
+            let event = u16::from_le_bytes([head[0], head[1]]);
+            let fd = i32::from_le_bytes([head[2], head[3], head[4], head[5]]);
+            if event == zmq::SocketEvent::ACCEPTED as u16 {
+                self.budget.accepted(fd, &mut self.probe);
+            } else if event == zmq::SocketEvent::DISCONNECTED as u16 {
+                self.budget.disconnected(fd);
+            }
+        }
+    }
+
+    fn check(&mut self, stats: &ForwardStats) {
+        let now = Instant::now();
+        let checked = self.budget.check(now, &mut self.probe);
+        let queued = checked.queued.unwrap_or(0);
+        stats
+            .queued_peak
+            .fetch_max(queued as u64, Ordering::Relaxed);
+        for peer in checked.evicted {
+            stats.evicted.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                %peer,
+                queued,
+                subscribers = self.budget.peers(),
+                "evicting a stalled subscriber: the queued messages passed the budget \
+                 (--max-queue-mib); it reconnects by itself and misses what was queued"
+            );
+        }
+        self.recheck_at = checked.recheck_in.map(|delay| now + delay);
+    }
+
+    /// Milliseconds until a re-check is due, as a poll timeout (-1: none pending).
+    fn poll_timeout(&self) -> i64 {
+        self.recheck_at.map_or(-1, |at| {
+            let left = at.saturating_duration_since(Instant::now());
+            i64::try_from(left.as_millis()).unwrap_or(i64::MAX).max(1)
+        })
+    }
 }
 
 /// Messages moved without polling before the control socket is checked.
 const BATCH: usize = 1024;
 
-/// The forwarder loop: moves `[topic, payload]` messages from `frontend` to `backend`, setting
-/// dropping those over the size limit (see [`crate::limits`]),
-/// until "TERMINATE" arrives on `control`.
+/// The forwarder loop: moves `[topic, payload]` messages from `frontend` to `backend`,
+/// dropping those over the size limit (see [`crate::limits`]) and keeping the queues within
+/// the byte budget (`guard`, see [`crate::budget`]), until "TERMINATE" arrives on `control`.
 fn forward(
     frontend: &zmq::Socket,
     backend: &zmq::Socket,
     control: &zmq::Socket,
+    mut guard: Option<Guard>,
     limits: Limits,
     stats: &ForwardStats,
 ) -> Result<()> {
@@ -179,19 +287,41 @@ fn forward(
                 None => backend.send(topic, 0)?,
             }
             stats.forwarded.fetch_add(1, Ordering::Relaxed);
+            if let Some(guard) = guard.as_mut()
+                && guard.budget.forwarded(len)
+            {
+                guard.events()?;
+                guard.check(stats);
+            }
         }
-        let (in_ready, stop) = {
+        let (in_ready, stop, events) = {
+            let timeout = guard.as_ref().map_or(-1, Guard::poll_timeout);
+            // Without a guard the third item repeats the control socket and is not polled.
             let mut items = [
                 frontend.as_poll_item(zmq::POLLIN),
                 control.as_poll_item(zmq::POLLIN),
+                guard
+                    .as_ref()
+                    .map_or(control, |guard| &guard.monitor)
+                    .as_poll_item(zmq::POLLIN),
             ];
-            match zmq::poll(&mut items, -1) {
+            let used = if guard.is_some() { 3 } else { 2 };
+            match zmq::poll(&mut items[..used], timeout) {
                 // A signal delivered to this thread interrupted the wait: resume.
                 Err(zmq::Error::EINTR) => continue,
                 other => other?,
             };
-            (items[0].is_readable(), items[1].is_readable())
+            let events = used == 3 && items[2].is_readable();
+            (items[0].is_readable(), items[1].is_readable(), events)
         };
+        if let Some(guard) = guard.as_mut() {
+            if events {
+                guard.events()?;
+            }
+            if guard.recheck_at.is_some_and(|at| at <= Instant::now()) {
+                guard.check(stats);
+            }
+        }
         if stop {
             let command = control.recv_bytes(0)?;
             if command == b"TERMINATE" {
@@ -258,6 +388,7 @@ impl Backplane {
         config.limits.apply_stall_timeout(&mut backend)?;
         config.access.apply_server(&backend)?;
         backend.set_linger(0)?;
+        let guard = Guard::start(&ctx, &backend, &config.limits)?;
         let publisher_port = bind(&frontend, &config.bind, config.publisher_port)?;
         let subscriber_port = bind(&backend, &config.bind, config.subscriber_port)?;
 
@@ -274,7 +405,14 @@ impl Backplane {
         let thread = std::thread::Builder::new()
             .name("banyan-backplane".into())
             .spawn(move || {
-                let result = forward(&frontend, &backend, &proxy_control, limits, &thread_stats);
+                let result = forward(
+                    &frontend,
+                    &backend,
+                    &proxy_control,
+                    guard,
+                    limits,
+                    &thread_stats,
+                );
                 drop((frontend, backend, proxy_control));
                 drop(ctx);
                 result

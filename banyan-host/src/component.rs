@@ -355,8 +355,12 @@ impl Component {
             .clone()
             .unwrap_or_else(|| outward_ipv4().to_string());
         let ctx = zmq::Context::new();
-        let publisher = ctx.socket(zmq::PUB)?;
+        let mut publisher = ctx.socket(zmq::PUB)?;
         config.limits.apply_send(&publisher)?;
+        // A backplane that stops reading (frozen, hung, gone without a word) would keep this
+        // queue growing: after the stall timeout the connection is closed, its queue freed,
+        // and it reconnects by itself.
+        config.limits.apply_stall_timeout(&mut publisher)?;
         publisher.set_linger(i32::try_from(config.linger.as_millis()).unwrap_or(i32::MAX))?;
         let subscriber = ctx.socket(zmq::SUB)?;
         // Only the queue bound: ZMQ_MAXMSGSIZE on a *connecting* socket turns an oversized

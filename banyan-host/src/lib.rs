@@ -12,6 +12,7 @@
 //! # Layout
 //! - [`backplane`]: the forwarder ([`Backplane`]).
 //! - [`limits`]: message size limit and queue memory budget ([`Limits`]).
+//! - [`budget`]: the byte budget of the backplane's subscriber queues, whatever the message sizes.
 //! - [`access`]: the backplane's address allowlist and PLAIN credentials (a ZAP handler).
 //! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`.
 //! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests.
@@ -26,6 +27,7 @@
 
 pub mod access;
 pub mod backplane;
+pub mod budget;
 pub mod component;
 pub mod echo;
 pub mod error;
@@ -35,6 +37,7 @@ pub mod limits;
 pub mod multi;
 pub mod net;
 pub mod pyjson;
+mod sys;
 
 pub use access::{AccessControl, PlainCredentials};
 pub use backplane::{Backplane, BackplaneConfig};

@@ -13,22 +13,29 @@
 //!   limit. A component refuses to publish either ([`crate::Error::MessageTooLarge`]); it
 //!   does not set the option on its own subscriber socket, because on a *connecting* socket
 //!   libzmq treats an oversized part as a protocol error and never reconnects.
-//! - **Queue budget** ([`Limits::queue_budget`], default [`DEFAULT_QUEUE_BUDGET`] = 64 MiB).
-//!   A *sending* socket's HWM is fixed at `budget / (BUDGET_MESSAGE + MESSAGE_OVERHEAD)`
-//!   ([`Limits::send_hwm`]; 43 690 with the defaults): a subscriber that stops reading costs
-//!   at most the budget while messages are up to [`BUDGET_MESSAGE`] = 1 KiB (topic
-//!   included; nearly every Banyan message is far smaller), and a burst of 100 000 small
-//!   messages fits in that queue plus the kernel's socket buffers.
+//! - **Queue budget** ([`Limits::queue_budget`], default [`DEFAULT_QUEUE_BUDGET`] = 64 MiB),
+//!   kept two ways:
+//!   - by count: a *sending* socket's HWM is fixed at
+//!     `budget / (BUDGET_MESSAGE + MESSAGE_OVERHEAD)` ([`Limits::send_hwm`]; 43 690 with the
+//!     defaults), which holds the budget for messages up to [`BUDGET_MESSAGE`] = 1 KiB (topic
+//!     included; nearly every Banyan message is far smaller), and a burst of 100 000 small
+//!     messages fits in that queue plus the kernel's socket buffers;
+//!   - by bytes, whatever the sizes, on the backplane: the forwarder measures what it has
+//!     queued and evicts a subscriber that stopped reading once the budget is passed (see
+//!     [`crate::budget`]; measured: 1 200 × 256 KiB to a frozen subscriber peaked at
+//!     73 MiB RSS with the default budget, 306 MiB without the byte check).
 //! - **Stalled peers** ([`Limits::stall_timeout`], default [`DEFAULT_STALL_TIMEOUT`] = 30 s).
-//!   Bigger messages would let a stalled subscriber's queue pass the budget, so the backplane
-//!   also sends ZMTP heartbeats (PING every third of the timeout) to its subscribers and
-//!   closes a connection that answers nothing for the timeout. A stopped or frozen process
+//!   The backplane sends ZMTP heartbeats (PING every third of the timeout) to its subscribers
+//!   and closes a connection that answers nothing for the timeout, and `TCP_USER_TIMEOUT`
+//!   closes one whose data found no room at the peer as long. A stopped or frozen process
 //!   (Ctrl-Z, a hung machine, a pulled cable) cannot answer, and neither can one whose socket
 //!   stopped reading (libzmq stops reading the TCP stream when the application's queue is
-//!   full, so the PING is never seen): its queue is freed. A component that keeps reading,
-//!   however slowly, keeps answering. libzmq ≥ 4.2 on the other side answers by itself
-//!   (pyzmq and every current Python Banyan install do). A disconnected subscriber
-//!   reconnects by itself and re-sends its subscriptions.
+//!   full, so the PING is never seen): its queue is freed even below the budget. A component
+//!   that keeps reading, however slowly, keeps answering. libzmq ≥ 4.2 on the other side
+//!   answers by itself (pyzmq and every current Python Banyan install do). A disconnected
+//!   subscriber reconnects by itself and re-sends its subscriptions. A component applies the
+//!   same timeout to its publishing connection, so a backplane that stops reading does not
+//!   grow the component's queue past the timeout.
 //! - *Receiving* sockets cannot know sizes before reading, so their HWM is the fixed
 //!   `budget / (max_message + MESSAGE_OVERHEAD)` ([`Limits::hwm`]). That costs no messages:
 //!   a full receive queue makes libzmq stop reading the TCP connection (back-pressure), and
@@ -41,10 +48,14 @@
 //! sent after 1 000 small ones to an idle, reading subscriber was silently dropped. A fixed
 //! HWM never does that.
 //!
-//! What a stalled subscriber costs the backplane is therefore at most one budget (with
-//! messages up to 1 KiB; with bigger ones, at most one HWM of them until the stall timeout
-//! evicts it) plus the kernel's socket buffers of its connection (kernel memory, not the
-//! backplane's RSS). The numbers measured on this project's machines are in the README.
+//! What a stalled subscriber costs the backplane is therefore at most about one budget,
+//! whatever the sizes (on Linux with glibc, where the heap can be measured; elsewhere the
+//! count bound and the stall timeout), plus the kernel's socket buffers of its connection
+//! (kernel memory, not the backplane's RSS). What a component's own publishing queue holds
+//! while the link to the backplane is slower than it publishes is bounded by count
+//! ([`Limits::send_hwm`] messages) and by the stall timeout, not by bytes: a component
+//! publishing big messages faster than its link carries them should pace itself. The numbers
+//! measured on this project's machines are in the README.
 
 use std::time::Duration;
 
@@ -73,7 +84,9 @@ pub struct Limits {
     /// Largest message part accepted from the network, in bytes (`ZMQ_MAXMSGSIZE`); `None`
     /// accepts any size (what Python Banyan does).
     pub max_message: Option<usize>,
-    /// Memory budget of each message queue, in bytes; `None` leaves queues unbounded (HWM 0).
+    /// Memory budget for queued messages, in bytes: each queue's count bound is sized from it,
+    /// and a backplane keeps all it queues within it (see [`crate::budget`]); `None` leaves
+    /// queues unbounded (HWM 0, no byte check).
     pub queue_budget: Option<usize>,
     /// How long a backplane's subscriber may answer nothing (its heartbeats included) before
     /// its connection is closed and its queue freed; `None` never closes (Python Banyan).

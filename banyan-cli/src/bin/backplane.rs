@@ -140,11 +140,14 @@ fn main() -> ExitCode {
         let (forward, access) = (backplane.forward_stats(), backplane.access_stats());
         eprintln!(
             "backplane: forwarded {} messages; dropped {} over --max-message and {} of more \
-             than two parts; refused {} connections",
+             than two parts; refused {} connections; evicted {} stalled subscribers over \
+             --max-queue-mib (queued peak {} KiB)",
             forward.forwarded(),
             forward.oversize(),
             forward.malformed(),
-            access.refused()
+            access.refused(),
+            forward.evicted(),
+            forward.queued_peak() / 1024
         );
         backplane.shutdown()?;
         Ok(())

@@ -1,4 +1,5 @@
-//! Hostile input to the backplane: garbage connections, a stalled subscriber under a flood, a
+//! Hostile input to the backplane: garbage connections, a stalled subscriber under a flood (of
+//! small and of big messages), a
 //! 256 MiB message, malformed messages, a connection from a denied address.
 
 use std::io::Write;
@@ -137,7 +138,21 @@ pub fn garbage_connections(bins: &Bins) -> Result<Outcome> {
 /// second subscriber keeps up. Survives when the backplane's peak RSS stays within the budget
 /// (plus baseline) and the live subscriber lost nothing.
 pub fn stalled_subscriber(bins: &Bins) -> Result<Outcome> {
-    const COUNT: u64 = 200_000;
+    stalled_under_flood(bins, 1024, 200_000)
+}
+
+/// The same with 256 KiB messages, 300 MiB in all: the count bound alone would let the frozen
+/// subscriber's queue hold all of it; the byte budget evicts it instead. The publisher stays
+/// at most 8 MiB ahead of the live subscriber, which must not lose a message.
+pub fn stalled_subscriber_big(bins: &Bins) -> Result<Outcome> {
+    stalled_under_flood(bins, 256 * 1024, 1200)
+}
+
+fn stalled_under_flood(bins: &Bins, size: usize, count: u64) -> Result<Outcome> {
+    /// Bytes the publisher may run ahead of the live subscriber with big messages.
+    const AHEAD_BYTES: u64 = 8 << 20;
+    let ahead = (AHEAD_BYTES / size as u64).max(1);
+    let paced = count * size as u64 > BUDGET;
     let ports = two_ports()?;
     let budget_flag = bins.supports("backplane", "--max-queue-mib");
     let extra: &[&str] = if budget_flag {
@@ -164,23 +179,27 @@ pub fn stalled_subscriber(bins: &Bins) -> Result<Outcome> {
     publisher.connect(&endpoint(ports.0))?;
     until_seen(&publisher, &live, b"flood")?;
     let base = live.count();
-    let payload = vec![0xa5u8; 1024];
+    let payload = vec![0xa5u8; size];
     let started = Instant::now();
-    for _ in 0..COUNT {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for sent in 0..count {
+        while paced && sent >= live.count() - base + ahead && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
         publisher.send_multipart([b"flood".as_slice(), &payload], 0)?;
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while live.count() < base + COUNT && Instant::now() < deadline {
+    while live.count() < base + count && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     let elapsed = started.elapsed();
     let got = live.count() - base;
     let peak = backplane.peak_rss();
     let _ = stalled.resume();
-    let lost = COUNT.saturating_sub(got);
+    let lost = count.saturating_sub(got);
     let within = peak <= BUDGET + BASELINE;
     let detail = format!(
-        "{COUNT} x 1 KiB with one subscriber frozen: backplane peak RSS {} (budget {} + {} baseline{}), live subscriber got {got}/{COUNT} in {:.1?}",
+        "{count} x {} KiB with one subscriber frozen: backplane peak RSS {} (budget {} + {} baseline{}), live subscriber got {got}/{count} in {:.1?}",
+        size / 1024,
         mib(peak),
         mib(BUDGET),
         mib(BASELINE),

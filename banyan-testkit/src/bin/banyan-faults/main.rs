@@ -66,6 +66,7 @@ const FAULTS: &[(&str, FaultFn)] = &[
     ("serial-corruption", restarts::serial_corruption),
     ("garbage-connections", hostile::garbage_connections),
     ("stalled-subscriber", hostile::stalled_subscriber),
+    ("stalled-subscriber-big", hostile::stalled_subscriber_big),
     ("huge-message", hostile::huge_message),
     ("malformed-input", hostile::malformed_input),
     ("denied-address", hostile::denied_address),
