@@ -7,10 +7,13 @@
 
 use std::time::{Duration, Instant};
 
+use banyan_host::access::AccessControl;
 use banyan_host::limits::Limits;
-use banyan_host::{Backplane, BackplaneConfig, ComponentConfig};
 
-const WAIT: Duration = Duration::from_secs(60);
+mod common;
+
+use common::{WAIT, backplane, component};
+
 const BUDGET: usize = 16 << 20;
 const MESSAGE: usize = 256 * 1024;
 /// 400 MiB in all: 25 budgets.
@@ -27,20 +30,7 @@ fn a_frozen_subscriber_of_big_messages_is_evicted_at_the_budget_and_the_live_one
         stall_timeout: None,
         ..Limits::default()
     };
-    let backplane = Backplane::bind(&BackplaneConfig {
-        limits,
-        ..BackplaneConfig::ephemeral_loopback()
-    })
-    .unwrap();
-    let component = |name: &str| {
-        ComponentConfig::new(name)
-            .backplane(
-                "127.0.0.1",
-                backplane.publisher_port(),
-                backplane.subscriber_port(),
-            )
-            .connect_timeout(WAIT)
-    };
+    let backplane = backplane(limits, AccessControl::open());
 
     // The frozen one: subscribed to everything, reads nothing, buffers almost nothing.
     let ctx = zmq::Context::new();
@@ -53,8 +43,11 @@ fn a_frozen_subscriber_of_big_messages_is_evicted_at_the_budget_and_the_live_one
         .connect(&format!("tcp://127.0.0.1:{}", backplane.subscriber_port()))
         .unwrap();
 
-    let mut live = component("live").subscribe("big").connect().unwrap();
-    let publisher = component("flooder").connect().unwrap();
+    let mut live = component(&backplane, "live")
+        .subscribe("big")
+        .connect()
+        .unwrap();
+    let publisher = component(&backplane, "flooder").connect().unwrap();
     // The frozen subscriber is connected (and subscribed) once it holds a message.
     let deadline = Instant::now() + WAIT;
     while frozen.poll(zmq::POLLIN, 0).unwrap() == 0 {

@@ -6,28 +6,11 @@ use std::time::{Duration, Instant};
 
 use banyan_host::access::{AccessControl, PlainCredentials};
 use banyan_host::limits::Limits;
-use banyan_host::{Backplane, BackplaneConfig, ComponentConfig, Error};
+use banyan_host::{Backplane, ComponentConfig, Error};
 
-const WAIT: Duration = Duration::from_secs(30);
+mod common;
 
-fn backplane(limits: Limits, access: AccessControl) -> Backplane {
-    Backplane::bind(&BackplaneConfig {
-        limits,
-        access,
-        ..BackplaneConfig::ephemeral_loopback()
-    })
-    .expect("backplane binds")
-}
-
-fn component(backplane: &Backplane, name: &str) -> ComponentConfig {
-    ComponentConfig::new(name)
-        .backplane(
-            "127.0.0.1",
-            backplane.publisher_port(),
-            backplane.subscriber_port(),
-        )
-        .connect_timeout(WAIT)
-}
+use common::{WAIT, backplane, component};
 
 fn raw_publisher(ctx: &zmq::Context, endpoint: &str) -> zmq::Socket {
     let socket = ctx.socket(zmq::PUB).unwrap();
