@@ -166,3 +166,106 @@ fn monitor_prints_topic_and_readable_payload() {
         ]
     );
 }
+
+/// Messages over `--max-message` in total are dropped, logged once per sending peer (with its
+/// address), and all counted in the exit line; messages within the limit still flow.
+#[test]
+fn oversized_messages_are_logged_once_per_peer_and_counted() {
+    let mut backplane = spawn(
+        "backplane",
+        env!("CARGO_BIN_EXE_backplane"),
+        &[
+            "--bind",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-s",
+            "0",
+            "--max-message",
+            "1K",
+        ],
+    );
+    let (publ, sub) = backplane_ports(&backplane).unwrap();
+    let ctx = zmq::Context::new();
+    let subscriber = ctx.socket(zmq::SUB).unwrap();
+    subscriber.set_subscribe(b"").unwrap();
+    subscriber.set_rcvtimeo(200).unwrap();
+    subscriber
+        .connect(&format!("tcp://127.0.0.1:{sub}"))
+        .unwrap();
+    // Two publishers from two source addresses (127.0.0.2 and 127.0.0.3, both loopback).
+    let publishers: Vec<zmq::Socket> = ["127.0.0.2", "127.0.0.3"]
+        .iter()
+        .map(|source| {
+            let socket = ctx.socket(zmq::PUB).unwrap();
+            socket.set_linger(0).unwrap();
+            socket
+                .connect(&format!("tcp://{source}:0;127.0.0.1:{publ}"))
+                .unwrap();
+            socket
+        })
+        .collect();
+    // Wait until both publishers' small messages come through: then both are connected.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = [false; 2];
+    while seen != [true; 2] {
+        assert!(Instant::now() < deadline, "publishers never came through");
+        for (index, publisher) in publishers.iter().enumerate() {
+            publisher
+                .send_multipart([format!("small{index}").as_bytes(), b"x"], 0)
+                .unwrap();
+        }
+        while let Ok(parts) = subscriber.recv_multipart(0) {
+            match parts[0].as_slice() {
+                b"small0" => seen[0] = true,
+                b"small1" => seen[1] = true,
+                _ => {}
+            }
+        }
+    }
+    // Topic and payload each within the limit, together over it: the forwarder's check.
+    let payload = vec![0u8; 600];
+    for publisher in &publishers {
+        for _ in 0..3 {
+            publisher
+                .send_multipart([&[b'b'; 500][..], &payload], 0)
+                .unwrap();
+        }
+        publisher.send_multipart([&b"after"[..], b"ok"], 0).unwrap();
+    }
+    let mut after = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while after < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "messages after the big ones were lost"
+        );
+        if let Ok(parts) = subscriber.recv_multipart(0) {
+            assert!(
+                parts.iter().map(Vec::len).sum::<usize>() <= 1024,
+                "an oversized message was forwarded"
+            );
+            after += usize::from(parts[0] == b"after");
+        }
+    }
+    backplane.set_deadline(Instant::now() + Duration::from_secs(10));
+    assert!(backplane.terminate().unwrap().success());
+    let stderr = backplane.stderr();
+    let logged: Vec<&String> = stderr
+        .iter()
+        .filter(|line| line.contains("exceed --max-message"))
+        .collect();
+    assert_eq!(logged.len(), 2, "one line per peer: {stderr:#?}");
+    for source in ["127.0.0.2", "127.0.0.3"] {
+        assert!(
+            logged.iter().any(|line| line.contains(source)),
+            "no line names {source}: {logged:#?}"
+        );
+    }
+    assert!(
+        stderr
+            .iter()
+            .any(|line| line.contains("dropped 6 over --max-message")),
+        "exit line: {stderr:#?}"
+    );
+}

@@ -222,6 +222,27 @@ impl Guard {
     }
 }
 
+/// The peers whose dropped messages were logged: each is logged once, later drops are only
+/// counted. Bounded: past [`DropLog::MAX_PEERS`] distinct peers nothing more is logged.
+#[derive(Debug, Default)]
+struct DropLog {
+    logged: std::collections::HashSet<String>,
+}
+
+impl DropLog {
+    const MAX_PEERS: usize = 1024;
+
+    /// The sender's address (libzmq's `Peer-Address` of the message) if nothing from it was
+    /// logged yet; `None` otherwise.
+    fn first_from(&mut self, part: &mut zmq::Message) -> Option<String> {
+        if self.logged.len() >= Self::MAX_PEERS {
+            return None;
+        }
+        let peer = part.gets("Peer-Address").unwrap_or("unknown").to_owned();
+        self.logged.insert(peer.clone()).then_some(peer)
+    }
+}
+
 /// Messages moved without polling before the control socket is checked.
 const BATCH: usize = 1024;
 
@@ -236,6 +257,7 @@ fn forward(
     limits: Limits,
     stats: &ForwardStats,
 ) -> Result<()> {
+    let mut drops = DropLog::default();
     loop {
         for _ in 0..BATCH {
             let mut topic = zmq::Message::new();
@@ -256,10 +278,13 @@ fn forward(
                         frontend.recv(&mut rest, 0)?;
                         parts += 1;
                     }
-                    if stats.malformed.fetch_add(1, Ordering::Relaxed) == 0 {
+                    stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    if let Some(peer) = drops.first_from(&mut topic) {
                         tracing::warn!(
+                            %peer,
                             parts,
-                            "dropping a message of more than two parts (not Banyan); further ones are counted"
+                            "dropping a message of more than two parts (not Banyan); further ones \
+                             from this peer are only counted"
                         );
                     }
                     continue;
@@ -270,11 +295,14 @@ fn forward(
             };
             let len = topic.len() + payload.as_ref().map_or(0, |payload| payload.len());
             if limits.max_message.is_some_and(|limit| len > limit) {
-                if stats.oversize.fetch_add(1, Ordering::Relaxed) == 0 {
+                stats.oversize.fetch_add(1, Ordering::Relaxed);
+                if let Some(peer) = drops.first_from(&mut topic) {
                     tracing::warn!(
+                        %peer,
                         len,
                         limit = limits.max_message,
-                        "dropping a message whose topic and payload exceed --max-message; further ones are counted"
+                        "dropping a message whose topic and payload exceed --max-message; further \
+                         ones from this peer are only counted"
                     );
                 }
                 continue;
