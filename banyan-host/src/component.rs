@@ -33,6 +33,7 @@
 //! pair; [`Component::recv_ref`] hands them out borrowed, without a copy or an allocation.
 
 pub mod health;
+pub mod send_budget;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -49,7 +50,8 @@ use crate::limits::Limits;
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4, tcp_endpoint};
 
 pub use health::PathState;
-use health::{Health, SocketSide};
+use health::{EVENT_CONNECTED, EVENT_DISCONNECTED, Health, MonitorEvent, SocketSide};
+use send_budget::{SendBudget, SystemLink, zmtp_part};
 
 /// Reserved topic prefix of connection probes. Topics under it are
 /// `_banyan_probe/<component name>/<nonce>/<sequence>`.
@@ -237,6 +239,9 @@ pub struct ComponentStats {
     /// Times the path was proven again after a loss: subscriptions in force, publishing
     /// delivered. Grows by one per backplane restart survived.
     pub reproofs: u64,
+    /// Publishes dropped because the publishing queue was over its byte budget (the
+    /// backplane took messages more slowly than they were published; see [`send_budget`]).
+    pub publish_dropped: u64,
 }
 
 /// Stops a component's blocking receive from any thread (e.g. a Ctrl-C handler).
@@ -290,9 +295,43 @@ pub struct Component {
     fast_reads: u32,
     frames: Frames,
     encode: RefCell<Vec<u8>>,
+    send: RefCell<SendState>,
     health: Health,
     stats: ComponentStats,
     max_message: Option<usize>,
+}
+
+/// The publishing side's byte budget, and the publisher's monitor events the publish path
+/// read (for [`Health`], handled at the next wait).
+struct SendState {
+    budget: Option<SendBudget>,
+    backlog: VecDeque<MonitorEvent>,
+}
+
+/// Publisher monitor events kept for [`Health`] between two waits; older ones go first (only
+/// the latest connection state matters).
+const EVENT_BACKLOG: usize = 64;
+
+/// Reads the publisher's monitor events: connections for the byte budget, the rest kept for
+/// [`Health`].
+fn pump_publisher_events(monitor: &zmq::Socket, send: &mut SendState) -> Result<()> {
+    while let Some(event) = health::read_event(monitor)? {
+        let fd = std::os::fd::RawFd::try_from(event.value).unwrap_or(-1);
+        if let Some(budget) = send.budget.as_mut() {
+            match event.code {
+                EVENT_CONNECTED => budget.connected(fd),
+                EVENT_DISCONNECTED => budget.disconnected(fd),
+                _ => {}
+            }
+        }
+        if event.code != EVENT_CONNECTED {
+            if send.backlog.len() == EVENT_BACKLOG {
+                send.backlog.pop_front();
+            }
+            send.backlog.push_back(event);
+        }
+    }
+    Ok(())
 }
 
 /// The ZeroMQ messages every read goes into, reused (no allocation per message for small
@@ -408,6 +447,10 @@ impl Component {
             fast_reads: 0,
             frames: Frames::new(),
             encode: RefCell::new(vec![0; ENCODE_BUFFER_START]),
+            send: RefCell::new(SendState {
+                budget: config.limits.queue_budget.map(SendBudget::new),
+                backlog: VecDeque::new(),
+            }),
             health,
             stats: ComponentStats::default(),
             max_message: config.limits.max_message,
@@ -493,9 +536,38 @@ impl Component {
         if let Some(limit) = self.max_message.filter(|&limit| size > limit) {
             return Err(Error::MessageTooLarge { size, limit });
         }
+        if !self.admit(topic.len(), payload.len())? {
+            return Ok(());
+        }
         self.publisher.send(topic, zmq::SNDMORE)?;
         self.publisher.send(payload, 0)?;
         Ok(())
+    }
+
+    /// Whether a message of these part sizes fits in the publishing queue's byte budget (see
+    /// [`send_budget`]); one that does not is counted and dropped, as libzmq drops at its
+    /// count bound.
+    fn admit(&self, topic: usize, payload: usize) -> Result<bool> {
+        let mut send = self.send.borrow_mut();
+        let wire = zmtp_part(topic) + zmtp_part(payload);
+        if send.budget.as_mut().is_none_or(|budget| budget.fits(wire)) {
+            return Ok(true);
+        }
+        let [publisher_monitor, _] = self.health.monitors();
+        pump_publisher_events(publisher_monitor, &mut send)?;
+        let Some(budget) = send.budget.as_mut() else {
+            return Ok(true);
+        };
+        let admitted = budget.admit(wire, Instant::now(), &mut SystemLink);
+        if !admitted && budget.dropped().is_power_of_two() {
+            tracing::warn!(
+                component = %self.name,
+                dropped = budget.dropped(),
+                "publishing queue over its byte budget (the backplane takes messages more \
+                 slowly than they are published): dropping"
+            );
+        }
+        Ok(admitted)
     }
 
     /// Where the path through the backplane stands (see [`health`]).
@@ -505,7 +577,16 @@ impl Component {
 
     /// Counters: drops, disconnections, re-proofs.
     pub fn stats(&self) -> ComponentStats {
-        self.stats
+        let publish_dropped = self
+            .send
+            .borrow()
+            .budget
+            .as_ref()
+            .map_or(0, SendBudget::dropped);
+        ComponentStats {
+            publish_dropped,
+            ..self.stats
+        }
     }
 
     /// Blocks until a message arrives. Returns [`Error::Shutdown`] when a
@@ -752,18 +833,27 @@ impl Component {
                 self.stop.recv_bytes(0)?;
                 return Ok(Raw::Stop);
             }
-            for (side, ready) in [SocketSide::Publisher, SocketSide::Subscriber]
-                .into_iter()
-                .zip(events_ready)
-            {
-                if ready {
-                    self.health.drain_events(
-                        side,
+            let send = self.send.get_mut();
+            if events_ready[0] || !send.backlog.is_empty() {
+                let [publisher_monitor, _] = self.health.monitors();
+                pump_publisher_events(publisher_monitor, send)?;
+                for event in send.backlog.drain(..) {
+                    self.health.handle(
+                        SocketSide::Publisher,
+                        &event,
                         &self.subscriber,
                         &mut self.stats,
                         &self.name,
                     )?;
                 }
+            }
+            if events_ready[1] {
+                self.health.drain_events(
+                    SocketSide::Subscriber,
+                    &self.subscriber,
+                    &mut self.stats,
+                    &self.name,
+                )?;
             }
             if fd_ready {
                 return Ok(Raw::FdReady);

@@ -23,7 +23,11 @@
 //!   - by bytes, whatever the sizes, on the backplane: the forwarder measures what it has
 //!     queued and evicts a subscriber that stopped reading once the budget is passed (see
 //!     [`crate::budget`]; measured: 1 200 × 256 KiB to a frozen subscriber peaked at
-//!     73 MiB RSS with the default budget, 306 MiB without the byte check).
+//!     73 MiB RSS with the default budget, 306 MiB without the byte check);
+//!   - by bytes in a component's publishing queue: what it hands to libzmq minus what the
+//!     connection took stays within the budget, the rest is dropped and counted (see
+//!     [`crate::component::send_budget`]; measured: 1 000 × 256 KiB to a frozen backplane
+//!     grew the component's peak RSS by 16 MiB with a 16 MiB budget, 248 MiB without).
 //! - **Stalled peers** ([`Limits::stall_timeout`], default [`DEFAULT_STALL_TIMEOUT`] = 30 s).
 //!   The backplane sends ZMTP heartbeats (PING every third of the timeout) to its subscribers
 //!   and closes a connection that answers nothing for the timeout, and `TCP_USER_TIMEOUT`
@@ -34,8 +38,8 @@
 //!   that keeps reading, however slowly, keeps answering. libzmq ≥ 4.2 on the other side
 //!   answers by itself (pyzmq and every current Python Banyan install do). A disconnected
 //!   subscriber reconnects by itself and re-sends its subscriptions. A component applies the
-//!   same timeout to its publishing connection, so a backplane that stops reading does not
-//!   grow the component's queue past the timeout.
+//!   same timeout to its publishing connection: a backplane that stops reading is
+//!   disconnected after it (and the component reconnects).
 //! - *Receiving* sockets cannot know sizes before reading, so their HWM is the fixed
 //!   `budget / (max_message + MESSAGE_OVERHEAD)` ([`Limits::hwm`]). That costs no messages:
 //!   a full receive queue makes libzmq stop reading the TCP connection (back-pressure), and
@@ -51,11 +55,10 @@
 //! What a stalled subscriber costs the backplane is therefore at most about one budget,
 //! whatever the sizes (on Linux with glibc, where the heap can be measured; elsewhere the
 //! count bound and the stall timeout), plus the kernel's socket buffers of its connection
-//! (kernel memory, not the backplane's RSS). What a component's own publishing queue holds
-//! while the link to the backplane is slower than it publishes is bounded by count
-//! ([`Limits::send_hwm`] messages) and by the stall timeout, not by bytes: a component
-//! publishing big messages faster than its link carries them should pace itself. The numbers
-//! measured on this project's machines are in the README.
+//! (kernel memory, not the backplane's RSS). A component's publishing queue holds at most
+//! about one budget too; its receiving queue holds at most [`Limits::hwm`] messages of at
+//! most [`Limits::max_message`] (the backplane drops bigger ones). The numbers measured on
+//! this project's machines are in the README.
 
 use std::time::Duration;
 

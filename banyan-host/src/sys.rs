@@ -86,6 +86,27 @@ pub(crate) fn tcp_send_state(_fd: RawFd) -> Option<TcpSendState> {
     None
 }
 
+/// Bytes in the kernel's send queue of the TCP socket `fd`, sent or not, not yet acknowledged
+/// (`SIOCOUTQ`). `None` if `fd` is not an open TCP socket.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn send_queue(fd: RawFd) -> Option<u32> {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (= TIOCOUTQ) writes one int through the pointer, which points to
+    // `queued`; on a closed or non-TCP descriptor the call fails without writing.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) };
+    if rc != 0 {
+        return None;
+    }
+    u32::try_from(queued).ok()
+}
+
+/// Not available on this platform.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn send_queue(_fd: RawFd) -> Option<u32> {
+    None
+}
+
 /// Runs `f` on `fd` seen as a TCP stream, without taking it over (libzmq owns and closes it).
 #[allow(unsafe_code)]
 fn with_stream<T>(fd: RawFd, f: impl FnOnce(&std::net::TcpStream) -> T) -> T {
@@ -144,6 +165,9 @@ mod tests {
         assert!(full.notsent > 0, "{full:?}");
         assert!(full.window.unwrap() < 64 * 1024, "{full:?}");
         assert!(full.acked < sent as u64, "{full:?}");
+        // Everything written and not acknowledged is in the send queue.
+        let queued = u64::from(send_queue(sender.as_raw_fd()).unwrap());
+        assert_eq!(full.acked - 1 + queued, sent as u64);
 
         let mut buffer = vec![0u8; 1 << 20];
         let mut read = 0;
@@ -157,6 +181,7 @@ mod tests {
         // The count includes the SYN's one sequence number.
         assert_eq!(drained.acked, sent as u64 + 1, "{drained:?}");
 
+        assert_eq!(send_queue(sender.as_raw_fd()), Some(0));
         let (local, peer) = addresses(sender.as_raw_fd()).unwrap();
         assert_eq!(peer, listener.local_addr().unwrap());
         assert_eq!(local, reader.peer_addr().unwrap());

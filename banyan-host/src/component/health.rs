@@ -22,7 +22,8 @@
 //! # What is kept, what is not
 //! - Subscriptions: all kept (libzmq re-sends them; the re-proof shows they are in force).
 //! - Messages published while the backplane is down: ZeroMQ keeps them in the PUB socket's
-//!   queue (up to the high-water mark) and sends them when the connection is back, but the new
+//!   queue (up to the high-water mark and the byte budget, [`super::send_budget`]) and sends
+//!   them when the connection is back, but the new
 //!   backplane forwards a message only to subscribers whose connections are back too; messages
 //!   in flight inside the dying backplane are lost. Pub/sub never promised delivery: where a
 //!   message must arrive, re-send it until answered, as the echo client does
@@ -61,10 +62,52 @@ pub(crate) enum SocketSide {
 /// Longest wait between two re-proof probes.
 const MAX_PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
-/// `ZMQ_EVENT_DISCONNECTED`.
-const EVENT_DISCONNECTED: u16 = 0x0200;
+/// `ZMQ_EVENT_CONNECTED` (its value is the connection's descriptor).
+pub(crate) const EVENT_CONNECTED: u16 = 0x0001;
+/// `ZMQ_EVENT_DISCONNECTED` (its value is the connection's descriptor).
+pub(crate) const EVENT_DISCONNECTED: u16 = 0x0200;
 /// `ZMQ_EVENT_HANDSHAKE_SUCCEEDED`.
 const EVENT_HANDSHAKE_SUCCEEDED: u16 = 0x1000;
+
+/// One event of a socket monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MonitorEvent {
+    /// `ZMQ_EVENT_*`.
+    pub code: u16,
+    /// The event's value: the connection's descriptor for `CONNECTED` and `DISCONNECTED`.
+    pub value: u32,
+    /// The endpoint it concerns.
+    pub endpoint: String,
+}
+
+/// Reads one event from a monitor socket without waiting; `None` when there is none.
+pub(crate) fn read_event(monitor: &zmq::Socket) -> Result<Option<MonitorEvent>> {
+    let mut head = zmq::Message::new();
+    match monitor.recv(&mut head, zmq::DONTWAIT) {
+        Ok(()) => {}
+        Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    }
+    // An event is [u16 event + u32 value (native endian), endpoint].
+    let mut rest = zmq::Message::new();
+    let mut more = head.get_more();
+    while more {
+        monitor.recv(&mut rest, 0)?;
+        more = rest.get_more();
+    }
+    let (code, value) = match head.get(..6) {
+        Some(b) => (
+            u16::from_ne_bytes([b[0], b[1]]),
+            u32::from_ne_bytes([b[2], b[3], b[4], b[5]]),
+        ),
+        None => (0, 0),
+    };
+    Ok(Some(MonitorEvent {
+        code,
+        value,
+        endpoint: String::from_utf8_lossy(&rest).into_owned(),
+    }))
+}
 
 /// A re-proof in flight.
 #[derive(Debug)]
@@ -88,8 +131,6 @@ pub(crate) struct Health {
     /// Whether the publisher's / subscriber's connection is up (handshake done).
     up: [bool; 2],
     state: State,
-    event: zmq::Message,
-    rest: zmq::Message,
 }
 
 impl Health {
@@ -101,7 +142,14 @@ impl Health {
         nonce: u64,
     ) -> Result<Self> {
         let events = i32::from(EVENT_DISCONNECTED | EVENT_HANDSHAKE_SUCCEEDED);
+        // The publisher's connections also for its byte budget (`send_budget`), which reads
+        // the connection's descriptor from `CONNECTED`.
         let watch = |socket: &zmq::Socket, side: &str| -> Result<zmq::Socket> {
+            let events = if side == "pub" {
+                events | i32::from(EVENT_CONNECTED)
+            } else {
+                events
+            };
             let endpoint = format!("inproc://banyan-monitor-{nonce:016x}-{side}");
             socket.monitor(&endpoint, events)?;
             let monitor = ctx.socket(zmq::PAIR)?;
@@ -113,8 +161,6 @@ impl Health {
             monitors: [watch(publisher, "pub")?, watch(subscriber, "sub")?],
             up: [false; 2],
             state: State::Proven,
-            event: zmq::Message::new(),
-            rest: zmq::Message::new(),
         })
     }
 
@@ -131,7 +177,7 @@ impl Health {
         [&self.monitors[0], &self.monitors[1]]
     }
 
-    /// Reads the queued events of one monitor.
+    /// Reads and handles the queued events of one monitor.
     pub(crate) fn drain_events(
         &mut self,
         side: SocketSide,
@@ -139,44 +185,43 @@ impl Health {
         stats: &mut ComponentStats,
         name: &str,
     ) -> Result<()> {
-        let index = side as usize;
-        loop {
-            match self.monitors[index].recv(&mut self.event, zmq::DONTWAIT) {
-                Ok(()) => {}
-                Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Ok(()),
-                Err(error) => return Err(error.into()),
-            }
-            // An event is [u16 event + u32 value (native endian), endpoint].
-            let mut more = self.event.get_more();
-            while more {
-                self.monitors[index].recv(&mut self.rest, 0)?;
-                more = self.rest.get_more();
-            }
-            let Some(code) = self.event.get(..2) else {
-                continue;
-            };
-            match u16::from_ne_bytes([code[0], code[1]]) {
-                EVENT_DISCONNECTED => {
-                    self.up[index] = false;
-                    let endpoint = String::from_utf8_lossy(&self.rest).into_owned();
-                    if matches!(self.state, State::Proven) {
-                        stats.disconnects += 1;
-                        tracing::warn!(
-                            component = name,
-                            socket = ?side,
-                            %endpoint,
-                            "lost the backplane; reconnecting (subscriptions are kept)"
-                        );
-                    }
-                    self.lose(subscriber)?;
-                }
-                EVENT_HANDSHAKE_SUCCEEDED => {
-                    self.up[index] = true;
-                    tracing::debug!(component = name, socket = ?side, "connected");
-                }
-                _ => {}
-            }
+        while let Some(event) = read_event(&self.monitors[side as usize])? {
+            self.handle(side, &event, subscriber, stats, name)?;
         }
+        Ok(())
+    }
+
+    /// Handles one event of `side`'s monitor (read by [`read_event`]).
+    pub(crate) fn handle(
+        &mut self,
+        side: SocketSide,
+        event: &MonitorEvent,
+        subscriber: &zmq::Socket,
+        stats: &mut ComponentStats,
+        name: &str,
+    ) -> Result<()> {
+        let index = side as usize;
+        match event.code {
+            EVENT_DISCONNECTED => {
+                self.up[index] = false;
+                if matches!(self.state, State::Proven) {
+                    stats.disconnects += 1;
+                    tracing::warn!(
+                        component = name,
+                        socket = ?side,
+                        endpoint = %event.endpoint,
+                        "lost the backplane; reconnecting (subscriptions are kept)"
+                    );
+                }
+                self.lose(subscriber)?;
+            }
+            EVENT_HANDSHAKE_SUCCEEDED => {
+                self.up[index] = true;
+                tracing::debug!(component = name, socket = ?side, "connected");
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     fn lose(&mut self, subscriber: &zmq::Socket) -> Result<()> {
