@@ -12,7 +12,7 @@ use banyan_host::limits::Limits;
 
 mod common;
 
-use common::{WAIT, backplane, component};
+use common::{WAIT, backplane, component, frozen_subscriber};
 
 const BUDGET: usize = 16 << 20;
 const MESSAGE: usize = 256 * 1024;
@@ -34,11 +34,7 @@ fn a_frozen_subscriber_of_big_messages_is_evicted_at_the_budget_and_the_live_one
 
     // The frozen one: subscribed to everything, reads nothing, buffers almost nothing.
     let ctx = zmq::Context::new();
-    let frozen = ctx.socket(zmq::SUB).unwrap();
-    frozen.set_rcvhwm(1).unwrap();
-    frozen.set_rcvbuf(4096).unwrap();
-    frozen.set_linger(0).unwrap();
-    frozen.set_subscribe(b"").unwrap();
+    let frozen = frozen_subscriber(&ctx);
     frozen
         .connect(&format!("tcp://127.0.0.1:{}", backplane.subscriber_port()))
         .unwrap();

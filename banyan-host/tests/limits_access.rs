@@ -10,7 +10,7 @@ use banyan_host::{Backplane, ComponentConfig, Error};
 
 mod common;
 
-use common::{WAIT, backplane, component};
+use common::{WAIT, backplane, component, frozen_subscriber};
 
 fn raw_publisher(ctx: &zmq::Context, endpoint: &str) -> zmq::Socket {
     let socket = ctx.socket(zmq::PUB).unwrap();
@@ -136,11 +136,7 @@ fn a_stalled_subscriber_is_disconnected_after_the_stall_timeout() {
     let limits = Limits::default().with_stall_timeout(Duration::from_secs(2));
     let backplane = backplane(limits, AccessControl::open());
     let ctx = zmq::Context::new();
-    let stalled = ctx.socket(zmq::SUB).unwrap();
-    stalled.set_rcvhwm(1).unwrap();
-    stalled.set_rcvbuf(4096).unwrap();
-    stalled.set_linger(0).unwrap();
-    stalled.set_subscribe(b"").unwrap();
+    let stalled = frozen_subscriber(&ctx);
     stalled
         .monitor(
             "inproc://stalled-monitor",

@@ -30,3 +30,15 @@ pub fn component(backplane: &Backplane, name: &str) -> ComponentConfig {
         )
         .connect_timeout(WAIT)
 }
+
+/// A SUB socket subscribed to everything that will read nothing and buffers almost nothing
+/// (one message, a 4 KiB kernel buffer): a stalled subscriber. Not connected yet, so that a
+/// monitor can be set first.
+pub fn frozen_subscriber(ctx: &zmq::Context) -> zmq::Socket {
+    let socket = ctx.socket(zmq::SUB).unwrap();
+    socket.set_rcvhwm(1).unwrap();
+    socket.set_rcvbuf(4096).unwrap();
+    socket.set_linger(0).unwrap();
+    socket.set_subscribe(b"").unwrap();
+    socket
+}
