@@ -43,7 +43,7 @@ pub(super) fn pubsub_section(plan: &Plan, report: &mut Report, shared: &mut Shar
     fresh_run(|ep| pubsub::banyan_run(ep, plan.warmup_messages, quiet))?;
     fresh_run(|ep| pubsub::raw_run(ep, plan.warmup_messages, quiet, HWM))?;
     let (mut banyan, mut raw, mut polled) = (Vec::new(), Vec::new(), Vec::new());
-    for run in 1..=plan.runs {
+    for run in 1..=plan.pubsub_runs {
         // Interleaved pairs, alternating which one runs first.
         let banyan_run = || fresh_run(|ep| pubsub::banyan_run(ep, n, quiet));
         let raw_run = || fresh_run(|ep| pubsub::raw_run(ep, n, quiet, HWM));
@@ -60,7 +60,7 @@ pub(super) fn pubsub_section(plan: &Plan, report: &mut Report, shared: &mut Shar
             format!(
                 "run {run}/{}: banyan {} msg/s (lost {}), raw {} msg/s (lost {}), \
                  banyan owned recv {} msg/s",
-                plan.runs,
+                plan.pubsub_runs,
                 num(b.rate()),
                 b.lost(),
                 num(r.rate()),
@@ -117,7 +117,10 @@ pub(super) fn pubsub_section(plan: &Plan, report: &mut Report, shared: &mut Shar
                 ..pairs
             },
             "×",
-            "target ≥ 0.95 with 0 lost",
+            format!(
+                "median pair ratio {:.3}; target ≥ 0.95 with 0 lost",
+                pairs.median
+            ),
         );
     }
     report.summary.pubsub_ratio = Some(ratio);

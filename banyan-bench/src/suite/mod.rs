@@ -68,6 +68,9 @@ pub struct Plan {
     pub quick: bool,
     /// Measured runs of each Rust measurement (after one warm-up).
     pub runs: usize,
+    /// Interleaved Banyan/raw pairs of the pub/sub section: more than `runs`, because a
+    /// single pair varies by ±15 % on 2 shared cores and the ratio's target is 5 % away.
+    pub pubsub_runs: usize,
     /// Messages per throughput run.
     pub messages: u64,
     /// Messages of the throughput warm-up run.
@@ -102,6 +105,7 @@ impl Plan {
         Self {
             quick: false,
             runs: 5,
+            pubsub_runs: 15,
             messages: 1_000_000,
             warmup_messages: 200_000,
             quiet: Duration::from_secs(2),
@@ -134,6 +138,7 @@ impl Plan {
         Self {
             quick: true,
             runs: 3,
+            pubsub_runs: 3,
             messages: 100_000,
             warmup_messages: 20_000,
             quiet: Duration::from_secs(1),
@@ -163,6 +168,7 @@ impl Plan {
     /// Overrides the number of measured runs (at least 3 are kept).
     pub fn with_runs(mut self, runs: usize) -> Self {
         self.runs = runs.max(3);
+        self.pubsub_runs = self.runs;
         self.gateway.runs = self.runs;
         self.py_runs = self.py_runs.max(3);
         self
