@@ -16,6 +16,10 @@
 //!   that reads at all is not.
 //!   Suspects are watched from half the budget on, so one stalled since then is evicted the
 //!   moment the budget is passed.
+//! - **Slow consumers.** A subscriber that reads, but more slowly than a sustained flood comes
+//!   in, is not stalled, yet its queue grows. Past *twice* the budget, with nobody stalled,
+//!   the slowest subscriber whose kernel buffer stayed full for [`CONFIRM`] (fewest bytes
+//!   acknowledged per second) is evicted: the hard ceiling whatever the readers do.
 //! - **Evict.** While the queued bytes exceed the budget, every stalled subscriber's
 //!   connection is shut down: libzmq sees the end of the stream, closes the connection and
 //!   frees its queue; the subscriber (libzmq, Python's pyzmq alike) reconnects by itself and
@@ -83,8 +87,12 @@ struct Peer {
     /// The connection's addresses when it was accepted: a descriptor is acted on only while
     /// it still carries this connection (libzmq may have closed and reused it meanwhile).
     addresses: Option<(SocketAddr, SocketAddr)>,
-    /// When it was first seen stalled, and the bytes acknowledged then.
+    /// When it was first seen stalled (no byte acknowledged since), and the bytes
+    /// acknowledged then.
     stalled_since: Option<(Instant, u64)>,
+    /// When its kernel buffer was first seen full (it may still be reading, slowly), and the
+    /// bytes acknowledged then.
+    full_since: Option<(Instant, u64)>,
     /// Shut down; waiting for libzmq's `DISCONNECTED` event.
     evicted: bool,
 }
@@ -137,6 +145,7 @@ impl Budget {
             Peer {
                 addresses,
                 stalled_since: None,
+                full_since: None,
                 evicted: false,
             },
         );
@@ -168,55 +177,86 @@ impl Budget {
         if queued <= self.budget / 2 {
             for peer in self.peers.values_mut() {
                 peer.stalled_since = None;
+                peer.full_since = None;
             }
             return checked;
         }
         let over = queued > self.budget;
+        let ceiling = queued > self.budget.saturating_mul(2);
+        // The slowest subscriber whose kernel buffer stayed full for CONFIRM: bytes it
+        // acknowledged per second since, and its descriptor.
+        let mut slowest: Option<(f64, RawFd)> = None;
+        let mut doomed = Vec::new();
         for (&fd, peer) in &mut self.peers {
             if peer.evicted {
                 continue;
             }
             let state = probe.send_state(fd);
-            let stalled =
+            let full =
                 state.filter(|s| s.notsent > 0 && s.window.is_none_or(|w| w < STALLED_WINDOW));
-            let Some(state) = stalled else {
+            let Some(state) = full else {
                 peer.stalled_since = None;
+                peer.full_since = None;
                 continue;
             };
+            let (full_at, full_acked) = *peer.full_since.get_or_insert((now, state.acked));
+            let full_for = now.duration_since(full_at);
+            if full_for >= CONFIRM {
+                let rate = state.acked.saturating_sub(full_acked) as f64 / full_for.as_secs_f64();
+                if slowest.is_none_or(|(slowest_rate, _)| rate < slowest_rate) {
+                    slowest = Some((rate, fd));
+                }
+            }
             match peer.stalled_since {
                 Some((since, acked))
                     if over && acked == state.acked && now.duration_since(since) >= CONFIRM =>
                 {
-                    let current = probe.addresses(fd);
-                    if current.is_none() || current != peer.addresses {
-                        // Not the connection accepted on this descriptor any more.
-                        peer.stalled_since = None;
-                        continue;
-                    }
-                    match probe.shut_down(fd) {
-                        Ok(()) => {
-                            peer.evicted = true;
-                            if let Some((_, address)) = peer.addresses {
-                                checked.evicted.push(address);
-                            }
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, fd, "cannot shut a stalled subscriber down");
-                        }
-                    }
+                    doomed.push(fd);
                 }
                 Some((_, acked)) if acked == state.acked => {}
                 _ => peer.stalled_since = Some((now, state.acked)),
             }
         }
+        // Past twice the budget with nobody stalled, a subscriber that reads but falls behind
+        // the flood holds the memory: the slowest goes (NATS's "slow consumer").
+        if doomed.is_empty() && ceiling {
+            doomed.extend(slowest.map(|(_, fd)| fd));
+        }
+        for fd in doomed {
+            if let Some(address) = self.evict(fd, probe) {
+                checked.evicted.push(address);
+            }
+        }
         if self
             .peers
             .values()
-            .any(|p| !p.evicted && p.stalled_since.is_some())
+            .any(|p| !p.evicted && (p.stalled_since.is_some() || p.full_since.is_some()))
         {
             checked.recheck_in = Some(CONFIRM);
         }
         checked
+    }
+
+    /// Shuts the connection on `fd` down if it is still the one accepted there.
+    fn evict(&mut self, fd: RawFd, probe: &mut impl Probe) -> Option<SocketAddr> {
+        let peer = self.peers.get_mut(&fd)?;
+        let current = probe.addresses(fd);
+        if current.is_none() || current != peer.addresses {
+            // Not the connection accepted on this descriptor any more.
+            peer.stalled_since = None;
+            peer.full_since = None;
+            return None;
+        }
+        match probe.shut_down(fd) {
+            Ok(()) => {
+                peer.evicted = true;
+                peer.addresses.map(|(_, address)| address)
+            }
+            Err(error) => {
+                tracing::warn!(%error, fd, "cannot shut a stalled subscriber down");
+                None
+            }
+        }
     }
 }
 
@@ -373,6 +413,40 @@ mod tests {
                 .evicted
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn past_twice_the_budget_the_slowest_reader_goes() {
+        let (mut budget, mut script, now) = rig();
+        // Both read (acknowledge bytes), both with full buffers; 8 reads half as fast.
+        script.states.insert(
+            7,
+            TcpSendState {
+                window: Some(0),
+                ..READING
+            },
+        );
+        script.states.insert(
+            8,
+            TcpSendState {
+                window: Some(0),
+                ..READING
+            },
+        );
+        script.heap += 100 << 20;
+        budget.check(now, &mut script);
+        script.states.get_mut(&7).unwrap().acked += 2 << 20;
+        script.states.get_mut(&8).unwrap().acked += 1 << 20;
+        assert!(
+            budget.check(now + CONFIRM, &mut script).evicted.is_empty(),
+            "over the budget but under the ceiling: readers are kept"
+        );
+        script.heap += 100 << 20;
+        script.states.get_mut(&7).unwrap().acked += 2 << 20;
+        script.states.get_mut(&8).unwrap().acked += 1 << 20;
+        let checked = budget.check(now + CONFIRM * 2, &mut script);
+        assert_eq!(checked.evicted, vec![address(8).1]);
+        assert_eq!(script.shut, vec![8]);
     }
 
     #[test]
