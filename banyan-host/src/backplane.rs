@@ -20,8 +20,10 @@
 //! [`Limits::queue_budget`]. A subscriber that stops reading fills its own queue and then
 //! misses messages; the forwarder and every other subscriber go on at full speed (a PUB socket
 //! never blocks); after [`Limits::stall_timeout`] without an answer to the backplane's
-//! heartbeats, its connection is closed and its queue freed. See [`crate::limits`] and the
-//! README for the measured bound.
+//! heartbeats, its connection is closed and its queue freed. Whatever the message sizes, the
+//! forwarder also measures the bytes it has queued and evicts a stalled subscriber once they
+//! pass the budget ([`crate::budget`]). See [`crate::limits`] and the README for the measured
+//! bound.
 //!
 //! # Access control
 //! With a non-open [`AccessControl`] the sockets carry a ZAP domain and a handler thread
