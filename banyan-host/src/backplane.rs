@@ -38,6 +38,7 @@ use crate::access::{AccessControl, AccessStats, ZapHandler};
 use crate::budget::{Budget, SystemProbe};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
+use crate::monitor::{EVENT_ACCEPTED, EVENT_DISCONNECTED, read_event};
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, bind_endpoint, endpoint_port};
 
 /// How to bind a backplane.
@@ -158,10 +159,7 @@ impl Guard {
             "inproc://banyan-backplane-monitor-{}",
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        backend.monitor(
-            &endpoint,
-            zmq::SocketEvent::ACCEPTED as i32 | zmq::SocketEvent::DISCONNECTED as i32,
-        )?;
+        backend.monitor(&endpoint, i32::from(EVENT_ACCEPTED | EVENT_DISCONNECTED))?;
         let monitor = ctx.socket(zmq::PAIR)?;
         monitor.connect(&endpoint)?;
         Ok(Some(Self {
@@ -174,25 +172,15 @@ impl Guard {
 
     /// Reads the monitor's pending events: connections accepted and gone.
     fn events(&mut self) -> Result<()> {
-        loop {
-            let frames = match self.monitor.recv_multipart(zmq::DONTWAIT) {
-                Ok(frames) => frames,
-                Err(zmq::Error::EAGAIN) => return Ok(()),
-                Err(zmq::Error::EINTR) => continue,
-                Err(error) => return Err(error.into()),
-            };
-            // Frame 1: event (u16) and value (u32, here the connection's descriptor).
-            let Some(head) = frames.first().filter(|head| head.len() >= 6) else {
-                continue;
-            };
-            let event = u16::from_le_bytes([head[0], head[1]]);
-            let fd = i32::from_le_bytes([head[2], head[3], head[4], head[5]]);
-            if event == zmq::SocketEvent::ACCEPTED as u16 {
-                self.budget.accepted(fd, &mut self.probe);
-            } else if event == zmq::SocketEvent::DISCONNECTED as u16 {
-                self.budget.disconnected(fd);
+        while let Some(event) = read_event(&self.monitor)? {
+            let fd = std::os::fd::RawFd::try_from(event.value).unwrap_or(-1);
+            match event.code {
+                EVENT_ACCEPTED => self.budget.accepted(fd, &mut self.probe),
+                EVENT_DISCONNECTED => self.budget.disconnected(fd),
+                _ => {}
             }
         }
+        Ok(())
     }
 
     fn check(&mut self, stats: &ForwardStats) {

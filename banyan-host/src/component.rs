@@ -49,8 +49,9 @@ use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4, tcp_endpoint};
 
+use crate::monitor::{EVENT_CONNECTED, EVENT_DISCONNECTED, MonitorEvent, read_event};
 pub use health::PathState;
-use health::{EVENT_CONNECTED, EVENT_DISCONNECTED, Health, MonitorEvent, SocketSide};
+use health::{Health, SocketSide};
 use send_budget::{SendBudget, SystemLink, zmtp_part};
 
 /// Reserved topic prefix of connection probes. Topics under it are
@@ -315,7 +316,7 @@ const EVENT_BACKLOG: usize = 64;
 /// Reads the publisher's monitor events: connections for the byte budget, the rest kept for
 /// [`Health`].
 fn pump_publisher_events(monitor: &zmq::Socket, send: &mut SendState) -> Result<()> {
-    while let Some(event) = health::read_event(monitor)? {
+    while let Some(event) = read_event(monitor)? {
         let fd = std::os::fd::RawFd::try_from(event.value).unwrap_or(-1);
         if let Some(budget) = send.budget.as_mut() {
             match event.code {

@@ -34,6 +34,7 @@ pub mod error;
 pub mod gateway;
 pub mod launch;
 pub mod limits;
+mod monitor;
 pub mod multi;
 pub mod net;
 pub mod pyjson;

@@ -23,8 +23,7 @@
 //! - Subscriptions: all kept (libzmq re-sends them; the re-proof shows they are in force).
 //! - Messages published while the backplane is down: ZeroMQ keeps them in the PUB socket's
 //!   queue (up to the high-water mark and the byte budget, [`super::send_budget`]) and sends
-//!   them when the connection is back, but the new
-//!   backplane forwards a message only to subscribers whose connections are back too; messages
+//!   them when the connection is back, but the new backplane forwards a message only to subscribers whose connections are back too; messages
 //!   in flight inside the dying backplane are lost. Pub/sub never promised delivery: where a
 //!   message must arrive, re-send it until answered, as the echo client does
 //!   ([`crate::echo::run_client`] also re-sends at once when a re-proof completes).
@@ -40,6 +39,9 @@ use banyan_proto::payload;
 
 use super::{ComponentStats, PROBE_ABOUT, Probe};
 use crate::error::Result;
+use crate::monitor::{
+    EVENT_CONNECTED, EVENT_DISCONNECTED, EVENT_HANDSHAKE_SUCCEEDED, MonitorEvent, read_event,
+};
 
 /// Where a component's path through the backplane stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,53 +63,6 @@ pub(crate) enum SocketSide {
 
 /// Longest wait between two re-proof probes.
 const MAX_PROBE_INTERVAL: Duration = Duration::from_millis(500);
-
-/// `ZMQ_EVENT_CONNECTED` (its value is the connection's descriptor).
-pub(crate) const EVENT_CONNECTED: u16 = 0x0001;
-/// `ZMQ_EVENT_DISCONNECTED` (its value is the connection's descriptor).
-pub(crate) const EVENT_DISCONNECTED: u16 = 0x0200;
-/// `ZMQ_EVENT_HANDSHAKE_SUCCEEDED`.
-const EVENT_HANDSHAKE_SUCCEEDED: u16 = 0x1000;
-
-/// One event of a socket monitor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MonitorEvent {
-    /// `ZMQ_EVENT_*`.
-    pub code: u16,
-    /// The event's value: the connection's descriptor for `CONNECTED` and `DISCONNECTED`.
-    pub value: u32,
-    /// The endpoint it concerns.
-    pub endpoint: String,
-}
-
-/// Reads one event from a monitor socket without waiting; `None` when there is none.
-pub(crate) fn read_event(monitor: &zmq::Socket) -> Result<Option<MonitorEvent>> {
-    let mut head = zmq::Message::new();
-    match monitor.recv(&mut head, zmq::DONTWAIT) {
-        Ok(()) => {}
-        Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Ok(None),
-        Err(error) => return Err(error.into()),
-    }
-    // An event is [u16 event + u32 value (native endian), endpoint].
-    let mut rest = zmq::Message::new();
-    let mut more = head.get_more();
-    while more {
-        monitor.recv(&mut rest, 0)?;
-        more = rest.get_more();
-    }
-    let (code, value) = match head.get(..6) {
-        Some(b) => (
-            u16::from_ne_bytes([b[0], b[1]]),
-            u32::from_ne_bytes([b[2], b[3], b[4], b[5]]),
-        ),
-        None => (0, 0),
-    };
-    Ok(Some(MonitorEvent {
-        code,
-        value,
-        endpoint: String::from_utf8_lossy(&rest).into_owned(),
-    }))
-}
 
 /// A re-proof in flight.
 #[derive(Debug)]
