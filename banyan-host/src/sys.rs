@@ -138,6 +138,19 @@ mod tests {
     use std::net::{TcpListener, TcpStream};
     use std::os::fd::AsRawFd;
 
+    /// The state of `fd` once `done` holds (at most 10 s; then the last state, for the
+    /// assertions to report).
+    fn settled(fd: RawFd, done: impl Fn(&TcpSendState) -> bool) -> TcpSendState {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let state = tcp_send_state(fd).expect("TCP_INFO");
+            if done(&state) || std::time::Instant::now() >= deadline {
+                return state;
+            }
+            std::thread::yield_now();
+        }
+    }
+
     /// The offsets read the fields they name: a connection whose peer reads nothing ends with
     /// unsent bytes and (nearly) no window; once the peer drains it, the window opens again and the
     /// acknowledged bytes count everything sent.
@@ -159,9 +172,8 @@ mod tests {
                 Err(e) => panic!("{e}"),
             }
         }
-        // Window updates travel on loopback at once, but let the kernel settle.
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let full = tcp_send_state(sender.as_raw_fd()).expect("TCP_INFO");
+        // Segments and window updates travel on loopback in softirq context: wait for them.
+        let full = settled(sender.as_raw_fd(), |s| s.window.unwrap() < 64 * 1024);
         assert!(full.notsent > 0, "{full:?}");
         assert!(full.window.unwrap() < 64 * 1024, "{full:?}");
         assert!(full.acked < sent as u64, "{full:?}");
@@ -174,8 +186,7 @@ mod tests {
         while read < sent {
             read += reader.read(&mut buffer).unwrap();
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let drained = tcp_send_state(sender.as_raw_fd()).expect("TCP_INFO");
+        let drained = settled(sender.as_raw_fd(), |s| s.acked == sent as u64 + 1);
         assert_eq!(drained.notsent, 0, "{drained:?}");
         assert!(drained.window.unwrap() > 0, "{drained:?}");
         // The count includes the SYN's one sequence number.
