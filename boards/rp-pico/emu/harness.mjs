@@ -11,10 +11,12 @@
 //
 //   node harness.mjs --elf FILE [--uf2 FILE] [--ports-file FILE] [--wire A:B]...
 //                    [--adc CH=VALUE]... [--input PIN=0|1]... [--exit-on-led]
-//                    [--timeout SECONDS] [--quiet]
+//                    [--timeout SECONDS] [--rtt-file FILE] [--quiet]
 //
 // --uf2 checks that the UF2 holds exactly the ELF's loadable bytes before running (the UF2 is
 // what goes onto a real Pico). --exit-on-led exits 0 once GP25 (the LED) goes high.
+// --rtt-file writes the firmware's defmt log (RTT up channel 0, read out of emulated RAM as a
+// probe would) to FILE: decode it with `defmt-print -e ELF < FILE`.
 // --timeout exits 3 after that many wall seconds. Exit 2: bad arguments or image.
 
 import { createServer } from 'node:net';
@@ -24,6 +26,8 @@ import { Chip } from './lib/chip.mjs';
 import { CdcHost } from './lib/usb-host.mjs';
 import { loadElfSegments, loadUf2, checkUf2MatchesElf } from './lib/image.mjs';
 import { ControlServer } from './lib/control.mjs';
+import { RttReader } from './lib/rtt.mjs';
+import { openSync, writeSync } from 'node:fs';
 
 function fail(message, code = 2) {
   process.stderr.write(`pico-harness: ${message}\n`);
@@ -37,6 +41,7 @@ try {
       elf: { type: 'string' },
       uf2: { type: 'string' },
       'ports-file': { type: 'string' },
+      'rtt-file': { type: 'string' },
       wire: { type: 'string', multiple: true, default: [] },
       adc: { type: 'string', multiple: true, default: [] },
       input: { type: 'string', multiple: true, default: [] },
@@ -78,6 +83,11 @@ try {
 }
 
 const chip = new Chip(segments, log);
+if (options['rtt-file']) {
+  const fd = openSync(options['rtt-file'], 'w');
+  chip.rtt = new RttReader((bytes) => writeSync(fd, bytes));
+  chip.rtt.attach(chip.rp);
+}
 for (const spec of options.wire) {
   const [from, to] = spec.split(':');
   chip.wire(pinNumber(from, '--wire'), pinNumber(to, '--wire'));
@@ -176,6 +186,7 @@ function finish(code, why) {
     usb_out_dropped: usbHost.outDropped,
     usb_enumerations: usbHost.enumerations,
   };
+  chip.rtt?.poll();
   process.stdout.write(JSON.stringify(summary) + '\n');
   chip.stop();
   process.exit(code);

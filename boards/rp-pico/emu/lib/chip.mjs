@@ -46,7 +46,7 @@ export class Chip {
   boot() {
     const rp = new RP2040();
     // The model logs every unimplemented access at debug level to the console; keep errors.
-    rp.logger = { debug() {}, info() {}, warn: (_n, m) => this.warnOnce(m), error: (_n, m) => this.log(`rp2040js error: ${m}`) };
+    rp.logger = { debug() {}, info() {}, warn: (n, m) => this.warnOnce(`${n}: ${m}`), error: (n, m) => this.log(`rp2040js error: ${n}: ${m}`) };
     applyFixes(rp);
     // No bootrom image exists in the package (the ROM reads as zeros) and our firmware calls
     // no ROM function: the image goes straight into flash (after the constructor's reset,
@@ -70,6 +70,7 @@ export class Chip {
     }
     for (const [pin, level] of this.inputs) rp.gpio[pin].setInputValue(level);
     for (const [from] of this.wires) this.pinChanged(from);
+    this.rtt?.attach(rp);
     this.onBoot(rp);
   }
 
@@ -117,6 +118,21 @@ export class Chip {
   setInput(pin, level) {
     this.inputs.set(pin, level);
     this.rp.gpio[pin].setInputValue(level);
+  }
+
+  /**
+   * Holds `pin`'s input at `level` for `micros` of emulated time, then returns it to the
+   * level before (a button press, a glitch): exact in the firmware's own time base, whatever
+   * the host's scheduling does.
+   */
+  pulse(pin, level, micros) {
+    const before = this.inputs.get(pin) ?? false;
+    this.setInput(pin, level);
+    const rp = this.rp;
+    const alarm = this.clock.createAlarm(() => {
+      if (this.rp === rp) this.setInput(pin, before);
+    });
+    alarm.schedule(micros * 1000);
   }
 
   wire(from, to) {
@@ -211,6 +227,7 @@ export class Chip {
       ran++;
     }
     this.instructions += ran;
+    this.rtt?.poll();
     // Caught up with wall time: give Node a millisecond (sockets, timers); else keep going
     // but let pending I/O in first.
     if (caughtUp) setTimeout(() => this.runSlice(), 1);

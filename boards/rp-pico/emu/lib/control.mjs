@@ -3,6 +3,8 @@
 //
 //   {"cmd":"status"}                       -> emulated/wall seconds, LED, resets, counters
 //   {"cmd":"set_input","pin":P,"value":0|1} drive GPIO P's input level (a button, a sensor)
+//   {"cmd":"pulse","pin":P,"value":0|1,"us":N} hold P's input at value for N µs of emulated
+//                                             time, then back to the level before
 //   {"cmd":"pin","pin":P}                  -> the pin as the chip drives it: function, output
 //                                             enable, output level, pulls, input level
 //   {"cmd":"set_adc","channel":C,"value":V} ADC input C (0-3 = GP26-29, 4 = temperature
@@ -119,6 +121,15 @@ export class ControlServer {
         chip.setInput(pin, request.value === 1);
         return { pin, value: request.value };
       }
+      case 'pulse': {
+        const pin = pinArg(request);
+        if (request.value !== 0 && request.value !== 1) throw new Error('"value" must be 0 or 1');
+        if (!Number.isInteger(request.us) || request.us < 1 || request.us > 60e6) {
+          throw new Error('"us" must be 1-60000000 microseconds');
+        }
+        chip.pulse(pin, request.value === 1, request.us);
+        return { pin, value: request.value, us: request.us };
+      }
       case 'pin': {
         const pin = pinArg(request);
         const gpio = rp.gpio[pin];
@@ -160,7 +171,7 @@ export class ControlServer {
         chip.reset();
         return { resets: chip.resets };
       default:
-        throw new Error(`unknown cmd ${JSON.stringify(request?.cmd)} (status, set_input, pin, set_adc, pwm, wire, reset)`);
+        throw new Error(`unknown cmd ${JSON.stringify(request?.cmd)} (status, set_input, pulse, pin, set_adc, pwm, wire, reset)`);
     }
   }
 }

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Pico OneGPIO end-to-end check: a real Python Banyan component drives the real RP2040 pins
+of the unmodified `onegpio_uart` / `onegpio_usb` firmware running in the RP2040 harness, and
+the harness's control port checks them at the pin (scripts/pico-emu.sh --app onegpio).
+
+Commands go on to_pico_gateway, reports come from from_pico_gateway. Steps:
+  0. probe until the firmware answers (ZeroMQ's slow joiner): a harmless invalid command
+     re-sent every second until its error report comes;
+  1. digital_write: GP15 as output; write 1, the harness reads GP15 high at the pin (SIO
+     function, output enabled); write 0, low;
+  2. digital input: GP14 as input; the harness drives it high: a digital_input report
+     {'report', 'pin': 14, 'value': 1, 'timestamp': float}; low: value 0, later timestamp;
+     then a 5 ms glitch (emulated time) gives no report (debounce 20 ms), and a 100 ms pulse
+     gives 1 then 0 with timestamps 80-120 ms apart;
+  3. analog_input on ADC0 (GP26): the harness sets 1234, then 3000; reports carry them;
+  4. PWM on GP6: pwm_write 64 -> the slice's registers give duty 64/255 at 1 kHz; servo on
+     GP8: servo_position 90 -> 1472 µs high every 20 ms (duty 0.0736) at 50 Hz;
+  5. three invalid commands -> three error reports naming them, with reasons;
+  6. still serving: digital_write 1 on GP15 reads high again.
+
+Exit status 0 when every step passed; otherwise 1 and a one-line reason on stderr.
+"""
+
+import argparse
+import sys
+import time
+
+import msgpack
+import zmq
+from python_banyan.banyan_base import BanyanBase
+
+from pico_control import PicoControl
+
+
+class Failed(Exception):
+    """A step did not see what it expected."""
+
+
+def say(*words):
+    print(*words, flush=True)
+
+
+class OneGpioCheck(BanyanBase):
+    def __init__(self, args):
+        super().__init__(back_plane_ip_address=args.back_plane_ip_address,
+                         subscriber_port=args.subscriber_port,
+                         publisher_port=args.publisher_port,
+                         process_name='pico_onegpio_check')
+        self.to_topic = 'to_pico_gateway'
+        self.from_topic = 'from_pico_gateway'
+        self.step_timeout = args.timeout
+        self.ctl = PicoControl(args.control)
+        self.set_subscriber_topic(self.from_topic)
+        time.sleep(0.5)  # the subscription travels to the backplane asynchronously
+
+    def send(self, payload):
+        say('->', payload)
+        self.publish_payload(payload, self.to_topic)
+
+    def next_report(self, deadline):
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if self.subscriber.poll(int(left * 1000) + 1) == 0:
+                continue
+            topic, data = self.subscriber.recv_multipart(zmq.NOBLOCK)
+            if topic.decode() != self.from_topic:
+                continue
+            payload = msgpack.unpackb(data, raw=False)
+            say('<-', payload)
+            return payload
+
+    def expect(self, want, what, resend=None, resend_every=1.0):
+        deadline = time.monotonic() + self.step_timeout
+        seen = []
+        next_send = time.monotonic() + resend_every
+        while time.monotonic() < deadline:
+            report = self.next_report(min(deadline, next_send) if resend else deadline)
+            if report is None:
+                if resend and time.monotonic() >= next_send:
+                    self.send(resend)
+                    next_send = time.monotonic() + resend_every
+                continue
+            seen.append(report)
+            if want(report):
+                return report
+        raise Failed(f'timed out waiting for {what}; saw {seen[-5:]}')
+
+    def drain(self, seconds):
+        deadline = time.monotonic() + seconds
+        out = []
+        while True:
+            report = self.next_report(deadline)
+            if report is None:
+                return out
+            out.append(report)
+
+    def pin_level(self, pin, level, what):
+        """Waits until the harness reads `level` on `pin`, driven by the chip as an output."""
+        deadline = time.monotonic() + self.step_timeout
+        while True:
+            state = self.ctl.request('pin', pin=pin)
+            if state['function'] == 'sio' and state['output_enable'] and state['level'] == level:
+                return state
+            if time.monotonic() > deadline:
+                raise Failed(f'{what}: GP{pin} is {state}, want a driven {level}')
+            time.sleep(0.02)
+
+
+def digital(report, pin, value):
+    if report.get('report') != 'digital_input':
+        raise Failed(f'expected a digital_input report, got {report!r}')
+    if list(report.keys()) != ['report', 'pin', 'value', 'timestamp']:
+        raise Failed(f'digital_input report keys {list(report.keys())}')
+    if report['pin'] != pin or report['value'] != value:
+        raise Failed(f'expected pin {pin} = {value}, got {report!r}')
+    if not isinstance(report['timestamp'], float):
+        raise Failed(f'timestamp is not a float: {report!r}')
+    return report['timestamp']
+
+
+def run(check):
+    ctl = check.ctl
+    kinds = lambda *k: (lambda r: r.get('report') in k)
+
+    # 0. The path works.
+    probe = {'command': 'disable_digital_reporting', 'pin': 15}
+    check.send(probe)
+    check.expect(lambda r: r.get('report') == 'error'
+                 and r.get('command') == 'disable_digital_reporting',
+                 'the error report of the probe', resend=probe)
+    check.drain(1.5)
+    say('step 0 ok: the firmware answers')
+
+    # 1. digital_write, read back at the pin.
+    check.send({'command': 'set_mode_digital_output', 'pin': 15})
+    check.send({'command': 'digital_write', 'pin': 15, 'value': 1})
+    check.pin_level(15, 1, 'digital_write 1')
+    check.send({'command': 'digital_write', 'pin': 15, 'value': 0})
+    check.pin_level(15, 0, 'digital_write 0')
+    say('step 1 ok: GP15 driven high, then low, at the pin')
+
+    # 2. Digital input, driven by the harness.
+    ctl.request('set_input', pin=14, value=0)
+    check.send({'command': 'set_mode_digital_input', 'pin': 14})
+    check.drain(0.5)  # an initial report of the current level, if the engine sends one
+    ctl.request('set_input', pin=14, value=1)
+    t1 = digital(check.expect(kinds('digital_input', 'error'), 'digital_input 1'), 14, 1)
+    ctl.request('set_input', pin=14, value=0)
+    t0 = digital(check.expect(kinds('digital_input', 'error'), 'digital_input 0'), 14, 0)
+    if t0 <= t1:
+        raise Failed(f'timestamps do not increase: {t1} then {t0}')
+    ctl.request('pulse', pin=14, value=1, us=5000)
+    glitch = [r for r in check.drain(1.0) if r.get('report') == 'digital_input']
+    if glitch:
+        raise Failed(f'a 5 ms glitch was reported (debounce is 20 ms): {glitch!r}')
+    ctl.request('pulse', pin=14, value=1, us=100000)
+    up = digital(check.expect(kinds('digital_input', 'error'), 'pulse start'), 14, 1)
+    down = digital(check.expect(kinds('digital_input', 'error'), 'pulse end'), 14, 0)
+    width = (down - up) * 1000
+    if not 80 <= width <= 120:
+        raise Failed(f'a 100 ms pulse reported {width:.1f} ms wide')
+    say(f'step 2 ok: GP14 reports 1, 0; a 5 ms glitch filtered; a 100 ms pulse is {width:.1f} ms')
+
+    # 3. analog_input on ADC0 with harness-set values.
+    for value in (1234, 3000):
+        ctl.request('set_adc', channel=0, value=value)
+        if value == 1234:
+            check.send({'command': 'enable_analog_reporting', 'pin': 0})
+        check.expect(lambda r: r.get('report') == 'analog_input' and r.get('pin') == 0
+                     and r.get('value') == value, f'analog_input {value}')
+    check.send({'command': 'disable_analog_reporting', 'pin': 0})
+    check.drain(0.5)
+    late = [r for r in check.drain(1.0) if r.get('report') == 'analog_input']
+    if late:
+        raise Failed(f'analog reports after disable_analog_reporting: {late!r}')
+    say('step 3 ok: ADC0 reported 1234, then 3000')
+
+    # 4. PWM and servo duty, measured from the slice registers.
+    check.send({'command': 'set_mode_pwm', 'pin': 6})
+    check.send({'command': 'pwm_write', 'pin': 6, 'value': 64})
+    check.send({'command': 'set_mode_servo', 'pin': 8})
+    check.send({'command': 'servo_position', 'pin': 8, 'position': 90})
+    for pin, duty, hz in ((6, 64 / 255, 1000.0), (8, 1472 / 20000, 50.0)):
+        deadline = time.monotonic() + check.step_timeout
+        while True:
+            pwm = ctl.request('pwm', pin=pin)
+            if (pwm['function'] == 'pwm' and pwm['enabled'] and abs(pwm['duty'] - duty) < 0.002
+                    and abs(pwm['frequency_hz'] - hz) < 0.01 * hz):
+                break
+            if time.monotonic() > deadline:
+                raise Failed(f'GP{pin}: PWM {pwm}, want duty {duty:.4f} at {hz} Hz')
+            time.sleep(0.05)
+        say(f'GP{pin}: slice {pwm["slice"]}{pwm["channel"]} duty {pwm["duty"]:.4f} '
+            f'(top {pwm["top"]}, compare {pwm["compare"]}) at {pwm["frequency_hz"]:.1f} Hz')
+    errors = [r for r in check.drain(0.5) if r.get('report') == 'error']
+    if errors:
+        raise Failed(f'PWM/servo commands were refused: {errors!r}')
+    say('step 4 ok: PWM duty 64/255 at 1 kHz on GP6, servo 90° = 1472 µs at 50 Hz on GP8')
+
+    # 5. Invalid commands, answered by error reports.
+    invalid = [
+        {'command': 'no_such_command', 'pin': 2},
+        {'command': 'digital_write', 'pin': 14, 'value': 1},  # GP14 is an input
+        {'command': 'digital_write', 'pin': 99, 'value': 1},  # no such pin
+    ]
+    for payload in invalid:
+        check.send(payload)
+    errors = []
+    while len(errors) < 3:
+        errors.append(check.expect(kinds('error'), 'error report'))
+    names = [e.get('command') for e in errors]
+    if names != [p['command'] for p in invalid]:
+        raise Failed(f'error reports name {names}')
+    for e in errors:
+        if not isinstance(e.get('reason'), str) or not e['reason']:
+            raise Failed(f'error report without a reason: {e!r}')
+    say('step 5 ok: three error reports:', [e['reason'] for e in errors])
+
+    # 6. Still serving.
+    check.send({'command': 'digital_write', 'pin': 15, 'value': 1})
+    check.pin_level(15, 1, 'digital_write 1 after the errors')
+    say('step 6 ok: the firmware still serves after the invalid commands')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('-b', dest='back_plane_ip_address', default='127.0.0.1')
+    parser.add_argument('-p', dest='publisher_port', default='43124')
+    parser.add_argument('-s', dest='subscriber_port', default='43125')
+    parser.add_argument('--control', type=int, required=True, help="the harness's control port")
+    parser.add_argument('-t', dest='timeout', type=float, default=60.0,
+                        help='seconds each step may wait')
+    args = parser.parse_args()
+    check = OneGpioCheck(args)
+    try:
+        run(check)
+    except Failed as e:
+        print(f'onegpio_check: FAILED: {e}', file=sys.stderr, flush=True)
+        return 1
+    finally:
+        check.clean_up()
+    say('onegpio_check: all steps passed')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
