@@ -320,6 +320,10 @@ case "$STATUS" in
 esac
 if [ "$APP" = echo ]; then
   grep -q "echo complete" "$LOGS/defmt.log" || fail "the firmware's log has no 'echo complete'"
+  # A clean link delivers every frame once, intact.
+  if [ -z "$FAULT" ] && ! grep -q "echo complete:.*duplicates: 0, timeouts: 0, bad_frames: 0" "$LOGS/defmt.log"; then
+    fail "the echo saw duplicates, timeouts or bad frames on a clean link"
+  fi
 fi
 if [ "$APP" = sensor ]; then
   grep -q "rate: 250 ms" "$LOGS/defmt.log" || fail "the firmware's log does not show 'rate: 250 ms'"

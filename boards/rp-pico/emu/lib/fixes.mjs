@@ -102,9 +102,49 @@ export class Vreg extends BasePeripheral {
   }
 }
 
+// USB device DPRAM (datasheet 4.1.2.5): buffer control registers of EP0 IN at 0x80, EP0 OUT
+// at 0x84, then IN/OUT pairs every 8 bytes up to EP15 OUT at 0xfc.
+const EP1_IN_BUFFER_CONTROL = 0x88;
+const EP15_OUT_BUFFER_CONTROL = 0xfc;
+const EP0_OUT_BUFFER_CONTROL = 0x84;
+const BUF_CTRL_AVAILABLE = 1 << 10;
+
+/**
+ * USB bulk OUT buffers. Silicon (datasheet 4.1.2.5.1, "buffer control"): the device arms an
+ * OUT buffer by setting AVAILABLE; the bit *stays set* until the controller has received a
+ * packet from the host into that buffer, and then the controller clears AVAILABLE, sets FULL
+ * and the length, and raises BUFF_STATUS. Firmware (embassy-rp's `EndpointOut::read`) waits
+ * for AVAILABLE to clear and then takes LENGTH bytes. The model clears AVAILABLE the moment
+ * the buffer is armed, before any packet came: the firmware's next read returns at once with
+ * the old length and the old bytes — the same reply again (measured: 1 864 duplicates and 3
+ * bad frames in one echo run with Python's server) — and, with the package's host helper
+ * answering every arming with a zero-length packet, reads of 0 bytes (end of file: echo_usb
+ * restarted once a second). Here AVAILABLE is restored after the model's handling of an
+ * OUT-endpoint arming (EP1-15; EP0's control transfers are left as the model runs them) and
+ * cleared when the packet is delivered.
+ */
+export function fixUsbOut(usb) {
+  const view = usb.rp2040.usbDPRAMView;
+  const dpramUpdated = usb.DPRAMUpdated.bind(usb);
+  usb.DPRAMUpdated = (offset, value) => {
+    dpramUpdated(offset, value);
+    const out = offset >= EP1_IN_BUFFER_CONTROL && offset <= EP15_OUT_BUFFER_CONTROL && offset & 4;
+    if (!usb.hostMode && out && value & BUF_CTRL_AVAILABLE) {
+      view.setUint32(offset, view.getUint32(offset, true) | BUF_CTRL_AVAILABLE, true);
+    }
+  };
+  const finishRead = usb.finishRead.bind(usb);
+  usb.finishRead = (endpoint, buffer) => {
+    const control = EP0_OUT_BUFFER_CONTROL + endpoint * 8;
+    view.setUint32(control, view.getUint32(control, true) & ~BUF_CTRL_AVAILABLE, true);
+    finishRead(endpoint, buffer);
+  };
+}
+
 /** Applies every correction above to a fresh chip. */
 export function applyFixes(rp2040) {
   for (const uart of rp2040.uart) fixUart(uart);
+  fixUsbOut(rp2040.usbCtrl);
   rp2040.peripherals[0x40060] = new Rosc(rp2040);
   rp2040.peripherals[0x40064] = new Vreg(rp2040);
 }
