@@ -101,6 +101,15 @@ export class Chip {
     for (const [from, to] of this.wires) {
       if (from === pin) this.drive(to, this.levelOf(from));
     }
+    // A pin nobody drives (no harness level, no wire) reads its pull, as on silicon: a
+    // pull-up reads 1, a pull-down 0 (datasheet 2.19.4); the model leaves its input at 0.
+    if (!this.inputs.has(pin) && !this.wires.some(([, to]) => to === pin)) {
+      const state = gpio.value;
+      if (state === GPIOPinState.InputPullUp || state === GPIOPinState.InputPullDown) {
+        const level = state === GPIOPinState.InputPullUp;
+        if (gpio.rawInputValue !== level) gpio.setInputValue(level);
+      }
+    }
   }
 
   /** The level a pin presents to a wire: its output when driven, else its pull. */
@@ -110,9 +119,7 @@ export class Chip {
   }
 
   drive(pin, level) {
-    if (this.rp.gpio[pin].rawInputValue !== level || !this.inputs.has(pin)) {
-      this.rp.gpio[pin].setInputValue(level);
-    }
+    if (this.rp.gpio[pin].rawInputValue !== level) this.rp.gpio[pin].setInputValue(level);
   }
 
   setInput(pin, level) {
