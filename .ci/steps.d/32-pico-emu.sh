@@ -17,6 +17,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 echo "== node $(node --version), npm $(npm --version); npm ci in boards/rp-pico/emu"
 (cd boards/rp-pico/emu && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
+echo "== harness unit tests (image/UF2 check, USB descriptors)"
+(cd boards/rp-pico/emu && timeout 60 node --test test/image.test.mjs)
 # The fault proxy (test kit), incremental after `cargo test`.
 cargo build -q -p banyan-testkit --bin banyan-fault-proxy
 
