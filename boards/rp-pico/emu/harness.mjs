@@ -183,6 +183,7 @@ function finish(code, why) {
     instructions: chip.instructions,
     resets: chip.resets,
     uart_rx_dropped: chip.rxDropped,
+    uart_rx_lost: chip.rxLost,
     usb_out_dropped: usbHost.outDropped,
     usb_enumerations: usbHost.enumerations,
   };

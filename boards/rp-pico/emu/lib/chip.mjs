@@ -33,6 +33,7 @@ export class Chip {
     this.adcValues = [0, 0, 0, 0, 0];
     this.rxQueue = [];
     this.rxDropped = 0;
+    this.rxLost = 0; // arrived while UART0 was disabled (or at a reset): lost, as on the chip
     this.onUartByte = () => {};
     this.onLed = () => {};
     this.onBoot = () => {};
@@ -77,6 +78,9 @@ export class Chip {
   /** Resets the chip mid-run (RUN pin): the firmware starts again from its reset vector. */
   reset() {
     this.resets++;
+    // Bytes on their way into the UART when it is reset are lost, as on the chip.
+    this.rxLost += this.rxQueue.length;
+    this.rxQueue = [];
     this.log(`reset #${this.resets}: the firmware restarts`);
     this.boot();
   }
@@ -186,7 +190,11 @@ export class Chip {
   rxTick() {
     this.rxAlarmPending = false;
     const uart = this.rp.uart[0];
-    if (this.rxQueue.length > 0 && uart.enabled && uart.rxFIFO.itemCount < RX_FIFO_DEPTH) {
+    if (this.rxQueue.length > 0 && !(uart.enabled && uart.rxEnabled)) {
+      // No receiver yet (before the firmware's UART init): the byte goes by unseen.
+      this.rxQueue.shift();
+      this.rxLost++;
+    } else if (this.rxQueue.length > 0 && uart.rxFIFO.itemCount < RX_FIFO_DEPTH) {
       uart.feedByte(this.rxQueue.shift());
     }
     this.scheduleRx();

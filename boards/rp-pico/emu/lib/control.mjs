@@ -107,6 +107,7 @@ export class ControlServer {
           instructions: chip.instructions,
           uart: { sent: this.uart.sent, received: this.uart.received, connections: this.uart.connections },
           uart_rx_dropped: chip.rxDropped,
+          uart_rx_lost: chip.rxLost,
           usb: {
             configured: this.usbHost.configured,
             enumerations: this.usbHost.enumerations,
