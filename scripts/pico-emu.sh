@@ -164,7 +164,9 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   rm -f "$ELF.uf2"
   echo "== build host binaries"
   (cd "$REPO" && cargo build -p banyan-cli --bins)
-  [ "$FAULT" = corrupt ] && (cd "$REPO" && cargo build -p banyan-testkit --bin banyan-fault-proxy)
+  if [ "$FAULT" = corrupt ]; then
+    (cd "$REPO" && cargo build -p banyan-testkit --bin banyan-fault-proxy)
+  fi
 fi
 [ -f "$ELF" ] || { echo "pico-emu: $ELF missing (scripts/build-boards.sh builds it)" >&2; exit 2; }
 UF2="$ELF.uf2"

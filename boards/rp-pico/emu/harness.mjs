@@ -101,6 +101,7 @@ for (const spec of options.adc) {
 }
 for (const spec of options.input) {
   const [pin, level] = spec.split('=');
+  if (level !== '0' && level !== '1') fail(`--input ${spec}: want PIN=0 or PIN=1`);
   chip.setInput(pinNumber(pin, '--input'), level === '1');
 }
 
