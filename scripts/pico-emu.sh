@@ -351,6 +351,9 @@ if [ "$APP" = sensor ]; then
   grep -q "stop: paused" "$LOGS/defmt.log" || fail "the firmware's log does not show the stop"
 fi
 SUMMARY=$(tail -n 1 "$LOGS/harness.out")
+# The harness's promise: emulated time never ran ahead of wall time.
+python3 -c 'import json,sys; s=json.loads(sys.argv[1]); sys.exit(0 if s["emulated_s"] <= s["wall_s"] else 1)' \
+  "$SUMMARY" || fail "emulated time ran ahead of wall time: $SUMMARY"
 if [ "$LINK" = usb ]; then
   opens=$(grep -c "USB port open" "$LOGS/defmt.log" || true)
   if [ "$opens" -ne 1 ] || grep -qE "link lost|starting over" "$LOGS/defmt.log"; then
