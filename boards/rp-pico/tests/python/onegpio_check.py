@@ -11,7 +11,8 @@ Commands go on to_pico_gateway, reports come from from_pico_gateway. Steps:
   2. digital input: GP14 as input; the harness drives it high: a digital_input report
      {'report', 'pin': 14, 'value': 1, 'timestamp': float}; low: value 0, later timestamp;
      then a 5 ms glitch (emulated time) gives no report (debounce 20 ms), and a 100 ms pulse
-     gives 1 then 0 with timestamps 80-120 ms apart;
+     gives 1 then 0 with timestamps 80-120 ms apart; then a harness wire GP16 -> GP17:
+     digital_write 1/0 on GP16 comes back as GP17's digital_input reports;
   3. analog_input on ADC0 (GP26): the harness sets 1234, then 3000; reports carry them;
   4. PWM on GP6: pwm_write 64 -> the slice's registers give duty 64/255 at 1 kHz; servo on
      GP8: servo_position 90 -> 1472 µs high every 20 ms (duty 0.0736) at 50 Hz;
@@ -162,6 +163,16 @@ def run(check):
     if not 80 <= width <= 120:
         raise Failed(f'a 100 ms pulse reported {width:.1f} ms wide')
     say(f'step 2 ok: GP14 reports 1, 0; a 5 ms glitch filtered; a 100 ms pulse is {width:.1f} ms')
+
+    # 2b. A wire from GP16 (output) to GP17 (input): the firmware reads its own output.
+    ctl.request('wire', **{'from': 16, 'to': 17})
+    check.send({'command': 'set_mode_digital_output', 'pin': 16})
+    check.send({'command': 'set_mode_digital_input', 'pin': 17})
+    check.drain(0.5)
+    for value in (1, 0):
+        check.send({'command': 'digital_write', 'pin': 16, 'value': value})
+        digital(check.expect(kinds('digital_input', 'error'), f'GP17 = {value}'), 17, value)
+    say('step 2b ok: digital_write on GP16 reported by GP17 through a wire')
 
     # 3. analog_input on ADC0 with harness-set values.
     for value in (1234, 3000):
