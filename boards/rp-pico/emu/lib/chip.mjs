@@ -106,7 +106,7 @@ export class Chip {
       if (from === pin) this.drive(to, this.levelOf(from));
     }
     // A pin nobody drives (no harness level, no wire) reads its pull, as on silicon: a
-    // pull-up reads 1, a pull-down 0 (datasheet 2.19.4); the model leaves its input at 0.
+    // pull-up reads 1, a pull-down 0 (datasheet 2.19, GPIO pads); the model leaves its input at 0.
     if (!this.inputs.has(pin) && !this.wires.some(([, to]) => to === pin)) {
       const state = gpio.value;
       if (state === GPIOPinState.InputPullUp || state === GPIOPinState.InputPullDown) {

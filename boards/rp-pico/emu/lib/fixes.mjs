@@ -3,7 +3,7 @@
 
 import { BasePeripheral } from 'rp2040js';
 
-// PL011 registers (datasheet 4.2.8).
+// PL011 registers (datasheet 4.2, UART: list of registers).
 const UARTDR = 0x00;
 const UARTIFLS = 0x34;
 const UARTICR = 0x44;
@@ -11,14 +11,14 @@ const UARTDMACR = 0x48;
 const UARTTXINTR = 1 << 5;
 
 /**
- * UART transmit interrupt. Silicon (datasheet 4.2.6, "UARTTXINTR"): with the FIFOs on, TXRIS
- * is set when the TX FIFO level *passes through* the trigger level on its way down — an edge,
- * not a level — and is cleared by writing data past the level or by ICR.TXIC. The model's
- * `checkInterrupts()` sets TXRIS on every re-check (each DR read, IMSC and ICR write), so once
- * the firmware unmasks TXIM the interrupt re-asserts forever: embassy's BufferedUart then
+ * UART transmit interrupt. Silicon (datasheet 4.2 and the ARM PL011 TRM, "UARTTXINTR"): with the
+ * FIFOs on, TXRIS is set when the TX FIFO level *passes through* the trigger level on its way down
+ * — an edge, not a level — and is cleared by writing data past the level or by ICR.TXIC. The
+ * model's `checkInterrupts()` sets TXRIS on every re-check (each DR read, IMSC and ICR write), so
+ * once the firmware unmasks TXIM the interrupt re-asserts forever: embassy's BufferedUart then
  * spends all its time in UART0_IRQ and sends nothing. The model has no TX FIFO (a DR write is
- * "sent" at once), so the FIFO drains through the trigger level exactly once per write: TXRIS
- * is raised once per DR write and ICR clears it.
+ * "sent" at once), so the FIFO drains through the trigger level exactly once per write: TXRIS is
+ * raised once per DR write and ICR clears it.
  *
  * IFLS (FIFO levels) and DMACR (DMA enables) are unmodelled: every access logs a warning, and
  * embassy reads DMACR in every UART interrupt. They are plain read/write registers here (the
@@ -47,7 +47,7 @@ export function fixUart(uart) {
   };
 }
 
-// ROSC (datasheet 2.17.8) and VREG_AND_CHIP_RESET (2.10.5) registers.
+// ROSC (datasheet 2.17) and VREG_AND_CHIP_RESET (2.10) registers.
 const ROSC_STATUS = 0x18;
 const ROSC_RANDOMBIT = 0x1c;
 const ROSC_STATUS_STABLE = 1 << 31;
@@ -102,7 +102,7 @@ export class Vreg extends BasePeripheral {
   }
 }
 
-// USB device DPRAM (datasheet 4.1.2.5): buffer control registers of EP0 IN at 0x80, EP0 OUT
+// USB device DPSRAM (datasheet 4.1, USB): buffer control registers of EP0 IN at 0x80, EP0 OUT
 // at 0x84, then IN/OUT pairs every 8 bytes up to EP15 OUT at 0xfc.
 const EP1_IN_BUFFER_CONTROL = 0x88;
 const EP15_OUT_BUFFER_CONTROL = 0xfc;
@@ -110,18 +110,17 @@ const EP0_OUT_BUFFER_CONTROL = 0x84;
 const BUF_CTRL_AVAILABLE = 1 << 10;
 
 /**
- * USB bulk OUT buffers. Silicon (datasheet 4.1.2.5.1, "buffer control"): the device arms an
- * OUT buffer by setting AVAILABLE; the bit *stays set* until the controller has received a
- * packet from the host into that buffer, and then the controller clears AVAILABLE, sets FULL
- * and the length, and raises BUFF_STATUS. Firmware (embassy-rp's `EndpointOut::read`) waits
- * for AVAILABLE to clear and then takes LENGTH bytes. The model clears AVAILABLE the moment
- * the buffer is armed, before any packet came: the firmware's next read returns at once with
- * the old length and the old bytes — the same reply again (measured: 1 864 duplicates and 3
- * bad frames in one echo run with Python's server) — and, with the package's host helper
- * answering every arming with a zero-length packet, reads of 0 bytes (end of file: echo_usb
- * restarted once a second). Here AVAILABLE is restored after the model's handling of an
- * OUT-endpoint arming (EP1-15; EP0's control transfers are left as the model runs them) and
- * cleared when the packet is delivered.
+ * USB bulk OUT buffers. Silicon (datasheet 4.1, USB, DPSRAM "buffer control register"): the device
+ * arms an OUT buffer by setting AVAILABLE; the bit *stays set* until the controller has received a
+ * packet from the host into that buffer, and then the controller clears AVAILABLE, sets FULL and
+ * the length, and raises BUFF_STATUS. Firmware (embassy-rp's `EndpointOut::read`) waits for
+ * AVAILABLE to clear and then takes LENGTH bytes. The model clears AVAILABLE the moment the buffer
+ * is armed, before any packet came: the firmware's next read returns at once with the old length
+ * and the old bytes — the same reply again (measured: 1 864 duplicates and 3 bad frames in one
+ * echo run with Python's server) — and, with the package's host helper answering every arming with
+ * a zero-length packet, reads of 0 bytes (end of file: echo_usb restarted once a second). Here
+ * AVAILABLE is restored after the model's handling of an OUT-endpoint arming (EP1-15; EP0's
+ * control transfers are left as the model runs them) and cleared when the packet is delivered.
  */
 export function fixUsbOut(usb) {
   const view = usb.rp2040.usbDPRAMView;

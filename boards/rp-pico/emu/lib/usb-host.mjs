@@ -14,8 +14,8 @@
 //    DTR is never seen.
 // 2. It answers every arming of the bulk OUT endpoint at once: with queued bytes, or with a
 //    zero-length packet when nothing is queued. A real host sends a bulk OUT packet only when
-//    it has data (USB 2.0 5.8; RP2040 datasheet 4.1.2.5: the device's armed buffer simply
-//    stays AVAILABLE, and the controller NAKs nothing because no OUT token comes). A
+//    it has data (USB 2.0 5.8; RP2040 datasheet 4.1, DPSRAM buffer control: the device's
+//    armed buffer simply stays AVAILABLE, and the controller NAKs nothing because no OUT token comes). A
 //    zero-length packet ends a transfer: embassy-usb's CDC class hands the firmware a read
 //    of 0 bytes, which embedded-io defines as end of file, so the client starts over.
 //    Here an armed OUT buffer waits until the TCP client sends bytes.
