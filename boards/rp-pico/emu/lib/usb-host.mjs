@@ -16,9 +16,11 @@
 //    zero-length packet when nothing is queued. A real host sends a bulk OUT packet only when
 //    it has data (USB 2.0 5.8; RP2040 datasheet 4.1, DPSRAM buffer control: the device's
 //    armed buffer simply stays AVAILABLE, and the controller NAKs nothing because no OUT token comes). A
-//    zero-length packet ends a transfer: embassy-usb's CDC class hands the firmware a read
-//    of 0 bytes, which embedded-io defines as end of file, so the client starts over.
-//    Here an armed OUT buffer waits until the TCP client sends bytes.
+//    zero-length packet ends a transfer: embassy-usb 0.6's `BufferedReceiver::read` returns
+//    it as `Ok(0)`, which embedded-io defines as end of file, so the client starts over (read
+//    from the code; it matches the restarts measured with the helper). Here an armed OUT
+//    buffer waits until the TCP client sends bytes. The controller's own OUT-buffer bug is
+//    corrected in fixes.mjs (`fixUsbOut`).
 
 import {
   DescriptorType,
