@@ -286,6 +286,87 @@ fn reconnects_when_the_device_closes_resets_or_refuses() {
 }
 
 #[test]
+fn slow_device_fills_the_bounded_queue_and_keeps_publishing() {
+    run_scenario("tgw: slow device", TIMEOUT, |scenario| {
+        let bp = backplane();
+        let device = TcpDevice::start()?;
+        let mut gateway = tgw(scenario, &device, &bp, &["--queue", "8"])?;
+        device.wait_connections(1, scenario.deadline())?;
+        gateway.wait_stdout("Successfully connected to:")?;
+        let mut test = component(&bp, "test", &["from_pico"])?;
+        let numbered = |n: i64| {
+            packed(&Value::map([
+                ("n", Value::Int(n)),
+                ("pad", Value::Str("p".repeat(200))),
+            ]))
+        };
+        // The device stops reading: its window, the gateway's small send buffer, then the
+        // 8-frame queue fill; further messages are dropped and counted.
+        device.pause_reading();
+        let until = Instant::now() + Duration::from_secs(30);
+        let mut n = 0;
+        while !gateway
+            .stderr()
+            .iter()
+            .any(|l| l.contains("queue to the device full"))
+        {
+            for _ in 0..50 {
+                let value: Value = payload::from_slice(&numbered(n)).map_err(|e| e.to_string())?;
+                test.publish("figura", &value).map_err(|e| e.to_string())?;
+                n += 1;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            ensure(Instant::now() < until, || {
+                format!("no queue overflow after {n}")
+            })?;
+        }
+        // Meanwhile the device's own frames are still read and published.
+        let pico = packed(&Value::map([("pico_data", Value::Int(7))]));
+        device.send(&framed(&pico))?;
+        ensure(collect(&mut test, "from_pico", 1)? == [pico], || {
+            "not published".into()
+        })?;
+
+        // Reading again: what was queued arrives intact and in order, and new messages pass.
+        device.resume_reading();
+        let last = Value::map([("after", Value::Int(1))]);
+        let until = Instant::now() + Duration::from_secs(30);
+        while !device.frames().contains(&packed(&last)) {
+            test.publish("figura", &last).map_err(|e| e.to_string())?;
+            std::thread::sleep(Duration::from_millis(50));
+            ensure(Instant::now() < until, || "nothing after resuming".into())?;
+        }
+        let frames = device.frames();
+        let rebuilt: Vec<u8> = frames.iter().flat_map(|f| framed(f)).collect();
+        ensure(device.received() == rebuilt, || "stray bytes".into())?;
+        let numbers: Vec<i64> = frames
+            .iter()
+            .filter_map(|f| payload::from_slice::<Value>(f).ok())
+            .filter_map(|v| match v.get("n") {
+                Some(Value::Int(n)) => Some(*n),
+                _ => None,
+            })
+            .collect();
+        ensure(numbers.windows(2).all(|w| w[0] < w[1]), || {
+            format!("out of order: {numbers:?}")
+        })?;
+        let counters = stop(&mut gateway)?;
+        eprintln!("slow device: {n} published before the queue overflowed; {counters:?}");
+        ensure(counters.get("dropped_queue_full") >= Some(&1), || {
+            format!("{counters:?}")
+        })?;
+        ensure(counters.get("lost") == Some(&0), || format!("{counters:?}"))?;
+        ensure(counters.get("write_failed") == Some(&0), || {
+            format!("{counters:?}")
+        })?;
+        ensure(
+            counters.get("to_device") == Some(&(frames.len() as u64)),
+            || format!("device got {} frames, {counters:?}", frames.len()),
+        )
+    });
+}
+
+#[test]
 fn device_down_at_start_then_up() {
     run_scenario("tgw: device comes up later", TIMEOUT, |scenario| {
         let bp = backplane();

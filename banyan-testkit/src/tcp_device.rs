@@ -22,6 +22,10 @@ use crate::error::{Error, Result};
 /// How often the accept loop looks at its stop and listen flags.
 const POLL: Duration = Duration::from_millis(10);
 
+/// Receive buffer of accepted connections: about a Pico W's lwIP TCP window (8 × 1460), so
+/// a device that stops reading pushes back on the gateway after kilobytes, not megabytes.
+pub const RECEIVE_BUFFER: usize = 12 * 1024;
+
 #[derive(Debug, Default)]
 struct State {
     /// Connections accepted so far.
@@ -34,6 +38,8 @@ struct State {
     frames: Vec<Vec<u8>>,
     /// Whether the device accepts connections.
     listening: bool,
+    /// Whether the device reads what the gateway sends (a busy script does not).
+    reading: bool,
 }
 
 #[derive(Debug, Default)]
@@ -60,13 +66,17 @@ pub struct TcpDevice {
 impl TcpDevice {
     /// Starts listening on 127.0.0.1 and an OS-chosen port.
     pub fn start() -> Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        let listener = bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .map_err(|e| Error::io("binding the simulated device", e))?;
         let address = listener
             .local_addr()
             .map_err(|e| Error::io("reading the device's port", e))?;
         let inner = Arc::new(Inner::default());
-        inner.state().listening = true;
+        {
+            let mut state = inner.state();
+            state.listening = true;
+            state.reading = true;
+        }
         let acceptor = {
             let inner = inner.clone();
             std::thread::Builder::new()
@@ -200,6 +210,17 @@ impl TcpDevice {
         Ok(())
     }
 
+    /// Stops reading from the connection (bytes pile up in the socket, then the gateway's
+    /// writes block), as a script busy with something else.
+    pub fn pause_reading(&self) {
+        self.inner.state().reading = false;
+    }
+
+    /// Reads again.
+    pub fn resume_reading(&self) {
+        self.inner.state().reading = true;
+    }
+
     /// Stops accepting: new connections are refused until [`listen`](Self::listen).
     pub fn stop_listening(&self) {
         self.inner.state().listening = false;
@@ -236,6 +257,18 @@ fn not_connected(action: &str) -> Error {
     )
 }
 
+/// A listener at `address` whose connections get [`RECEIVE_BUFFER`] (set before `listen`, so
+/// the window is advertised from the handshake on).
+fn bind(address: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_recv_buffer_size(RECEIVE_BUFFER)?;
+    socket.bind(&address.into())?;
+    socket.listen(8)?;
+    Ok(socket.into())
+}
+
 /// Accepts connections while listening; each gets a reader thread. Joins them on stop.
 fn accept_loop(mut listener: Option<TcpListener>, address: SocketAddr, inner: &Arc<Inner>) {
     let mut readers: Vec<JoinHandle<()>> = Vec::new();
@@ -243,7 +276,7 @@ fn accept_loop(mut listener: Option<TcpListener>, address: SocketAddr, inner: &A
         let listening = inner.state().listening;
         match (&listener, listening) {
             (Some(_), false) => listener = None,
-            (None, true) => listener = TcpListener::bind(address).ok(),
+            (None, true) => listener = bind(address).ok(),
             _ => {}
         }
         if let Some(open) = &listener
@@ -290,6 +323,11 @@ fn read_loop(mut stream: TcpStream, generation: u64, inner: &Inner) {
             let state = inner.state();
             if state.connections != generation || state.current.is_none() {
                 return;
+            }
+            if !state.reading {
+                drop(state);
+                std::thread::sleep(POLL);
+                continue;
             }
         }
         let n = match stream.read(&mut buf) {

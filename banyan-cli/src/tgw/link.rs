@@ -6,13 +6,21 @@
 //! * **device**: connects (each attempt at most [`CONNECT_TIMEOUT`]), reads, feeds the
 //!   [`LengthPrefixDecoder`], checks and publishes each frame; on EOF, reset or a read error
 //!   it shuts the socket down and reconnects. It owns the publishing [`Component`].
-//! * **writer**: takes frames from the bounded queue and writes each whole; a failed or
-//!   timed-out write ([`WRITE_TIMEOUT`]: the device stopped reading) shuts the socket down, so
-//!   the device thread reconnects.
+//! * **writer**: takes frames from the bounded queue and writes each whole (blocking); a
+//!   failed write shuts the socket down, so the device thread reconnects.
+//!
+//! # Back-pressure and dead devices
+//! The socket's send buffer is kept small ([`SEND_BUFFER`], about what a Pico W's lwIP
+//! window holds) so that the bounded queue, not a multi-megabyte kernel buffer, decides what
+//! waits: a device that reads slowly makes the writer block, the queue fill and further
+//! messages drop (counted), while its own frames keep being read and published. Stale
+//! commands therefore never pile up for minutes.
 //!
 //! A device that vanishes without closing (power loss, Wi-Fi out of range) is noticed by TCP
-//! keepalive ([`KEEPALIVE_IDLE`], probes every [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_PROBES`]
-//! of them) or by the next write.
+//! keepalive when idle ([`KEEPALIVE_IDLE`], probes every [`KEEPALIVE_INTERVAL`],
+//! [`KEEPALIVE_PROBES`] of them), and on Linux by `TCP_USER_TIMEOUT` ([`USER_TIMEOUT`]) when
+//! data waits unacknowledged or untransmitted (a device that stopped reading altogether). A
+//! rebooted device answers the next segment with a reset.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
@@ -28,8 +36,11 @@ use super::{Backoff, Counters, STABLE_CONNECTION, check_from_device};
 
 /// Longest wait for one connection attempt (a device that is off answers nothing).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Longest wait for one frame to be accepted by the device's socket.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Send buffer asked of the kernel (Linux doubles it).
+pub const SEND_BUFFER: usize = 16 * 1024;
+/// Longest time data may wait unacknowledged or untransmitted before the connection counts
+/// as lost (Linux `TCP_USER_TIMEOUT`).
+pub const USER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle time before TCP keepalive probes start.
 pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
 /// Time between keepalive probes.
@@ -151,24 +162,11 @@ fn write_frames(rx: &Receiver<Vec<u8>>, shared: &Shared) {
         };
         match stream.write_all(&frame) {
             Ok(()) => {
-                counters
-                    .to_device
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                counters.to_device.fetch_add(1, Ordering::Relaxed);
             }
             Err(error) => {
                 let n = counters.write_failed.fetch_add(1, Ordering::Relaxed) + 1;
-                let why = if matches!(
-                    error.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) {
-                    format!(
-                        "the device stopped reading for {} s",
-                        WRITE_TIMEOUT.as_secs()
-                    )
-                } else {
-                    error.to_string()
-                };
-                eprintln!("tgw: writing to the device failed ({why}); {n} frames lost so far");
+                eprintln!("tgw: writing to the device failed ({error}); {n} frames lost so far");
                 // The device thread sees the shutdown as the end of the connection.
                 let _ = stream.shutdown(Shutdown::Both);
                 *slot = None;
@@ -267,15 +265,19 @@ fn connect(config: &DeviceConfig) -> io::Result<TcpStream> {
     Err(last)
 }
 
-/// No Nagle delay (small frames go at once), a write timeout, keepalive.
+/// No Nagle delay (small frames go at once), a small send buffer, keepalive, user timeout.
 fn configure(stream: &TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    let socket = socket2::SockRef::from(stream);
+    socket.set_send_buffer_size(SEND_BUFFER)?;
     let keepalive = socket2::TcpKeepalive::new()
         .with_time(KEEPALIVE_IDLE)
         .with_interval(KEEPALIVE_INTERVAL)
         .with_retries(KEEPALIVE_PROBES);
-    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
+    socket.set_tcp_keepalive(&keepalive)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    socket.set_tcp_user_timeout(Some(USER_TIMEOUT))?;
+    Ok(())
 }
 
 /// Reads until the connection ends; returns why it ended.
