@@ -240,7 +240,7 @@ fn reconnects_when_the_device_closes_resets_or_refuses() {
         round(&mut test, 3)?;
 
         // The device is off for a while: refused, logged once, retried with back-off.
-        device.stop_listening();
+        device.stop_listening()?;
         device.close_connection()?;
         gateway.wait_stderr("cannot reach the device")?;
         std::thread::sleep(Duration::from_millis(1500));
@@ -253,7 +253,7 @@ fn reconnects_when_the_device_closes_resets_or_refuses() {
         // Messages while offline are dropped and counted, not queued for the rebooted device.
         test.publish("figura", &led(100))
             .map_err(|e| e.to_string())?;
-        device.listen();
+        device.listen()?;
         round(&mut test, 4)?;
         let lost = gateway
             .stderr()
@@ -371,11 +371,11 @@ fn device_down_at_start_then_up() {
     run_scenario("tgw: device comes up later", TIMEOUT, |scenario| {
         let bp = backplane();
         let device = TcpDevice::start()?;
-        device.stop_listening();
+        device.stop_listening()?;
         let mut gateway = tgw(scenario, &device, &bp, &[])?;
         gateway.wait_stdout("Waiting to connect to the server ...")?;
         gateway.wait_stderr("cannot reach the device at 127.0.0.1")?;
-        device.listen();
+        device.listen()?;
         device.wait_connections(1, scenario.deadline())?;
         gateway.wait_stdout("Successfully connected to:")?;
         let status = gateway

@@ -36,8 +36,10 @@ struct State {
     received: Vec<u8>,
     /// Complete frames received (payloads), all connections in order.
     frames: Vec<Vec<u8>>,
-    /// Whether the device accepts connections.
+    /// Whether the device is to accept connections.
     listening: bool,
+    /// Whether its listener is open (the accept loop follows `listening`).
+    listener_open: bool,
     /// Whether the device reads what the gateway sends (a busy script does not).
     reading: bool,
 }
@@ -75,6 +77,7 @@ impl TcpDevice {
         {
             let mut state = inner.state();
             state.listening = true;
+            state.listener_open = true;
             state.reading = true;
         }
         let acceptor = {
@@ -221,16 +224,28 @@ impl TcpDevice {
         self.inner.state().reading = true;
     }
 
-    /// Stops accepting: new connections are refused until [`listen`](Self::listen).
-    pub fn stop_listening(&self) {
+    /// Stops accepting: new connections are refused until [`listen`](Self::listen). Returns
+    /// once the listener is closed.
+    pub fn stop_listening(&self) -> Result<()> {
         self.inner.state().listening = false;
-        // The accept loop closes the listener within `POLL`.
-        std::thread::sleep(POLL * 3);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for(deadline, |s| !s.listener_open)
+            .map(|_| ())
+            .map_err(|_| timed_out("the device's listener did not close".into()))
     }
 
-    /// Accepts connections again, on the same port.
-    pub fn listen(&self) {
+    /// Accepts connections again, on the same port. Returns once the listener is open.
+    pub fn listen(&self) -> Result<()> {
         self.inner.state().listening = true;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for(deadline, |s| s.listener_open)
+            .map(|_| ())
+            .map_err(|_| {
+                timed_out(format!(
+                    "the device cannot listen on {} again",
+                    self.address
+                ))
+            })
     }
 }
 
@@ -278,6 +293,14 @@ fn accept_loop(mut listener: Option<TcpListener>, address: SocketAddr, inner: &A
             (Some(_), false) => listener = None,
             (None, true) => listener = bind(address).ok(),
             _ => {}
+        }
+        {
+            let mut state = inner.state();
+            if state.listener_open != listener.is_some() {
+                state.listener_open = listener.is_some();
+                drop(state);
+                inner.changed.notify_all();
+            }
         }
         if let Some(open) = &listener
             && open.set_nonblocking(true).is_ok()
