@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use banyan_cli::tgw::link::{self, DeviceConfig};
 use banyan_cli::tgw::{
-    Counters, DEFAULT_DEVICE_PORT, DEFAULT_NAME, DEFAULT_PUB_TOPIC, DEFAULT_SUB_TOPIC, ToDevice,
-    frame_for_device,
+    Counters, DEFAULT_DEVICE_PORT, DEFAULT_NAME, DEFAULT_PUB_TOPIC, DEFAULT_SUB_TOPIC, Refusal,
+    ToDevice, frame_for_device,
 };
 use banyan_cli::{ComponentArgs, LimitArgs, on_termination, print_component_banner, run_main};
 use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
@@ -174,7 +174,7 @@ fn main() -> ExitCode {
                 ToDevice::Probe => {}
                 ToDevice::Refused(refusal) => {
                     let counter = match refusal {
-                        banyan_cli::tgw::Refusal::TooLong(_) => &counters.too_long,
+                        Refusal::TooLong(_) => &counters.too_long,
                         _ => &counters.bus_malformed,
                     };
                     if let Some(n) = Counters::bump(counter) {

@@ -118,7 +118,10 @@ impl DeviceSender {
                 }
             }
             Err(TrySendError::Disconnected(_)) => {
-                Counters::bump(&counters.write_failed);
+                // Only if the writer thread died (it runs as long as this sender exists).
+                if let Some(n) = Counters::bump(&counters.write_failed) {
+                    eprintln!("tgw: the writer thread is gone: dropped a message ({n} so far)");
+                }
             }
         }
     }

@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use banyan_host::component::PROBE_TOPIC_PREFIX;
-use banyan_proto::length_prefix::{self, EncodeError};
+use banyan_proto::length_prefix;
 use banyan_proto::payload::{MapReader, PayloadError};
 
 /// Python's default device port (`-n`).
@@ -127,11 +127,11 @@ pub fn frame_for_device(topic: &[u8], payload: &[u8]) -> ToDevice {
     if let Err(error) = MapReader::new(payload) {
         return ToDevice::Refused(Refusal::Malformed(error));
     }
-    match length_prefix::encode_to_vec(payload) {
-        Ok(frame) => ToDevice::Frame(frame),
-        Err(EncodeError::TooLong { len }) => ToDevice::Refused(Refusal::TooLong(len)),
-        Err(_) => ToDevice::Refused(Refusal::TooLong(payload.len())),
-    }
+    // The length was checked above; `encode_to_vec` fails only on a longer payload.
+    length_prefix::encode_to_vec(payload).map_or_else(
+        |_| ToDevice::Refused(Refusal::TooLong(payload.len())),
+        ToDevice::Frame,
+    )
 }
 
 /// The gateway's counters, shared by its threads.
