@@ -3,7 +3,8 @@
 //! directions with any chunking, refusals (over 255 bytes, malformed msgpack, empty frames),
 //! the device closing, resetting and refusing connections (reconnect with back-off, each
 //! state change logged once), flag errors, and byte equality with python-banyan's own `tgw`
-//! on both sides (skipped without python-banyan locally, a failure under `CI=true`).
+//! on both sides and Python Banyan's own Pico W scripts driven through it (in `tgw/python.rs`;
+//! skipped without python-banyan locally, a failure under `CI=true`).
 
 use std::collections::HashMap;
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! Byte equality with python-banyan 3.17's own `tgw` (`python -m
 //! python_banyan.utils.tcp_gateway.tcp_gateway`, unmodified, run with `-b`), each gateway on
-//! its own simulated device and both on one backplane.
+//! its own simulated device and both on one backplane; and python-banyan's own MicroPython
+//! scripts for the Pico W, unmodified, as the device.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -189,5 +190,93 @@ fn same_bytes_as_python_tgw_both_ways() {
             format!("published payloads differ:\n ours:   {rs:02x?}\n python: {py:02x?}")
         })?;
         ensure(rs == from_device, || format!("{rs:02x?}"))
+    });
+}
+
+/// Python Banyan's own Pico W script (`SCRIPT`, unmodified, CPython with the hardware stood in
+/// for: `tests/python/pico_script.py`) on a free loopback port; returns it and the port.
+fn pico_script(
+    scenario: &mut banyan_testkit::Scenario,
+    python: &std::path::Path,
+    script: &str,
+) -> Step<(banyan_testkit::ChildGuard, u16)> {
+    let runner =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/pico_script.py");
+    let mut command = banyan_testkit::python_script(python, &runner);
+    command.arg(script);
+    let device = scenario.spawn(script, command)?;
+    let port = device.number_after("PICO_PORT")?;
+    Ok((device, port))
+}
+
+/// tgw's flags for a device on `port`.
+fn flags_for(port: u16, backplane: &banyan_host::Backplane) -> Vec<String> {
+    [
+        "-a".to_string(),
+        "127.0.0.1".into(),
+        "-n".into(),
+        port.to_string(),
+        "-b".into(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        backplane.publisher_port().to_string(),
+        "-s".into(),
+        backplane.subscriber_port().to_string(),
+        "--connect-timeout".into(),
+        "30".into(),
+    ]
+    .to_vec()
+}
+
+#[test]
+fn python_banyans_own_pico_scripts_work_unchanged() {
+    let Some(python) = banyan_python("python_banyans_own_pico_scripts_work_unchanged") else {
+        return;
+    };
+    run_scenario("tgw: Python Banyan's Pico W scripts", TIMEOUT, |scenario| {
+        let bp = backplane();
+        let mut test = component(&bp, "test", &["from_pico"])?;
+
+        // select.py: reads `recv(1)` + `recv(length)`, unpacks, and answers every message
+        // with {'from pico_data': count}.
+        let (device, port) = pico_script(scenario, &python, "select.py")?;
+        let mut command = std::process::Command::new(super::TGW);
+        command.args(flags_for(port, &bp));
+        let gateway = scenario.spawn("tgw (select.py)", command)?;
+        gateway.wait_stdout(&format!("Successfully connected to: 127.0.0.1:{port}"))?;
+        device.wait_stdout("LED LED off")?; // the script accepted the gateway
+        for n in 0..4i64 {
+            let led = Value::map([("Led_0", Value::Int(n))]);
+            test.publish("figura", &led).map_err(|e| e.to_string())?;
+            let reply = super::collect(&mut test, "from_pico", 1)?;
+            let expected = packed(&Value::map([("from pico_data", Value::Int(n))]));
+            ensure(reply == [expected], || format!("reply {n}: {reply:02x?}"))?;
+            device.wait_stdout(&format!("{{'Led_0': {n}}}"))?;
+        }
+        drop(gateway);
+        drop(device);
+
+        // messages_from_pico.py: sends {'pico_data': count} every 10 ms, framed.
+        let (_device, port) = pico_script(scenario, &python, "messages_from_pico.py")?;
+        let mut command = std::process::Command::new(super::TGW);
+        command.args(flags_for(port, &bp));
+        let gateway = scenario.spawn("tgw (messages_from_pico.py)", command)?;
+        gateway.wait_stdout("Successfully connected to:")?;
+        let got = super::collect(&mut test, "from_pico", 20)?;
+        let counts: Vec<i64> = got
+            .iter()
+            .map(|p| {
+                match payload::from_slice::<Value>(p)
+                    .ok()
+                    .and_then(|v| v.get("pico_data").cloned())
+                {
+                    Some(Value::Int(n)) => Ok(n),
+                    _ => Err(format!("not a pico_data payload: {p:02x?}")),
+                }
+            })
+            .collect::<Step<_>>()?;
+        ensure(counts.windows(2).all(|w| w[1] == w[0] + 1), || {
+            format!("counts not consecutive: {counts:?}")
+        })
     });
 }
