@@ -401,6 +401,10 @@ fn bad_flags_and_missing_backplane_are_one_line_errors() {
         "'--device-port <PORT>'",
     );
     one_line(&["-a", "127.0.0.1", "--max-backoff", "0"], "--max-backoff");
+    one_line(
+        &["-a", "127.0.0.1", "--queue", "0"],
+        "0 is not in 1..=100000",
+    );
     let port = banyan_testkit::free_port().unwrap().to_string();
     one_line(
         &[

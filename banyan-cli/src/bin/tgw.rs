@@ -52,9 +52,10 @@ struct Args {
     #[arg(long = "connect-timeout", default_value_t = 2.0)]
     connect_timeout: f64,
     /// Messages waiting for the device (e.g. while it is slow to read) before new ones are
-    /// dropped
-    #[arg(long = "queue", default_value_t = 256)]
-    queue: usize,
+    /// dropped (1 to 100000)
+    #[arg(long = "queue", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    queue: u32,
     /// Longest wait between reconnection attempts to the device, in seconds (starts at 0.1 s,
     /// doubles)
     #[arg(long = "max-backoff", default_value_t = 5.0)]
@@ -158,7 +159,7 @@ fn main() -> ExitCode {
                 port: args.device_port,
                 pub_topic: args.pub_topic.clone(),
                 max_backoff: Duration::from_secs_f64(args.max_backoff.min(3600.0)),
-                queue: args.queue,
+                queue: args.queue as usize,
             },
             publisher,
             counters.clone(),
