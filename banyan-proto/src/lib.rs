@@ -5,5 +5,6 @@
 pub mod frame;
 #[cfg(feature = "std")]
 pub mod gateway;
+pub mod length_prefix;
 pub mod payload;
 pub mod topic;

@@ -14,6 +14,7 @@ pub mod process;
 pub mod python;
 pub mod relay;
 pub mod scenario;
+pub mod tcp_device;
 pub mod thread;
 pub mod wire;
 
@@ -33,5 +34,6 @@ pub use python::{
 };
 pub use relay::{FaultProxy, FaultRelay};
 pub use scenario::{Scenario, Step, ensure, run_python_scenario, run_scenario};
+pub use tcp_device::TcpDevice;
 pub use thread::ThreadGuard;
 pub use wire::SerialWire;
