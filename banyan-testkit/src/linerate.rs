@@ -249,6 +249,12 @@ impl McuLineEnd {
     pub fn set_poll(&self, poll: Duration) -> io::Result<()> {
         self.rx.set_read_timeout(Some(poll))
     }
+
+    /// Makes reads return at once when nothing has arrived (`WouldBlock` for std io,
+    /// `TimedOut` for embedded-io), for a client that polls in a busy loop.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.rx.set_nonblocking(nonblocking)
+    }
 }
 
 impl Read for McuLineEnd {
