@@ -34,6 +34,10 @@ pub const TOPIC: &str = "sensor/pico";
 /// counted).
 const WARMUP_BASE: u32 = 1 << 30;
 
+/// Reading `i` carries `SEQ_BASE + i`, so that every reading of a run has the same size
+/// (`{'v': n}` is 6 bytes from 128 on, 4 below).
+const SEQ_BASE: u32 = 1000;
+
 /// How long a run waits for its last reading before it counts the rest as lost.
 const QUIET: Duration = Duration::from_secs(1);
 
@@ -61,8 +65,9 @@ impl Load {
         }
     }
 
-    /// The msgpack payload of reading `seq`.
-    pub fn payload(self, seq: u32) -> Vec<u8> {
+    /// The msgpack payload of the `index`th reading of a run.
+    pub fn payload(self, index: u32) -> Vec<u8> {
+        let seq = index.saturating_add(SEQ_BASE);
         match self {
             Load::Small => payload::to_vec(&Small { v: seq }).unwrap_or_default(),
             Load::Sensor => payload::to_vec(&Reading {
@@ -74,13 +79,14 @@ impl Load {
         }
     }
 
-    /// The sequence number a payload of this load carries.
-    pub fn seq(self, bytes: &[u8]) -> Option<u32> {
-        match self {
+    /// The reading index a payload of this load carries.
+    pub fn index(self, bytes: &[u8]) -> Option<u32> {
+        let seq = match self {
             Load::Small => payload::from_slice::<Small>(bytes).ok().map(|s| s.v),
             Load::Sensor => payload::from_slice::<Reading>(bytes).ok().map(|r| r.count),
             Load::Large => payload_seq(bytes),
-        }
+        }?;
+        seq.checked_sub(SEQ_BASE)
     }
 }
 
@@ -264,16 +270,21 @@ pub fn measure(endpoints: &Endpoints, spec: RunSpec) -> Result<SerialRun> {
                 line_at_start.store(counters.to_gateway(), Ordering::SeqCst);
                 let first_ready = Instant::now();
                 for (seq, payload) in payloads.iter().enumerate() {
-                    if let Some(per_s) = spec.offered {
-                        let due = first_ready + Duration::from_secs_f64(seq as f64 / per_s);
-                        while Instant::now() < due {
-                            let _ = client.poll(&mut mcu_end, &clock)?;
-                            let left = due.saturating_duration_since(Instant::now());
-                            thread::sleep(left.min(Duration::from_micros(200)));
+                    // Offered load: the reading is ready at its due time, also when the link
+                    // is behind (then it waits in the application: added latency).
+                    let ready_at = match spec.offered {
+                        Some(per_s) => {
+                            let due = first_ready + Duration::from_secs_f64(seq as f64 / per_s);
+                            while Instant::now() < due {
+                                let _ = client.poll(&mut mcu_end, &clock)?;
+                                let left = due.saturating_duration_since(Instant::now());
+                                thread::sleep(left.min(Duration::from_micros(200)));
+                            }
+                            due
                         }
-                    }
-                    let now = Instant::now();
-                    ready[seq].store(nanos_since(epoch, now), Ordering::SeqCst);
+                        None => Instant::now(),
+                    };
+                    ready[seq].store(nanos_since(epoch, ready_at), Ordering::SeqCst);
                     client.publish_raw(&mut mcu_end, TOPIC.as_bytes(), payload)?;
                     if seq % 16 == 15 {
                         // Serve the link (pings, answers) as a sensor's main loop would.
@@ -312,7 +323,7 @@ pub fn measure(endpoints: &Endpoints, spec: RunSpec) -> Result<SerialRun> {
         };
         let now = Instant::now();
         quiet_since = now;
-        let Some(seq) = spec.load.seq(message.payload) else {
+        let Some(seq) = spec.load.index(message.payload) else {
             bail!("a reading arrived that is not one of ours");
         };
         if seq >= WARMUP_BASE {

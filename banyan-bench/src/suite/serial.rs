@@ -77,7 +77,7 @@ pub(super) fn serial_section(plan: &Plan, report: &mut Report) -> Result<()> {
         for load in Load::ALL {
             let mut first: Option<f64> = None;
             for format in Format::ALL {
-                let per_msg = format.wire_bytes_per_msg(load, 1000);
+                let per_msg = format.wire_bytes_per_msg(load, 1);
                 let ideal = capacity / per_msg;
                 let count = ((ideal * sp.secs) as u32).max(sp.min_count);
                 let runs = (0..sp.runs)
@@ -95,7 +95,7 @@ pub(super) fn serial_section(plan: &Plan, report: &mut Report) -> Result<()> {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let case = summarize(&runs)?;
-                let payload_len = load.payload(1000).len() as f64;
+                let payload_len = load.payload(1).len() as f64;
                 let label = format!(
                     "{} baud, {}, {}",
                     baud_name(baud),
