@@ -151,13 +151,20 @@ use postcard::ser_flavors::crc::CrcModifier;
 use postcard::ser_flavors::{Cobs, Size, Slice};
 use serde::{Deserialize, Serialize};
 
+mod batch;
 mod decoder;
 
+pub use batch::{Batch, BatchError, BatchIter, BatchWriter, entry_len, write_entry};
 pub use decoder::{CorruptKind, FeedResult, FrameDecoder};
 
-/// Version of the serial protocol carried in [`Frame::Hello`]. Bumped on any incompatible
-/// change of the frame format.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// Version of the serial protocol carried in [`Frame::Hello`]: the highest version the sender
+/// speaks. Version 2 added topic aliases and batches (tags 8–12); a side uses them only
+/// towards a peer whose `Hello` announced at least [`ALIAS_VERSION`], so version 1 peers
+/// never see them (see the [module docs](self#topic-aliases-and-batches-version-2)).
+pub const PROTOCOL_VERSION: u8 = 2;
+
+/// The first protocol version with topic aliases and batches.
+pub const ALIAS_VERSION: u8 = 2;
 
 /// Default largest frame body (postcard bytes, before CRC and COBS) a side accepts, as
 /// announced in [`Frame::Hello::max_frame`](Frame::Hello).
@@ -170,7 +177,7 @@ pub const CRC_LEN: usize = 4;
 pub const DELIMITER: u8 = 0x00;
 
 /// Tag of the last variant of [`Frame`]; larger tags are unknown to this version.
-pub(crate) const MAX_TAG: u8 = 7;
+pub(crate) const MAX_TAG: u8 = 12;
 
 /// CRC-32/ISO-HDLC (zlib's `crc32`). A `static` so that its 1 KiB table exists once.
 pub(crate) static CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
@@ -253,19 +260,69 @@ pub enum Frame<'a> {
         #[serde(borrow, with = "serde_bytes")]
         topic: &'a [u8],
     },
+    /// Tag 8 (version 2). A `Publish` that also binds `alias` to `topic` for the rest of the
+    /// sender's link session (until a `Hello` of either side). Re-binding an alias to another
+    /// topic is not allowed (a lost re-binding would misdeliver); a receiver that cannot hold
+    /// `alias` publishes the message and answers [`Frame::AliasRefused`].
+    PublishDeclare {
+        /// The alias the sender will use for `topic`.
+        alias: u16,
+        /// Topic bytes (UTF-8 for Banyan).
+        #[serde(borrow, with = "serde_bytes")]
+        topic: &'a [u8],
+        /// msgpack bytes, verbatim.
+        #[serde(borrow, with = "serde_bytes")]
+        payload: &'a [u8],
+    },
+    /// Tag 9 (version 2). A `Publish` on a topic declared with [`Frame::PublishDeclare`]. A
+    /// receiver that does not know `alias` drops the message (counted) and answers
+    /// [`Frame::AliasUnknown`].
+    PublishAlias {
+        /// A declared alias.
+        alias: u16,
+        /// msgpack bytes, verbatim.
+        #[serde(borrow, with = "serde_bytes")]
+        payload: &'a [u8],
+    },
+    /// Tag 10 (version 2). "I do not know this alias": the sender declares it again (its next
+    /// publish on that topic is a [`Frame::PublishDeclare`]).
+    AliasUnknown {
+        /// The alias the receiver did not know.
+        alias: u16,
+    },
+    /// Tag 11 (version 2). "My alias table does not reach this alias": the sender publishes
+    /// that topic with full [`Frame::Publish`] frames and declares no alias at or above it.
+    AliasRefused {
+        /// The refused alias.
+        alias: u16,
+    },
+    /// Tag 12 (version 2). Several publishes on declared aliases in one frame (one CRC),
+    /// published by the receiver one by one, in order.
+    PublishBatch {
+        /// The entries: `alias` u16 varint · `payload` varint length + bytes, repeated.
+        #[serde(borrow)]
+        batch: Batch<'a>,
+    },
 }
 
 impl<'a> Frame<'a> {
-    /// The topic of a `Publish`, `Subscribe`, `Unsubscribe`, `Subscribed` or `Unsubscribed`
-    /// frame.
+    /// The topic of a `Publish`, `Subscribe`, `Unsubscribe`, `Subscribed`, `Unsubscribed` or
+    /// `PublishDeclare` frame.
     pub fn topic(&self) -> Option<&'a [u8]> {
         match *self {
             Frame::Publish { topic, .. }
             | Frame::Subscribe { topic }
             | Frame::Unsubscribe { topic }
             | Frame::Subscribed { topic }
-            | Frame::Unsubscribed { topic } => Some(topic),
-            Frame::Hello { .. } | Frame::Ping { .. } | Frame::Pong { .. } => None,
+            | Frame::Unsubscribed { topic }
+            | Frame::PublishDeclare { topic, .. } => Some(topic),
+            Frame::Hello { .. }
+            | Frame::Ping { .. }
+            | Frame::Pong { .. }
+            | Frame::PublishAlias { .. }
+            | Frame::AliasUnknown { .. }
+            | Frame::AliasRefused { .. }
+            | Frame::PublishBatch { .. } => None,
         }
     }
 
