@@ -11,6 +11,7 @@ use embedded_io_async::{Read, Write};
 use serde::Serialize;
 
 use crate::client::{CHUNK_LEN, Incoming, is_idle, transport_error};
+use crate::core::PublishStep;
 use crate::echo::Step;
 use crate::{Client, ClientError, Clock, EchoClient, EchoSummary, Observer};
 
@@ -130,14 +131,19 @@ impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
         topic: &[u8],
         payload: &[u8],
     ) -> Result<bool, ClientError> {
-        match self.core.encode_publish(topic, payload, &mut self.tx)? {
-            Some(n) => {
-                let bytes = self.tx.get(..n).unwrap_or_default();
-                transport.write_all(bytes).await.map_err(transport_error)?;
-                transport.flush().await.map_err(transport_error)?;
-                Ok(true)
+        loop {
+            let (n, done) = match self.core.publish_step(topic, payload, &mut self.tx)? {
+                PublishStep::Offline => return Ok(false),
+                PublishStep::Batched => return Ok(true),
+                PublishStep::Written(n) => (n, true),
+                PublishStep::FlushFirst => (self.core.encode_batch(&mut self.tx)?, false),
+            };
+            let bytes = self.tx.get(..n).unwrap_or_default();
+            transport.write_all(bytes).await.map_err(transport_error)?;
+            transport.flush().await.map_err(transport_error)?;
+            if done {
+                return Ok(true);
             }
-            None => Ok(false),
         }
     }
 

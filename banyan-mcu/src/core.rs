@@ -42,7 +42,7 @@
 //! bytes, a queue of [`EVENT_QUEUE_LEN`] events (the oldest is dropped and counted when it
 //! overflows).
 
-use banyan_proto::frame::{self, CorruptKind, Frame, FrameError, PROTOCOL_VERSION};
+use banyan_proto::frame::{self, ALIAS_VERSION, CorruptKind, Frame, FrameError, PROTOCOL_VERSION};
 use banyan_proto::topic;
 use heapless::{Deque, Vec};
 
@@ -68,6 +68,15 @@ pub struct ClientConfig {
     pub ping_interval_ms: u32,
     /// The link is down when no `Pong` came for this long, in ms. Default 3000: three pings.
     pub link_timeout_ms: u32,
+    /// Use topic aliases (protocol version 2) with a gateway that speaks them: a topic is
+    /// declared once per link session, later frames carry a 1–3 byte alias. `false`
+    /// announces version 1 and behaves exactly as a client before aliases. Default `true`.
+    pub aliases: bool,
+    /// Coalesce publishes that are ready within this many ms into one `PublishBatch` frame
+    /// (one CRC), 0 = never. The first publish after an idle window goes out at once; a
+    /// batch goes out when full, when a publish cannot join it, or at the first poll after
+    /// its window. Needs `aliases`. Default 5.
+    pub batch_window_ms: u32,
 }
 
 impl ClientConfig {
@@ -78,8 +87,46 @@ impl ClientConfig {
             retry_ms: 500,
             ping_interval_ms: 1000,
             link_timeout_ms: 3000,
+            aliases: true,
+            batch_window_ms: DEFAULT_BATCH_WINDOW_MS,
         }
     }
+
+    /// These settings with topic aliases and batching off: the client speaks protocol
+    /// version 1, every publish a full-topic `Publish` frame.
+    pub const fn without_aliases(self) -> Self {
+        Self {
+            aliases: false,
+            batch_window_ms: 0,
+            ..self
+        }
+    }
+
+    /// These settings with batches of publishes ready within `ms` (0 = off).
+    pub const fn with_batch_window_ms(self, ms: u32) -> Self {
+        Self {
+            batch_window_ms: ms,
+            ..self
+        }
+    }
+}
+
+/// Default [`ClientConfig::batch_window_ms`].
+pub const DEFAULT_BATCH_WINDOW_MS: u32 = 5;
+
+/// What [`ClientCore::publish_step`] decided for one publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PublishStep {
+    /// The link is not up: dropped and counted.
+    Offline,
+    /// Write these many bytes of the buffer (one frame).
+    Written(usize),
+    /// Added to the batch; it goes out later (see [`ClientCore::poll_transmit`]).
+    Batched,
+    /// The batch must go out first: write [`ClientCore::encode_batch`]'s frame, then ask
+    /// again.
+    FlushFirst,
 }
 
 /// State of the link to the gateway.
@@ -162,6 +209,12 @@ pub struct ClientStats {
     pub link_downs: u32,
     /// Gateway restarts seen.
     pub gateway_restarts: u32,
+    /// Publishes sent with an alias (in `PublishAlias` or batch frames).
+    pub aliased: u32,
+    /// `PublishBatch` frames sent.
+    pub batches: u32,
+    /// Deliveries dropped because the gateway used an alias we do not know (answered).
+    pub alias_unknown: u32,
     /// Link events dropped because the application did not collect them.
     pub events_dropped: u32,
 }
@@ -195,12 +248,24 @@ struct Outbox {
     hello: bool,
     ping: Option<u32>,
     pong: Option<u32>,
+    alias_unknown: Option<u16>,
+    alias_refused: Option<u16>,
 }
 
-/// The general client's protocol logic, without I/O: `N` topics of at most `L` bytes. See the
+/// A topic this client declared (or will declare) to the gateway.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct TxAlias<const L: usize> {
+    topic: Vec<u8, L>,
+    /// A `PublishDeclare` went out since the last reset or `AliasUnknown`.
+    declared: bool,
+}
+
+/// The general client's protocol logic, without I/O: `N` topics of at most `L` bytes, `A`
+/// topic aliases per direction (default 4), a batch buffer of `Q` bytes (default 128). See the
 /// [module docs](self).
 #[derive(Debug, Clone)]
-pub struct ClientCore<const N: usize, const L: usize> {
+pub struct ClientCore<const N: usize, const L: usize, const A: usize = 4, const Q: usize = 128> {
     config: ClientConfig,
     /// Largest frame body we accept (announced in `Hello`).
     max_frame: u16,
@@ -222,9 +287,27 @@ pub struct ClientCore<const N: usize, const L: usize> {
     all_confirmed: bool,
     events: Deque<LinkEvent, EVENT_QUEUE_LEN>,
     stats: ClientStats,
+    /// Protocol version of the gateway's last `Hello` (0 before).
+    gateway_version: u8,
+    /// Our topics by alias (index = alias).
+    tx_aliases: Vec<TxAlias<L>, A>,
+    /// The gateway refused aliases from here on.
+    tx_alias_limit: usize,
+    /// The gateway's topics by alias (index = alias; `None` = not declared).
+    rx_aliases: Vec<Option<Vec<u8, L>>, A>,
+    /// Entries of the batch being collected: `batch[..batch_len]`.
+    batch: [u8; Q],
+    batch_len: usize,
+    batch_entries: u16,
+    /// When the batch must go out (its first entry's time + the window).
+    batch_due_at: u64,
+    /// The time of the last `on_tick`/`start`: the clock publishes use.
+    now_ms: u64,
+    /// When the last publish was handed out (for "first after idle").
+    last_publish_at: Option<u64>,
 }
 
-impl<const N: usize, const L: usize> ClientCore<N, L> {
+impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<N, L, A, Q> {
     /// Maximum number of topics (`N`), including unsubscribed ones still waiting for the
     /// gateway's confirmation.
     pub const MAX_TOPICS: usize = N;
@@ -245,6 +328,8 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 hello: false,
                 ping: None,
                 pong: None,
+                alias_unknown: None,
+                alias_refused: None,
             },
             retry_at: 0,
             refused_retry_at: 0,
@@ -266,8 +351,43 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 handshakes: 0,
                 link_downs: 0,
                 gateway_restarts: 0,
+                aliased: 0,
+                batches: 0,
+                alias_unknown: 0,
                 events_dropped: 0,
             },
+            gateway_version: 0,
+            tx_aliases: Vec::new(),
+            tx_alias_limit: A,
+            rx_aliases: Vec::new(),
+            batch: [0; Q],
+            batch_len: 0,
+            batch_entries: 0,
+            batch_due_at: 0,
+            now_ms: 0,
+            last_publish_at: None,
+        }
+    }
+
+    /// `true` when publishes go out with aliases: enabled, and the gateway speaks them.
+    pub fn aliases_in_use(&self) -> bool {
+        self.config.aliases && self.gateway_version >= ALIAS_VERSION
+    }
+
+    /// The topic the gateway declared for `alias`, if any.
+    pub fn rx_alias_topic(&self, alias: u16) -> Option<&[u8]> {
+        self.rx_aliases
+            .get(usize::from(alias))?
+            .as_ref()
+            .map(Vec::as_slice)
+    }
+
+    /// The protocol version this client announces.
+    fn version(&self) -> u8 {
+        if self.config.aliases {
+            PROTOCOL_VERSION
+        } else {
+            1
         }
     }
 
@@ -404,6 +524,7 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
 
     /// Starts the client at `now_ms`: queues the first `Hello`. Does nothing once started.
     pub fn start(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
         if self.state == LinkState::Idle {
             self.begin_handshake(now_ms);
         }
@@ -420,12 +541,38 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 max_frame,
                 boot_nonce,
             } => self.on_hello(version, max_frame, boot_nonce, now_ms),
-            Frame::Publish { topic, .. } => {
-                if self.accepts(topic) {
-                    self.stats.delivered = self.stats.delivered.wrapping_add(1);
-                    return true;
+            Frame::Publish { topic, .. } => return self.deliver(topic),
+            Frame::PublishDeclare { alias, topic, .. } => {
+                self.bind_rx_alias(alias, topic);
+                return self.deliver(topic);
+            }
+            Frame::PublishAlias { alias, .. } => {
+                let topic = self
+                    .rx_aliases
+                    .get(usize::from(alias))
+                    .and_then(|t| t.as_ref())
+                    .cloned();
+                match topic {
+                    Some(topic) => return self.deliver(&topic),
+                    None => {
+                        warn!("delivery on unknown alias {=u16}", alias);
+                        self.stats.alias_unknown = self.stats.alias_unknown.wrapping_add(1);
+                        self.outbox.alias_unknown = Some(alias);
+                    }
                 }
-                self.stats.unmatched = self.stats.unmatched.wrapping_add(1);
+            }
+            Frame::AliasUnknown { alias } => {
+                if let Some(entry) = self.tx_aliases.get_mut(usize::from(alias)) {
+                    entry.declared = false;
+                }
+            }
+            Frame::AliasRefused { alias } => {
+                let limit = usize::from(alias);
+                self.tx_alias_limit = self.tx_alias_limit.min(limit);
+                self.tx_aliases.truncate(limit);
+            }
+            Frame::PublishBatch { .. } => {
+                debug!("ignoring a batch: the gateway does not batch deliveries");
             }
             Frame::Ping { seq } => self.outbox.pong = Some(seq),
             Frame::Pong { .. } => self.last_pong_at = now_ms,
@@ -436,6 +583,37 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
             }
         }
         false
+    }
+
+    fn deliver(&mut self, topic: &[u8]) -> bool {
+        if self.accepts(topic) {
+            self.stats.delivered = self.stats.delivered.wrapping_add(1);
+            return true;
+        }
+        self.stats.unmatched = self.stats.unmatched.wrapping_add(1);
+        false
+    }
+
+    /// Binds a gateway alias, or refuses one beyond our table (the topic itself is still
+    /// delivered: `PublishDeclare` carries it).
+    fn bind_rx_alias(&mut self, alias: u16, topic: &[u8]) {
+        let slot = usize::from(alias);
+        let Ok(topic) = Vec::<u8, L>::from_slice(topic) else {
+            // Longer than any topic we can hold: refuse, so the gateway keeps full topics.
+            self.outbox.alias_refused = Some(alias);
+            return;
+        };
+        if slot >= A {
+            self.outbox.alias_refused = Some(alias);
+            return;
+        }
+        while self.rx_aliases.len() <= slot {
+            // slot < A: room is guaranteed.
+            let _ = self.rx_aliases.push(None);
+        }
+        if let Some(entry) = self.rx_aliases.get_mut(slot) {
+            *entry = Some(topic);
+        }
     }
 
     /// Records a frame the decoder rejected.
@@ -453,6 +631,7 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
     /// Runs the timers at `now_ms`: `Hello` and subscription re-sends, pings, link loss. Call
     /// it on every turn of the driver.
     pub fn on_tick(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
         match self.state {
             LinkState::Idle => {}
             LinkState::Connecting => {
@@ -508,6 +687,9 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 if self.entries.iter().any(|e| !e.confirmed) {
                     next = next.min(self.retry_at);
                 }
+                if self.batch_len != 0 {
+                    next = next.min(self.batch_due_at);
+                }
                 Some(next)
             }
         }
@@ -536,7 +718,12 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 .split_first_mut()
                 .ok_or(ClientError::Encode(FrameError::BufferTooSmall))?;
             *first = frame::DELIMITER;
-            let n = frame::encode(&Frame::hello(self.max_frame, self.config.boot_nonce), rest)?;
+            let hello = Frame::Hello {
+                version: self.version(),
+                max_frame: self.max_frame,
+                boot_nonce: self.config.boot_nonce,
+            };
+            let n = frame::encode(&hello, rest)?;
             self.outbox.hello = false;
             return Ok(Some(self.count_out(1 + n)));
         }
@@ -553,6 +740,19 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
         if self.state != LinkState::Up {
             return Ok(None);
         }
+        if let Some(alias) = self.outbox.alias_unknown {
+            let n = frame::encode(&Frame::AliasUnknown { alias }, buf)?;
+            self.outbox.alias_unknown = None;
+            return Ok(Some(self.count_out(n)));
+        }
+        if let Some(alias) = self.outbox.alias_refused {
+            let n = frame::encode(&Frame::AliasRefused { alias }, buf)?;
+            self.outbox.alias_refused = None;
+            return Ok(Some(self.count_out(n)));
+        }
+        if self.batch_len != 0 && self.now_ms >= self.batch_due_at {
+            return self.encode_batch(buf).map(Some);
+        }
         if let Some(entry) = self.entries.iter_mut().find(|e| e.send) {
             let topic = entry.topic.as_slice();
             let frame = match entry.want {
@@ -566,9 +766,11 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
         Ok(None)
     }
 
-    /// Encodes a `Publish` of `payload` (msgpack bytes) on `topic` into `buf` and returns its
-    /// wire length, or `Ok(None)` when the link is not up (the message is dropped and counted:
-    /// publishing into a link that is down is not an error for a sensor).
+    /// Encodes a publish of `payload` (msgpack bytes) on `topic` into `buf` as one frame,
+    /// never batched (with an alias when aliases are in use), and returns its wire length, or
+    /// `Ok(None)` when the link is not up (the message is dropped and counted: publishing
+    /// into a link that is down is not an error for a sensor). A batch being collected must
+    /// go out before it: drivers use [`publish_step`](Self::publish_step), which says so.
     ///
     /// # Errors
     /// [`ClientError::TooLarge`] when the frame body exceeds what the gateway or `buf` takes
@@ -583,13 +785,148 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
             self.stats.dropped_offline = self.stats.dropped_offline.wrapping_add(1);
             return Ok(None);
         }
-        let frame = Frame::Publish { topic, payload };
+        let alias = self.tx_alias(topic);
+        let frame = match alias {
+            Some((alias, true)) => Frame::PublishAlias { alias, payload },
+            Some((alias, false)) => Frame::PublishDeclare {
+                alias,
+                topic,
+                payload,
+            },
+            None => Frame::Publish { topic, payload },
+        };
         if frame::body_len(&frame) > usize::from(self.peer_max_frame) {
             return Err(ClientError::TooLarge);
         }
         let n = frame::encode(&frame, buf).map_err(|_| ClientError::TooLarge)?;
+        match alias {
+            Some((_, true)) => self.stats.aliased = self.stats.aliased.wrapping_add(1),
+            Some((alias, false)) => {
+                if let Some(entry) = self.tx_aliases.get_mut(usize::from(alias)) {
+                    entry.declared = true;
+                }
+            }
+            None => {}
+        }
         self.stats.published = self.stats.published.wrapping_add(1);
+        self.last_publish_at = Some(self.now_ms);
         Ok(Some(self.count_out(n)))
+    }
+
+    /// Decides one publish at the time of the last tick: batch it, write it as one frame
+    /// (into `buf`), or first flush the batch (see [`PublishStep`]). A publish joins the batch
+    /// when batching is on, its topic's alias is declared, and either a batch is open or the
+    /// previous publish was less than a window ago (the first publish after idle goes out at
+    /// once). The batch stays within the gateway's `max_frame` and `Q` bytes.
+    ///
+    /// # Errors
+    /// As [`encode_publish`](Self::encode_publish).
+    pub fn publish_step(
+        &mut self,
+        topic: &[u8],
+        payload: &[u8],
+        buf: &mut [u8],
+    ) -> Result<PublishStep, ClientError> {
+        if !self.is_up() {
+            self.stats.dropped_offline = self.stats.dropped_offline.wrapping_add(1);
+            return Ok(PublishStep::Offline);
+        }
+        let window = u64::from(self.config.batch_window_ms);
+        let alias = if window > 0 && self.aliases_in_use() {
+            self.tx_alias(topic)
+        } else {
+            None
+        };
+        let recent = self
+            .last_publish_at
+            .is_some_and(|at| self.now_ms.saturating_sub(at) < window);
+        match alias {
+            Some((alias, true)) if self.batch_len != 0 || recent => {
+                let need = frame::entry_len(alias, payload.len());
+                // Body: tag 1 + entries length varint (≤ 3) + entries.
+                let limit = usize::from(self.peer_max_frame).min(Q + 4).min(buf.len());
+                let body_after = 1 + 3 + self.batch_len + need;
+                if body_after > limit
+                    || frame::max_encoded_len(body_after) > buf.len()
+                    || self.batch_len + need > Q
+                {
+                    if self.batch_len != 0 {
+                        return Ok(PublishStep::FlushFirst);
+                    }
+                    // Too large to batch at all: one frame.
+                    return self.encode_publish(topic, payload, buf).map(written);
+                }
+                if self.batch_len == 0 {
+                    self.batch_due_at = self.now_ms.saturating_add(window);
+                }
+                let Some(out) = self.batch.get_mut(self.batch_len..) else {
+                    return Err(ClientError::TooLarge);
+                };
+                // Room was checked above.
+                self.batch_len +=
+                    frame::write_entry(out, alias, payload).map_err(|_| ClientError::TooLarge)?;
+                self.batch_entries = self.batch_entries.wrapping_add(1);
+                self.stats.published = self.stats.published.wrapping_add(1);
+                self.stats.aliased = self.stats.aliased.wrapping_add(1);
+                self.last_publish_at = Some(self.now_ms);
+                Ok(PublishStep::Batched)
+            }
+            _ if self.batch_len != 0 => Ok(PublishStep::FlushFirst),
+            _ => self.encode_publish(topic, payload, buf).map(written),
+        }
+    }
+
+    /// `true` while publishes wait in the batch.
+    pub fn batch_pending(&self) -> bool {
+        self.batch_len != 0
+    }
+
+    /// Encodes the batch being collected as one `PublishBatch` frame into `buf` (and empties
+    /// it); returns the wire length (0 when there is no batch).
+    ///
+    /// # Errors
+    /// [`ClientError::Encode`] when `buf` is too small; the batch stays.
+    pub fn encode_batch(&mut self, buf: &mut [u8]) -> Result<usize, ClientError> {
+        if self.batch_len == 0 {
+            return Ok(0);
+        }
+        // Entries were appended whole, so they always form a valid batch.
+        let entries = self.batch.get(..self.batch_len).unwrap_or_default();
+        let batch = frame::Batch::new(entries).map_err(|_| ClientError::TooLarge)?;
+        let n = frame::encode(&Frame::PublishBatch { batch }, buf)?;
+        self.batch_len = 0;
+        self.batch_entries = 0;
+        self.stats.batches = self.stats.batches.wrapping_add(1);
+        Ok(self.count_out(n))
+    }
+
+    /// The alias for a publish on `topic` and whether it is declared, assigning the next
+    /// free one; `None` when aliases are off, unknown to the gateway, or the table is full.
+    fn tx_alias(&mut self, topic: &[u8]) -> Option<(u16, bool)> {
+        if !self.aliases_in_use() {
+            return None;
+        }
+        if let Some(index) = self
+            .tx_aliases
+            .iter()
+            .position(|e| e.topic.as_slice() == topic)
+        {
+            let declared = self.tx_aliases.get(index)?.declared;
+            return u16::try_from(index).ok().map(|a| (a, declared));
+        }
+        if self.tx_aliases.len() >= self.tx_alias_limit.min(A) {
+            return None;
+        }
+        let topic = Vec::from_slice(topic).ok()?;
+        self.tx_aliases
+            .push(TxAlias {
+                topic,
+                declared: false,
+            })
+            .ok()?;
+        u16::try_from(self.tx_aliases.len() - 1)
+            .ok()
+            .map(|a| (a, false))
     }
 
     fn count_out(&mut self, n: usize) -> usize {
@@ -624,6 +961,19 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
         self.state = LinkState::Connecting;
         self.outbox.hello = true;
         self.outbox.ping = None;
+        self.outbox.alias_unknown = None;
+        self.outbox.alias_refused = None;
+        // Our Hello starts a new link session: both alias tables start empty, and a batch
+        // collected for the old session is dropped with it (counted as offline).
+        self.tx_aliases.clear();
+        self.tx_alias_limit = A;
+        self.rx_aliases.clear();
+        self.stats.dropped_offline = self
+            .stats
+            .dropped_offline
+            .wrapping_add(u32::from(self.batch_entries));
+        self.batch_len = 0;
+        self.batch_entries = 0;
         self.stats.handshakes = self.stats.handshakes.wrapping_add(1);
         self.retry_at = now_ms.saturating_add(self.config.retry_ms.into());
         self.entries.retain(|e| e.want == Want::Subscribed);
@@ -636,9 +986,10 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
     }
 
     fn on_hello(&mut self, version: u8, max_frame: u16, boot_nonce: u32, now_ms: u64) {
-        if version != PROTOCOL_VERSION {
+        if version == 0 || version > PROTOCOL_VERSION {
             warn!("gateway speaks protocol version {=u8}", version);
         }
+        self.gateway_version = version;
         let restarted = self.gateway_nonce.is_some_and(|seen| seen != boot_nonce);
         self.gateway_nonce = Some(boot_nonce);
         self.peer_max_frame = max_frame;
@@ -744,4 +1095,8 @@ pub const fn control_buf_len(topic_len: usize) -> usize {
         10
     };
     1 + frame::max_encoded_len(body)
+}
+
+fn written(n: Option<usize>) -> PublishStep {
+    n.map_or(PublishStep::Offline, PublishStep::Written)
 }
