@@ -19,13 +19,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use banyan_host::gateway::{Gateway, GatewayStats};
 use banyan_mcu::{Client, ClientConfig, StdClock};
-use banyan_proto::frame::{self, Frame};
+use banyan_proto::frame::{self, BatchWriter, Frame};
 use banyan_proto::payload;
 use banyan_testkit::{LineRate, ThreadGuard, offered_links, serial_line};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{payload_seq, sized_payload};
 use crate::pubsub::Endpoints;
+
+/// The bench client's buffers (`Client<4, 32, MCU_BUF>`): frames and batches up to this.
+pub const MCU_BUF: usize = 256;
 
 /// The topic of every reading: 11 bytes, as a Pico's sensor uses.
 pub const TOPIC: &str = "sensor/pico";
@@ -104,13 +107,17 @@ struct Reading {
 /// How the MCU client frames its publishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Every `Publish` frame carries its full topic (protocol as before topic aliases).
+    /// Every `Publish` frame carries its full topic (protocol version 1, as before aliases).
     Full,
+    /// Topic aliases, one frame per publish (`batch_window_ms = 0`).
+    Aliased,
+    /// The client's defaults: aliases and batches of publishes ready within 5 ms.
+    Batched,
 }
 
 impl Format {
     /// Every format, the baseline first.
-    pub const ALL: [Format; 1] = [Format::Full];
+    pub const ALL: [Format; 3] = [Format::Full, Format::Aliased, Format::Batched];
 
     /// What the client does with its default configuration (the summary's numbers).
     pub fn default_format() -> Format {
@@ -120,23 +127,51 @@ impl Format {
     /// The format's name in the table.
     pub fn name(self) -> &'static str {
         match self {
-            Format::Full => "full-topic frames",
+            Format::Full => "full-topic frames (v1)",
+            Format::Aliased => "aliases",
+            Format::Batched => "aliases + 5 ms batches",
         }
     }
 
-    /// Wire bytes per reading in this format, for a reading like `seq` (the ideal's
-    /// denominator).
-    pub fn wire_bytes_per_msg(self, load: Load, seq: u32) -> f64 {
-        let payload = load.payload(seq);
-        let frame = Frame::Publish {
-            topic: TOPIC.as_bytes(),
-            payload: &payload,
+    /// Wire bytes per reading in this format, for a reading like `index` (the ideal's
+    /// denominator): one frame, or for batches the share of a full batch of the bench
+    /// client's size.
+    pub fn wire_bytes_per_msg(self, load: Load, index: u32) -> f64 {
+        let payload = load.payload(index);
+        let frame = match self {
+            Format::Full => Frame::Publish {
+                topic: TOPIC.as_bytes(),
+                payload: &payload,
+            },
+            Format::Aliased => Frame::PublishAlias {
+                alias: 0,
+                payload: &payload,
+            },
+            Format::Batched => {
+                let mut entries = vec![0u8; MCU_BUF];
+                let mut writer = BatchWriter::new(&mut entries);
+                // As many entries as the client's batch takes (body within its buffer).
+                while frame::max_encoded_len(4 + writer.len() + frame::entry_len(0, payload.len()))
+                    <= MCU_BUF
+                    && writer.push(0, &payload).is_ok()
+                {}
+                let count = writer.entries().max(1) as f64;
+                let frame = Frame::PublishBatch {
+                    batch: writer.batch(),
+                };
+                return frame::encode_to_vec(&frame).map_or(f64::NAN, |v| v.len() as f64 / count);
+            }
         };
         frame::encode_to_vec(&frame).map_or(f64::NAN, |v| v.len() as f64)
     }
 
     fn config(self, boot_nonce: u32) -> ClientConfig {
-        ClientConfig::new(boot_nonce)
+        let config = ClientConfig::new(boot_nonce);
+        match self {
+            Format::Full => config.without_aliases(),
+            Format::Aliased => config.with_batch_window_ms(0),
+            Format::Batched => config,
+        }
     }
 }
 
@@ -238,7 +273,8 @@ pub fn measure(endpoints: &Endpoints, spec: RunSpec) -> Result<SerialRun> {
             move || stop.store(true, Ordering::SeqCst),
             move || -> Result<McuDone> {
                 let clock = StdClock::new();
-                let mut client: Client<4, 32, 512> = Client::new(spec.format.config(0x5e71_a100));
+                let mut client: Client<4, 32, MCU_BUF> =
+                    Client::new(spec.format.config(0x5e71_a100));
                 let give_up = Instant::now() + Duration::from_secs(10);
                 while !client.is_up() {
                     if Instant::now() > give_up {
@@ -280,6 +316,8 @@ pub fn measure(endpoints: &Endpoints, spec: RunSpec) -> Result<SerialRun> {
                                 let left = due.saturating_duration_since(Instant::now());
                                 thread::sleep(left.min(Duration::from_micros(200)));
                             }
+                            // A sensor's main loop: poll, then publish what is due.
+                            let _ = client.poll(&mut mcu_end, &clock)?;
                             due
                         }
                         None => Instant::now(),

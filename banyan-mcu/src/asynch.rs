@@ -136,6 +136,7 @@ impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
                 PublishStep::Offline => return Ok(false),
                 PublishStep::Batched => return Ok(true),
                 PublishStep::Written(n) => (n, true),
+                PublishStep::BatchedFull => (self.core.encode_batch(&mut self.tx)?, true),
                 PublishStep::FlushFirst => (self.core.encode_batch(&mut self.tx)?, false),
             };
             let bytes = self.tx.get(..n).unwrap_or_default();

@@ -286,6 +286,11 @@ impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
             match self.core.publish_step(topic, payload, &mut self.tx)? {
                 PublishStep::Offline => return Ok(false),
                 PublishStep::Batched => return Ok(true),
+                PublishStep::BatchedFull => {
+                    let n = self.core.encode_batch(&mut self.tx)?;
+                    write_flush(transport, self.tx.get(..n).unwrap_or_default())?;
+                    return Ok(true);
+                }
                 PublishStep::Written(n) => {
                     write_flush(transport, self.tx.get(..n).unwrap_or_default())?;
                     return Ok(true);

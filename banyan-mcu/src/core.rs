@@ -124,6 +124,9 @@ pub enum PublishStep {
     Written(usize),
     /// Added to the batch; it goes out later (see [`ClientCore::poll_transmit`]).
     Batched,
+    /// Added to the batch, which is now full (another entry of this size would not fit):
+    /// write [`ClientCore::encode_batch`]'s frame now.
+    BatchedFull,
     /// The batch must go out first: write [`ClientCore::encode_batch`]'s frame, then ask
     /// again.
     FlushFirst,
@@ -817,7 +820,9 @@ impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<
     /// (into `buf`), or first flush the batch (see [`PublishStep`]). A publish joins the batch
     /// when batching is on, its topic's alias is declared, and either a batch is open or the
     /// previous publish was less than a window ago (the first publish after idle goes out at
-    /// once). The batch stays within the gateway's `max_frame` and `Q` bytes.
+    /// once). The batch stays within the gateway's `max_frame`, `buf` and `Q` bytes; it is
+    /// flushed first when its window has passed, and reported full
+    /// ([`PublishStep::BatchedFull`]) when another entry of the same size would not fit.
     ///
     /// # Errors
     /// As [`encode_publish`](Self::encode_publish).
@@ -840,6 +845,10 @@ impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<
         let recent = self
             .last_publish_at
             .is_some_and(|at| self.now_ms.saturating_sub(at) < window);
+        if self.batch_len != 0 && self.now_ms >= self.batch_due_at {
+            // The window has passed (the application published without polling).
+            return Ok(PublishStep::FlushFirst);
+        }
         match alias {
             Some((alias, true)) if self.batch_len != 0 || recent => {
                 let need = frame::entry_len(alias, payload.len());
@@ -869,7 +878,14 @@ impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<
                 self.stats.published = self.stats.published.wrapping_add(1);
                 self.stats.aliased = self.stats.aliased.wrapping_add(1);
                 self.last_publish_at = Some(self.now_ms);
-                Ok(PublishStep::Batched)
+                let full = 1 + 3 + self.batch_len + need > limit
+                    || frame::max_encoded_len(1 + 3 + self.batch_len + need) > buf.len()
+                    || self.batch_len + need > Q;
+                Ok(if full {
+                    PublishStep::BatchedFull
+                } else {
+                    PublishStep::Batched
+                })
             }
             _ if self.batch_len != 0 => Ok(PublishStep::FlushFirst),
             _ => self.encode_publish(topic, payload, buf).map(written),

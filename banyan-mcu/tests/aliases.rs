@@ -255,3 +255,39 @@ fn a_gateway_restart_costs_at_most_the_publishes_before_the_client_notices() {
     );
     assert_eq!(sim.gateway_stats().aliases_declared, 2);
 }
+
+#[test]
+fn a_full_batch_goes_out_at_once_and_a_late_one_before_the_next_publish() {
+    let sim = Sim::clean();
+    let mut client: Client<4, 32, 256> = Client::new(ClientConfig::new(8));
+    pump(&mut client, &sim, 10_000, |c, _| c.is_up());
+    let mut transport = sim.transport();
+    let big = |n: u32| {
+        let mut p = numbered(n);
+        p.resize(125, 0);
+        p
+    };
+    client.publish_raw(&mut transport, b"big", &big(0)).unwrap();
+    // Joins the batch, which cannot take another entry of this size: written at once.
+    client.publish_raw(&mut transport, b"big", &big(1)).unwrap();
+    assert_eq!(sim.mcu_published().len(), 2);
+    assert_eq!(client.stats().batches, 1);
+    // A small reading waits; once its window has passed, the next publish sends it first,
+    // even without a poll in between.
+    client
+        .publish_raw(&mut transport, b"big", &numbered(2))
+        .unwrap();
+    assert_eq!(sim.mcu_published().len(), 2);
+    sim.advance(10);
+    pump(&mut client, &sim, 0, |_, _| true);
+    let clock_moved = {
+        // One poll at the new time without transmitting: the core's clock moves on its tick.
+        let mut t = sim.transport();
+        let _ = client.poll(&mut t, &sim.clock());
+        client.core().batch_pending()
+    };
+    assert!(!clock_moved, "the poll after the window sent the batch");
+    let published = sim.mcu_published();
+    assert_eq!(published.len(), 3);
+    assert_eq!(published[2].payload, numbered(2));
+}

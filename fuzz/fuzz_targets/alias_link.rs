@@ -97,6 +97,12 @@ impl Link {
                     self.up(&bytes);
                     return;
                 }
+                Ok(PublishStep::BatchedFull) => {
+                    let n = self.core.encode_batch(&mut buf).expect("a batch fits the buffer");
+                    let bytes = buf[..n].to_vec();
+                    self.up(&bytes);
+                    return;
+                }
                 Ok(PublishStep::FlushFirst) => {
                     let n = self.core.encode_batch(&mut buf).expect("a batch fits the buffer");
                     let bytes = buf[..n].to_vec();
