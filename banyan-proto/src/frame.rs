@@ -53,6 +53,11 @@
 //! | 5 | [`Frame::Pong`] | `seq`: u32 varint |
 //! | 6 | [`Frame::Subscribed`] | `topic`: varint len + bytes |
 //! | 7 | [`Frame::Unsubscribed`] | `topic`: varint len + bytes |
+//! | 8 | [`Frame::PublishDeclare`] (v2) | `alias`: u16 varint · `topic`: varint len + bytes · `payload`: varint len + bytes |
+//! | 9 | [`Frame::PublishAlias`] (v2) | `alias`: u16 varint · `payload`: varint len + bytes |
+//! | 10 | [`Frame::AliasUnknown`] (v2) | `alias`: u16 varint |
+//! | 11 | [`Frame::AliasRefused`] (v2) | `alias`: u16 varint |
+//! | 12 | [`Frame::PublishBatch`] (v2) | `batch`: varint len + entries, each `alias` u16 varint · `payload` varint len + bytes |
 //!
 //! Tags are the declaration order of [`Frame`]'s variants, so **variants are only ever
 //! appended**, never reordered or removed. A decoder that meets a tag it does not know
@@ -138,6 +143,50 @@
 //! a reply to it cannot overtake the subscription. Tags 6 and 7 were appended in the same
 //! protocol version 1: a peer that predates them drops them as [`CorruptKind::UnknownTag`],
 //! which costs it nothing.
+//!
+//! ## Topic aliases and batches (version 2)
+//!
+//! A `Publish` carries its whole topic: `sensor/pico` + `{'v': n}` is 24–26 bytes on the
+//! wire, of which 11 are the topic. Version 2 lets a sender declare a topic once per link
+//! session and then send a 1–3 byte alias (as zenoh-pico declares resources), and lets the MCU
+//! put several publishes into one frame with one CRC:
+//!
+//! * **Negotiation.** `Hello.version` is the highest version the sender speaks. A side sends
+//!   tags 8–12 only to a peer whose last `Hello` said ≥ [`ALIAS_VERSION`]; a version 1 peer
+//!   (an old gateway or MCU) therefore never sees them and both sides speak version 1 frames
+//!   to it. (A version 1 peer only logs the other's higher version; no frame is needed to
+//!   negotiate, and the `Hello` body is unchanged, which a version 1 decoder requires: it
+//!   rejects trailing bytes.) A client configured without aliases announces version 1.
+//! * **Sessions.** A link session starts with a `Hello` of either side; both alias tables
+//!   (the aliases each side declared) start empty then. The gateway also forgets which of its
+//!   declarations arrived when the link reopens.
+//! * **Declaring.** The first publish on a topic is a [`Frame::PublishDeclare`]: a whole
+//!   publish that also binds the alias, so a declaration costs no extra frame or round trip.
+//!   Later publishes on it are [`Frame::PublishAlias`]. An alias is bound once per session,
+//!   never re-bound to another topic: a lost re-binding would make the receiver publish on the
+//!   wrong topic. A sender whose table is full sends full `Publish` frames for more topics.
+//! * **Bounded, and errors recover.** Each receiver holds a fixed number of aliases (gateway
+//!   64, MCU client 4 per direction). An alias beyond the table is answered with
+//!   [`Frame::AliasRefused`] (the message itself is still published: the declaration carries
+//!   the topic), and the sender declares no alias at or above it. A `PublishAlias` with an
+//!   alias the receiver does not know (its declaration was lost, or the receiver restarted) is
+//!   dropped and counted, never guessed, and answered with [`Frame::AliasUnknown`]; the
+//!   sender's next publish on that topic declares it again. Loss is bounded by one round trip.
+//! * **Batches.** [`Frame::PublishBatch`] carries `(alias, payload)` entries of declared
+//!   aliases; the receiver publishes them one by one, in order (an unknown alias in a batch
+//!   loses only its entry). The batch's entries are validated when the frame is decoded, so
+//!   a [`Batch`] that exists iterates without failure. Only the MCU batches: the gateway's
+//!   deliveries are one frame each (its host is not the bottleneck).
+//!
+//! | frame (`sensor/pico`, `{'v': 1000}` = 6 bytes) | wire bytes | per reading |
+//! |---|---:|---:|
+//! | `Publish` (v1) | 26 | 26 |
+//! | `PublishDeclare`, alias 0 (first reading) | 27 | 27 |
+//! | `PublishAlias`, alias 0 | 15 | 15 |
+//! | `PublishBatch` of 10 readings | 88 | 8.8 |
+//!
+//! Golden frames of version 2 are made by `golden/gen_frames.py` (Python's `zlib` and
+//! `msgpack`, independent of this crate) and checked in `tests/frame_golden.rs`.
 //!
 //! # Panics
 //!

@@ -36,6 +36,14 @@
 //!   the MCU's first frame and each of its `Ping`s with a `Hello`: an MCU that was up with a
 //!   gateway before this one (which restarted) may have missed the greeting, and learns of the
 //!   restart (a new nonce) from the repeated one.
+//! * **Topic aliases** (protocol version 2, see [`crate::frame`]): with an MCU whose `Hello`
+//!   said version ≥ 2, deliveries declare their topic once ([`Frame::PublishDeclare`]) and
+//!   then use its alias (up to [`GATEWAY_ALIASES`] topics, full `Publish` frames beyond, or
+//!   beyond what the MCU refused). The MCU's declarations are held in a table of
+//!   [`GATEWAY_ALIASES`] slots; its `PublishAlias` and `PublishBatch` entries are published
+//!   under the declared topic, in order, held like any publish while a proof is due. An
+//!   unknown alias is dropped, counted and answered `AliasUnknown`; an alias beyond the table
+//!   is answered `AliasRefused`. A version 1 MCU sees exactly the frames it did before.
 //! * Corrupt and oversized frames are counted ([`GatewayStats`]), never fatal. Backplane
 //!   messages larger than the MCU's `max_frame`, not matching its subscriptions, or arriving
 //!   while the link is closed are dropped and counted. Held publishes beyond the queue's
