@@ -111,7 +111,7 @@ pub enum Format {
     Full,
     /// Topic aliases, one frame per publish (`batch_window_ms = 0`).
     Aliased,
-    /// The client's defaults: aliases and batches of publishes ready within 5 ms.
+    /// The client's defaults: aliases and batches of publishes ready within 2 ms.
     Batched,
 }
 
@@ -129,7 +129,7 @@ impl Format {
         match self {
             Format::Full => "full-topic frames (v1)",
             Format::Aliased => "aliases",
-            Format::Batched => "aliases + 5 ms batches",
+            Format::Batched => "aliases + 2 ms batches",
         }
     }
 

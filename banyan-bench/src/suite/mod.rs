@@ -171,7 +171,7 @@ impl Plan {
                 quiet: Duration::from_secs(1),
             },
             serial: SerialPlan {
-                secs: 0.3,
+                secs: 0.5,
                 runs: 1,
                 min_count: 30,
             },
