@@ -18,7 +18,7 @@ use crate::{Client, ClientError, Clock, EchoClient, EchoSummary, Observer};
 /// Longest single wait: the timers are re-checked at least this often (ms).
 const MAX_WAIT_MS: u64 = 1000;
 
-impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
+impl<const N: usize, const L: usize, const B: usize, const A: usize> Client<N, L, B, A> {
     /// One turn of the client over an async transport: writes what is queued, then waits for
     /// bytes **or** the next timer (at most 1 s), and returns the first thing for the
     /// application, or `Ok(None)` when the wait ended with nothing (call it again).

@@ -23,9 +23,11 @@ pub(crate) const CHUNK_LEN: usize = 64;
 /// working with full-topic frames.
 pub const CLIENT_ALIASES: usize = 4;
 
-/// The core a `Client<N, L, B>` runs: batches of up to `B` bytes.
-pub type CoreOf<const N: usize, const L: usize, const B: usize> =
-    ClientCore<N, L, CLIENT_ALIASES, B>;
+/// The core a `Client<N, L, B, A>` runs: `A` aliases per direction, batches of up to `B`
+/// bytes. `A = 0` is a client without topic aliases at compile time: it announces protocol
+/// version 1 and the alias and batch paths fold away (the echo client, for flash).
+pub type CoreOf<const N: usize, const L: usize, const B: usize, const A: usize> =
+    ClientCore<N, L, A, B>;
 
 /// The largest frame body a `FrameDecoder<N>` accepts, clamped to `u16` (announced in `Hello`).
 pub const fn max_body_for(rx_len: usize) -> u16 {
@@ -103,6 +105,8 @@ pub enum Incoming<'a> {
 ///
 /// * `N`: most topics subscribed at once (default 4);
 /// * `L`: longest topic in bytes (default 32);
+/// * `A`: topic aliases per direction (default [`CLIENT_ALIASES`]; 0 = protocol version 1
+///   only, no alias code);
 /// * `B`: size of the receive buffer and of the transmit buffer, each (default 128): the
 ///   largest encoded frame either way. The largest frame body accepted is
 ///   [`max_body_for`]`(B)` (announced to the gateway, which drops bigger messages for us);
@@ -156,8 +160,13 @@ pub enum Incoming<'a> {
 /// # sensor(&mut Sink, &Zero).unwrap();
 /// ```
 #[derive(Debug, Clone)]
-pub struct Client<const N: usize = 4, const L: usize = 32, const B: usize = 128> {
-    pub(crate) core: CoreOf<N, L, B>,
+pub struct Client<
+    const N: usize = 4,
+    const L: usize = 32,
+    const B: usize = 128,
+    const A: usize = CLIENT_ALIASES,
+> {
+    pub(crate) core: CoreOf<N, L, B, A>,
     pub(crate) decoder: FrameDecoder<B>,
     pub(crate) tx: [u8; B],
     /// Bytes read but not yet fed to the decoder: `chunk[pos..len]`.
@@ -176,7 +185,7 @@ pub(crate) enum Fed {
     Message,
 }
 
-impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
+impl<const N: usize, const L: usize, const B: usize, const A: usize> Client<N, L, B, A> {
     /// Bytes read from the transport per `read` call.
     pub const CHUNK: usize = CHUNK_LEN;
 
@@ -193,7 +202,7 @@ impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
     }
 
     /// The protocol state machine.
-    pub fn core(&self) -> &CoreOf<N, L, B> {
+    pub fn core(&self) -> &CoreOf<N, L, B, A> {
         &self.core
     }
 
