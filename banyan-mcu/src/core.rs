@@ -536,18 +536,27 @@ impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<
                 boot_nonce,
             } => self.on_hello(version, max_frame, boot_nonce, now_ms),
             Frame::Publish { topic, .. } => return self.deliver(topic),
+            // A client without alias tables (`A = 0`) announced version 1: a gateway never
+            // sends it these, and the code folds away.
             Frame::PublishDeclare { alias, topic, .. } => {
-                self.bind_rx_alias(alias, topic);
+                if A > 0 {
+                    self.bind_rx_alias(alias, topic);
+                }
                 return self.deliver(topic);
             }
-            Frame::PublishAlias { alias, .. } => {
-                let topic = self
+            Frame::PublishAlias { alias, .. } if A > 0 => {
+                // Borrow the topic in place: no copy of it.
+                let accepted = self
                     .rx_aliases
                     .get(usize::from(alias))
                     .and_then(|t| t.as_ref())
-                    .cloned();
-                match topic {
-                    Some(topic) => return self.deliver(&topic),
+                    .map(|topic| self.accepts(topic));
+                match accepted {
+                    Some(true) => {
+                        self.stats.delivered = self.stats.delivered.wrapping_add(1);
+                        return true;
+                    }
+                    Some(false) => self.stats.unmatched = self.stats.unmatched.wrapping_add(1),
                     None => {
                         warn!("delivery on unknown alias {=u16}", alias);
                         self.stats.alias_unknown = self.stats.alias_unknown.wrapping_add(1);
@@ -555,15 +564,22 @@ impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<
                     }
                 }
             }
+            Frame::PublishAlias { .. } => {
+                self.stats.unmatched = self.stats.unmatched.wrapping_add(1);
+            }
             Frame::AliasUnknown { alias } => {
-                if let Some(entry) = self.tx_aliases.get_mut(usize::from(alias)) {
+                if A > 0
+                    && let Some(entry) = self.tx_aliases.get_mut(usize::from(alias))
+                {
                     entry.declared = false;
                 }
             }
             Frame::AliasRefused { alias } => {
-                let limit = usize::from(alias);
-                self.tx_alias_limit = self.tx_alias_limit.min(limit);
-                self.tx_aliases.truncate(limit);
+                if A > 0 {
+                    let limit = usize::from(alias);
+                    self.tx_alias_limit = self.tx_alias_limit.min(limit);
+                    self.tx_aliases.truncate(limit);
+                }
             }
             Frame::PublishBatch { .. } => {
                 debug!("ignoring a batch: the gateway does not batch deliveries");
@@ -712,17 +728,21 @@ impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<
         if self.state != LinkState::Up {
             return Ok(None);
         }
-        if let Some(alias) = self.outbox.alias_unknown {
+        if A > 0
+            && let Some(alias) = self.outbox.alias_unknown
+        {
             let n = frame::encode(&Frame::AliasUnknown { alias }, buf)?;
             self.outbox.alias_unknown = None;
             return Ok(Some(self.count_out(n)));
         }
-        if let Some(alias) = self.outbox.alias_refused {
+        if A > 0
+            && let Some(alias) = self.outbox.alias_refused
+        {
             let n = frame::encode(&Frame::AliasRefused { alias }, buf)?;
             self.outbox.alias_refused = None;
             return Ok(Some(self.count_out(n)));
         }
-        if self.batch_len != 0 && self.now_ms >= self.batch_due_at {
+        if A > 0 && self.batch_len != 0 && self.now_ms >= self.batch_due_at {
             return self.encode_batch(buf).map(Some);
         }
         if let Some(entry) = self.entries.iter_mut().find(|e| e.send) {

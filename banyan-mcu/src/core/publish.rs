@@ -124,7 +124,7 @@ impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<
         let recent = self
             .last_publish_at
             .is_some_and(|at| self.now_ms.saturating_sub(at) < window);
-        if self.batch_len != 0 && self.now_ms >= self.batch_due_at {
+        if A > 0 && self.batch_len != 0 && self.now_ms >= self.batch_due_at {
             // The window has passed (the application published without polling).
             return Ok(PublishStep::FlushFirst);
         }
@@ -166,7 +166,7 @@ impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<
                     PublishStep::Batched
                 })
             }
-            _ if self.batch_len != 0 => Ok(PublishStep::FlushFirst),
+            _ if A > 0 && self.batch_len != 0 => Ok(PublishStep::FlushFirst),
             _ => self.encode_publish(topic, payload, buf).map(written),
         }
     }
