@@ -20,10 +20,13 @@
 # Prints the decoded defmt log of the firmware, and the logs of the host processes on failure.
 # Every process it starts is killed by PID on exit, also on failure or Ctrl-C.
 #
-# Usage: scripts/qemu-e2e.sh [--app echo|sensor|onegpio] [--python-server [PATH]]
+# Usage: scripts/qemu-e2e.sh [--app echo|sensor|onegpio] [--python-server [PATH]] [--baud N]
 #   --python-server [PATH]  (echo) use the Python Banyan echo server (python-banyan 3.17)
 #                           instead of the Rust one; PATH defaults to
 #                           banyan-cli/tests/python/simple_echo_server.py.
+#   --baud N                put banyan-testkit's `banyan-linerate-proxy` between the gateway
+#                           and QEMU: both directions paced at N baud 8N1, as a real UART
+#                           (QEMU's is not baud-limited). Needs target/debug/banyan-linerate-proxy.
 # Python comes from $BANYAN_PYTHON, else .venv/bin/python, else python3.
 # Environment:
 #   E2E_TIMEOUT   seconds for the whole QEMU run (default 120)
@@ -40,6 +43,7 @@ E2E_TIMEOUT=${E2E_TIMEOUT:-120}
 
 APP=echo
 PY_SERVER=""
+BAUD=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --app)
@@ -51,7 +55,12 @@ while [ $# -gt 0 ]; do
       PY_SERVER="$REPO/banyan-cli/tests/python/simple_echo_server.py"
       if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then PY_SERVER="$2"; shift; fi
       ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    --baud)
+      [ $# -gt 1 ] || { echo "--baud needs a number" >&2; exit 2; }
+      BAUD=$2
+      shift
+      ;;
+    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -124,6 +133,7 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   (cd "$REPO" && cargo build -p banyan-cli --bins)
 fi
 HOST_NEEDED=(backplane banyan-gateway)
+[ -n "$BAUD" ] && HOST_NEEDED+=(banyan-linerate-proxy)
 [ "$APP" = echo ] && [ -z "$PY_SERVER" ] && HOST_NEEDED+=(simple-echo-server)
 for bin in "${HOST_NEEDED[@]}"; do
   [ -x "$HOST_BIN/$bin" ] || { echo "qemu-e2e: $HOST_BIN/$bin missing" >&2; exit 2; }
@@ -186,8 +196,18 @@ timeout "$E2E_TIMEOUT" qemu-system-arm -cpu cortex-m3 -M lm3s6965evb \
 QEMU_PID=$!
 PIDS+=($QEMU_PID)
 
+GATEWAY_TARGET="127.0.0.1:$QEMU_PORT"
+if [ -n "$BAUD" ]; then
+  # The proxy connects to QEMU for each connection the gateway makes.
+  "$HOST_BIN/banyan-linerate-proxy" --upstream "127.0.0.1:$QEMU_PORT" --baud "$BAUD" \
+    >"$LOGS/linerate.log" 2>&1 &
+  PIDS+=($!)
+  wait_for "$LOGS/linerate.log" "listening" 20 "line-rate proxy" "${PIDS[-1]}"
+  GATEWAY_TARGET=$(sed -n 's/^listening //p' "$LOGS/linerate.log" | head -1)
+  echo "== UART paced at $BAUD baud 8N1 (banyan-linerate-proxy on $GATEWAY_TARGET)"
+fi
 # The gateway keeps retrying the connection until QEMU listens.
-"$HOST_BIN/banyan-gateway" --tcp "127.0.0.1:$QEMU_PORT" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" \
+"$HOST_BIN/banyan-gateway" --tcp "$GATEWAY_TARGET" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" \
   >"$LOGS/gateway.log" 2>&1 &
 PIDS+=($!)
 

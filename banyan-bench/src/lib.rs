@@ -10,13 +10,14 @@
 //!  python   python-banyan publisher/subscriber, echo client/server through python's backplane
 //!  codec    msgpack, serial frames, topic matching (ns/op)
 //!  gateway  simulated MCU ═ UnixStream pair ═ Gateway ─ Backplane ─ echo server
+//!  serial   banyan_mcu::Client ═ paced UART line (115 200 / 921 600 baud) ═ Gateway ─ subscriber
 //!  startup  spawn → Component::connect returned (the binary re-runs itself as a probe)
 //!  resources  backplane process RSS/CPU during a throughput run; idle component CPU
 //! ```
 //!
 //! # Layout
 //! - [`suite`]: the sections, their sizes ([`suite::Plan`]) and the rows they report.
-//! - [`pubsub`], [`echo`], [`gateway`], [`python`], [`codec`], [`startup`], [`resources`]: the
+//! - [`pubsub`], [`echo`], [`gateway`], [`serial`], [`python`], [`codec`], [`startup`], [`resources`]: the
 //!   measurements.
 //! - [`stats`]: medians, spreads, percentiles. [`report`]: the table and `SUMMARY` line.
 //! - [`procs`]: child processes killed on drop, `/proc` readers.
@@ -32,6 +33,7 @@ pub mod pubsub;
 pub mod python;
 pub mod report;
 pub mod resources;
+pub mod serial;
 pub mod startup;
 pub mod stats;
 pub mod suite;

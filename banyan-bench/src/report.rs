@@ -36,6 +36,12 @@ pub struct Summary {
     pub python_tput_ratio: Option<f64>,
     /// Python Banyan echo p50 divided by Rust Banyan echo p50.
     pub python_echo_ratio: Option<f64>,
+    /// `{'v': n}` readings/s delivered over a 115 200 baud line (client defaults).
+    pub serial_small_msgs_per_s: Option<f64>,
+    /// Payload bytes ÷ line capacity for 200-byte payloads at 115 200 baud.
+    pub serial_goodput_ratio: Option<f64>,
+    /// p99 added latency of `{'v': n}` offered at 1 000/s at 115 200 baud, ms.
+    pub serial_small_latency_p99_ms: Option<f64>,
 }
 
 fn field(value: Option<f64>, decimals: usize) -> String {
@@ -53,13 +59,17 @@ impl fmt::Display for Summary {
         write!(
             f,
             "SUMMARY pubsub_ratio={} pubsub_lost={} echo_p50_us={} echo_p50_ratio={} \
-             python_tput_ratio={} python_echo_ratio={}",
+             python_tput_ratio={} python_echo_ratio={} serial_small_msgs_per_s={} \
+             serial_goodput_ratio={} serial_small_latency_p99_ms={}",
             field(self.pubsub_ratio, 2),
             lost,
             field(self.echo_p50_us, 0),
             field(self.echo_p50_ratio, 2),
             field(self.python_tput_ratio, 1),
             field(self.python_echo_ratio, 0),
+            field(self.serial_small_msgs_per_s, 0),
+            field(self.serial_goodput_ratio, 3),
+            field(self.serial_small_latency_p99_ms, 2),
         )
     }
 }
@@ -229,16 +239,21 @@ mod tests {
             echo_p50_ratio: Some(1.044),
             python_tput_ratio: Some(6.94),
             python_echo_ratio: Some(280.2),
+            serial_small_msgs_per_s: Some(1234.4),
+            serial_goodput_ratio: Some(0.91234),
+            serial_small_latency_p99_ms: Some(7.256),
         };
         assert_eq!(
             summary.to_string(),
             "SUMMARY pubsub_ratio=0.97 pubsub_lost=0 echo_p50_us=350 echo_p50_ratio=1.04 \
-             python_tput_ratio=6.9 python_echo_ratio=280"
+             python_tput_ratio=6.9 python_echo_ratio=280 serial_small_msgs_per_s=1234 \
+             serial_goodput_ratio=0.912 serial_small_latency_p99_ms=7.26"
         );
         assert_eq!(
             Summary::default().to_string(),
             "SUMMARY pubsub_ratio=na pubsub_lost=na echo_p50_us=na echo_p50_ratio=na \
-             python_tput_ratio=na python_echo_ratio=na"
+             python_tput_ratio=na python_echo_ratio=na serial_small_msgs_per_s=na \
+             serial_goodput_ratio=na serial_small_latency_p99_ms=na"
         );
     }
 

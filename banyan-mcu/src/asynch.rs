@@ -11,13 +11,14 @@ use embedded_io_async::{Read, Write};
 use serde::Serialize;
 
 use crate::client::{CHUNK_LEN, Incoming, is_idle, transport_error};
+use crate::core::PublishStep;
 use crate::echo::Step;
 use crate::{Client, ClientError, Clock, EchoClient, EchoSummary, Observer};
 
 /// Longest single wait: the timers are re-checked at least this often (ms).
 const MAX_WAIT_MS: u64 = 1000;
 
-impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
+impl<const N: usize, const L: usize, const B: usize, const A: usize> Client<N, L, B, A> {
     /// One turn of the client over an async transport: writes what is queued, then waits for
     /// bytes **or** the next timer (at most 1 s), and returns the first thing for the
     /// application, or `Ok(None)` when the wait ended with nothing (call it again).
@@ -130,14 +131,20 @@ impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
         topic: &[u8],
         payload: &[u8],
     ) -> Result<bool, ClientError> {
-        match self.core.encode_publish(topic, payload, &mut self.tx)? {
-            Some(n) => {
-                let bytes = self.tx.get(..n).unwrap_or_default();
-                transport.write_all(bytes).await.map_err(transport_error)?;
-                transport.flush().await.map_err(transport_error)?;
-                Ok(true)
+        loop {
+            let (n, done) = match self.core.publish_step(topic, payload, &mut self.tx)? {
+                PublishStep::Offline => return Ok(false),
+                PublishStep::Batched => return Ok(true),
+                PublishStep::Written(n) => (n, true),
+                PublishStep::BatchedFull => (self.core.encode_batch(&mut self.tx)?, true),
+                PublishStep::FlushFirst => (self.core.encode_batch(&mut self.tx)?, false),
+            };
+            let bytes = self.tx.get(..n).unwrap_or_default();
+            transport.write_all(bytes).await.map_err(transport_error)?;
+            transport.flush().await.map_err(transport_error)?;
+            if done {
+                return Ok(true);
             }
-            None => Ok(false),
         }
     }
 

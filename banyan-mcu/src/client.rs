@@ -7,7 +7,9 @@ use banyan_proto::payload::{self, MapReader, PayloadError};
 use embedded_io::{Error as _, ErrorKind, Read, Write};
 use serde::{Deserialize, Serialize};
 
-use crate::core::{ClientConfig, ClientCore, ClientStats, LinkEvent, LinkState, SubState};
+use crate::core::{
+    ClientConfig, ClientCore, ClientStats, LinkEvent, LinkState, PublishStep, SubState,
+};
 use crate::{ClientError, Clock};
 
 /// Default receive buffer: a frame body of up to [`DEFAULT_MAX_FRAME`] (512) bytes.
@@ -15,6 +17,17 @@ pub const DEFAULT_RX_LEN: usize = frame::max_encoded_len(DEFAULT_MAX_FRAME);
 
 /// Bytes read from the transport per `read` call.
 pub(crate) const CHUNK_LEN: usize = 64;
+
+/// Topic aliases a [`Client`] holds per direction (its core's `A`): the first 4 topics it
+/// publishes and the first 4 the gateway delivers travel as aliases; more topics keep
+/// working with full-topic frames.
+pub const CLIENT_ALIASES: usize = 4;
+
+/// The core a `Client<N, L, B, A>` runs: `A` aliases per direction, batches of up to `B`
+/// bytes. `A = 0` is a client without topic aliases at compile time: it announces protocol
+/// version 1 and the alias and batch paths fold away (the echo client, for flash).
+pub type CoreOf<const N: usize, const L: usize, const B: usize, const A: usize> =
+    ClientCore<N, L, A, B>;
 
 /// The largest frame body a `FrameDecoder<N>` accepts, clamped to `u16` (announced in `Hello`).
 pub const fn max_body_for(rx_len: usize) -> u16 {
@@ -92,12 +105,15 @@ pub enum Incoming<'a> {
 ///
 /// * `N`: most topics subscribed at once (default 4);
 /// * `L`: longest topic in bytes (default 32);
+/// * `A`: topic aliases per direction (default [`CLIENT_ALIASES`]; 0 = protocol version 1
+///   only, no alias code);
 /// * `B`: size of the receive buffer and of the transmit buffer, each (default 128): the
 ///   largest encoded frame either way. The largest frame body accepted is
 ///   [`max_body_for`]`(B)` (announced to the gateway, which drops bigger messages for us);
 ///   a publish whose frame exceeds `B` is [`ClientError::TooLarge`].
 ///
-/// RAM: `2 × B` + [`CHUNK`](Self::CHUNK) bytes of buffers, `N × (L + 4)` of topics and ~100
+/// RAM: `3 × B` + [`CHUNK`](Self::CHUNK) bytes of buffers (receive, transmit, batch),
+/// `N × (L + 4)` of topics, `2 ×` [`CLIENT_ALIASES`] `× (L + 3)` of alias tables and ~130
 /// bytes of state. `publish` (typed) needs `B` bytes of stack for the payload.
 ///
 /// ```
@@ -144,8 +160,13 @@ pub enum Incoming<'a> {
 /// # sensor(&mut Sink, &Zero).unwrap();
 /// ```
 #[derive(Debug, Clone)]
-pub struct Client<const N: usize = 4, const L: usize = 32, const B: usize = 128> {
-    pub(crate) core: ClientCore<N, L>,
+pub struct Client<
+    const N: usize = 4,
+    const L: usize = 32,
+    const B: usize = 128,
+    const A: usize = CLIENT_ALIASES,
+> {
+    pub(crate) core: CoreOf<N, L, B, A>,
     pub(crate) decoder: FrameDecoder<B>,
     pub(crate) tx: [u8; B],
     /// Bytes read but not yet fed to the decoder: `chunk[pos..len]`.
@@ -164,7 +185,7 @@ pub(crate) enum Fed {
     Message,
 }
 
-impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
+impl<const N: usize, const L: usize, const B: usize, const A: usize> Client<N, L, B, A> {
     /// Bytes read from the transport per `read` call.
     pub const CHUNK: usize = CHUNK_LEN;
 
@@ -181,7 +202,7 @@ impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
     }
 
     /// The protocol state machine.
-    pub fn core(&self) -> &ClientCore<N, L> {
+    pub fn core(&self) -> &CoreOf<N, L, B, A> {
         &self.core
     }
 
@@ -257,7 +278,10 @@ impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
     }
 
     /// Publishes already-encoded msgpack bytes on `topic`, verbatim. Returns `Ok(false)`
-    /// without writing when the link is not up.
+    /// without writing when the link is not up. With [`ClientConfig::batch_window_ms`] the
+    /// message may wait in a batch (`Ok(true)` then means "queued"); it goes out at the
+    /// first [`poll`](Self::poll) after its window, or earlier (see
+    /// [`ClientCore::publish_step`]). Time is the clock of the last poll.
     ///
     /// # Errors
     /// [`ClientError::TooLarge`], [`ClientError::Transport`].
@@ -267,13 +291,37 @@ impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
         topic: &[u8],
         payload: &[u8],
     ) -> Result<bool, ClientError> {
-        match self.core.encode_publish(topic, payload, &mut self.tx)? {
-            Some(n) => {
-                write_flush(transport, self.tx.get(..n).unwrap_or_default())?;
-                Ok(true)
+        loop {
+            match self.core.publish_step(topic, payload, &mut self.tx)? {
+                PublishStep::Offline => return Ok(false),
+                PublishStep::Batched => return Ok(true),
+                PublishStep::BatchedFull => {
+                    let n = self.core.encode_batch(&mut self.tx)?;
+                    write_flush(transport, self.tx.get(..n).unwrap_or_default())?;
+                    return Ok(true);
+                }
+                PublishStep::Written(n) => {
+                    write_flush(transport, self.tx.get(..n).unwrap_or_default())?;
+                    return Ok(true);
+                }
+                PublishStep::FlushFirst => {
+                    let n = self.core.encode_batch(&mut self.tx)?;
+                    write_flush(transport, self.tx.get(..n).unwrap_or_default())?;
+                }
             }
-            None => Ok(false),
         }
+    }
+
+    /// Writes the batch being collected now, if there is one (e.g. before sleeping).
+    ///
+    /// # Errors
+    /// [`ClientError::Transport`].
+    pub fn flush_batch<T: Write + ?Sized>(&mut self, transport: &mut T) -> Result<(), ClientError> {
+        if self.core.batch_pending() {
+            let n = self.core.encode_batch(&mut self.tx)?;
+            write_flush(transport, self.tx.get(..n).unwrap_or_default())?;
+        }
+        Ok(())
     }
 
     /// One turn of the client over a blocking transport: writes what is queued, reads what
@@ -343,9 +391,14 @@ impl<const N: usize, const L: usize, const B: usize> Client<N, L, B> {
             Fed::Empty => None,
             Fed::Event => self.core.poll_event().map(Incoming::Link),
             Fed::Message => match self.decoder.last_frame() {
-                Some(frame::Frame::Publish { topic, payload }) => {
-                    Some(Incoming::Message(Message { topic, payload }))
-                }
+                Some(
+                    frame::Frame::Publish { topic, payload }
+                    | frame::Frame::PublishDeclare { topic, payload, .. },
+                ) => Some(Incoming::Message(Message { topic, payload })),
+                Some(frame::Frame::PublishAlias { alias, payload }) => self
+                    .core
+                    .rx_alias_topic(alias)
+                    .map(|topic| Incoming::Message(Message { topic, payload })),
                 _ => None,
             },
         }

@@ -42,11 +42,15 @@
 //! bytes, a queue of [`EVENT_QUEUE_LEN`] events (the oldest is dropped and counted when it
 //! overflows).
 
-use banyan_proto::frame::{self, CorruptKind, Frame, FrameError, PROTOCOL_VERSION};
+use banyan_proto::frame::{self, ALIAS_VERSION, CorruptKind, Frame, FrameError, PROTOCOL_VERSION};
 use banyan_proto::topic;
 use heapless::{Deque, Vec};
 
 use crate::ClientError;
+
+mod publish;
+
+pub use publish::PublishStep;
 
 /// How many [`LinkEvent`]s wait for the application before the oldest is dropped.
 pub const EVENT_QUEUE_LEN: usize = 8;
@@ -68,6 +72,15 @@ pub struct ClientConfig {
     pub ping_interval_ms: u32,
     /// The link is down when no `Pong` came for this long, in ms. Default 3000: three pings.
     pub link_timeout_ms: u32,
+    /// Use topic aliases (protocol version 2) with a gateway that speaks them: a topic is
+    /// declared once per link session, later frames carry a 1–3 byte alias. `false`
+    /// announces version 1 and behaves exactly as a client before aliases. Default `true`.
+    pub aliases: bool,
+    /// Coalesce publishes that are ready within this many ms into one `PublishBatch` frame
+    /// (one CRC), 0 = never. The first publish after an idle window goes out at once; a
+    /// batch goes out when full, when a publish cannot join it, or at the first poll after
+    /// its window. Needs `aliases`. Default [`DEFAULT_BATCH_WINDOW_MS`] (2).
+    pub batch_window_ms: u32,
 }
 
 impl ClientConfig {
@@ -78,9 +91,37 @@ impl ClientConfig {
             retry_ms: 500,
             ping_interval_ms: 1000,
             link_timeout_ms: 3000,
+            aliases: true,
+            batch_window_ms: DEFAULT_BATCH_WINDOW_MS,
+        }
+    }
+
+    /// These settings with topic aliases and batching off: the client speaks protocol
+    /// version 1, every publish a full-topic `Publish` frame.
+    pub const fn without_aliases(self) -> Self {
+        Self {
+            aliases: false,
+            batch_window_ms: 0,
+            ..self
+        }
+    }
+
+    /// These settings with batches of publishes ready within `ms` (0 = off).
+    pub const fn with_batch_window_ms(self, ms: u32) -> Self {
+        Self {
+            batch_window_ms: ms,
+            ..self
         }
     }
 }
+
+/// Default [`ClientConfig::batch_window_ms`]: 2 ms. Measured at 115 200 baud with 1 000
+/// `{'v': n}` readings/s (BENCHMARKS.md, "serial"): a blocking UART write holds the next
+/// batch's readings while it sends, so a batch's cycle is its write time plus the window;
+/// 5 ms gave p99 ≈ 50 ms, 2 ms p99 ≈ 13–17 ms at the same throughput headroom. 1 ms is too
+/// short for a millisecond clock: readings 1 ms apart then count as "after idle" and each
+/// goes out alone (807/s delivered of 1 000 offered).
+pub const DEFAULT_BATCH_WINDOW_MS: u32 = 2;
 
 /// State of the link to the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +203,12 @@ pub struct ClientStats {
     pub link_downs: u32,
     /// Gateway restarts seen.
     pub gateway_restarts: u32,
+    /// Publishes sent with an alias (in `PublishAlias` or batch frames).
+    pub aliased: u32,
+    /// `PublishBatch` frames sent.
+    pub batches: u32,
+    /// Deliveries dropped because the gateway used an alias we do not know (answered).
+    pub alias_unknown: u32,
     /// Link events dropped because the application did not collect them.
     pub events_dropped: u32,
 }
@@ -195,12 +242,24 @@ struct Outbox {
     hello: bool,
     ping: Option<u32>,
     pong: Option<u32>,
+    alias_unknown: Option<u16>,
+    alias_refused: Option<u16>,
 }
 
-/// The general client's protocol logic, without I/O: `N` topics of at most `L` bytes. See the
+/// A topic this client declared (or will declare) to the gateway.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct TxAlias<const L: usize> {
+    topic: Vec<u8, L>,
+    /// A `PublishDeclare` went out since the last reset or `AliasUnknown`.
+    declared: bool,
+}
+
+/// The general client's protocol logic, without I/O: `N` topics of at most `L` bytes, `A`
+/// topic aliases per direction (default 4), a batch buffer of `Q` bytes (default 128). See the
 /// [module docs](self).
 #[derive(Debug, Clone)]
-pub struct ClientCore<const N: usize, const L: usize> {
+pub struct ClientCore<const N: usize, const L: usize, const A: usize = 4, const Q: usize = 128> {
     config: ClientConfig,
     /// Largest frame body we accept (announced in `Hello`).
     max_frame: u16,
@@ -222,9 +281,27 @@ pub struct ClientCore<const N: usize, const L: usize> {
     all_confirmed: bool,
     events: Deque<LinkEvent, EVENT_QUEUE_LEN>,
     stats: ClientStats,
+    /// Protocol version of the gateway's last `Hello` (0 before).
+    gateway_version: u8,
+    /// Our topics by alias (index = alias).
+    tx_aliases: Vec<TxAlias<L>, A>,
+    /// The gateway refused aliases from here on.
+    tx_alias_limit: usize,
+    /// The gateway's topics by alias (index = alias; `None` = not declared).
+    rx_aliases: Vec<Option<Vec<u8, L>>, A>,
+    /// Entries of the batch being collected: `batch[..batch_len]`.
+    batch: [u8; Q],
+    batch_len: usize,
+    batch_entries: u16,
+    /// When the batch must go out (its first entry's time + the window).
+    batch_due_at: u64,
+    /// The time of the last `on_tick`/`start`: the clock publishes use.
+    now_ms: u64,
+    /// When the last publish was handed out (for "first after idle").
+    last_publish_at: Option<u64>,
 }
 
-impl<const N: usize, const L: usize> ClientCore<N, L> {
+impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<N, L, A, Q> {
     /// Maximum number of topics (`N`), including unsubscribed ones still waiting for the
     /// gateway's confirmation.
     pub const MAX_TOPICS: usize = N;
@@ -245,6 +322,8 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 hello: false,
                 ping: None,
                 pong: None,
+                alias_unknown: None,
+                alias_refused: None,
             },
             retry_at: 0,
             refused_retry_at: 0,
@@ -266,8 +345,43 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 handshakes: 0,
                 link_downs: 0,
                 gateway_restarts: 0,
+                aliased: 0,
+                batches: 0,
+                alias_unknown: 0,
                 events_dropped: 0,
             },
+            gateway_version: 0,
+            tx_aliases: Vec::new(),
+            tx_alias_limit: A,
+            rx_aliases: Vec::new(),
+            batch: [0; Q],
+            batch_len: 0,
+            batch_entries: 0,
+            batch_due_at: 0,
+            now_ms: 0,
+            last_publish_at: None,
+        }
+    }
+
+    /// `true` when publishes go out with aliases: enabled, and the gateway speaks them.
+    pub fn aliases_in_use(&self) -> bool {
+        A > 0 && self.config.aliases && self.gateway_version >= ALIAS_VERSION
+    }
+
+    /// The topic the gateway declared for `alias`, if any.
+    pub fn rx_alias_topic(&self, alias: u16) -> Option<&[u8]> {
+        self.rx_aliases
+            .get(usize::from(alias))?
+            .as_ref()
+            .map(Vec::as_slice)
+    }
+
+    /// The protocol version this client announces.
+    fn version(&self) -> u8 {
+        if A > 0 && self.config.aliases {
+            PROTOCOL_VERSION
+        } else {
+            1
         }
     }
 
@@ -389,7 +503,7 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
             }
         } else {
             // Not connected: the next handshake resets the gateway's side anyway.
-            remove_in_order(&mut self.entries, index);
+            self.remove_entry(index);
         }
         Ok(())
     }
@@ -404,6 +518,7 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
 
     /// Starts the client at `now_ms`: queues the first `Hello`. Does nothing once started.
     pub fn start(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
         if self.state == LinkState::Idle {
             self.begin_handshake(now_ms);
         }
@@ -420,12 +535,54 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 max_frame,
                 boot_nonce,
             } => self.on_hello(version, max_frame, boot_nonce, now_ms),
-            Frame::Publish { topic, .. } => {
-                if self.accepts(topic) {
-                    self.stats.delivered = self.stats.delivered.wrapping_add(1);
-                    return true;
+            Frame::Publish { topic, .. } => return self.deliver(topic),
+            // A client without alias tables (`A = 0`) announced version 1: a gateway never
+            // sends it these, and the code folds away.
+            Frame::PublishDeclare { alias, topic, .. } => {
+                if A > 0 {
+                    self.bind_rx_alias(alias, topic);
                 }
+                return self.deliver(topic);
+            }
+            Frame::PublishAlias { alias, .. } if A > 0 => {
+                // Borrow the topic in place: no copy of it.
+                let accepted = self
+                    .rx_aliases
+                    .get(usize::from(alias))
+                    .and_then(|t| t.as_ref())
+                    .map(|topic| self.accepts(topic));
+                match accepted {
+                    Some(true) => {
+                        self.stats.delivered = self.stats.delivered.wrapping_add(1);
+                        return true;
+                    }
+                    Some(false) => self.stats.unmatched = self.stats.unmatched.wrapping_add(1),
+                    None => {
+                        warn!("delivery on unknown alias {=u16}", alias);
+                        self.stats.alias_unknown = self.stats.alias_unknown.wrapping_add(1);
+                        self.outbox.alias_unknown = Some(alias);
+                    }
+                }
+            }
+            Frame::PublishAlias { .. } => {
                 self.stats.unmatched = self.stats.unmatched.wrapping_add(1);
+            }
+            Frame::AliasUnknown { alias } => {
+                if A > 0
+                    && let Some(entry) = self.tx_aliases.get_mut(usize::from(alias))
+                {
+                    entry.declared = false;
+                }
+            }
+            Frame::AliasRefused { alias } => {
+                if A > 0 {
+                    let limit = usize::from(alias);
+                    self.tx_alias_limit = self.tx_alias_limit.min(limit);
+                    self.tx_aliases.truncate(limit);
+                }
+            }
+            Frame::PublishBatch { .. } => {
+                debug!("ignoring a batch: the gateway does not batch deliveries");
             }
             Frame::Ping { seq } => self.outbox.pong = Some(seq),
             Frame::Pong { .. } => self.last_pong_at = now_ms,
@@ -435,6 +592,15 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 debug!("ignoring a frame the gateway should not send");
             }
         }
+        false
+    }
+
+    fn deliver(&mut self, topic: &[u8]) -> bool {
+        if self.accepts(topic) {
+            self.stats.delivered = self.stats.delivered.wrapping_add(1);
+            return true;
+        }
+        self.stats.unmatched = self.stats.unmatched.wrapping_add(1);
         false
     }
 
@@ -453,6 +619,7 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
     /// Runs the timers at `now_ms`: `Hello` and subscription re-sends, pings, link loss. Call
     /// it on every turn of the driver.
     pub fn on_tick(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
         match self.state {
             LinkState::Idle => {}
             LinkState::Connecting => {
@@ -508,6 +675,9 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 if self.entries.iter().any(|e| !e.confirmed) {
                     next = next.min(self.retry_at);
                 }
+                if self.batch_len != 0 {
+                    next = next.min(self.batch_due_at);
+                }
                 Some(next)
             }
         }
@@ -536,7 +706,12 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 .split_first_mut()
                 .ok_or(ClientError::Encode(FrameError::BufferTooSmall))?;
             *first = frame::DELIMITER;
-            let n = frame::encode(&Frame::hello(self.max_frame, self.config.boot_nonce), rest)?;
+            let hello = Frame::Hello {
+                version: self.version(),
+                max_frame: self.max_frame,
+                boot_nonce: self.config.boot_nonce,
+            };
+            let n = frame::encode(&hello, rest)?;
             self.outbox.hello = false;
             return Ok(Some(self.count_out(1 + n)));
         }
@@ -553,6 +728,23 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
         if self.state != LinkState::Up {
             return Ok(None);
         }
+        if A > 0
+            && let Some(alias) = self.outbox.alias_unknown
+        {
+            let n = frame::encode(&Frame::AliasUnknown { alias }, buf)?;
+            self.outbox.alias_unknown = None;
+            return Ok(Some(self.count_out(n)));
+        }
+        if A > 0
+            && let Some(alias) = self.outbox.alias_refused
+        {
+            let n = frame::encode(&Frame::AliasRefused { alias }, buf)?;
+            self.outbox.alias_refused = None;
+            return Ok(Some(self.count_out(n)));
+        }
+        if A > 0 && self.batch_len != 0 && self.now_ms >= self.batch_due_at {
+            return self.encode_batch(buf).map(Some);
+        }
         if let Some(entry) = self.entries.iter_mut().find(|e| e.send) {
             let topic = entry.topic.as_slice();
             let frame = match entry.want {
@@ -564,32 +756,6 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
             return Ok(Some(self.count_out(n)));
         }
         Ok(None)
-    }
-
-    /// Encodes a `Publish` of `payload` (msgpack bytes) on `topic` into `buf` and returns its
-    /// wire length, or `Ok(None)` when the link is not up (the message is dropped and counted:
-    /// publishing into a link that is down is not an error for a sensor).
-    ///
-    /// # Errors
-    /// [`ClientError::TooLarge`] when the frame body exceeds what the gateway or `buf` takes
-    /// ([`ClientError::Encode`] if `buf` is shorter than the encoding).
-    pub fn encode_publish(
-        &mut self,
-        topic: &[u8],
-        payload: &[u8],
-        buf: &mut [u8],
-    ) -> Result<Option<usize>, ClientError> {
-        if !self.is_up() {
-            self.stats.dropped_offline = self.stats.dropped_offline.wrapping_add(1);
-            return Ok(None);
-        }
-        let frame = Frame::Publish { topic, payload };
-        if frame::body_len(&frame) > usize::from(self.peer_max_frame) {
-            return Err(ClientError::TooLarge);
-        }
-        let n = frame::encode(&frame, buf).map_err(|_| ClientError::TooLarge)?;
-        self.stats.published = self.stats.published.wrapping_add(1);
-        Ok(Some(self.count_out(n)))
     }
 
     fn count_out(&mut self, n: usize) -> usize {
@@ -624,6 +790,19 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
         self.state = LinkState::Connecting;
         self.outbox.hello = true;
         self.outbox.ping = None;
+        self.outbox.alias_unknown = None;
+        self.outbox.alias_refused = None;
+        // Our Hello starts a new link session: both alias tables start empty, and a batch
+        // collected for the old session is dropped with it (counted as offline).
+        self.tx_aliases.clear();
+        self.tx_alias_limit = A;
+        self.rx_aliases.clear();
+        self.stats.dropped_offline = self
+            .stats
+            .dropped_offline
+            .wrapping_add(u32::from(self.batch_entries));
+        self.batch_len = 0;
+        self.batch_entries = 0;
         self.stats.handshakes = self.stats.handshakes.wrapping_add(1);
         self.retry_at = now_ms.saturating_add(self.config.retry_ms.into());
         self.entries.retain(|e| e.want == Want::Subscribed);
@@ -636,9 +815,10 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
     }
 
     fn on_hello(&mut self, version: u8, max_frame: u16, boot_nonce: u32, now_ms: u64) {
-        if version != PROTOCOL_VERSION {
+        if version == 0 || version > PROTOCOL_VERSION {
             warn!("gateway speaks protocol version {=u8}", version);
         }
+        self.gateway_version = version;
         let restarted = self.gateway_nonce.is_some_and(|seen| seen != boot_nonce);
         self.gateway_nonce = Some(boot_nonce);
         self.peer_max_frame = max_frame;
@@ -712,7 +892,7 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
                 }
             }
             (Want::Leaving, Want::Leaving) => {
-                remove_in_order(&mut self.entries, index);
+                self.remove_entry(index);
             }
             // A stale answer to the subscription before the unsubscribe: keep asking.
             (Want::Leaving, Want::Subscribed) => {}
@@ -721,6 +901,11 @@ impl<const N: usize, const L: usize> ClientCore<N, L> {
             self.push_event(LinkEvent::Refused);
         }
         self.check_all_confirmed();
+    }
+
+    /// Removes entry `index`, keeping the order of the others ([`remove_in_order`]).
+    fn remove_entry(&mut self, index: usize) {
+        remove_in_order(&mut self.entries, index);
     }
 
     fn check_all_confirmed(&mut self) {

@@ -116,7 +116,7 @@ pub struct EchoSummary {
 /// The seed's echo client on a [`Client`] whose buffers are `B` bytes each way.
 #[derive(Debug, Clone)]
 pub struct EchoClient<'a, const B: usize = ECHO_BUF_LEN> {
-    pub(crate) client: Client<1, MAX_TOPIC_LEN, B>,
+    pub(crate) client: Client<1, MAX_TOPIC_LEN, B, 0>,
     pub(crate) config: EchoConfig<'a>,
     phase: Phase,
     /// The outstanding message number.
@@ -157,7 +157,7 @@ impl<'a, const B: usize> EchoClient<'a, B> {
     }
 
     /// The underlying [`Client`] (link state, counters).
-    pub fn client(&self) -> &Client<1, MAX_TOPIC_LEN, B> {
+    pub fn client(&self) -> &Client<1, MAX_TOPIC_LEN, B, 0> {
         &self.client
     }
 

@@ -17,10 +17,10 @@ mod event;
 mod polled;
 
 pub use crate::core::{
-    ClientConfig, ClientCore, ClientStats, EVENT_QUEUE_LEN, LinkEvent, LinkState, SubState,
-    control_buf_len,
+    ClientConfig, ClientCore, ClientStats, DEFAULT_BATCH_WINDOW_MS, EVENT_QUEUE_LEN, LinkEvent,
+    LinkState, PublishStep, SubState, control_buf_len,
 };
-pub use client::{Client, DEFAULT_RX_LEN, Incoming, Message, max_body_for};
+pub use client::{CLIENT_ALIASES, Client, CoreOf, DEFAULT_RX_LEN, Incoming, Message, max_body_for};
 #[cfg(feature = "std")]
 pub use clock::StdClock;
 pub use clock::{Clock, FnClock};

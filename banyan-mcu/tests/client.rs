@@ -434,6 +434,10 @@ fn faulty_link_subscriptions_end_in_force_and_nothing_is_delivered_twice() {
             let got = pump(&mut client, &sim, 40, |_, _| false);
             delivered.extend(messages(&got).into_iter().map(|(_, p)| number_of(&p)));
         }
+        // An MCU that missed the restarted gateway's greeting learns of it from the `Hello`
+        // answering its next ping; on this link a few pings may go by first.
+        let got = pump(&mut client, &sim, 5_000, |_, _| false);
+        delivered.extend(messages(&got).into_iter().map(|(_, p)| number_of(&p)));
         settle(&mut client, &sim);
         let got = pump(&mut client, &sim, 500, |_, _| false);
         delivered.extend(messages(&got).into_iter().map(|(_, p)| number_of(&p)));
@@ -452,7 +456,12 @@ fn faulty_link_subscriptions_end_in_force_and_nothing_is_delivered_twice() {
         // Most messages arrive despite the faults and the restart.
         assert!(delivered.len() >= 20, "seed {seed}: {delivered:?}");
         let late = delivered.iter().filter(|&&n| n >= 100).count();
-        assert!(late >= 6, "seed {seed}: {delivered:?}");
+        assert!(
+            late >= 6,
+            "seed {seed}: {delivered:?} {:?} {:?}",
+            client.stats(),
+            sim.gateway_stats()
+        );
         let mut filter = sim.gateway_filter();
         filter.sort();
         assert_eq!(filter, ["", "alpha", "beta/", "gamma"], "seed {seed}");

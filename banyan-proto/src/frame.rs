@@ -53,6 +53,11 @@
 //! | 5 | [`Frame::Pong`] | `seq`: u32 varint |
 //! | 6 | [`Frame::Subscribed`] | `topic`: varint len + bytes |
 //! | 7 | [`Frame::Unsubscribed`] | `topic`: varint len + bytes |
+//! | 8 | [`Frame::PublishDeclare`] (v2) | `alias`: u16 varint · `topic`: varint len + bytes · `payload`: varint len + bytes |
+//! | 9 | [`Frame::PublishAlias`] (v2) | `alias`: u16 varint · `payload`: varint len + bytes |
+//! | 10 | [`Frame::AliasUnknown`] (v2) | `alias`: u16 varint |
+//! | 11 | [`Frame::AliasRefused`] (v2) | `alias`: u16 varint |
+//! | 12 | [`Frame::PublishBatch`] (v2) | `batch`: varint len + entries, each `alias` u16 varint · `payload` varint len + bytes |
 //!
 //! Tags are the declaration order of [`Frame`]'s variants, so **variants are only ever
 //! appended**, never reordered or removed. A decoder that meets a tag it does not know
@@ -139,6 +144,50 @@
 //! protocol version 1: a peer that predates them drops them as [`CorruptKind::UnknownTag`],
 //! which costs it nothing.
 //!
+//! ## Topic aliases and batches (version 2)
+//!
+//! A `Publish` carries its whole topic: `sensor/pico` + `{'v': n}` is 24–26 bytes on the
+//! wire, of which 11 are the topic. Version 2 lets a sender declare a topic once per link
+//! session and then send a 1–3 byte alias (as zenoh-pico declares resources), and lets the MCU
+//! put several publishes into one frame with one CRC:
+//!
+//! * **Negotiation.** `Hello.version` is the highest version the sender speaks. A side sends
+//!   tags 8–12 only to a peer whose last `Hello` said ≥ [`ALIAS_VERSION`]; a version 1 peer
+//!   (an old gateway or MCU) therefore never sees them and both sides speak version 1 frames
+//!   to it. (A version 1 peer only logs the other's higher version; no frame is needed to
+//!   negotiate, and the `Hello` body is unchanged, which a version 1 decoder requires: it
+//!   rejects trailing bytes.) A client configured without aliases announces version 1.
+//! * **Sessions.** A link session starts with a `Hello` of either side; both alias tables
+//!   (the aliases each side declared) start empty then. The gateway also forgets which of its
+//!   declarations arrived when the link reopens.
+//! * **Declaring.** The first publish on a topic is a [`Frame::PublishDeclare`]: a whole
+//!   publish that also binds the alias, so a declaration costs no extra frame or round trip.
+//!   Later publishes on it are [`Frame::PublishAlias`]. An alias is bound once per session,
+//!   never re-bound to another topic: a lost re-binding would make the receiver publish on the
+//!   wrong topic. A sender whose table is full sends full `Publish` frames for more topics.
+//! * **Bounded, and errors recover.** Each receiver holds a fixed number of aliases (gateway
+//!   64, MCU client 4 per direction). An alias beyond the table is answered with
+//!   [`Frame::AliasRefused`] (the message itself is still published: the declaration carries
+//!   the topic), and the sender declares no alias at or above it. A `PublishAlias` with an
+//!   alias the receiver does not know (its declaration was lost, or the receiver restarted) is
+//!   dropped and counted, never guessed, and answered with [`Frame::AliasUnknown`]; the
+//!   sender's next publish on that topic declares it again. Loss is bounded by one round trip.
+//! * **Batches.** [`Frame::PublishBatch`] carries `(alias, payload)` entries of declared
+//!   aliases; the receiver publishes them one by one, in order (an unknown alias in a batch
+//!   loses only its entry). The batch's entries are validated when the frame is decoded, so
+//!   a [`Batch`] that exists iterates without failure. Only the MCU batches: the gateway's
+//!   deliveries are one frame each (its host is not the bottleneck).
+//!
+//! | frame (`sensor/pico`, `{'v': 1000}` = 6 bytes) | wire bytes | per reading |
+//! |---|---:|---:|
+//! | `Publish` (v1) | 26 | 26 |
+//! | `PublishDeclare`, alias 0 (first reading) | 27 | 27 |
+//! | `PublishAlias`, alias 0 | 15 | 15 |
+//! | `PublishBatch` of 10 readings | 88 | 8.8 |
+//!
+//! Golden frames of version 2 are made by `golden/gen_frames.py` (Python's `zlib` and
+//! `msgpack`, independent of this crate) and checked in `tests/frame_golden.rs`.
+//!
 //! # Panics
 //!
 //! Nothing in this module panics on any input: encoding into a too-small buffer is an
@@ -151,13 +200,20 @@ use postcard::ser_flavors::crc::CrcModifier;
 use postcard::ser_flavors::{Cobs, Size, Slice};
 use serde::{Deserialize, Serialize};
 
+mod batch;
 mod decoder;
 
+pub use batch::{Batch, BatchError, BatchIter, BatchWriter, entry_len, write_entry};
 pub use decoder::{CorruptKind, FeedResult, FrameDecoder};
 
-/// Version of the serial protocol carried in [`Frame::Hello`]. Bumped on any incompatible
-/// change of the frame format.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// Version of the serial protocol carried in [`Frame::Hello`]: the highest version the sender
+/// speaks. Version 2 added topic aliases and batches (tags 8–12); a side uses them only
+/// towards a peer whose `Hello` announced at least [`ALIAS_VERSION`], so version 1 peers
+/// never see them (see the [module docs](self#topic-aliases-and-batches-version-2)).
+pub const PROTOCOL_VERSION: u8 = 2;
+
+/// The first protocol version with topic aliases and batches.
+pub const ALIAS_VERSION: u8 = 2;
 
 /// Default largest frame body (postcard bytes, before CRC and COBS) a side accepts, as
 /// announced in [`Frame::Hello::max_frame`](Frame::Hello).
@@ -170,7 +226,7 @@ pub const CRC_LEN: usize = 4;
 pub const DELIMITER: u8 = 0x00;
 
 /// Tag of the last variant of [`Frame`]; larger tags are unknown to this version.
-pub(crate) const MAX_TAG: u8 = 7;
+pub(crate) const MAX_TAG: u8 = 12;
 
 /// CRC-32/ISO-HDLC (zlib's `crc32`). A `static` so that its 1 KiB table exists once.
 pub(crate) static CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
@@ -253,19 +309,69 @@ pub enum Frame<'a> {
         #[serde(borrow, with = "serde_bytes")]
         topic: &'a [u8],
     },
+    /// Tag 8 (version 2). A `Publish` that also binds `alias` to `topic` for the rest of the
+    /// sender's link session (until a `Hello` of either side). Re-binding an alias to another
+    /// topic is not allowed (a lost re-binding would misdeliver); a receiver that cannot hold
+    /// `alias` publishes the message and answers [`Frame::AliasRefused`].
+    PublishDeclare {
+        /// The alias the sender will use for `topic`.
+        alias: u16,
+        /// Topic bytes (UTF-8 for Banyan).
+        #[serde(borrow, with = "serde_bytes")]
+        topic: &'a [u8],
+        /// msgpack bytes, verbatim.
+        #[serde(borrow, with = "serde_bytes")]
+        payload: &'a [u8],
+    },
+    /// Tag 9 (version 2). A `Publish` on a topic declared with [`Frame::PublishDeclare`]. A
+    /// receiver that does not know `alias` drops the message (counted) and answers
+    /// [`Frame::AliasUnknown`].
+    PublishAlias {
+        /// A declared alias.
+        alias: u16,
+        /// msgpack bytes, verbatim.
+        #[serde(borrow, with = "serde_bytes")]
+        payload: &'a [u8],
+    },
+    /// Tag 10 (version 2). "I do not know this alias": the sender declares it again (its next
+    /// publish on that topic is a [`Frame::PublishDeclare`]).
+    AliasUnknown {
+        /// The alias the receiver did not know.
+        alias: u16,
+    },
+    /// Tag 11 (version 2). "My alias table does not reach this alias": the sender publishes
+    /// that topic with full [`Frame::Publish`] frames and declares no alias at or above it.
+    AliasRefused {
+        /// The refused alias.
+        alias: u16,
+    },
+    /// Tag 12 (version 2). Several publishes on declared aliases in one frame (one CRC),
+    /// published by the receiver one by one, in order.
+    PublishBatch {
+        /// The entries: `alias` u16 varint · `payload` varint length + bytes, repeated.
+        #[serde(borrow)]
+        batch: Batch<'a>,
+    },
 }
 
 impl<'a> Frame<'a> {
-    /// The topic of a `Publish`, `Subscribe`, `Unsubscribe`, `Subscribed` or `Unsubscribed`
-    /// frame.
+    /// The topic of a `Publish`, `Subscribe`, `Unsubscribe`, `Subscribed`, `Unsubscribed` or
+    /// `PublishDeclare` frame.
     pub fn topic(&self) -> Option<&'a [u8]> {
         match *self {
             Frame::Publish { topic, .. }
             | Frame::Subscribe { topic }
             | Frame::Unsubscribe { topic }
             | Frame::Subscribed { topic }
-            | Frame::Unsubscribed { topic } => Some(topic),
-            Frame::Hello { .. } | Frame::Ping { .. } | Frame::Pong { .. } => None,
+            | Frame::Unsubscribed { topic }
+            | Frame::PublishDeclare { topic, .. } => Some(topic),
+            Frame::Hello { .. }
+            | Frame::Ping { .. }
+            | Frame::Pong { .. }
+            | Frame::PublishAlias { .. }
+            | Frame::AliasUnknown { .. }
+            | Frame::AliasRefused { .. }
+            | Frame::PublishBatch { .. } => None,
         }
     }
 

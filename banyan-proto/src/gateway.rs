@@ -36,6 +36,14 @@
 //!   the MCU's first frame and each of its `Ping`s with a `Hello`: an MCU that was up with a
 //!   gateway before this one (which restarted) may have missed the greeting, and learns of the
 //!   restart (a new nonce) from the repeated one.
+//! * **Topic aliases** (protocol version 2, see [`crate::frame`]): with an MCU whose `Hello`
+//!   said version ≥ 2, deliveries declare their topic once ([`Frame::PublishDeclare`]) and
+//!   then use its alias (up to [`GATEWAY_ALIASES`] topics, full `Publish` frames beyond, or
+//!   beyond what the MCU refused). The MCU's declarations are held in a table of
+//!   [`GATEWAY_ALIASES`] slots; its `PublishAlias` and `PublishBatch` entries are published
+//!   under the declared topic, in order, held like any publish while a proof is due. An
+//!   unknown alias is dropped, counted and answered `AliasUnknown`; an alias beyond the table
+//!   is answered `AliasRefused`. A version 1 MCU sees exactly the frames it did before.
 //! * Corrupt and oversized frames are counted ([`GatewayStats`]), never fatal. Backplane
 //!   messages larger than the MCU's `max_frame`, not matching its subscriptions, or arriving
 //!   while the link is closed are dropped and counted. Held publishes beyond the queue's
@@ -59,7 +67,8 @@ use std::string::String;
 use std::vec::Vec;
 
 use crate::frame::{
-    self, FeedResult, Frame, FrameDecoder, PROTOCOL_VERSION, encode_to_vec, max_encoded_len,
+    self, ALIAS_VERSION, FeedResult, Frame, FrameDecoder, PROTOCOL_VERSION, encode_to_vec,
+    max_encoded_len,
 };
 use crate::topic::SubscriptionSet;
 
@@ -68,6 +77,11 @@ pub const GATEWAY_MAX_FRAME: usize = 4096;
 
 /// `max_frame` assumed for an MCU until its `Hello` says otherwise.
 pub const ASSUMED_PEER_MAX_FRAME: usize = frame::DEFAULT_MAX_FRAME;
+
+/// Topic aliases the gateway holds per direction: aliases `0..GATEWAY_ALIASES` the MCU may
+/// declare, and at most this many topics it declares towards the MCU. Bounded: 64 topics of
+/// at most [`GATEWAY_MAX_FRAME`] bytes, in practice a few KiB.
+pub const GATEWAY_ALIASES: usize = 64;
 
 /// Size of the session's receive buffer.
 const RX_LEN: usize = max_encoded_len(GATEWAY_MAX_FRAME);
@@ -151,6 +165,16 @@ pub struct GatewayStats {
     pub link_opens: u64,
     /// Failed attempts to open the link.
     pub link_failures: u64,
+    /// Aliases the MCU declared (`PublishDeclare` frames received, re-declarations included).
+    pub aliases_declared: u64,
+    /// MCU publishes dropped because their alias was unknown (answered `AliasUnknown`).
+    pub alias_unknown: u64,
+    /// MCU aliases refused (beyond [`GATEWAY_ALIASES`]; answered `AliasRefused`).
+    pub aliases_refused: u64,
+    /// `PublishBatch` frames received.
+    pub batches: u64,
+    /// Deliveries to the MCU sent with an alias (`PublishAlias`).
+    pub delivered_aliased: u64,
 }
 
 /// The gateway's protocol logic for one link; see the [module docs](self). `N` topics of at
@@ -168,6 +192,15 @@ pub struct GatewaySession<const N: usize = 64, const L: usize = 256> {
     held: VecDeque<(Vec<u8>, Vec<u8>)>,
     held_bytes: usize,
     peer_max_frame: usize,
+    /// Protocol version from the MCU's `Hello` (0 before it): aliases only from 2 on.
+    peer_version: u8,
+    /// Topics the MCU declared, by alias (`None`: not declared).
+    rx_aliases: Vec<Option<Vec<u8>>>,
+    /// Topics the gateway declared towards the MCU, by alias, and whether the declaration
+    /// is believed to have arrived.
+    tx_aliases: Vec<(Vec<u8>, bool)>,
+    /// Aliases at or above this the MCU refused.
+    tx_alias_limit: usize,
     /// A `Hello` from the MCU arrived since this session started.
     peer_greeted: bool,
     link_open: bool,
@@ -202,6 +235,10 @@ impl<const N: usize, const L: usize> GatewaySession<N, L> {
             held: VecDeque::new(),
             held_bytes: 0,
             peer_max_frame: ASSUMED_PEER_MAX_FRAME,
+            peer_version: 0,
+            rx_aliases: Vec::new(),
+            tx_aliases: Vec::new(),
+            tx_alias_limit: GATEWAY_ALIASES,
             peer_greeted: false,
             link_open: false,
             actions: VecDeque::new(),
@@ -224,6 +261,11 @@ impl<const N: usize, const L: usize> GatewaySession<N, L> {
         self.peer_max_frame
     }
 
+    /// The protocol version the MCU announced in its `Hello` (0 before it).
+    pub fn peer_version(&self) -> u8 {
+        self.peer_version
+    }
+
     /// Whether the link is open.
     pub fn link_is_open(&self) -> bool {
         self.link_open
@@ -235,6 +277,11 @@ impl<const N: usize, const L: usize> GatewaySession<N, L> {
         self.stats.link_opens += 1;
         self.link_open = true;
         self.decoder.reset();
+        // The MCU behind the reopened link may have restarted: declare again before using
+        // an alias (its table may be empty; ours for its aliases stays until its Hello).
+        for (_, declared) in &mut self.tx_aliases {
+            *declared = false;
+        }
         self.send(&self.hello());
     }
 
@@ -289,14 +336,51 @@ impl<const N: usize, const L: usize> GatewaySession<N, L> {
             self.stats.unmatched += 1;
             return false;
         }
-        let frame = Frame::Publish { topic, payload };
+        let alias = self.tx_alias(topic);
+        let frame = match alias {
+            Some((alias, true)) => Frame::PublishAlias { alias, payload },
+            Some((alias, false)) => Frame::PublishDeclare {
+                alias,
+                topic,
+                payload,
+            },
+            None => Frame::Publish { topic, payload },
+        };
         if frame::body_len(&frame) > self.peer_max_frame {
             self.stats.too_big_for_peer += 1;
             return false;
         }
         self.send(&frame);
+        match alias {
+            Some((_, true)) => self.stats.delivered_aliased += 1,
+            Some((alias, false)) => {
+                if let Some(entry) = self.tx_aliases.get_mut(usize::from(alias)) {
+                    entry.1 = true;
+                }
+            }
+            None => {}
+        }
         self.stats.delivered += 1;
         true
+    }
+
+    /// The alias for a delivery on `topic` and whether it is declared, assigning the next
+    /// free one; `None` when the MCU takes no aliases or the table is full.
+    fn tx_alias(&mut self, topic: &[u8]) -> Option<(u16, bool)> {
+        if self.peer_version < ALIAS_VERSION {
+            return None;
+        }
+        if let Some(index) = self.tx_aliases.iter().position(|(t, _)| t == topic) {
+            let declared = self.tx_aliases[index].1;
+            return u16::try_from(index).ok().map(|alias| (alias, declared));
+        }
+        if self.tx_aliases.len() >= self.tx_alias_limit.min(GATEWAY_ALIASES) {
+            return None;
+        }
+        self.tx_aliases.push((topic.to_vec(), false));
+        u16::try_from(self.tx_aliases.len() - 1)
+            .ok()
+            .map(|alias| (alias, false))
     }
 
     /// The next thing for the driver to do.
@@ -366,11 +450,16 @@ impl<const N: usize, const L: usize> GatewaySession<N, L> {
             } => {
                 self.stats.hellos += 1;
                 self.peer_greeted = true;
-                if version != PROTOCOL_VERSION {
+                if version == 0 || version > PROTOCOL_VERSION {
                     tracing::warn!(
                         "MCU speaks protocol version {version}, ours is {PROTOCOL_VERSION}"
                     );
                 }
+                // A new link session: both alias tables start empty.
+                self.peer_version = version;
+                self.rx_aliases.clear();
+                self.tx_aliases.clear();
+                self.tx_alias_limit = GATEWAY_ALIASES;
                 tracing::info!(
                     "MCU hello (max_frame {max_frame}, nonce {boot_nonce:#x}): resetting its subscriptions"
                 );
@@ -388,18 +477,73 @@ impl<const N: usize, const L: usize> GatewaySession<N, L> {
                 self.proving.clear();
                 self.send(&self.hello());
             }
-            Owned::Publish { topic, payload } => {
-                if self.awaiting_proof() {
-                    self.hold(topic, payload);
+            Owned::Publish { topic, payload } => self.publish(topic, payload),
+            Owned::PublishDeclare {
+                alias,
+                topic,
+                payload,
+            } => {
+                self.stats.aliases_declared += 1;
+                let slot = usize::from(alias);
+                if slot < GATEWAY_ALIASES {
+                    if self.rx_aliases.len() <= slot {
+                        self.rx_aliases.resize(slot + 1, None);
+                    }
+                    self.rx_aliases[slot] = Some(topic.clone());
                 } else {
-                    self.stats.published += 1;
-                    self.actions.push_back(Action::Publish { topic, payload });
+                    self.stats.aliases_refused += 1;
+                    tracing::warn!("refused MCU alias {alias}: the table holds {GATEWAY_ALIASES}");
+                    self.send(&Frame::AliasRefused { alias });
                 }
+                self.publish(topic, payload);
+            }
+            Owned::PublishAlias { alias, payload } => self.publish_alias(alias, payload),
+            Owned::PublishBatch(entries) => {
+                self.stats.batches += 1;
+                for (alias, payload) in entries {
+                    self.publish_alias(alias, payload);
+                }
+            }
+            Owned::AliasUnknown(alias) => {
+                if let Some(entry) = self.tx_aliases.get_mut(usize::from(alias)) {
+                    entry.1 = false;
+                }
+            }
+            Owned::AliasRefused(alias) => {
+                let limit = usize::from(alias);
+                self.tx_alias_limit = self.tx_alias_limit.min(limit);
+                self.tx_aliases.truncate(limit);
             }
             Owned::Subscribe(topic) => self.subscribe(topic),
             Owned::Unsubscribe(topic) => self.unsubscribe(topic),
             Owned::Ping(seq) => self.send(&Frame::Pong { seq }),
             Owned::Ignored => {}
+        }
+    }
+
+    /// An MCU publish, held while a subscription proof is due.
+    fn publish(&mut self, topic: Vec<u8>, payload: Vec<u8>) {
+        if self.awaiting_proof() {
+            self.hold(topic, payload);
+        } else {
+            self.stats.published += 1;
+            self.actions.push_back(Action::Publish { topic, payload });
+        }
+    }
+
+    fn publish_alias(&mut self, alias: u16, payload: Vec<u8>) {
+        let topic = self
+            .rx_aliases
+            .get(usize::from(alias))
+            .and_then(Option::as_ref)
+            .cloned();
+        match topic {
+            Some(topic) => self.publish(topic, payload),
+            None => {
+                self.stats.alias_unknown += 1;
+                tracing::warn!("dropped an MCU publish on unknown alias {alias}");
+                self.send(&Frame::AliasUnknown { alias });
+            }
         }
     }
 
@@ -511,6 +655,18 @@ enum Owned {
         topic: Vec<u8>,
         payload: Vec<u8>,
     },
+    PublishDeclare {
+        alias: u16,
+        topic: Vec<u8>,
+        payload: Vec<u8>,
+    },
+    PublishAlias {
+        alias: u16,
+        payload: Vec<u8>,
+    },
+    PublishBatch(Vec<(u16, Vec<u8>)>),
+    AliasUnknown(u16),
+    AliasRefused(u16),
     Subscribe(Vec<u8>),
     Unsubscribe(Vec<u8>),
     Ping(u32),
@@ -537,6 +693,27 @@ impl From<Frame<'_>> for Owned {
             Frame::Subscribe { topic } => Owned::Subscribe(topic.to_vec()),
             Frame::Unsubscribe { topic } => Owned::Unsubscribe(topic.to_vec()),
             Frame::Ping { seq } => Owned::Ping(seq),
+            Frame::PublishDeclare {
+                alias,
+                topic,
+                payload,
+            } => Owned::PublishDeclare {
+                alias,
+                topic: topic.to_vec(),
+                payload: payload.to_vec(),
+            },
+            Frame::PublishAlias { alias, payload } => Owned::PublishAlias {
+                alias,
+                payload: payload.to_vec(),
+            },
+            Frame::PublishBatch { batch } => Owned::PublishBatch(
+                batch
+                    .iter()
+                    .map(|(alias, payload)| (alias, payload.to_vec()))
+                    .collect(),
+            ),
+            Frame::AliasUnknown { alias } => Owned::AliasUnknown(alias),
+            Frame::AliasRefused { alias } => Owned::AliasRefused(alias),
             Frame::Pong { .. } | Frame::Subscribed { .. } | Frame::Unsubscribed { .. } => {
                 Owned::Ignored
             }

@@ -125,8 +125,12 @@ fn each_corrupt_kind_is_reported() {
         (vec![0x04, 0x11, 0x22, 0x33, 0x00], CorruptKind::TooShort),
         // Valid CRC over an empty body.
         (wire_for_body(&[]), CorruptKind::Body),
-        // Valid CRC, tag 8 is not a variant of this version; nor is a multi-byte tag.
-        (wire_for_body(&[8]), CorruptKind::UnknownTag),
+        // Valid CRC, tag 13 is not a variant of this version; nor is a multi-byte tag.
+        (wire_for_body(&[13]), CorruptKind::UnknownTag),
+        // Valid CRC, a batch whose entry promises 3 payload bytes and has 1.
+        (wire_for_body(&[12, 3, 0, 3, 9]), CorruptKind::Body),
+        // Valid CRC, PublishAlias with an alias beyond u16.
+        (wire_for_body(&[9, 0x80, 0x80, 0x04, 0]), CorruptKind::Body),
         (wire_for_body(&[0x81, 0x00]), CorruptKind::UnknownTag),
         // Valid CRC, Publish whose topic length runs past the body.
         (wire_for_body(&[1, 5, b'a']), CorruptKind::Body),

@@ -24,8 +24,8 @@
 //! ```
 
 use banyan_proto::frame::{
-    CRC_LEN, DEFAULT_MAX_FRAME, FeedResult, Frame, FrameDecoder, FrameError, PROTOCOL_VERSION,
-    body_len, encode, max_encoded_len,
+    Batch, BatchWriter, CRC_LEN, DEFAULT_MAX_FRAME, FeedResult, Frame, FrameDecoder, FrameError,
+    PROTOCOL_VERSION, body_len, encode, max_encoded_len,
 };
 
 /// Python `msgpack.packb({'message_number': 10}, use_bin_type=True)`.
@@ -139,7 +139,7 @@ fn golden_bytes_decode_to_their_frame() {
 fn tags_are_stable() {
     // First body byte = variant tag; the body starts right after the single COBS code byte
     // (except when the body's first byte is 0x00, i.e. Hello, where COBS replaces it).
-    let cases: [(Frame<'_>, u8); 7] = [
+    let cases: [(Frame<'_>, u8); 11] = [
         (
             Frame::Publish {
                 topic: b"t",
@@ -153,6 +153,23 @@ fn tags_are_stable() {
         (Frame::Pong { seq: 9 }, 5),
         (Frame::Subscribed { topic: b"t" }, 6),
         (Frame::Unsubscribed { topic: b"t" }, 7),
+        (
+            Frame::PublishDeclare {
+                alias: 1,
+                topic: b"t",
+                payload: b"p",
+            },
+            8,
+        ),
+        (
+            Frame::PublishAlias {
+                alias: 1,
+                payload: b"p",
+            },
+            9,
+        ),
+        (Frame::AliasUnknown { alias: 1 }, 10),
+        (Frame::AliasRefused { alias: 1 }, 11),
     ];
     for (frame, tag) in cases {
         let mut buf = [0u8; 32];
@@ -186,7 +203,19 @@ fn documented_overheads() {
         Ok(11)
     );
     assert_eq!(max_encoded_len(DEFAULT_MAX_FRAME), 520);
-    assert_eq!(PROTOCOL_VERSION, 1);
+    assert_eq!(PROTOCOL_VERSION, 2);
+    // With an alias: `{'v': 1000}` on any topic is 6 + 9 = 15 bytes instead of topic + 15.
+    let v = [0x81, 0xa1, 0x76, 0xcd, 0x03, 0xe8];
+    let aliased = Frame::PublishAlias {
+        alias: 0,
+        payload: &v,
+    };
+    assert_eq!(encode(&aliased, &mut buf), Ok(v.len() + 9));
+    let sensor = Frame::Publish {
+        topic: b"sensor/pico",
+        payload: &v,
+    };
+    assert_eq!(encode(&sensor, &mut buf), Ok(11 + v.len() + 9));
 }
 
 #[test]
@@ -222,4 +251,94 @@ fn encode_reports_small_buffers() {
     }
     let mut buf = vec![0u8; PUBLISH_ECHO_WIRE.len()];
     assert_eq!(encode(&frame, &mut buf), Ok(PUBLISH_ECHO_WIRE.len()));
+}
+
+/// `msgpack.packb({'v': n}, use_bin_type=True)` as Python writes it (also in frames.txt).
+fn v(n: u16) -> Vec<u8> {
+    if n < 128 {
+        vec![0x81, 0xa1, 0x76, n as u8]
+    } else {
+        let [hi, lo] = n.to_be_bytes();
+        vec![0x81, 0xa1, 0x76, 0xcd, hi, lo]
+    }
+}
+
+/// The Rust frame of every name in `golden/frames.txt` (made by `golden/gen_frames.py`).
+fn v2_frame<'a>(name: &str, store: &'a [Vec<u8>; 4]) -> Option<Frame<'a>> {
+    let [v1000, v1001, v7, batch] = store;
+    Some(match name {
+        "hello_v2" => Frame::hello(512, 7),
+        "publish_declare" => Frame::PublishDeclare {
+            alias: 0,
+            topic: b"sensor/pico",
+            payload: v1000,
+        },
+        "publish_alias" => Frame::PublishAlias {
+            alias: 0,
+            payload: v1001,
+        },
+        "publish_alias_300" => Frame::PublishAlias {
+            alias: 300,
+            payload: v7,
+        },
+        "alias_unknown" => Frame::AliasUnknown { alias: 3 },
+        "alias_refused" => Frame::AliasRefused { alias: 4 },
+        "publish_batch" => Frame::PublishBatch {
+            batch: Batch::new(batch).ok()?,
+        },
+        "publish_batch_empty" => Frame::PublishBatch {
+            batch: Batch::new(&[]).ok()?,
+        },
+        _ => return None,
+    })
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn version_2_frames_match_pythons_golden_bytes() {
+    let mut entries = [0u8; 64];
+    let mut writer = BatchWriter::new(&mut entries);
+    writer.push(0, &v(1000)).unwrap();
+    writer.push(0, &v(1001)).unwrap();
+    writer.push(1, &v(7)).unwrap();
+    let batch = writer.batch().as_bytes().to_vec();
+    let store = [v(1000), v(1001), v(7), batch];
+    let mut seen = 0;
+    for line in include_str!("../golden/frames.txt").lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let (name, wire) = line.split_once(' ').unwrap();
+        let wire = hex(wire);
+        let frame = v2_frame(name, &store).unwrap_or_else(|| panic!("no Rust frame for {name}"));
+        let mut buf = [0u8; 64];
+        let n = encode(&frame, &mut buf).unwrap();
+        assert_eq!(&buf[..n], &wire[..], "{name}");
+        let mut decoder = FrameDecoder::<64>::new();
+        match decoder.feed(&wire) {
+            FeedResult::Frame {
+                frame: got,
+                remaining,
+            } => {
+                assert_eq!(got, frame, "{name}");
+                assert!(remaining.is_empty());
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 8, "every golden frame checked");
+    if let Some(Frame::PublishBatch { batch }) = v2_frame("publish_batch", &store) {
+        let items: Vec<(u16, &[u8])> = batch.iter().collect();
+        assert_eq!(
+            items,
+            [(0, &v(1000)[..]), (0, &v(1001)[..]), (1, &v(7)[..])]
+        );
+    }
 }

@@ -15,6 +15,10 @@ enum Out {
     Publish(Vec<u8>, Vec<u8>),
     Subscribed(Vec<u8>),
     Unsubscribed(Vec<u8>),
+    Declare(u16, Vec<u8>, Vec<u8>),
+    Alias(u16, Vec<u8>),
+    AliasUnknown(u16),
+    AliasRefused(u16),
     Other,
 }
 
@@ -43,6 +47,14 @@ fn decode_all(bytes: &[u8]) -> Vec<Out> {
                     }
                     Frame::Subscribed { topic } => Out::Subscribed(topic.to_vec()),
                     Frame::Unsubscribed { topic } => Out::Unsubscribed(topic.to_vec()),
+                    Frame::PublishDeclare {
+                        alias,
+                        topic,
+                        payload,
+                    } => Out::Declare(alias, topic.to_vec(), payload.to_vec()),
+                    Frame::PublishAlias { alias, payload } => Out::Alias(alias, payload.to_vec()),
+                    Frame::AliasUnknown { alias } => Out::AliasUnknown(alias),
+                    Frame::AliasRefused { alias } => Out::AliasRefused(alias),
                     _ => Out::Other,
                 });
                 remaining
@@ -52,6 +64,16 @@ fn decode_all(bytes: &[u8]) -> Vec<Out> {
         };
     }
     out
+}
+
+/// A `Hello` of a protocol-version-1 MCU (before topic aliases): the gateway must treat it
+/// exactly as before.
+fn hello_v1(max_frame: u16, boot_nonce: u32) -> Frame<'static> {
+    Frame::Hello {
+        version: 1,
+        max_frame,
+        boot_nonce,
+    }
 }
 
 fn drain<const N: usize, const L: usize>(session: &mut GatewaySession<N, L>) -> Vec<Did> {
@@ -81,7 +103,7 @@ fn open_with<const N: usize, const L: usize>(config: GatewayConfig) -> GatewaySe
     session.link_opened();
     assert_eq!(drain(&mut session), [Did::Send(Out::Hello(4096))]);
     assert_eq!(
-        feed(&mut session, &Frame::hello(512, 1)),
+        feed(&mut session, &hello_v1(512, 1)),
         [Did::Send(Out::Hello(4096))]
     );
     session
@@ -109,7 +131,7 @@ fn hello_resets_subscriptions_and_is_answered() {
     s.proof_started();
     s.proof_done();
     drain(&mut s);
-    let did = feed(&mut s, &Frame::hello(64, 9));
+    let did = feed(&mut s, &hello_v1(64, 9));
     assert_eq!(
         did,
         [Did::Unsubscribe("a".into()), Did::Send(Out::Hello(4096))]
@@ -132,7 +154,7 @@ fn a_restarted_gateway_greets_an_mcu_that_missed_its_hello() {
             [Did::Send(Out::Hello(4096)), Did::Send(Out::Pong(seq))]
         );
     }
-    feed(&mut s, &Frame::hello(512, 1));
+    feed(&mut s, &hello_v1(512, 1));
     assert_eq!(
         feed(&mut s, &Frame::Ping { seq: 3 }),
         [Did::Send(Out::Pong(3))]
@@ -283,7 +305,7 @@ fn backplane_messages_are_filtered_sized_and_counted() {
     assert_eq!(s.stats().dropped_offline, 1);
     s.link_opened();
     drain(&mut s);
-    feed(&mut s, &Frame::hello(40, 1));
+    feed(&mut s, &hello_v1(40, 1));
     feed(&mut s, &sub(b"t"));
     // Unproven subscriptions already deliver (the backplane applied them).
     assert!(s.on_backplane(b"t1", b"\x80"));
@@ -299,6 +321,184 @@ fn backplane_messages_are_filtered_sized_and_counted() {
     );
     assert_eq!(s.stats().too_big_for_peer, 1);
     assert_eq!(s.stats().delivered, 1);
+}
+
+/// A session whose MCU speaks protocol version 2, subscribed (proven) to `t`.
+fn open_v2() -> GatewaySession {
+    let mut s = GatewaySession::new(GatewayConfig::new(0xAB));
+    s.link_opened();
+    feed(&mut s, &Frame::hello(512, 1));
+    feed(&mut s, &sub(b"t"));
+    s.proof_started();
+    s.proof_done();
+    drain(&mut s);
+    s
+}
+
+#[test]
+fn deliveries_to_a_version_1_mcu_carry_full_topics() {
+    let mut s = open();
+    feed(&mut s, &sub(b"t"));
+    s.proof_started();
+    s.proof_done();
+    drain(&mut s);
+    for _ in 0..3 {
+        assert!(s.on_backplane(b"t1", b"\x80"));
+        assert_eq!(
+            drain(&mut s),
+            [Did::Send(Out::Publish(b"t1".to_vec(), b"\x80".to_vec()))]
+        );
+    }
+    assert_eq!(s.peer_version(), 1);
+    assert_eq!(s.stats().delivered_aliased, 0);
+}
+
+#[test]
+fn deliveries_declare_a_topic_once_then_use_its_alias() {
+    let mut s = open_v2();
+    assert!(s.on_backplane(b"t1", b"\x80"));
+    assert!(s.on_backplane(b"t1", b"\x81"));
+    assert!(s.on_backplane(b"t2", b"\x82"));
+    assert!(s.on_backplane(b"t1", b"\x83"));
+    assert_eq!(
+        drain(&mut s),
+        [
+            Did::Send(Out::Declare(0, b"t1".to_vec(), b"\x80".to_vec())),
+            Did::Send(Out::Alias(0, b"\x81".to_vec())),
+            Did::Send(Out::Declare(1, b"t2".to_vec(), b"\x82".to_vec())),
+            Did::Send(Out::Alias(0, b"\x83".to_vec())),
+        ]
+    );
+    // The MCU lost the declaration of 0: it is declared again with the next delivery.
+    feed(&mut s, &Frame::AliasUnknown { alias: 0 });
+    s.on_backplane(b"t1", b"\x84");
+    s.on_backplane(b"t1", b"\x85");
+    assert_eq!(
+        drain(&mut s),
+        [
+            Did::Send(Out::Declare(0, b"t1".to_vec(), b"\x84".to_vec())),
+            Did::Send(Out::Alias(0, b"\x85".to_vec())),
+        ]
+    );
+    // The MCU holds one alias only: t2 and later topics go with full topics.
+    feed(&mut s, &Frame::AliasRefused { alias: 1 });
+    s.on_backplane(b"t2", b"\x86");
+    s.on_backplane(b"t3", b"\x87");
+    s.on_backplane(b"t1", b"\x88");
+    assert_eq!(
+        drain(&mut s),
+        [
+            Did::Send(Out::Publish(b"t2".to_vec(), b"\x86".to_vec())),
+            Did::Send(Out::Publish(b"t3".to_vec(), b"\x87".to_vec())),
+            Did::Send(Out::Alias(0, b"\x88".to_vec())),
+        ]
+    );
+    // A new Hello: a new session, declared again.
+    feed(&mut s, &Frame::hello(512, 2));
+    feed(&mut s, &sub(b"t"));
+    s.proof_started();
+    s.proof_done();
+    drain(&mut s);
+    s.on_backplane(b"t1", b"\x89");
+    assert_eq!(
+        drain(&mut s),
+        [Did::Send(Out::Declare(0, b"t1".to_vec(), b"\x89".to_vec()))]
+    );
+}
+
+#[test]
+fn mcu_aliases_publish_in_order_and_unknown_ones_are_answered() {
+    let mut s = open_v2();
+    let declare = Frame::PublishDeclare {
+        alias: 2,
+        topic: b"sensor/pico",
+        payload: b"\x80",
+    };
+    assert_eq!(
+        feed(&mut s, &declare),
+        [Did::Publish(b"sensor/pico".to_vec())]
+    );
+    let aliased = Frame::PublishAlias {
+        alias: 2,
+        payload: b"\x81",
+    };
+    assert_eq!(
+        feed(&mut s, &aliased),
+        [Did::Publish(b"sensor/pico".to_vec())]
+    );
+    // Unknown alias: nothing published, the MCU is told to declare it again.
+    let unknown = Frame::PublishAlias {
+        alias: 5,
+        payload: b"\x82",
+    };
+    assert_eq!(feed(&mut s, &unknown), [Did::Send(Out::AliasUnknown(5))]);
+    assert_eq!(s.stats().alias_unknown, 1);
+    // Beyond the table: published, and refused.
+    let far = Frame::PublishDeclare {
+        alias: 64,
+        topic: b"far",
+        payload: b"\x83",
+    };
+    assert_eq!(
+        feed(&mut s, &far),
+        [
+            Did::Send(Out::AliasRefused(64)),
+            Did::Publish(b"far".to_vec())
+        ]
+    );
+    // A batch: each entry in order, an unknown one dropped and answered.
+    let mut entries = [0u8; 32];
+    let mut writer = banyan_proto::frame::BatchWriter::new(&mut entries);
+    writer.push(2, b"\x90").unwrap();
+    writer.push(7, b"\x91").unwrap();
+    writer.push(2, b"\x92").unwrap();
+    let batch = Frame::PublishBatch {
+        batch: writer.batch(),
+    };
+    assert_eq!(
+        feed(&mut s, &batch),
+        [
+            Did::Publish(b"sensor/pico".to_vec()),
+            Did::Send(Out::AliasUnknown(7)),
+            Did::Publish(b"sensor/pico".to_vec()),
+        ]
+    );
+    assert_eq!(s.stats().batches, 1);
+    // The MCU restarted: its aliases are gone with its Hello.
+    feed(&mut s, &Frame::hello(512, 2));
+    assert_eq!(feed(&mut s, &aliased), [Did::Send(Out::AliasUnknown(2))]);
+}
+
+#[test]
+fn batched_publishes_wait_for_a_proof_in_order() {
+    let mut s = open_v2();
+    feed(
+        &mut s,
+        &Frame::PublishDeclare {
+            alias: 0,
+            topic: b"a",
+            payload: b"\x80",
+        },
+    );
+    feed(&mut s, &sub(b"reply"));
+    let mut entries = [0u8; 16];
+    let mut writer = banyan_proto::frame::BatchWriter::new(&mut entries);
+    writer.push(0, b"\x81").unwrap();
+    writer.push(0, b"\x82").unwrap();
+    let batch = Frame::PublishBatch {
+        batch: writer.batch(),
+    };
+    assert_eq!(feed(&mut s, &batch), [], "held behind the subscription");
+    s.proof_started();
+    s.proof_done();
+    assert_eq!(
+        drain(&mut s),
+        [
+            Did::Send(Out::Subscribed(b"reply".to_vec())),
+            Did::Publish(b"a".to_vec()),
+            Did::Publish(b"a".to_vec()),
+        ]
+    );
 }
 
 #[test]
@@ -326,9 +526,21 @@ proptest! {
             prop_oneof![
                 prop::collection::vec(any::<u8>(), 0..300),
                 // Valid frames, so that deeper states are reached.
-                (0u8..8, prop::collection::vec(any::<u8>(), 0..20)).prop_map(|(kind, bytes)| {
+                (0u8..14, prop::collection::vec(any::<u8>(), 0..20)).prop_map(|(kind, bytes)| {
+                    let alias = u16::from(bytes.first().copied().unwrap_or(0) % 70);
+                    let mut entries = vec![0u8; 64];
+                    let mut writer = banyan_proto::frame::BatchWriter::new(&mut entries);
+                    for chunk in bytes.chunks(5) {
+                        let _ = writer.push(u16::from(chunk[0] % 4), chunk);
+                    }
+                    let batch = writer.batch();
                     let frame = match kind {
                         0 => Frame::hello(u16::from(bytes.first().copied().unwrap_or(0)), 1),
+                        8 => Frame::PublishDeclare { alias, topic: &bytes, payload: &bytes },
+                        9 => Frame::PublishAlias { alias, payload: &bytes },
+                        10 => Frame::AliasUnknown { alias },
+                        11 => Frame::AliasRefused { alias },
+                        12 => Frame::PublishBatch { batch },
                         1 => Frame::Publish { topic: &bytes, payload: &bytes },
                         2 | 6 => Frame::Subscribe { topic: &bytes },
                         3 => Frame::Unsubscribe { topic: &bytes },

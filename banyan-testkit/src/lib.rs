@@ -6,6 +6,7 @@ pub mod error;
 pub mod fault;
 pub mod fixtures;
 pub mod host;
+pub mod linerate;
 pub mod link;
 pub mod mcu;
 pub mod mem;
@@ -23,6 +24,9 @@ pub use error::{Error, Result};
 pub use fault::{FaultHandle, FaultInjector, FaultPipe, FaultStats, Faults, PERCENT, Rng};
 pub use fixtures::{AllKinds, GOLDEN_DIGITAL_WRITE, GOLDEN_ECHO_10, number_of, numbered};
 pub use host::{EchoServer, GatewayThread, backplane, config};
+pub use linerate::{
+    LineCounters, LineGuard, LineRate, LineRateProxy, McuLineEnd, PacedWriter, Pacer, serial_line,
+};
 pub use link::{EmbeddedIo, LinkOffers, OfferedConnector, Uart, offered_links};
 pub use mcu::{FrameReader, Got, RawMcu, Received};
 pub use mem::{MemEnd, mem_pair};

@@ -110,6 +110,29 @@ pub enum Received {
         /// Topic bytes.
         topic: Vec<u8>,
     },
+    /// `PublishAlias` on an alias the reader does not know (a known one, and every
+    /// `PublishDeclare`, is handed out as [`Received::Publish`] with its topic).
+    PublishAlias {
+        /// The alias.
+        alias: u16,
+        /// msgpack bytes.
+        payload: Vec<u8>,
+    },
+    /// `AliasUnknown` (declare this alias again).
+    AliasUnknown {
+        /// The alias.
+        alias: u16,
+    },
+    /// `AliasRefused` (beyond the peer's alias table).
+    AliasRefused {
+        /// The alias.
+        alias: u16,
+    },
+    /// `PublishBatch`: its `(alias, payload)` entries.
+    PublishBatch {
+        /// The entries, in order.
+        entries: Vec<(u16, Vec<u8>)>,
+    },
     /// Bytes that failed the decoder's checks (the gateway never sends these on a clean
     /// link).
     Corrupt(String),
@@ -145,6 +168,19 @@ impl Received {
             Frame::Unsubscribed { topic } => Self::Unsubscribed {
                 topic: topic.to_vec(),
             },
+            Frame::PublishDeclare { topic, payload, .. } => Self::Publish {
+                topic: topic.to_vec(),
+                payload: payload.to_vec(),
+            },
+            Frame::PublishAlias { alias, payload } => Self::PublishAlias {
+                alias,
+                payload: payload.to_vec(),
+            },
+            Frame::AliasUnknown { alias } => Self::AliasUnknown { alias },
+            Frame::AliasRefused { alias } => Self::AliasRefused { alias },
+            Frame::PublishBatch { batch } => Self::PublishBatch {
+                entries: batch.iter().map(|(a, p)| (a, p.to_vec())).collect(),
+            },
         }
     }
 
@@ -166,6 +202,10 @@ impl std::fmt::Display for Received {
             Self::Pong { seq } => write!(f, "Pong {seq}"),
             Self::Subscribed { topic } => write!(f, "Subscribed {}", text(topic)),
             Self::Unsubscribed { topic } => write!(f, "Unsubscribed {}", text(topic)),
+            Self::PublishAlias { alias, .. } => write!(f, "PublishAlias {alias}"),
+            Self::AliasUnknown { alias } => write!(f, "AliasUnknown {alias}"),
+            Self::AliasRefused { alias } => write!(f, "AliasRefused {alias}"),
+            Self::PublishBatch { entries } => write!(f, "PublishBatch of {}", entries.len()),
             Self::Corrupt(why) => write!(f, "Corrupt {why}"),
         }
     }
@@ -173,8 +213,13 @@ impl std::fmt::Display for Received {
 
 /// Turns a byte stream (in chunks of any size) into [`Received`] frames: the decoder of
 /// [`RawMcu`], for any test that watches a link's bytes.
+///
+/// It resolves topic aliases as an MCU would: a `PublishDeclare` binds its alias, and a
+/// `PublishAlias` on a bound alias is handed out as [`Received::Publish`] with the topic (a
+/// `Hello` from the peer starts a new link session with an empty table).
 pub struct FrameReader {
     decoder: Box<FrameDecoder<{ max_encoded_len(RAW_MCU_MAX_FRAME) }>>,
+    aliases: std::collections::HashMap<u16, Vec<u8>>,
 }
 
 impl std::fmt::Debug for FrameReader {
@@ -194,6 +239,7 @@ impl FrameReader {
     pub fn new() -> Self {
         Self {
             decoder: Box::new(FrameDecoder::new()),
+            aliases: std::collections::HashMap::new(),
         }
     }
 
@@ -203,7 +249,25 @@ impl FrameReader {
             bytes = match self.decoder.feed(bytes) {
                 FeedResult::Consumed => break,
                 FeedResult::Frame { frame, remaining } => {
-                    out.extend([Received::from_frame(&frame)]);
+                    let received = match frame {
+                        Frame::Hello { .. } => {
+                            self.aliases.clear();
+                            Received::from_frame(&frame)
+                        }
+                        Frame::PublishDeclare { alias, topic, .. } => {
+                            self.aliases.insert(alias, topic.to_vec());
+                            Received::from_frame(&frame)
+                        }
+                        Frame::PublishAlias { alias, payload } => match self.aliases.get(&alias) {
+                            Some(topic) => Received::Publish {
+                                topic: topic.clone(),
+                                payload: payload.to_vec(),
+                            },
+                            None => Received::from_frame(&frame),
+                        },
+                        _ => Received::from_frame(&frame),
+                    };
+                    out.extend([received]);
                     remaining
                 }
                 FeedResult::Corrupt { kind, remaining } => {

@@ -112,7 +112,7 @@ fn model(stream: &[u8], n: usize) -> Vec<Event> {
                 let (body, sum) = d.split_at(d.len() - 4);
                 if crc.checksum(body).to_le_bytes() != sum {
                     Event::Corrupt(CorruptKind::Crc)
-                } else if body.first().is_some_and(|&t| t > 7) {
+                } else if body.first().is_some_and(|&t| t > 12) {
                     Event::Corrupt(CorruptKind::UnknownTag)
                 } else {
                     match postcard::take_from_bytes::<Frame<'_>>(body) {

@@ -4,6 +4,9 @@
 
 mod inproc;
 mod processes;
+mod serial;
+
+pub use serial::SerialPlan;
 
 use std::time::Duration;
 
@@ -26,6 +29,8 @@ pub enum Section {
     Echo,
     /// Serial gateway over an in-memory pipe.
     Gateway,
+    /// The MCU client over a serial line paced at 115 200 and 921 600 baud.
+    Serial,
     /// Process start to component ready.
     Startup,
     /// Backplane memory and CPU, idle component CPU.
@@ -37,11 +42,12 @@ pub enum Section {
 impl Section {
     /// Every section, in the order `all` runs them (Python last: its ratios need the Rust
     /// numbers).
-    pub const ALL: [Section; 7] = [
+    pub const ALL: [Section; 8] = [
         Section::Codec,
         Section::Pubsub,
         Section::Echo,
         Section::Gateway,
+        Section::Serial,
         Section::Startup,
         Section::Resources,
         Section::Python,
@@ -54,6 +60,7 @@ impl Section {
             Section::Pubsub => "pubsub",
             Section::Echo => "echo",
             Section::Gateway => "gateway",
+            Section::Serial => "serial",
             Section::Startup => "startup",
             Section::Resources => "resources",
             Section::Python => "python",
@@ -91,6 +98,8 @@ pub struct Plan {
     pub py_runs: usize,
     /// Gateway sizes (payload length is set per measurement).
     pub gateway: GatewayPlan,
+    /// Serial line sizes.
+    pub serial: SerialPlan,
     /// Startup probes spawned (after one warm-up).
     pub startup_spawns: usize,
     /// Window of the idle CPU measurement.
@@ -122,6 +131,11 @@ impl Plan {
                 burst: 20_000,
                 runs: 5,
                 quiet: Duration::from_secs(2),
+            },
+            serial: SerialPlan {
+                secs: 2.0,
+                runs: 3,
+                min_count: 100,
             },
             startup_spawns: 10,
             idle_window: Duration::from_secs(5),
@@ -156,6 +170,11 @@ impl Plan {
                 runs: 3,
                 quiet: Duration::from_secs(1),
             },
+            serial: SerialPlan {
+                secs: 0.5,
+                runs: 1,
+                min_count: 30,
+            },
             startup_spawns: 5,
             idle_window: Duration::from_secs(5),
             codec: Timing {
@@ -170,6 +189,7 @@ impl Plan {
         self.runs = runs.max(3);
         self.pubsub_runs = self.runs;
         self.gateway.runs = self.runs;
+        self.serial.runs = self.runs;
         self.py_runs = self.py_runs.max(3);
         self
     }
@@ -209,6 +229,7 @@ pub fn run(section: Section, plan: &Plan, report: &mut Report, shared: &mut Shar
         Section::Pubsub => inproc::pubsub_section(plan, report, shared),
         Section::Echo => inproc::echo_section(plan, report, shared),
         Section::Gateway => inproc::gateway_section(plan, report),
+        Section::Serial => serial::serial_section(plan, report),
         Section::Startup => processes::startup_section(plan, report, shared),
         Section::Resources => processes::resources_section(plan, report, shared),
         Section::Python => processes::python_section(plan, report, shared),
