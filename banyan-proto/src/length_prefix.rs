@@ -128,7 +128,6 @@ pub fn encode_to_vec(payload: &[u8]) -> Result<std::vec::Vec<u8>, EncodeError> {
 
 /// What [`LengthPrefixDecoder::feed`] found.
 #[derive(Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Feed<'me, 'a> {
     /// All input was consumed without completing a frame; feed more bytes.
     Consumed,
@@ -139,6 +138,23 @@ pub enum Feed<'me, 'a> {
         /// The input after the frame: feed it again until it is empty.
         remaining: &'a [u8],
     },
+}
+
+// By hand: defmt's derive cannot pick between its `[u8]` and `&T` impls for two borrowed
+// byte slices of different lifetimes.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Feed<'_, '_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self {
+            Self::Consumed => defmt::write!(f, "Consumed"),
+            Self::Frame { payload, remaining } => defmt::write!(
+                f,
+                "Frame {{ payload: {=[u8]}, remaining: {=[u8]} }}",
+                payload,
+                remaining
+            ),
+        }
+    }
 }
 
 /// Reassembles length-prefixed frames from a byte stream delivered in arbitrary chunks; see
