@@ -1,6 +1,6 @@
 //! The thin process side of `bls` and `blc`: spawns each command in a process group of its
 //! own, reaps exits, terminates groups, and executes the [`Launcher`]'s actions. All decisions
-//! (what to start, when to restart, what to publish) are in `banyan_host::launch`.
+//! (what to start, when to restart, what to publish) are in [`crate::launch`].
 
 use std::collections::HashMap;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::launch::{Action, Launcher, split_command};
 use banyan_host::Component;
-use banyan_host::launch::{Action, Launcher, split_command};
 
 /// Default time between SIGTERM and SIGKILL when stopping a process group.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(3);
@@ -41,10 +41,10 @@ pub struct RestartArgs {
 
 impl RestartArgs {
     /// The launcher configuration these flags describe.
-    pub fn config(&self) -> banyan_host::launch::LauncherConfig {
+    pub fn config(&self) -> crate::launch::LauncherConfig {
         let secs = |s: f64| Duration::from_secs_f64(s.clamp(0.0, 86_400.0));
-        banyan_host::launch::LauncherConfig {
-            restart: banyan_host::launch::RestartPolicy {
+        crate::launch::LauncherConfig {
+            restart: crate::launch::RestartPolicy {
                 max_restarts: self.max_restarts,
                 initial_backoff: secs(self.backoff),
                 max_backoff: secs(self.max_backoff),

@@ -17,7 +17,6 @@
 //! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`.
 //! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests.
 //! - [`gateway`]: the serial gateway bridging an MCU link onto the backplane.
-//! - [`launch`]: the launcher's logic (launch file, messages, state machine) for `bls`/`blc`.
 //! - [`multi`]: [`MultiComponent`], one component on several backplanes (Python's
 //!   `BanyanBaseMulti`).
 //! - [`net`]: ports and address detection.
@@ -32,7 +31,6 @@ pub mod component;
 pub mod echo;
 pub mod error;
 pub mod gateway;
-pub mod launch;
 pub mod limits;
 mod monitor;
 pub mod multi;
