@@ -40,10 +40,19 @@ mod sys;
 
 pub use access::{AccessControl, PlainCredentials};
 pub use backplane::{Backplane, BackplaneConfig};
-pub use component::{Component, ComponentConfig, Message, ShutdownHandle};
+pub use component::{Component, ComponentConfig, Message, Publisher, ShutdownHandle};
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use multi::MultiComponent;
+
+/// A random number per call (std's `RandomState` keys, mixed with the process id): probe
+/// topics, in-process endpoints, the gateway's boot nonce.
+pub(crate) fn nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
 
 /// Lower-case hex of `bytes`, for payloads that cannot be rendered otherwise (logs, monitor).
 pub fn hex(bytes: &[u8]) -> String {
