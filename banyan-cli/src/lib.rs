@@ -156,10 +156,30 @@ pub fn run_main(program: &str, body: impl FnOnce() -> anyhow::Result<()>) -> Exi
     match body() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("{program}: error: {error:#}");
+            let hint = error
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<banyan_host::Error>())
+                .and_then(flag_hint)
+                .map(|hint| format!(" ({hint})"))
+                .unwrap_or_default();
+            eprintln!("{program}: error: {error:#}{hint}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Which command-line flag to change for a library error, if one is to blame: the library's
+/// errors describe what failed, the binaries say which flag to change.
+pub fn flag_hint(error: &banyan_host::Error) -> Option<&'static str> {
+    use banyan_host::Error;
+    Some(match error {
+        Error::PortInUse { .. } => "stop it, or pick other ports with -p/-s",
+        Error::Bind { .. } => "--bind must be an address of this machine",
+        Error::Connect { .. } => "check -b ADDR and the ports",
+        Error::NoBackplane { .. } => "is `backplane` running there? are -b/-p/-s right?",
+        Error::MessageTooLarge { .. } => "see --max-message",
+        _ => return None,
+    })
 }
 
 /// Replaces the default panic output (message plus backtrace hint) by one line on stderr,
@@ -201,6 +221,23 @@ pub fn on_termination(on_signal: impl FnOnce() + Send + 'static) -> anyhow::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cli_names_the_flag_the_library_does_not() {
+        let busy = banyan_host::Error::PortInUse {
+            address: "0.0.0.0".into(),
+            port: 43124,
+        };
+        assert!(!busy.to_string().contains("-p"), "{busy}");
+        assert_eq!(
+            flag_hint(&busy),
+            Some("stop it, or pick other ports with -p/-s")
+        );
+        let large = banyan_host::Error::MessageTooLarge { size: 2, limit: 1 };
+        assert!(!large.to_string().contains("--max-message"), "{large}");
+        assert_eq!(flag_hint(&large), Some("see --max-message"));
+        assert_eq!(flag_hint(&banyan_host::Error::Shutdown), None);
+    }
 
     #[test]
     fn sizes() {
