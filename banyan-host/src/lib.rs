@@ -20,7 +20,8 @@
 //! - [`multi`]: [`MultiComponent`], one component on several backplanes (Python's
 //!   `BanyanBaseMulti`).
 //! - [`net`]: ports and address detection.
-//! - [`pyjson`]: JSON exactly as Python's `json` module writes/reads it (MQTT gateway).
+//! - [`json`]: payloads ⇄ JSON, exactly as Python's `json` module writes/reads it (MQTT
+//!   gateway), with the web gateway's documented differences as explicit options.
 //! - [`error`]: the [`Error`] type.
 #![deny(missing_docs)]
 
@@ -31,11 +32,13 @@ pub mod component;
 pub mod echo;
 pub mod error;
 pub mod gateway;
+pub mod json;
 pub mod limits;
 mod monitor;
 pub mod multi;
 pub mod net;
-pub mod pyjson;
+/// The former name of [`json`], kept for existing users.
+pub use json as pyjson;
 mod sys;
 
 pub use access::{AccessControl, PlainCredentials};
