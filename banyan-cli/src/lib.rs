@@ -3,7 +3,13 @@
 //! This crate holds every installable command (`cargo install --path banyan-cli`), so that the
 //! library crates (`banyan-host`, `banyan-proto`) carry no CLI dependencies (clap, anyhow,
 //! tracing-subscriber, ctrlc). The binaries are in `src/bin/`, one per file, named as Python
-//! Banyan's commands where one exists.
+//! Banyan's commands where one exists (see `banyan-cli/README.md`).
+//!
+//! # Layout
+//! - this file: [`ComponentArgs`] (the flags every component binary accepts), [`run_main`]
+//!   (one-line error exit) and [`flag_hint`] (which flag to change for a library error).
+//! - [`launch`]: the launcher's sans-IO logic (launch file, state machine, wire messages).
+//! - [`launcher`]: the launcher's process side (spawning, process groups, restarts).
 #![deny(missing_docs)]
 
 use std::process::ExitCode;

@@ -10,11 +10,17 @@
 //! ```
 //!
 //! # Layout
+//! Where a probe lives, who reads monitor events, where the forwarding rule is and where each
+//! queue is bounded: `banyan-host/README.md`.
 //! - [`backplane`]: the forwarder ([`Backplane`]).
 //! - [`limits`]: message size limit and queue memory budget ([`Limits`]).
 //! - [`budget`]: the byte budget of the backplane's subscriber queues, whatever the message sizes.
 //! - [`access`]: the backplane's address allowlist and PLAIN credentials (a ZAP handler).
-//! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`.
+//! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`, built from small
+//!   sans-IO parts: the path proof (`component/proof.rs`), [`component::health`], the monitor
+//!   reader (`component/events.rs`), [`component::send_budget`], the poll loop
+//!   (`component/wait.rs`), and [`Publisher`] handles for other threads.
+//! - `monitor`: libzmq socket monitor events, read the same way by every consumer.
 //! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests.
 //! - [`gateway`]: the serial gateway bridging an MCU link onto the backplane.
 //! - [`multi`]: [`MultiComponent`], one component on several backplanes (Python's
@@ -22,6 +28,7 @@
 //! - [`net`]: ports and address detection.
 //! - [`json`]: payloads ⇄ JSON, exactly as Python's `json` module writes/reads it (MQTT
 //!   gateway), with the web gateway's documented differences as explicit options.
+//! - `sys`: the system probes of the byte budgets (heap, TCP statistics).
 //! - [`error`]: the [`Error`] type.
 #![deny(missing_docs)]
 
