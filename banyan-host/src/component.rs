@@ -36,14 +36,13 @@
 //! [`Component::publisher`] gives a cloneable, `Send + Sync` [`Publisher`]: other threads or
 //! async tasks publish through this component's connection (no second connection, no second
 //! proof); the component sends what they queue while it receives.
-
 //!
 //! # Layout
-//! - `proof.rs`: `PathProof`, the sans-IO "publish a probe, wait for it to
-//!   come back" machine behind every proof (connect, subscribe, gateway, re-proof).
+//! - `proof.rs`: `PathProof`, the sans-IO "publish a probe, wait for it to come back"
+//!   machine behind every proof (connect, subscribe, gateway, re-proof).
 //! - [`health`]: `Health`, the sans-IO connection state and re-proof after a restart.
-//! - `events.rs`: `Watch`, the one reader of each socket monitor, routing every event to
-//!   health and the send budget.
+//! - `events.rs`: `Monitors::pump`, the one reader of each socket monitor, handing every
+//!   event to its consumers (`Watch`: health and the send budget).
 //! - [`send_budget`]: the publishing queue's byte budget.
 //! - `wait.rs`: the receive API and the one poll loop that drives all of the above.
 //! - `inbox.rs`: the reused receive frames, the pending queue, malformed-message drops.
