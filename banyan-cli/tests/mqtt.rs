@@ -16,7 +16,7 @@ use std::process::Command;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use banyan_host::json::to_json;
+use banyan_host::pyjson::to_json;
 use banyan_host::{Backplane, Component};
 use banyan_proto::payload::{self, Value};
 use harness::{Proc, Scenario, Step, banyan_python, ensure, run_scenario};
@@ -301,7 +301,8 @@ fn round_trips_every_json_kind_and_skips_bad_payloads() {
             mqtt.publish("mqtt_network", EVERY_KIND_JSON.as_bytes());
         })?;
         let got: Value = payload::from_slice(&bytes).map_err(|e| e.to_string())?;
-        let expected = banyan_host::json::from_json(EVERY_KIND_JSON).map_err(|e| e.to_string())?;
+        let expected =
+            banyan_host::pyjson::from_json(EVERY_KIND_JSON).map_err(|e| e.to_string())?;
         ensure(got.get("i") == Some(&Value::Int(2)), || format!("{got}"))?;
         ensure(got.get("f") == Some(&Value::F64(1.0)), || format!("{got}"))?;
         ensure(got.get("e") == Some(&Value::F64(100.0)), || {
