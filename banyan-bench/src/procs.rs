@@ -7,11 +7,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 
 /// `sysconf(_SC_CLK_TCK)`: ticks per second of `/proc/PID/stat` times.
-#[allow(unsafe_code)]
 pub fn clock_ticks_per_second() -> f64 {
-    // SAFETY: sysconf only reads a constant of the C library; it has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as f64 } else { 100.0 }
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(ticks)) if ticks > 0 => ticks as f64,
+        _ => 100.0,
+    }
 }
 
 /// CPU time a process used so far: the sum of its threads' `/proc/PID/task/*/schedstat`

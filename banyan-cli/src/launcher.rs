@@ -1,6 +1,6 @@
 //! The thin process side of `bls` and `blc`: spawns each command in a process group of its
 //! own, reaps exits, terminates groups, and executes the [`Launcher`]'s actions. All decisions
-//! (what to start, when to restart, what to publish) are in `banyan_host::launch`.
+//! (what to start, when to restart, what to publish) are in [`crate::launch`].
 
 use std::collections::HashMap;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -9,8 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::launch::{Action, Launcher, split_command};
 use banyan_host::Component;
-use banyan_host::launch::{Action, Launcher, split_command};
 
 /// Default time between SIGTERM and SIGKILL when stopping a process group.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(3);
@@ -41,10 +44,10 @@ pub struct RestartArgs {
 
 impl RestartArgs {
     /// The launcher configuration these flags describe.
-    pub fn config(&self) -> banyan_host::launch::LauncherConfig {
+    pub fn config(&self) -> crate::launch::LauncherConfig {
         let secs = |s: f64| Duration::from_secs_f64(s.clamp(0.0, 86_400.0));
-        banyan_host::launch::LauncherConfig {
-            restart: banyan_host::launch::RestartPolicy {
+        crate::launch::LauncherConfig {
+            restart: crate::launch::RestartPolicy {
                 max_restarts: self.max_restarts,
                 initial_backoff: secs(self.backoff),
                 max_backoff: secs(self.max_backoff),
@@ -80,30 +83,26 @@ fn spawn(command: &str, window: bool) -> std::io::Result<Child> {
     process.stdin(Stdio::null()).process_group(0);
     #[cfg(target_os = "linux")]
     #[allow(unsafe_code)]
-    // SAFETY: prctl is async-signal-safe; the closure touches no memory of the parent.
+    // SAFETY: the closure only calls prctl (async-signal-safe) and touches no memory of the
+    // parent; `pre_exec` itself is what is unsafe.
     unsafe {
         process.pre_exec(|| {
             // If the launcher dies without cleaning up, the kernel sends SIGTERM.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
         });
     }
     process.spawn()
 }
 
 /// Sends `signal` to process group `pgid`. `false` when the group is gone.
-#[allow(unsafe_code)]
-fn signal_group(pgid: u32, signal: i32) -> bool {
-    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+fn signal_group(pgid: u32, signal: Signal) -> bool {
+    let Ok(pgid) = i32::try_from(pgid) else {
         return false;
     };
     if pgid <= 1 {
         return false; // never signal "every process" or init's group
     }
-    // SAFETY: killpg has no memory-safety preconditions.
-    unsafe { libc::killpg(pgid, signal) == 0 }
+    nix::sys::signal::killpg(Pid::from_raw(pgid), signal).is_ok()
 }
 
 /// How a process ended, for people: `exit code 1`, `signal 9`.
@@ -192,7 +191,7 @@ impl Driver {
                         None => tracing::debug!(%topic, "not connected yet; publish deferred"),
                     },
                     Action::Terminate { pid, .. } => {
-                        signal_group(pid, libc::SIGTERM);
+                        signal_group(pid, Signal::SIGTERM);
                     }
                 }
             }
@@ -213,7 +212,7 @@ impl Driver {
         for (slot, pid, status) in ended {
             self.children.remove(&slot);
             // Whatever the process left in its group goes with it.
-            signal_group(pid, libc::SIGTERM);
+            signal_group(pid, Signal::SIGTERM);
             let command = self
                 .launcher
                 .slots()
@@ -248,7 +247,7 @@ impl Driver {
         }
         for (slot, mut child) in std::mem::take(&mut self.children) {
             let pid = child.id();
-            signal_group(pid, libc::SIGKILL);
+            signal_group(pid, Signal::SIGKILL);
             let status = child
                 .wait()
                 .map(describe_exit)

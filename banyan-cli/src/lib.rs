@@ -3,7 +3,13 @@
 //! This crate holds every installable command (`cargo install --path banyan-cli`), so that the
 //! library crates (`banyan-host`, `banyan-proto`) carry no CLI dependencies (clap, anyhow,
 //! tracing-subscriber, ctrlc). The binaries are in `src/bin/`, one per file, named as Python
-//! Banyan's commands where one exists.
+//! Banyan's commands where one exists (see `banyan-cli/README.md`).
+//!
+//! # Layout
+//! - this file: [`ComponentArgs`] (the flags every component binary accepts), [`run_main`]
+//!   (one-line error exit) and [`flag_hint`] (which flag to change for a library error).
+//! - [`launch`]: the launcher's sans-IO logic (launch file, state machine, wire messages).
+//! - [`launcher`]: the launcher's process side (spawning, process groups, restarts).
 #![deny(missing_docs)]
 
 use std::process::ExitCode;
@@ -14,6 +20,7 @@ use banyan_host::component::ComponentConfig;
 use banyan_host::limits::{DEFAULT_MAX_MESSAGE, DEFAULT_QUEUE_BUDGET, Limits};
 use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
 
+pub mod launch;
 pub mod launcher;
 pub mod tgw;
 
@@ -156,10 +163,30 @@ pub fn run_main(program: &str, body: impl FnOnce() -> anyhow::Result<()>) -> Exi
     match body() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("{program}: error: {error:#}");
+            let hint = error
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<banyan_host::Error>())
+                .and_then(flag_hint)
+                .map(|hint| format!(" ({hint})"))
+                .unwrap_or_default();
+            eprintln!("{program}: error: {error:#}{hint}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Which command-line flag to change for a library error, if one is to blame: the library's
+/// errors describe what failed, the binaries say which flag to change.
+pub fn flag_hint(error: &banyan_host::Error) -> Option<&'static str> {
+    use banyan_host::Error;
+    Some(match error {
+        Error::PortInUse { .. } => "stop it, or pick other ports with -p/-s",
+        Error::Bind { .. } => "--bind must be an address of this machine",
+        Error::Connect { .. } => "check -b ADDR and the ports",
+        Error::NoBackplane { .. } => "is `backplane` running there? are -b/-p/-s right?",
+        Error::MessageTooLarge { .. } => "see --max-message",
+        _ => return None,
+    })
 }
 
 /// Replaces the default panic output (message plus backtrace hint) by one line on stderr,
@@ -201,6 +228,23 @@ pub fn on_termination(on_signal: impl FnOnce() + Send + 'static) -> anyhow::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cli_names_the_flag_the_library_does_not() {
+        let busy = banyan_host::Error::PortInUse {
+            address: "0.0.0.0".into(),
+            port: 43124,
+        };
+        assert!(!busy.to_string().contains("-p"), "{busy}");
+        assert_eq!(
+            flag_hint(&busy),
+            Some("stop it, or pick other ports with -p/-s")
+        );
+        let large = banyan_host::Error::MessageTooLarge { size: 2, limit: 1 };
+        assert!(!large.to_string().contains("--max-message"), "{large}");
+        assert_eq!(flag_hint(&large), Some("see --max-message"));
+        assert_eq!(flag_hint(&banyan_host::Error::Shutdown), None);
+    }
 
     #[test]
     fn sizes() {

@@ -269,10 +269,7 @@ impl ZapHandler {
         let zap = ctx.socket(zmq::REP)?;
         zap.set_linger(0)?;
         zap.bind(ZAP_ENDPOINT)?;
-        let stop_endpoint = format!(
-            "inproc://banyan-zap-stop-{:016x}",
-            crate::component::nonce()
-        );
+        let stop_endpoint = format!("inproc://banyan-zap-stop-{:016x}", crate::nonce());
         let stop_rx = ctx.socket(zmq::PAIR)?;
         stop_rx.bind(&stop_endpoint)?;
         let stop = ctx.socket(zmq::PAIR)?;

@@ -31,36 +31,56 @@
 //! messages and [`PENDING_LIMIT_BYTES`] bytes; more are dropped and counted
 //! ([`ComponentStats::pending_dropped`]). Receiving reuses the frames of one ZeroMQ message
 //! pair; [`Component::recv_ref`] hands them out borrowed, without a copy or an allocation.
+//!
+//! # Publishing from other threads
+//! [`Component::publisher`] gives a cloneable, `Send + Sync` [`Publisher`]: other threads or
+//! async tasks publish through this component's connection (no second connection, no second
+//! proof); the component sends what they queue while it receives.
+//!
+//! # Layout
+//! - `proof.rs`: `PathProof`, the sans-IO "publish a probe, wait for it to come back"
+//!   machine behind every proof (connect, subscribe, gateway, re-proof).
+//! - [`health`]: `Health`, the sans-IO connection state and re-proof after a restart.
+//! - `events.rs`: `Monitors::pump`, the one reader of each socket monitor, handing every
+//!   event to its consumers (`Watch`: health and the send budget).
+//! - [`send_budget`]: the publishing queue's byte budget.
+//! - `wait.rs`: the receive API and the one poll loop that drives all of the above.
+//! - `inbox.rs`: the reused receive frames, the pending queue, malformed-message drops.
+//! - `publisher.rs`: [`Publisher`], the cloneable handle that publishes from other threads.
+//! - `message.rs`: [`Message`], [`MessageRef`].
 
+mod events;
 pub mod health;
+mod inbox;
+mod message;
+mod proof;
+mod publisher;
 pub mod send_budget;
+mod wait;
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::ops::ControlFlow;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use banyan_proto::payload::{self, PayloadError, Value};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use banyan_proto::payload::{self, PayloadError};
+use serde::Serialize;
 
 use crate::access::PlainCredentials;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4, tcp_endpoint};
+use crate::nonce;
 
-use crate::monitor::{EVENT_CONNECTED, EVENT_DISCONNECTED, MonitorEvent, read_event};
+use events::{Monitors, Watch};
 pub use health::PathState;
-use health::{Health, SocketSide};
+use health::{ProbeTopics, SocketSide};
+use inbox::Inbox;
+pub use message::{Message, MessageRef};
+use proof::PathProof;
+pub use proof::{PROBE_ABOUT, PROBE_TOPIC_PREFIX};
+use publisher::Outbox;
+pub use publisher::{HANDLE_QUEUE_BYTES, HANDLE_QUEUE_MESSAGES, Publisher};
 use send_budget::{SendBudget, SystemLink, zmtp_part};
-
-/// Reserved topic prefix of connection probes. Topics under it are
-/// `_banyan_probe/<component name>/<nonce>/<sequence>`.
-pub const PROBE_TOPIC_PREFIX: &str = "_banyan_probe/";
-
-/// What a probe message says about itself (the `about` field of its payload).
-pub const PROBE_ABOUT: &str =
-    "Rust Banyan connection probe: proves a component's path through the backplane; ignore";
+pub(crate) use wait::Incoming;
 
 /// Default time [`Component::connect`] waits for a backplane.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -78,14 +98,6 @@ const ENCODE_BUFFER_START: usize = 256;
 /// Largest encode buffer [`Component::publish`] keeps; bigger payloads are encoded into a
 /// fresh vector (their copy costs more than the allocation).
 const ENCODE_BUFFER_MAX: usize = 64 * 1024;
-
-/// Payload of a probe message.
-#[derive(Debug, Serialize, Deserialize)]
-struct Probe<'a> {
-    about: &'a str,
-    component: &'a str,
-    probe: u64,
-}
 
 /// How to reach a backplane.
 #[derive(Debug, Clone)]
@@ -168,65 +180,6 @@ impl ComponentConfig {
     }
 }
 
-/// A received message: a UTF-8 topic and the msgpack payload bytes as sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// The topic (first frame).
-    pub topic: String,
-    /// The msgpack payload (second frame), undecoded.
-    pub payload: Vec<u8>,
-}
-
-impl Message {
-    /// This message, borrowed.
-    pub fn as_ref(&self) -> MessageRef<'_> {
-        MessageRef {
-            topic: &self.topic,
-            payload: &self.payload,
-        }
-    }
-
-    /// Decodes the payload into a typed value.
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
-        Ok(payload::from_slice(&self.payload)?)
-    }
-
-    /// Decodes the payload into a dynamic [`Value`].
-    pub fn value(&self) -> Result<Value> {
-        Ok(payload::from_slice(&self.payload)?)
-    }
-}
-
-/// A received message, borrowed from the component until the next receive
-/// ([`Component::recv_ref`]): no copy, no allocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MessageRef<'a> {
-    /// The topic (first frame), UTF-8.
-    pub topic: &'a str,
-    /// The msgpack payload (second frame), undecoded.
-    pub payload: &'a [u8],
-}
-
-impl<'a> MessageRef<'a> {
-    /// Decodes the payload into a typed value (which may borrow from the payload).
-    pub fn decode<T: Deserialize<'a>>(&self) -> Result<T> {
-        Ok(payload::from_slice(self.payload)?)
-    }
-
-    /// Decodes the payload into a dynamic [`Value`].
-    pub fn value(&self) -> Result<Value> {
-        Ok(payload::from_slice(self.payload)?)
-    }
-
-    /// An owned copy.
-    pub fn to_owned(&self) -> Message {
-        Message {
-            topic: self.topic.to_owned(),
-            payload: self.payload.to_vec(),
-        }
-    }
-}
-
 /// Counters of a component's life (see [`Component::stats`]).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ComponentStats {
@@ -243,6 +196,9 @@ pub struct ComponentStats {
     /// Publishes dropped because the publishing queue was over its byte budget (the
     /// backplane took messages more slowly than they were published; see [`send_budget`]).
     pub publish_dropped: u64,
+    /// Publishes of [`Publisher`] handles dropped because the handles' queue was full
+    /// ([`HANDLE_QUEUE_MESSAGES`], [`HANDLE_QUEUE_BYTES`]).
+    pub handle_dropped: u64,
 }
 
 /// Stops a component's blocking receive from any thread (e.g. a Ctrl-C handler).
@@ -287,79 +243,18 @@ pub struct Component {
     subscriber: zmq::Socket,
     stop: zmq::Socket,
     stop_endpoint: String,
-    probe_base: String,
-    probe_seq: u64,
-    pending: VecDeque<Message>,
-    pending_bytes: usize,
-    /// The message handed out by `recv_ref` from `pending`.
-    current: Option<Message>,
-    fast_reads: u32,
-    frames: Frames,
+    topics: ProbeTopics,
+    /// The proof a caller started (connect, subscribe, the gateway), if one runs.
+    proof: Option<PathProof>,
+    inbox: Inbox,
     encode: RefCell<Vec<u8>>,
-    send: RefCell<SendState>,
-    health: Health,
-    stats: ComponentStats,
+    monitors: Monitors,
+    /// Health and send budget, the monitors' consumers: borrowed by `publish` (the budget
+    /// may read the publisher's monitor) and by waits; never re-entered.
+    watch: RefCell<Watch>,
+    /// The pipe of [`Publisher`] handles, from the first [`Component::publisher`] on.
+    outbox: Option<Outbox>,
     max_message: Option<usize>,
-}
-
-/// The publishing side's byte budget, and the publisher's monitor events the publish path
-/// read (for [`Health`], handled at the next wait).
-struct SendState {
-    budget: Option<SendBudget>,
-    backlog: VecDeque<MonitorEvent>,
-}
-
-/// Publisher monitor events kept for [`Health`] between two waits; older ones go first (only
-/// the latest connection state matters).
-const EVENT_BACKLOG: usize = 64;
-
-/// Reads the publisher's monitor events: connections for the byte budget, the rest kept for
-/// [`Health`].
-fn pump_publisher_events(monitor: &zmq::Socket, send: &mut SendState) -> Result<()> {
-    while let Some(event) = read_event(monitor)? {
-        let fd = std::os::fd::RawFd::try_from(event.value).unwrap_or(-1);
-        if let Some(budget) = send.budget.as_mut() {
-            match event.code {
-                EVENT_CONNECTED => budget.connected(fd),
-                EVENT_DISCONNECTED => budget.disconnected(fd),
-                _ => {}
-            }
-        }
-        if event.code != EVENT_CONNECTED {
-            if send.backlog.len() == EVENT_BACKLOG {
-                send.backlog.pop_front();
-            }
-            send.backlog.push_back(event);
-        }
-    }
-    Ok(())
-}
-
-/// The ZeroMQ messages every read goes into, reused (no allocation per message for small
-/// messages: libzmq keeps up to 33 bytes inline).
-struct Frames {
-    topic: zmq::Message,
-    payload: zmq::Message,
-    extra: zmq::Message,
-}
-
-impl Frames {
-    fn new() -> Self {
-        Self {
-            topic: zmq::Message::new(),
-            payload: zmq::Message::new(),
-            extra: zmq::Message::new(),
-        }
-    }
-
-    /// The message in the frames; only after `try_read` returned `Read::Message` (which
-    /// checked the topic is UTF-8).
-    fn message(&self) -> MessageRef<'_> {
-        MessageRef {
-            topic: std::str::from_utf8(&self.topic).unwrap_or_default(),
-            payload: &self.payload,
-        }
-    }
 }
 
 impl std::fmt::Debug for Component {
@@ -373,17 +268,15 @@ impl std::fmt::Debug for Component {
     }
 }
 
-/// A random number per call (std's `RandomState` keys, mixed with the process id): probe
-/// topics and the gateway's boot nonce.
-pub(crate) fn nonce() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    hasher.finish()
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+/// Receive-side socket options, all in one place: the SUB socket's queue bound and linger.
+fn apply_receive_options(subscriber: &zmq::Socket, limits: &Limits) -> Result<()> {
+    // Only the queue bound: ZMQ_MAXMSGSIZE on a *connecting* socket turns an oversized
+    // message into a protocol error after which libzmq never reconnects, so one big message
+    // from a foreign backplane would cut the subscription for good. The size limit is kept
+    // by the backplane (which drops oversized messages on arrival) and on publish here.
+    subscriber.set_rcvhwm(limits.hwm())?;
+    subscriber.set_linger(0)?;
+    Ok(())
 }
 
 impl Component {
@@ -403,19 +296,18 @@ impl Component {
         config.limits.apply_stall_timeout(&mut publisher)?;
         publisher.set_linger(i32::try_from(config.linger.as_millis()).unwrap_or(i32::MAX))?;
         let subscriber = ctx.socket(zmq::SUB)?;
-        // Only the queue bound: ZMQ_MAXMSGSIZE on a *connecting* socket turns an oversized
-        // message into a protocol error after which libzmq never reconnects, so one big message
-        // from a foreign backplane would cut the subscription for good. The size limit is kept
-        // by the backplane (which drops oversized messages on arrival) and on publish here.
-        subscriber.set_rcvhwm(config.limits.hwm())?;
+        apply_receive_options(&subscriber, &config.limits)?;
         if let Some(plain) = &config.plain {
             plain.apply_client(&publisher)?;
             plain.apply_client(&subscriber)?;
         }
-        subscriber.set_linger(0)?;
         let nonce = nonce();
         // Monitors first, so that no connection event is missed.
-        let health = Health::new(&ctx, &publisher, &subscriber, nonce)?;
+        let monitors = Monitors::new(&ctx, &publisher, &subscriber, nonce)?;
+        let watch = Watch {
+            health: health::Health::new(),
+            budget: config.limits.queue_budget.map(SendBudget::new),
+        };
         let connect = |socket: &zmq::Socket, port: u16| {
             let endpoint = tcp_endpoint(&address, port);
             socket
@@ -430,7 +322,11 @@ impl Component {
         stop.bind(&stop_endpoint)?;
 
         let mut component = Self {
-            probe_base: format!("{PROBE_TOPIC_PREFIX}{}/{nonce:016x}/", config.name),
+            topics: ProbeTopics {
+                base: format!("{PROBE_TOPIC_PREFIX}{}/{nonce:016x}/", config.name),
+                name: config.name.clone(),
+                sequence: 0,
+            },
             name: config.name,
             address,
             publisher_port: config.publisher_port,
@@ -441,19 +337,12 @@ impl Component {
             subscriber,
             stop,
             stop_endpoint,
-            probe_seq: 0,
-            pending: VecDeque::new(),
-            pending_bytes: 0,
-            current: None,
-            fast_reads: 0,
-            frames: Frames::new(),
+            proof: None,
+            inbox: Inbox::new(),
             encode: RefCell::new(vec![0; ENCODE_BUFFER_START]),
-            send: RefCell::new(SendState {
-                budget: config.limits.queue_budget.map(SendBudget::new),
-                backlog: VecDeque::new(),
-            }),
-            health,
-            stats: ComponentStats::default(),
+            monitors,
+            watch: RefCell::new(watch),
+            outbox: None,
             max_message: config.limits.max_message,
         };
         for topic in &config.subscriptions {
@@ -492,6 +381,21 @@ impl Component {
         }
     }
 
+    /// A cloneable, `Send + Sync` handle that publishes through this component's connection
+    /// from any thread or task; the component sends what handles queue while it receives
+    /// (see [`Publisher`] for the bounds and what is dropped).
+    pub fn publisher(&mut self) -> Result<Publisher> {
+        if self.outbox.is_none() {
+            let endpoint = format!("inproc://banyan-outbox-{:016x}", nonce());
+            self.outbox = Some(Outbox::new(&self.ctx, &endpoint, self.max_message)?);
+        }
+        Ok(self
+            .outbox
+            .as_ref()
+            .map(Outbox::handle)
+            .expect("created above"))
+    }
+
     /// Subscribes to every topic starting with `topic` (ZeroMQ prefix matching; `""` = all)
     /// and waits until the backplane applies it (a probe round trip), so a message published
     /// after this returns is received. Subscribing twice needs unsubscribing twice.
@@ -503,6 +407,13 @@ impl Component {
     /// Removes one subscription to `topic`.
     pub fn unsubscribe(&mut self, topic: &str) -> Result<()> {
         self.subscriber.set_unsubscribe(topic.as_bytes())?;
+        Ok(())
+    }
+
+    /// Adds a subscription without proving it (the serial gateway has it proven without
+    /// blocking, with [`start_proof`](Self::start_proof)).
+    pub(crate) fn subscribe_unproven(&mut self, topic: &str) -> Result<()> {
+        self.subscriber.set_subscribe(topic.as_bytes())?;
         Ok(())
     }
 
@@ -545,21 +456,33 @@ impl Component {
         Ok(())
     }
 
+    /// Sends a message a [`Publisher`] handle queued (already size-checked), through the
+    /// byte budget.
+    fn publish_frames(&self, topic: zmq::Message, payload: zmq::Message) -> Result<()> {
+        if self.admit(topic.len(), payload.len())? {
+            self.publisher.send(topic, zmq::SNDMORE)?;
+            self.publisher.send(payload, 0)?;
+        }
+        Ok(())
+    }
+
     /// Whether a message of these part sizes fits in the publishing queue's byte budget (see
     /// [`send_budget`]); one that does not is counted and dropped, as libzmq drops at its
     /// count bound.
     fn admit(&self, topic: usize, payload: usize) -> Result<bool> {
-        let mut send = self.send.borrow_mut();
+        let mut watch = self.watch.borrow_mut();
         let wire = zmtp_part(topic) + zmtp_part(payload);
-        if send.budget.as_mut().is_none_or(|budget| budget.fits(wire)) {
+        if watch.budget.as_mut().is_none_or(|budget| budget.fits(wire)) {
             return Ok(true);
         }
-        let [publisher_monitor, _] = self.health.monitors();
-        pump_publisher_events(publisher_monitor, &mut send)?;
-        let Some(budget) = send.budget.as_mut() else {
+        // The budget needs the connection's current descriptor: read the publisher's
+        // monitor now (its events go to health as well).
+        self.monitors
+            .pump(SocketSide::Publisher, &mut watch, &self.name)?;
+        let Some(budget) = watch.budget.as_mut() else {
             return Ok(true);
         };
-        let admitted = budget.admit(wire, Instant::now(), &mut SystemLink);
+        let admitted = budget.admit(wire, std::time::Instant::now(), &mut SystemLink);
         if !admitted && budget.dropped().is_power_of_two() {
             tracing::warn!(
                 component = %self.name,
@@ -573,523 +496,19 @@ impl Component {
 
     /// Where the path through the backplane stands (see [`health`]).
     pub fn path_state(&self) -> PathState {
-        self.health.state()
+        self.watch.borrow().health.state()
     }
 
     /// Counters: drops, disconnections, re-proofs.
     pub fn stats(&self) -> ComponentStats {
-        let publish_dropped = self
-            .send
-            .borrow()
-            .budget
-            .as_ref()
-            .map_or(0, SendBudget::dropped);
+        let watch = self.watch.borrow();
         ComponentStats {
-            publish_dropped,
-            ..self.stats
+            pending_dropped: self.inbox.pending_dropped,
+            malformed_dropped: self.inbox.malformed_dropped,
+            disconnects: watch.health.disconnects(),
+            reproofs: watch.health.reproofs(),
+            publish_dropped: watch.budget.as_ref().map_or(0, SendBudget::dropped),
+            handle_dropped: self.outbox.as_ref().map_or(0, Outbox::dropped),
         }
     }
-
-    /// Blocks until a message arrives. Returns [`Error::Shutdown`] when a
-    /// [`ShutdownHandle`] fired.
-    pub fn recv(&mut self) -> Result<Message> {
-        match self.recv_deadline(Limit::Forever)? {
-            Some(message) => Ok(message),
-            None => Err(Error::Shutdown),
-        }
-    }
-
-    /// Waits at most `timeout` for a message; `Ok(None)` when none came.
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Message>> {
-        self.recv_deadline(Limit::After(timeout))
-    }
-
-    /// [`recv`](Self::recv) without a copy: the message is borrowed from the component until
-    /// the next receive. The fastest way to receive.
-    pub fn recv_ref(&mut self) -> Result<MessageRef<'_>> {
-        match self.recv_ref_deadline(Limit::Forever)? {
-            Some(message) => Ok(message),
-            None => Err(Error::Shutdown),
-        }
-    }
-
-    /// [`recv_timeout`](Self::recv_timeout) without a copy (see [`recv_ref`](Self::recv_ref)).
-    pub fn recv_ref_timeout(&mut self, timeout: Duration) -> Result<Option<MessageRef<'_>>> {
-        self.recv_ref_deadline(Limit::After(timeout))
-    }
-
-    /// Receives messages and hands each to `handler` until the handler returns
-    /// `ControlFlow::Break`, a [`ShutdownHandle`] fires (both return `Ok`), or an error occurs.
-    /// Malformed messages from foreign publishers are logged and skipped.
-    pub fn receive_loop<F>(&mut self, mut handler: F) -> Result<()>
-    where
-        F: FnMut(&mut Self, Message) -> Result<ControlFlow<()>>,
-    {
-        loop {
-            let message = match self.recv() {
-                Ok(message) => message,
-                Err(Error::Shutdown) => return Ok(()),
-                Err(error) => return Err(error),
-            };
-            if handler(self, message)?.is_break() {
-                return Ok(());
-            }
-        }
-    }
-
-    fn recv_deadline(&mut self, limit: Limit) -> Result<Option<Message>> {
-        if let Some(message) = self.pop_pending() {
-            return Ok(Some(message));
-        }
-        loop {
-            match self.wait_limit(limit, None)? {
-                Raw::Frames if self.own_probe() => {}
-                Raw::Frames => return Ok(Some(self.frames.message().to_owned())),
-                Raw::Timeout => return Ok(None),
-                Raw::Stop => return Err(Error::Shutdown),
-                Raw::FdReady => {}
-            }
-        }
-    }
-
-    fn recv_ref_deadline(&mut self, limit: Limit) -> Result<Option<MessageRef<'_>>> {
-        if let Some(message) = self.pop_pending() {
-            return Ok(Some(self.current.insert(message).as_ref()));
-        }
-        self.current = None;
-        loop {
-            match self.wait_limit(limit, None)? {
-                Raw::Frames if self.own_probe() => {}
-                Raw::Frames => return Ok(Some(self.frames.message())),
-                Raw::Timeout => return Ok(None),
-                Raw::Stop => return Err(Error::Shutdown),
-                Raw::FdReady => {}
-            }
-        }
-    }
-
-    fn pop_pending(&mut self) -> Option<Message> {
-        let message = self.pending.pop_front()?;
-        self.pending_bytes -= message.topic.len() + message.payload.len();
-        Some(message)
-    }
-
-    /// Keeps the message in the frames for the next receive, within the pending bounds.
-    fn keep_pending(&mut self) {
-        let message = self.frames.message();
-        let size = message.topic.len() + message.payload.len();
-        if self.pending.len() >= PENDING_LIMIT_MESSAGES
-            || self.pending_bytes + size > PENDING_LIMIT_BYTES
-        {
-            self.stats.pending_dropped += 1;
-            if self.stats.pending_dropped.is_power_of_two() {
-                tracing::warn!(
-                    component = %self.name,
-                    dropped = self.stats.pending_dropped,
-                    "pending queue full while proving a subscription: dropping messages"
-                );
-            }
-            return;
-        }
-        let message = message.to_owned();
-        self.pending_bytes += size;
-        self.pending.push_back(message);
-    }
-
-    /// Whether the message in the frames is one of this component's own probes.
-    fn own_probe(&self) -> bool {
-        self.frames.topic.starts_with(self.probe_base.as_bytes())
-    }
-
-    /// Waits for a message (own probes excluded), the stop signal, the deadline, or — when
-    /// `fd` is given — for `fd` to become readable. Lets the serial gateway serve a byte stream
-    /// and the backplane from one thread. When `proof` is given, its probe's message is
-    /// returned too when it comes back (other own probes are still dropped).
-    pub(crate) fn wait_with_fd_proving(
-        &mut self,
-        deadline: Option<Instant>,
-        fd: Option<std::os::fd::RawFd>,
-        proof: Option<&Proof>,
-    ) -> Result<Incoming> {
-        if let Some(message) = self.pop_pending() {
-            return Ok(Incoming::Message(message));
-        }
-        loop {
-            match self.wait_event(deadline, fd)? {
-                Incoming::Message(message) if message.topic.starts_with(&self.probe_base) => {
-                    if proof.is_some_and(|proof| proof.returned_by(&message)) {
-                        return Ok(Incoming::Message(message));
-                    }
-                }
-                other => return Ok(other),
-            }
-        }
-    }
-
-    /// [`wait_raw`](Self::wait_raw) with the message copied out.
-    fn wait_event(
-        &mut self,
-        deadline: Option<Instant>,
-        fd: Option<std::os::fd::RawFd>,
-    ) -> Result<Incoming> {
-        Ok(match self.wait_raw(deadline, fd)? {
-            Raw::Frames => Incoming::Message(self.frames.message().to_owned()),
-            Raw::FdReady => Incoming::FdReady,
-            Raw::Timeout => Incoming::Timeout,
-            Raw::Stop => Incoming::Stop,
-        })
-    }
-
-    /// Waits for a message (read into `self.frames`; own probes included), the stop signal,
-    /// the deadline or `fd`. Handles connection events and re-proofs on the way.
-    fn wait_raw(
-        &mut self,
-        deadline: Option<Instant>,
-        fd: Option<std::os::fd::RawFd>,
-    ) -> Result<Raw> {
-        self.wait_limit(deadline.map_or(Limit::Forever, Limit::At), fd)
-    }
-
-    /// [`wait_raw`](Self::wait_raw) with a limit that may be relative: the clock is read only
-    /// when the wait has to poll, never per message of a busy stream.
-    fn wait_limit(&mut self, mut limit: Limit, fd: Option<std::os::fd::RawFd>) -> Result<Raw> {
-        loop {
-            // Fast path: under load a message is usually queued already, and reading it
-            // directly costs a fraction of a poll(2). Every FAST_READS messages the poll below
-            // runs anyway, so the stop signal, connection events and the gateway's link are
-            // never starved.
-            if self.fast_reads < FAST_READS {
-                match self.try_read()? {
-                    Read::Message => {
-                        self.fast_reads += 1;
-                        if self.own_probe() {
-                            self.health.probe_seen(
-                                &self.frames.topic,
-                                &self.subscriber,
-                                &mut self.stats,
-                                &self.name,
-                            )?;
-                        }
-                        return Ok(Raw::Frames);
-                    }
-                    Read::Dropped => {
-                        self.fast_reads += 1;
-                        continue;
-                    }
-                    Read::Empty => {}
-                }
-            }
-            self.fast_reads = 0;
-            let now = Instant::now();
-            if let Limit::After(timeout) = limit {
-                limit = Limit::At(now + timeout);
-            }
-            let deadline = match limit {
-                Limit::At(deadline) => Some(deadline),
-                Limit::Forever | Limit::After(_) => None,
-            };
-            let probe_at = self.health.tick(
-                now,
-                &self.publisher,
-                &self.subscriber,
-                &mut self.probe_seq,
-                &self.probe_base,
-                &self.name,
-            )?;
-            let wake = match (deadline, probe_at) {
-                (Some(deadline), Some(probe_at)) => Some(deadline.min(probe_at)),
-                (deadline, probe_at) => deadline.or(probe_at),
-            };
-            let timeout = match wake {
-                None => -1,
-                Some(wake) => millis(wake.saturating_duration_since(now)),
-            };
-            let (sub_ready, stop_ready, events_ready, fd_ready) = {
-                let [pub_monitor, sub_monitor] = self.health.monitors();
-                let mut items = [
-                    self.subscriber.as_poll_item(zmq::POLLIN),
-                    self.stop.as_poll_item(zmq::POLLIN),
-                    pub_monitor.as_poll_item(zmq::POLLIN),
-                    sub_monitor.as_poll_item(zmq::POLLIN),
-                    zmq::PollItem::from_fd(fd.unwrap_or(-1), zmq::POLLIN),
-                ];
-                let used = if fd.is_some() { 5 } else { 4 };
-                match zmq::poll(&mut items[..used], timeout) {
-                    // A signal (e.g. the Ctrl-C that is about to stop us) interrupted the
-                    // wait; the stop socket tells whether to return.
-                    Err(zmq::Error::EINTR) => continue,
-                    other => other?,
-                };
-                (
-                    items[0].is_readable(),
-                    items[1].is_readable(),
-                    [items[2].is_readable(), items[3].is_readable()],
-                    fd.is_some()
-                        && items[4]
-                            .get_revents()
-                            .intersects(zmq::POLLIN | zmq::POLLERR),
-                )
-            };
-            if stop_ready {
-                self.stop.recv_bytes(0)?;
-                return Ok(Raw::Stop);
-            }
-            let send = self.send.get_mut();
-            if events_ready[0] || !send.backlog.is_empty() {
-                let [publisher_monitor, _] = self.health.monitors();
-                pump_publisher_events(publisher_monitor, send)?;
-                for event in send.backlog.drain(..) {
-                    self.health.handle(
-                        SocketSide::Publisher,
-                        &event,
-                        &self.subscriber,
-                        &mut self.stats,
-                        &self.name,
-                    )?;
-                }
-            }
-            if events_ready[1] {
-                self.health.drain_events(
-                    SocketSide::Subscriber,
-                    &self.subscriber,
-                    &mut self.stats,
-                    &self.name,
-                )?;
-            }
-            if fd_ready {
-                return Ok(Raw::FdReady);
-            }
-            if sub_ready {
-                continue; // read by the fast path
-            }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                return Ok(Raw::Timeout);
-            }
-        }
-    }
-
-    /// Reads one multipart message into `self.frames` without blocking; logs and drops it if
-    /// it is not `[utf-8 topic, payload]`.
-    fn try_read(&mut self) -> Result<Read> {
-        match self.subscriber.recv(&mut self.frames.topic, zmq::DONTWAIT) {
-            Ok(()) => {}
-            Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Ok(Read::Empty),
-            Err(error) => return Err(error.into()),
-        }
-        // ZeroMQ delivers the parts of a message together: these reads never block.
-        let mut frames = 1u64;
-        if self.frames.topic.get_more() {
-            self.subscriber.recv(&mut self.frames.payload, 0)?;
-            frames += 1;
-            let mut more = self.frames.payload.get_more();
-            while more {
-                self.subscriber.recv(&mut self.frames.extra, 0)?;
-                frames += 1;
-                more = self.frames.extra.get_more();
-            }
-        }
-        let problem = if frames != 2 {
-            "dropping a message that is not [topic, payload]"
-        } else if std::str::from_utf8(&self.frames.topic).is_err() {
-            "dropping a message whose topic is not UTF-8"
-        } else {
-            return Ok(Read::Message);
-        };
-        self.stats.malformed_dropped += 1;
-        // Logged for the first and then every power of two: a flood cannot flood the log.
-        if self.stats.malformed_dropped.is_power_of_two() {
-            tracing::warn!(
-                component = %self.name,
-                frames,
-                total = self.stats.malformed_dropped,
-                "{problem}"
-            );
-        }
-        Ok(Read::Dropped)
-    }
-
-    /// Adds a subscription without proving it (the serial gateway proves subscriptions
-    /// itself, without blocking, with [`begin_proof`](Self::begin_proof)).
-    pub(crate) fn subscribe_unproven(&mut self, topic: &str) -> Result<()> {
-        self.subscriber.set_subscribe(topic.as_bytes())?;
-        Ok(())
-    }
-
-    /// Starts a non-blocking proof: subscribes to a fresh probe topic and publishes the first
-    /// probe. When [`Proof::returned_by`] recognises the probe coming back, every subscription
-    /// made before this call is in force. Drive it with [`proof_tick`](Self::proof_tick) and
-    /// end it with [`end_proof`](Self::end_proof).
-    pub(crate) fn begin_proof(&mut self) -> Result<Proof> {
-        self.probe_seq += 1;
-        let topic = format!("{}{}", self.probe_base, self.probe_seq);
-        let payload = payload::to_vec(&Probe {
-            about: PROBE_ABOUT,
-            component: &self.name,
-            probe: self.probe_seq,
-        })?;
-        self.subscriber.set_subscribe(topic.as_bytes())?;
-        let now = Instant::now();
-        let mut proof = Proof {
-            topic,
-            payload,
-            next_send: now,
-            interval: Duration::from_millis(1),
-            give_up: now + self.connect_timeout,
-        };
-        self.proof_tick(&mut proof, now)?;
-        Ok(proof)
-    }
-
-    /// Re-publishes the probe when due (back-off 1 ms … 100 ms). Returns `false` once the
-    /// proof has run for `connect_timeout` without returning.
-    pub(crate) fn proof_tick(&mut self, proof: &mut Proof, now: Instant) -> Result<bool> {
-        if now >= proof.give_up {
-            return Ok(false);
-        }
-        if now >= proof.next_send {
-            self.publish_raw(proof.topic.as_bytes(), &proof.payload)?;
-            proof.next_send = now + proof.interval;
-            proof.interval = (proof.interval * 2).min(Duration::from_millis(100));
-        }
-        Ok(true)
-    }
-
-    /// Ends a proof (returned or given up): drops its probe subscription.
-    pub(crate) fn end_proof(&mut self, proof: Proof) -> Result<()> {
-        self.subscriber.set_unsubscribe(proof.topic.as_bytes())?;
-        Ok(())
-    }
-
-    /// The next message without waiting (own probes skipped; connection events and
-    /// re-proofs handled as in any receive): lets [`crate::multi::MultiComponent`] serve
-    /// several components from one poll.
-    pub(crate) fn try_next(&mut self) -> Result<Option<Message>> {
-        self.recv_timeout(Duration::ZERO)
-    }
-
-    /// Poll items that wake a waiting component: the subscriber and both connection
-    /// monitors.
-    pub(crate) fn wake_items(&self) -> [zmq::PollItem<'_>; 3] {
-        let [pub_monitor, sub_monitor] = self.health.monitors();
-        [
-            self.subscriber.as_poll_item(zmq::POLLIN),
-            pub_monitor.as_poll_item(zmq::POLLIN),
-            sub_monitor.as_poll_item(zmq::POLLIN),
-        ]
-    }
-
-    /// Subscribes to a fresh probe topic and publishes probes on it until one returns.
-    fn prove_path(&mut self) -> Result<()> {
-        self.probe_seq += 1;
-        let topic = format!("{}{}", self.probe_base, self.probe_seq);
-        let probe = payload::to_vec(&Probe {
-            about: PROBE_ABOUT,
-            component: &self.name,
-            probe: self.probe_seq,
-        })?;
-        self.subscriber.set_subscribe(topic.as_bytes())?;
-        let started = Instant::now();
-        let give_up = started + self.connect_timeout;
-        let mut interval = Duration::from_millis(1);
-        let result = loop {
-            self.publish_raw(topic.as_bytes(), &probe)?;
-            let next = (Instant::now() + interval).min(give_up);
-            interval = (interval * 2).min(Duration::from_millis(100));
-            let mut returned = false;
-            loop {
-                match self.wait_raw(Some(next), None)? {
-                    Raw::Frames if *self.frames.topic == *topic.as_bytes() => returned = true,
-                    Raw::Frames if self.own_probe() => {}
-                    Raw::Frames => self.keep_pending(),
-                    Raw::Timeout => break,
-                    Raw::Stop => return Err(Error::Shutdown),
-                    Raw::FdReady => {}
-                }
-                if returned {
-                    break;
-                }
-            }
-            if returned {
-                break Ok(());
-            }
-            if Instant::now() >= give_up {
-                break Err(Error::NoBackplane {
-                    address: self.address.clone(),
-                    publisher_port: self.publisher_port,
-                    subscriber_port: self.subscriber_port,
-                    waited: self.connect_timeout,
-                });
-            }
-        };
-        self.subscriber.set_unsubscribe(topic.as_bytes())?;
-        if result.is_ok() {
-            // This probe proved the path as well as a re-proof would have.
-            self.health
-                .proven_by_caller(&self.subscriber, &mut self.stats, &self.name)?;
-        }
-        result
-    }
-}
-
-/// A subscription proof in flight (see [`Component::begin_proof`]).
-#[derive(Debug)]
-pub(crate) struct Proof {
-    topic: String,
-    payload: Vec<u8>,
-    next_send: Instant,
-    interval: Duration,
-    give_up: Instant,
-}
-
-impl Proof {
-    /// Whether `message` is this proof's probe coming back.
-    pub(crate) fn returned_by(&self, message: &Message) -> bool {
-        message.topic == self.topic
-    }
-
-    /// When the probe is next re-sent or the proof gives up.
-    pub(crate) fn next_deadline(&self) -> Instant {
-        self.next_send.min(self.give_up)
-    }
-}
-
-/// Messages read without polling before a poll is forced (see `wait_event`).
-const FAST_READS: u32 = 256;
-
-/// Result of a non-blocking read.
-enum Read {
-    /// A well-formed message is in `Component::frames`.
-    Message,
-    Dropped,
-    Empty,
-}
-
-/// How long a wait may last.
-#[derive(Debug, Clone, Copy)]
-enum Limit {
-    Forever,
-    At(Instant),
-    /// From the first moment the wait has to block.
-    After(Duration),
-}
-
-/// What `wait_raw` ended with.
-enum Raw {
-    /// A well-formed message is in `Component::frames` (possibly an own probe).
-    Frames,
-    FdReady,
-    Timeout,
-    Stop,
-}
-
-/// What a component's wait ended with.
-pub(crate) enum Incoming {
-    /// A well-formed message.
-    Message(Message),
-    /// The extra file descriptor is readable (or in error).
-    FdReady,
-    /// The deadline passed.
-    Timeout,
-    /// A [`ShutdownHandle`] fired.
-    Stop,
 }

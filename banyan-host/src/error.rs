@@ -1,4 +1,7 @@
 //! Errors of the host crate.
+//!
+//! Messages say what failed, in the library's terms; which command-line flag to change is the
+//! binaries' business (`banyan_cli::flag_hint`).
 
 use std::time::Duration;
 
@@ -7,10 +10,7 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// A port the backplane wanted is taken.
-    #[error(
-        "port {port} on {address} is already in use: another backplane is probably running \
-         (stop it, or pick other ports with -p/-s)"
-    )]
+    #[error("port {port} on {address} is already in use: another backplane is probably running")]
     PortInUse {
         /// Address the bind was attempted on.
         address: String,
@@ -18,7 +18,7 @@ pub enum Error {
         port: u16,
     },
     /// The address cannot be bound (not an address of this machine, malformed, ...).
-    #[error("cannot bind {endpoint}: {reason} (--bind must be an address of this machine)")]
+    #[error("cannot bind {endpoint}: {reason} (not an address of this machine?)")]
     Bind {
         /// The ZeroMQ endpoint, e.g. `tcp://10.0.0.5:43124`.
         endpoint: String,
@@ -26,7 +26,7 @@ pub enum Error {
         reason: zmq::Error,
     },
     /// The backplane address cannot be used (malformed, unresolvable, ...).
-    #[error("cannot connect to {endpoint}: {reason} (check -b ADDR and the ports)")]
+    #[error("cannot connect to {endpoint}: {reason}")]
     Connect {
         /// The ZeroMQ endpoint, e.g. `tcp://10.0.0.5:43124`.
         endpoint: String,
@@ -36,7 +36,7 @@ pub enum Error {
     /// The backplane did not answer the connection probe in time.
     #[error(
         "no backplane reachable at {address}:{publisher_port}/{subscriber_port} after {waited:?} \
-         (is `backplane` running there? are -b/-p/-s right?)"
+         (is a backplane running there, on these ports?)"
     )]
     NoBackplane {
         /// Address the component tried.
@@ -84,11 +84,9 @@ pub enum Error {
         /// The thread's name.
         thread: &'static str,
     },
-    /// A message (topic plus payload) is larger than the configured `--max-message` (a
-    /// backplane would drop it).
-    #[error(
-        "message of {size} bytes (topic and payload) exceeds the limit of {limit} bytes (--max-message)"
-    )]
+    /// A message (topic plus payload) is larger than the configured limit
+    /// ([`Limits::max_message`](crate::Limits::max_message); a backplane would drop it).
+    #[error("message of {size} bytes (topic and payload) exceeds the limit of {limit} bytes")]
     MessageTooLarge {
         /// Size of the message: topic plus payload.
         size: usize,

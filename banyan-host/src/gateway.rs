@@ -31,7 +31,7 @@ pub use banyan_proto::gateway::{
     ASSUMED_PEER_MAX_FRAME, Action, GATEWAY_MAX_FRAME, GatewayConfig, GatewaySession, GatewayStats,
 };
 
-use crate::component::{Component, Incoming, Proof};
+use crate::component::{Component, Incoming};
 use crate::error::Result;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -119,7 +119,6 @@ pub struct Gateway<C: Connector> {
     component: Component,
     connector: C,
     session: GatewaySession,
-    proof: Option<Proof>,
 }
 
 impl<C: Connector> Gateway<C> {
@@ -129,7 +128,7 @@ impl<C: Connector> Gateway<C> {
     pub fn new(component: Component, connector: C) -> Self {
         // Drawn once per gateway process: a `Hello` with a new nonce tells the MCU the
         // gateway restarted (and lost its subscriptions), so it re-subscribes at once.
-        let boot_nonce = crate::component::nonce() as u32;
+        let boot_nonce = crate::nonce() as u32;
         Self::with_config(component, connector, GatewayConfig::new(boot_nonce))
     }
 
@@ -139,7 +138,6 @@ impl<C: Connector> Gateway<C> {
             component,
             connector,
             session: GatewaySession::new(config),
-            proof: None,
         }
     }
 
@@ -176,27 +174,26 @@ impl<C: Connector> Gateway<C> {
             let mut close = self.perform(&mut link)?;
             if !close {
                 let fd: Option<RawFd> = link.as_ref().map(|link| link.as_raw_fd());
-                let deadline = [
-                    link.is_none().then_some(retry_at),
-                    self.proof.as_ref().map(Proof::next_deadline),
-                ]
-                .into_iter()
-                .flatten()
-                .min();
-                let proof = self.proof.as_ref();
-                close = match self.component.wait_with_fd_proving(deadline, fd, proof)? {
+                let deadline = link.is_none().then_some(retry_at);
+                // The component drives the subscription proof and reports its end.
+                close = match self.component.wait_with_fd(deadline, fd)? {
                     Incoming::Stop => break,
                     Incoming::Timeout => false,
+                    Incoming::Proven => {
+                        self.session.proof_done();
+                        false
+                    }
+                    Incoming::ProofGaveUp => {
+                        tracing::warn!("subscription proof timed out; retrying");
+                        self.session.proof_failed();
+                        false
+                    }
                     Incoming::Message(message) => {
-                        if self.proof.as_ref().is_some_and(|p| p.returned_by(&message)) {
-                            self.finish_proof(true)?;
-                        } else {
-                            let topic = message.topic.as_bytes();
-                            if !self.session.on_backplane(topic, &message.payload)
-                                && self.session.link_is_open()
-                            {
-                                tracing::debug!(topic = %message.topic, "backplane message not for the MCU");
-                            }
+                        let topic = message.topic.as_bytes();
+                        if !self.session.on_backplane(topic, &message.payload)
+                            && self.session.link_is_open()
+                        {
+                            tracing::debug!(topic = %message.topic, "backplane message not for the MCU");
                         }
                         false
                     }
@@ -224,19 +221,17 @@ impl<C: Connector> Gateway<C> {
                 retry_at = Instant::now() + MIN_BACKOFF;
             }
         }
-        if let Some(proof) = self.proof.take() {
-            self.component.end_proof(proof)?;
-        }
+        self.component.abandon_proof()?;
         let stats = self.session.stats();
         tracing::info!(?stats, "gateway stopped");
         Ok(stats)
     }
 
-    /// Performs the session's actions, then starts or drives the subscription proof.
-    /// Returns `true` when writing to the link failed (the link is to be closed).
+    /// Performs the session's actions, then starts the subscription proof the session asks
+    /// for. Returns `true` when writing to the link failed (the link is to be closed).
     fn perform(&mut self, link: &mut Option<Box<dyn Link>>) -> Result<bool> {
         let mut failed = false;
-        loop {
+        {
             while let Some(action) = self.session.poll_action() {
                 match action {
                     Action::Send(bytes) => {
@@ -265,31 +260,13 @@ impl<C: Connector> Gateway<C> {
                     }
                 }
             }
-            // Drive the proof in flight, or start one for the subscriptions just applied.
-            if let Some(proof) = self.proof.as_mut() {
-                if !self.component.proof_tick(proof, Instant::now())? {
-                    tracing::warn!("subscription proof timed out; retrying");
-                    self.finish_proof(false)?;
-                    continue;
-                }
-            } else if self.session.proof_needed() {
-                self.proof = Some(self.component.begin_proof()?);
+            // Start a proof for the subscriptions just applied; the component drives it.
+            if self.session.proof_needed() {
+                self.component.start_proof()?;
                 self.session.proof_started();
             }
-            return Ok(failed);
+            Ok(failed)
         }
-    }
-
-    fn finish_proof(&mut self, returned: bool) -> Result<()> {
-        if let Some(proof) = self.proof.take() {
-            self.component.end_proof(proof)?;
-        }
-        if returned {
-            self.session.proof_done();
-        } else {
-            self.session.proof_failed();
-        }
-        Ok(())
     }
 }
 

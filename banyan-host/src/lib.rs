@@ -10,18 +10,25 @@
 //! ```
 //!
 //! # Layout
+//! Where a probe lives, who reads monitor events, where the forwarding rule is and where each
+//! queue is bounded: `banyan-host/README.md`.
 //! - [`backplane`]: the forwarder ([`Backplane`]).
 //! - [`limits`]: message size limit and queue memory budget ([`Limits`]).
 //! - [`budget`]: the byte budget of the backplane's subscriber queues, whatever the message sizes.
 //! - [`access`]: the backplane's address allowlist and PLAIN credentials (a ZAP handler).
-//! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`.
+//! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`, built from small
+//!   sans-IO parts: the path proof (`component/proof.rs`), [`component::health`], the monitor
+//!   reader (`component/events.rs`), [`component::send_budget`], the poll loop
+//!   (`component/wait.rs`), and [`Publisher`] handles for other threads.
+//! - `monitor`: libzmq socket monitor events, read the same way by every consumer.
 //! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests.
 //! - [`gateway`]: the serial gateway bridging an MCU link onto the backplane.
-//! - [`launch`]: the launcher's logic (launch file, messages, state machine) for `bls`/`blc`.
 //! - [`multi`]: [`MultiComponent`], one component on several backplanes (Python's
 //!   `BanyanBaseMulti`).
 //! - [`net`]: ports and address detection.
-//! - [`pyjson`]: JSON exactly as Python's `json` module writes/reads it (MQTT gateway).
+//! - [`json`]: payloads ⇄ JSON, exactly as Python's `json` module writes/reads it (MQTT
+//!   gateway), with the web gateway's documented differences as explicit options.
+//! - `sys`: the system probes of the byte budgets (heap, TCP statistics).
 //! - [`error`]: the [`Error`] type.
 #![deny(missing_docs)]
 
@@ -32,20 +39,30 @@ pub mod component;
 pub mod echo;
 pub mod error;
 pub mod gateway;
-pub mod launch;
+pub mod json;
 pub mod limits;
 mod monitor;
 pub mod multi;
 pub mod net;
-pub mod pyjson;
+/// The former name of [`json`], kept for existing users.
+pub use json as pyjson;
 mod sys;
 
 pub use access::{AccessControl, PlainCredentials};
 pub use backplane::{Backplane, BackplaneConfig};
-pub use component::{Component, ComponentConfig, Message, ShutdownHandle};
+pub use component::{Component, ComponentConfig, Message, Publisher, ShutdownHandle};
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use multi::MultiComponent;
+
+/// A random number per call (std's `RandomState` keys, mixed with the process id): probe
+/// topics, in-process endpoints, the gateway's boot nonce.
+pub(crate) fn nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
 
 /// Lower-case hex of `bytes`, for payloads that cannot be rendered otherwise (logs, monitor).
 pub fn hex(bytes: &[u8]) -> String {

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::component::{Component, ComponentConfig, Message, ShutdownHandle, nonce};
+use crate::component::{Component, ComponentConfig, Message, ShutdownHandle};
 use crate::error::{Error, Result};
+use crate::nonce;
 
 /// Longest poll of [`MultiComponent`] between looks at its members.
 const HEALTH_TICK: Duration = Duration::from_millis(100);

@@ -6,14 +6,15 @@
 //!                   │ payload → JSON text once, pushed to each such client's DropOldest queue
 //!                   ▼
 //!        per-client queues (bounded, oldest dropped) ──▶ browser tasks (tokio)
-//!  backplane ◀── publishing Component (behind a mutex; a PUB send never blocks) ◀── browsers
+//!  backplane ◀── the same Component, through its Publisher handle (never blocks) ◀── browsers
 //! ```
 //!
 //! The thread never waits for the web side: queue pushes drop instead of blocking, and the
 //! statistics lock is held only for a few additions per message (snapshots, taken at a
-//! bounded rate, hold it longer). Publishing goes through a second component so that a
-//! browser's message never waits for the receive loop; ZeroMQ PUB sockets drop rather than
-//! block at their high-water mark.
+//! bounded rate, hold it longer). Browsers publish through the receiving component's
+//! [`Publisher`] handle: one connection, one proof; a browser's message never waits for the
+//! receive loop (the handle's queue is bounded and drops, counted, rather than block; the
+//! receive loop sends what it holds as it waits).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::ws::Utf8Bytes;
-use banyan_host::{Component, ComponentConfig, Message, ShutdownHandle};
+use banyan_host::{Component, ComponentConfig, Message, Publisher, ShutdownHandle};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
@@ -36,8 +37,7 @@ pub type ClientQueue = DropOldest<Utf8Bytes>;
 /// How the bridge connects and aggregates.
 #[derive(Debug, Clone)]
 pub struct BusConfig {
-    /// Backplane address, ports and name (the name is used for both components, with
-    /// `-pub` appended for the publishing one).
+    /// Backplane address, ports and name of the bridge's component.
     pub component: ComponentConfig,
     /// How `timestamp` fields reach browsers.
     pub timestamps: Timestamps,
@@ -136,7 +136,7 @@ impl Shared {
 /// The backplane side of the web gateway (see the module docs).
 pub struct Bus {
     shared: Arc<Shared>,
-    publisher: Mutex<Component>,
+    publisher: Publisher,
     shutdown: ShutdownHandle,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     stopped: Mutex<Option<oneshot::Receiver<banyan_host::Result<()>>>>,
@@ -158,16 +158,13 @@ impl std::fmt::Debug for Bus {
 }
 
 impl Bus {
-    /// Connects both components (each proves its path through the backplane, failing with
+    /// Connects the component (it proves its path through the backplane, failing with
     /// [`banyan_host::Error::NoBackplane`] when none answers) and starts the receiving thread.
     pub fn connect(config: BusConfig) -> Result<Arc<Self>> {
         let mut receive_config = config.component.clone();
         receive_config.subscriptions = vec![String::new()];
-        let receiver = Component::connect(receive_config)?;
-        let mut publish_config = config.component.clone();
-        publish_config.name = format!("{}-pub", config.component.name);
-        publish_config.subscriptions.clear();
-        let publisher = Component::connect(publish_config)?;
+        let mut receiver = Component::connect(receive_config)?;
+        let publisher = receiver.publisher()?;
 
         let shared = Arc::new(Shared {
             routes: Mutex::new(HashMap::new()),
@@ -184,7 +181,7 @@ impl Bus {
             publisher_port: receiver.publisher_port(),
             subscriber_port: receiver.subscriber_port(),
             shared: shared.clone(),
-            publisher: Mutex::new(publisher),
+            publisher,
             shutdown,
             thread: Mutex::new(None),
             stopped: Mutex::new(Some(done_rx)),
@@ -222,10 +219,10 @@ impl Bus {
         self.subscriber_port
     }
 
-    /// Publishes an encoded payload on `topic`. Never blocks for long: ZeroMQ PUB sockets drop
-    /// at their high-water mark instead of waiting.
+    /// Publishes an encoded payload on `topic`. Never blocks: the component's publishing
+    /// handle drops (and counts) rather than wait.
     pub fn publish(&self, topic: &str, payload: &[u8]) -> Result<()> {
-        lock(&self.publisher).publish_raw(topic.as_bytes(), payload)?;
+        self.publisher.publish_raw(topic.as_bytes(), payload)?;
         self.shared
             .counters
             .published

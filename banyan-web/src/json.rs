@@ -1,67 +1,61 @@
-//! Banyan payloads (msgpack maps) ⇄ JSON, the conversion Python's `ws_gateway.py` does with
-//! `json.loads` + `msgpack.packb` one way and `msgpack.unpackb` + `json.dumps` the other.
+//! Banyan payloads (msgpack maps) ⇄ JSON for browsers, the conversion Python's
+//! `ws_gateway.py` does with `json.loads` + `msgpack.packb` one way and `msgpack.unpackb` +
+//! `json.dumps` the other — through the project's one converter, [`banyan_host::json`].
 //!
 //! # msgpack → JSON
-//! - nil, bools, integers, strings, arrays and maps map to their JSON twins; map entries keep
-//!   their wire order (Python's dict order), a repeated key keeps its first position and its
-//!   last value (as a Python dict built from the map).
-//! - Floats: finite ones are JSON numbers; NaN and ±infinity, which JSON cannot hold, become
-//!   `null` (Python's `json.dumps` would write the non-JSON words `NaN`/`Infinity`, which a
-//!   browser's `JSON.parse` rejects).
-//! - Byte strings become lower-case hex strings (`"00ff"`): Python's `json.dumps` cannot
-//!   encode bytes at all (its gateway drops the message with an exception).
-//! - Map keys that are not strings are written as JSON text (`1` → `"1"`, `true` → `"true"`,
-//!   nil → `"null"`), as Python's `json.dumps` does for int, bool and None keys.
+//! [`banyan_host::json`] with [`JsonOptions::BROWSER`]: nil, bools, integers, strings,
+//! arrays and maps map to their JSON twins; map entries keep their wire order (Python's dict
+//! order), a repeated key keeps its first position and its last value. The web side's
+//! documented differences from Python's `json.dumps` are that option set: NaN and ±infinity
+//! become `null` (a browser's `JSON.parse` rejects Python's `NaN`/`Infinity`), byte strings
+//! become lower-case hex strings (`"00ff"`; Python's gateway drops such a message with an
+//! exception), the layout is compact. Map keys that are not strings are written as JSON text
+//! (`1` → `"1"`, `true` → `"true"`, nil → `"null"`), as Python does for int, bool and None
+//! keys.
 //!
 //! # JSON → msgpack
-//! The text must be one JSON object (a Banyan payload is a map); integers stay integers
-//! (smallest msgpack encoding), other numbers become float 64, key order is kept — the bytes
-//! equal Python's `msgpack.packb(json.loads(text), use_bin_type=True)`. Nesting deeper than
+//! Browsers' text is parsed by serde_json (strict JSON, errors with line and column) and
+//! converted by [`banyan_host::json::from_serde`]. The text must be one JSON object (a Banyan
+//! payload is a map); integers stay integers (smallest msgpack encoding), other numbers become
+//! float 64, key order is kept — the bytes equal Python's
+//! `msgpack.packb(json.loads(text), use_bin_type=True)`. Nesting deeper than
 //! [`banyan_proto::payload::MAX_DEPTH`] is refused, because no Banyan receiver decodes it.
 
+use banyan_host::json::{self as convert, JsonOptions};
 use banyan_proto::payload::{self, MAX_DEPTH, Value};
-use serde_json::{Map, Number, Value as Json};
+use serde_json::Value as Json;
 
 use crate::error::JsonError;
 
-/// Decodes a Banyan payload and converts it to JSON (see the module docs).
-pub fn payload_to_json(payload: &[u8]) -> Result<Json, JsonError> {
-    let value: Value = payload::from_slice(payload).map_err(JsonError::Payload)?;
-    Ok(value_to_json(&value))
+pub use banyan_host::json::depth;
+
+/// Decodes a Banyan payload.
+pub fn payload_value(payload: &[u8]) -> Result<Value, JsonError> {
+    payload::from_slice(payload).map_err(JsonError::Payload)
 }
 
-/// Converts a decoded msgpack value to JSON (see the module docs).
+/// A decoded payload as the JSON text browsers get (see the module docs).
+pub fn value_to_text(value: &Value) -> String {
+    // The browser options refuse nothing: bytes become hex, any key becomes text.
+    convert::to_json_with(value, &JsonOptions::BROWSER).unwrap_or_else(|error| {
+        tracing::warn!(%error, "payload not writable as JSON");
+        "null".to_owned()
+    })
+}
+
+/// Decodes a Banyan payload and writes it as the JSON text browsers get.
+pub fn payload_to_text(payload: &[u8]) -> Result<String, JsonError> {
+    Ok(value_to_text(&payload_value(payload)?))
+}
+
+/// A decoded payload as a JSON tree: exactly what [`value_to_text`] writes, parsed.
 pub fn value_to_json(value: &Value) -> Json {
-    match value {
-        Value::Nil => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Int(v) => Json::Number((*v).into()),
-        Value::UInt(v) => Json::Number((*v).into()),
-        Value::F32(v) => float(f64::from(*v)),
-        Value::F64(v) => float(*v),
-        Value::Str(s) => Json::String(s.clone()),
-        Value::Bin(bytes) => Json::String(banyan_host::hex(bytes)),
-        Value::Array(items) => Json::Array(items.iter().map(value_to_json).collect()),
-        Value::Map(entries) => {
-            let mut map = Map::with_capacity(entries.len());
-            for (key, value) in entries {
-                map.insert(key_text(key), value_to_json(value));
-            }
-            Json::Object(map)
-        }
-    }
+    serde_json::from_str(&value_to_text(value)).unwrap_or(Json::Null)
 }
 
-fn float(v: f64) -> Json {
-    Number::from_f64(v).map_or(Json::Null, Json::Number)
-}
-
-/// A map key as a JSON object key.
-fn key_text(key: &Value) -> String {
-    match key {
-        Value::Str(s) => s.clone(),
-        other => value_to_json(other).to_string(),
-    }
+/// Decodes a Banyan payload into a JSON tree (see [`value_to_json`]).
+pub fn payload_to_json(payload: &[u8]) -> Result<Json, JsonError> {
+    Ok(value_to_json(&payload_value(payload)?))
 }
 
 /// Parses `text` as one JSON object and encodes it as a Banyan payload.
@@ -81,26 +75,8 @@ pub fn object_to_payload(json: &Json) -> Result<Vec<u8>, JsonError> {
             found: kind_name(json),
         });
     }
-    if depth(json) > MAX_DEPTH {
-        return Err(JsonError::TooDeep { max: MAX_DEPTH });
-    }
-    payload::to_vec(json).map_err(JsonError::Payload)
-}
-
-/// Nesting depth of arrays and objects (a scalar is 0, `{}` is 1), without recursion.
-pub fn depth(json: &Json) -> usize {
-    let mut deepest = 0;
-    let mut stack = vec![(json, 1usize)];
-    while let Some((value, level)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Json>> = match value {
-            Json::Array(items) => Box::new(items.iter()),
-            Json::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
-        deepest = deepest.max(level);
-        stack.extend(children.map(|child| (child, level + 1)));
-    }
-    deepest
+    let value = convert::from_serde(json).map_err(|_| JsonError::TooDeep { max: MAX_DEPTH })?;
+    payload::to_vec(&value).map_err(JsonError::Payload)
 }
 
 /// The JSON kind of `json`, for error messages.
@@ -132,8 +108,7 @@ mod tests {
     fn key_order_numbers_and_nesting_survive_a_round_trip() {
         let text = r#"{"z":1,"a":-2,"f":2.5,"big":18446744073709551615,"n":null,"t":true,"s":"é","l":[1,{"k":[]}]}"#;
         let bytes = json_to_payload(text).expect("encodes");
-        let back = payload_to_json(&bytes).expect("decodes");
-        assert_eq!(back.to_string(), text);
+        assert_eq!(payload_to_text(&bytes).expect("decodes"), text);
     }
 
     #[test]
@@ -149,9 +124,8 @@ mod tests {
             (Value::from("dup"), Value::Int(2)),
         ]);
         let bytes = payload::to_vec(&value).expect("encodes");
-        let json = payload_to_json(&bytes).expect("decodes");
         assert_eq!(
-            json.to_string(),
+            payload_to_text(&bytes).expect("decodes"),
             r#"{"bin":"00ff","nan":null,"inf":null,"7":"int key","null":false,"true":1,"dup":2}"#
         );
     }
@@ -186,13 +160,27 @@ mod tests {
             Err(JsonError::NotJson { .. })
         ));
         assert!(matches!(
-            payload_to_json(&[0x92, 0x01, 0x02]),
+            payload_to_text(&[0x92, 0x01, 0x02]),
             Err(JsonError::Payload(_))
         ));
         assert!(matches!(
-            payload_to_json(&[0xc1]),
+            payload_to_text(&[0xc1]),
             Err(JsonError::Payload(_))
         ));
+    }
+
+    #[test]
+    fn the_tree_is_the_text_parsed() {
+        let value = Value::map([("b", Value::Bin(vec![1])), ("n", Value::F64(f64::NAN))]);
+        assert_eq!(
+            value_to_json(&value),
+            serde_json::json!({"b": "01", "n": null})
+        );
+        let bytes = payload::to_vec(&value).expect("encodes");
+        assert_eq!(
+            payload_to_json(&bytes).expect("decodes"),
+            value_to_json(&value)
+        );
     }
 
     #[test]

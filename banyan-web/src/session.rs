@@ -29,6 +29,7 @@
 //! - Binary WebSocket messages holding UTF-8 JSON are accepted like text (Python's
 //!   `json.loads` accepts bytes too).
 
+use banyan_proto::payload::Value;
 use serde_json::Value as Json;
 
 use crate::error::JsonError;
@@ -274,14 +275,19 @@ pub enum Timestamps {
 
 /// The text a client receives for a backplane payload (see the module docs).
 pub fn bus_to_client(payload: &[u8], timestamps: Timestamps) -> Result<String, JsonError> {
-    let mut json = json::payload_to_json(payload)?;
+    let mut value = json::payload_value(payload)?;
     if timestamps == Timestamps::Python
-        && let Some(slot) = json.get_mut("timestamp")
-        && let Some(text) = slot.as_f64().and_then(python_local_time)
+        && let Value::Map(entries) = &mut value
     {
-        *slot = Json::String(text);
+        for (key, slot) in entries.iter_mut() {
+            if matches!(key, Value::Str(k) if k == "timestamp")
+                && let Some(text) = slot.as_f64().and_then(python_local_time)
+            {
+                *slot = Value::Str(text);
+            }
+        }
     }
-    Ok(json.to_string())
+    Ok(json::value_to_text(&value))
 }
 
 /// `datetime.fromtimestamp(seconds).strftime('%Y-%m-%d %H:%M:%S')`: local time, seconds
@@ -323,7 +329,8 @@ mod tests {
         match session.on_text(r#"{"command": "set_mode_digital_input", "pin": 12}"#) {
             Action::Publish { topic, payload } => {
                 assert_eq!(topic, "to_rpi_gateway");
-                let json = json::payload_to_json(&payload).expect("decodes");
+                let text = json::payload_to_text(&payload).expect("decodes");
+                let json: Json = serde_json::from_str(&text).expect("JSON");
                 assert_eq!(json["command"], "set_mode_digital_input");
                 assert_eq!(json["pin"], 12);
             }

@@ -412,8 +412,8 @@ impl Stats {
 fn last_text(payload: Option<&[u8]>, len: usize) -> (String, bool) {
     match payload {
         None => (format!("({len} bytes: too large to keep)"), false),
-        Some(bytes) => match json::payload_to_json(bytes) {
-            Ok(json) => (json.to_string(), true),
+        Some(bytes) => match json::payload_to_text(bytes) {
+            Ok(text) => (text, true),
             Err(error) => {
                 let shown = &bytes[..bytes.len().min(64)];
                 let more = if bytes.len() > shown.len() { "…" } else { "" };

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use banyan_cli::launch::machine::Origin;
+use banyan_cli::launch::{KILLALL_TOPIC, LaunchRequest, Launcher, SlotKind};
 use banyan_cli::launcher::{Driver, RestartArgs, termination_flag};
 use banyan_cli::{ComponentArgs, print_component_banner, run_main};
-use banyan_host::launch::machine::Origin;
-use banyan_host::launch::{KILLALL_TOPIC, LaunchRequest, Launcher, SlotKind};
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Banyan launch client: starts the commands a bls publishes on TOPIC.

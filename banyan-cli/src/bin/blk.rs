@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
+use banyan_cli::launch::{KILLALL_TOPIC, killall_payload};
 use banyan_cli::{ComponentArgs, run_main};
-use banyan_host::launch::{KILLALL_TOPIC, killall_payload};
 use clap::Parser;
 
 /// Banyan launcher killer: tells every bls and blc on the backplane to stop all it launched.

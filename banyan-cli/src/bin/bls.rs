@@ -9,11 +9,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use banyan_cli::launcher::{Driver, RestartArgs, termination_flag};
-use banyan_cli::{ComponentArgs, run_main};
-use banyan_host::launch::{
+use banyan_cli::launch::{
     KILLALL_TOPIC, LaunchAck, Launcher, SlotKind, Target, parse, split_command,
 };
+use banyan_cli::launcher::{Driver, RestartArgs, termination_flag};
+use banyan_cli::{ComponentArgs, run_main};
 use banyan_host::net::outward_ipv4;
 use banyan_host::{Component, Error as HostError};
 use clap::Parser;

@@ -2,7 +2,7 @@
 //!
 //! Banyan messages on the `-g` topics go to the MQTT topic `-i` as JSON; MQTT messages on the
 //! `-j` subscriptions come to Banyan on topic `-e` as msgpack. JSON is written and read as
-//! Python's `json.dumps`/`json.loads` do (`banyan_host::pyjson`), so the MQTT bytes equal
+//! Python's `json.dumps`/`json.loads` do (`banyan_host::json`), so the MQTT bytes equal
 //! Python's. Beyond Python: the broker may be down at start or go away (reconnect with
 //! back-off, subscriptions renewed), QoS is selectable, MQTT payloads that are not JSON maps
 //! are reported and skipped, and the outgoing queue is bounded (overflow counted and logged).
@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
-use banyan_host::Component;
-use banyan_host::pyjson::{from_json, to_json};
+use banyan_host::Publisher;
+use banyan_host::json::{from_json, to_json};
 use banyan_proto::payload::{self, Value};
 use clap::Parser;
 use rumqttc::{Client, ClientError, Event, MqttOptions, Packet, QoS};
@@ -81,7 +81,7 @@ fn every_hundredth(counter: &AtomicU64) -> Option<u64> {
 fn mqtt_to_banyan(
     mut connection: rumqttc::Connection,
     client: Client,
-    publisher: Component,
+    publisher: Publisher,
     args: &Args,
 ) {
     let qos = qos(args.qos);
@@ -170,13 +170,10 @@ fn main() -> ExitCode {
         for topic in &args.banyan_sub_topics {
             config = config.subscribe(topic.clone());
         }
-        let publisher_config = {
-            let mut c = args.component.config("MQTT Gateway (from MQTT)");
-            c.subscriptions.clear();
-            c
-        };
         let mut subscriber = config.connect()?;
-        let publisher = publisher_config.connect()?;
+        // MQTT → Banyan publishes go through this component's connection from the MQTT
+        // thread; the receive loop below sends them.
+        let publisher = subscriber.publisher()?;
         print_component_banner(
             subscriber.name(),
             subscriber.backplane_address(),

@@ -35,13 +35,9 @@
 
 use std::time::{Duration, Instant};
 
-use banyan_proto::payload;
-
-use super::{ComponentStats, PROBE_ABOUT, Probe};
+use super::proof::{Backoff, Outcome, PathProof, Step};
 use crate::error::Result;
-use crate::monitor::{
-    EVENT_CONNECTED, EVENT_DISCONNECTED, EVENT_HANDSHAKE_SUCCEEDED, MonitorEvent, read_event,
-};
+use crate::monitor::{EVENT_DISCONNECTED, EVENT_HANDSHAKE_SUCCEEDED, MonitorEvent};
 
 /// Where a component's path through the backplane stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,106 +57,79 @@ pub(crate) enum SocketSide {
     Subscriber,
 }
 
-/// Longest wait between two re-proof probes.
-const MAX_PROBE_INTERVAL: Duration = Duration::from_millis(500);
+/// How re-proof probes are re-sent: up to every 500 ms, never giving up.
+const REPROOF: Backoff = Backoff {
+    max: Duration::from_millis(500),
+    give_up: None,
+};
 
-/// A re-proof in flight.
+/// Where new probe topics come from: `<base><sequence>`, numbered per component.
 #[derive(Debug)]
-struct Reproof {
-    topic: String,
-    payload: Vec<u8>,
-    next_send: Instant,
-    interval: Duration,
+pub(crate) struct ProbeTopics {
+    /// `_banyan_probe/<name>/<nonce>/`.
+    pub base: String,
+    /// The component's name.
+    pub name: String,
+    /// The last sequence number used.
+    pub sequence: u64,
 }
 
-#[derive(Debug)]
-enum State {
-    Proven,
-    Lost,
-    Proving(Reproof),
+impl ProbeTopics {
+    /// A proof on a fresh probe topic.
+    pub(crate) fn next_proof(&mut self, backoff: Backoff) -> Result<PathProof> {
+        self.sequence += 1;
+        PathProof::new(&self.base, self.sequence, &self.name, backoff)
+    }
 }
 
-/// Connection monitors and the re-proof state of one component.
+/// The connection state and re-proof of one component, as a sans-IO machine: monitor events
+/// and arriving probes go in ([`on_event`](Self::on_event), [`on_probe`](Self::on_probe)),
+/// the re-proof's steps come out of [`poll`](Self::poll) for the driver to perform.
+#[derive(Debug)]
 pub(crate) struct Health {
-    monitors: [zmq::Socket; 2],
     /// Whether the publisher's / subscriber's connection is up (handshake done).
     up: [bool; 2],
-    state: State,
+    state: PathState,
+    /// The re-proof in flight, or one being cancelled (it still has to unsubscribe).
+    proof: Option<PathProof>,
+    disconnects: u64,
+    reproofs: u64,
 }
 
 impl Health {
-    /// Starts monitors on both sockets; call before connecting them.
-    pub(crate) fn new(
-        ctx: &zmq::Context,
-        publisher: &zmq::Socket,
-        subscriber: &zmq::Socket,
-        nonce: u64,
-    ) -> Result<Self> {
-        let events = i32::from(EVENT_DISCONNECTED | EVENT_HANDSHAKE_SUCCEEDED);
-        // The publisher's connections also for its byte budget (`send_budget`), which reads
-        // the connection's descriptor from `CONNECTED`.
-        let watch = |socket: &zmq::Socket, side: &str| -> Result<zmq::Socket> {
-            let events = if side == "pub" {
-                events | i32::from(EVENT_CONNECTED)
-            } else {
-                events
-            };
-            let endpoint = format!("inproc://banyan-monitor-{nonce:016x}-{side}");
-            socket.monitor(&endpoint, events)?;
-            let monitor = ctx.socket(zmq::PAIR)?;
-            monitor.set_linger(0)?;
-            monitor.connect(&endpoint)?;
-            Ok(monitor)
-        };
-        Ok(Self {
-            monitors: [watch(publisher, "pub")?, watch(subscriber, "sub")?],
+    /// A proven path (the component proves it once when it connects).
+    pub(crate) fn new() -> Self {
+        Self {
             up: [false; 2],
-            state: State::Proven,
-        })
+            state: PathState::Proven,
+            proof: None,
+            disconnects: 0,
+            reproofs: 0,
+        }
     }
 
     pub(crate) fn state(&self) -> PathState {
-        match self.state {
-            State::Proven => PathState::Proven,
-            State::Lost => PathState::Lost,
-            State::Proving(_) => PathState::Proving,
-        }
+        self.state
     }
 
-    /// The two monitor sockets, to poll (publisher's, subscriber's).
-    pub(crate) fn monitors(&self) -> [&zmq::Socket; 2] {
-        [&self.monitors[0], &self.monitors[1]]
+    /// Times the path was lost.
+    pub(crate) fn disconnects(&self) -> u64 {
+        self.disconnects
     }
 
-    /// Reads and handles the queued events of one monitor.
-    pub(crate) fn drain_events(
-        &mut self,
-        side: SocketSide,
-        subscriber: &zmq::Socket,
-        stats: &mut ComponentStats,
-        name: &str,
-    ) -> Result<()> {
-        while let Some(event) = read_event(&self.monitors[side as usize])? {
-            self.handle(side, &event, subscriber, stats, name)?;
-        }
-        Ok(())
+    /// Times the path was proven again after a loss.
+    pub(crate) fn reproofs(&self) -> u64 {
+        self.reproofs
     }
 
-    /// Handles one event of `side`'s monitor (read by [`read_event`]).
-    pub(crate) fn handle(
-        &mut self,
-        side: SocketSide,
-        event: &MonitorEvent,
-        subscriber: &zmq::Socket,
-        stats: &mut ComponentStats,
-        name: &str,
-    ) -> Result<()> {
+    /// One event of `side`'s monitor.
+    pub(crate) fn on_event(&mut self, side: SocketSide, event: &MonitorEvent, name: &str) {
         let index = side as usize;
         match event.code {
             EVENT_DISCONNECTED => {
                 self.up[index] = false;
-                if matches!(self.state, State::Proven) {
-                    stats.disconnects += 1;
+                if self.state == PathState::Proven {
+                    self.disconnects += 1;
                     tracing::warn!(
                         component = name,
                         socket = ?side,
@@ -168,7 +137,10 @@ impl Health {
                         "lost the backplane; reconnecting (subscriptions are kept)"
                     );
                 }
-                self.lose(subscriber)?;
+                self.state = PathState::Lost;
+                if let Some(proof) = self.proof.as_mut() {
+                    proof.cancel();
+                }
             }
             EVENT_HANDSHAKE_SUCCEEDED => {
                 self.up[index] = true;
@@ -176,99 +148,216 @@ impl Health {
             }
             _ => {}
         }
-        Ok(())
     }
 
-    fn lose(&mut self, subscriber: &zmq::Socket) -> Result<()> {
-        if let State::Proving(reproof) = std::mem::replace(&mut self.state, State::Lost) {
-            subscriber.set_unsubscribe(reproof.topic.as_bytes())?;
+    /// An own probe arrived.
+    pub(crate) fn on_probe(&mut self, topic: &[u8]) {
+        if let Some(proof) = self.proof.as_mut() {
+            proof.on_probe(topic);
         }
-        Ok(())
     }
 
-    /// Starts a re-proof once both sockets are back and sends its probe when due. Returns
-    /// when the next probe is due (a wake-up for the caller's wait), if one is in flight.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn tick(
-        &mut self,
-        now: Instant,
-        publisher: &zmq::Socket,
-        subscriber: &zmq::Socket,
-        probe_seq: &mut u64,
-        probe_base: &str,
-        name: &str,
-    ) -> Result<Option<Instant>> {
-        if matches!(self.state, State::Lost) && self.up == [true, true] {
-            *probe_seq += 1;
-            let topic = format!("{probe_base}{probe_seq}");
-            let payload = payload::to_vec(&Probe {
-                about: PROBE_ABOUT,
-                component: name,
-                probe: *probe_seq,
-            })?;
-            subscriber.set_subscribe(topic.as_bytes())?;
-            tracing::info!(component = name, "reconnected; proving the path again");
-            self.state = State::Proving(Reproof {
-                topic,
-                payload,
-                next_send: now,
-                interval: Duration::from_millis(1),
-            });
+    /// A proof of the component's own (connect, subscribe) returned: that proves the path
+    /// too.
+    pub(crate) fn proven_by_caller(&mut self, name: &str) {
+        if self.state != PathState::Proven {
+            if let Some(proof) = self.proof.as_mut() {
+                proof.cancel();
+            }
+            self.proven(name);
         }
-        let State::Proving(reproof) = &mut self.state else {
-            return Ok(None);
-        };
-        if now >= reproof.next_send {
-            publisher.send(reproof.topic.as_bytes(), zmq::SNDMORE)?;
-            publisher.send(&reproof.payload[..], 0)?;
-            reproof.next_send = now + reproof.interval;
-            reproof.interval = (reproof.interval * 2).min(MAX_PROBE_INTERVAL);
-        }
-        Ok(Some(reproof.next_send))
     }
 
-    /// An own probe (`topic`) arrived: if it is the re-proof's, the path is proven.
-    pub(crate) fn probe_seen(
-        &mut self,
-        topic: &[u8],
-        subscriber: &zmq::Socket,
-        stats: &mut ComponentStats,
-        name: &str,
-    ) -> Result<()> {
-        if matches!(&self.state, State::Proving(reproof) if reproof.topic.as_bytes() == topic) {
-            self.proven(subscriber, stats, name)?;
-        }
-        Ok(())
-    }
-
-    /// A blocking proof of the component succeeded: that proves the path too.
-    pub(crate) fn proven_by_caller(
-        &mut self,
-        subscriber: &zmq::Socket,
-        stats: &mut ComponentStats,
-        name: &str,
-    ) -> Result<()> {
-        if !matches!(self.state, State::Proven) {
-            self.proven(subscriber, stats, name)?;
-        }
-        Ok(())
-    }
-
-    fn proven(
-        &mut self,
-        subscriber: &zmq::Socket,
-        stats: &mut ComponentStats,
-        name: &str,
-    ) -> Result<()> {
-        if let State::Proving(reproof) = std::mem::replace(&mut self.state, State::Proven) {
-            subscriber.set_unsubscribe(reproof.topic.as_bytes())?;
-        }
-        stats.reproofs += 1;
+    fn proven(&mut self, name: &str) {
+        self.state = PathState::Proven;
+        self.reproofs += 1;
         tracing::info!(
             component = name,
-            reproofs = stats.reproofs,
+            reproofs = self.reproofs,
             "path through the backplane proven again: subscriptions in force"
         );
-        Ok(())
+    }
+
+    /// The next step of the re-proof at `now`: starts one once both sockets are back. Call
+    /// until it returns `Wait` (never `Done`).
+    pub(crate) fn poll(&mut self, now: Instant, topics: &mut ProbeTopics) -> Result<Step<'_>> {
+        loop {
+            match self.proof.as_ref().map(PathProof::outcome) {
+                Some(None) => break,
+                Some(Some(outcome)) => {
+                    self.proof = None;
+                    if outcome == Outcome::Returned && self.state == PathState::Proving {
+                        self.proven(&topics.name);
+                    }
+                }
+                None if self.state == PathState::Lost && self.up == [true, true] => {
+                    tracing::info!(
+                        component = %topics.name,
+                        "reconnected; proving the path again"
+                    );
+                    self.proof = Some(topics.next_proof(REPROOF)?);
+                    self.state = PathState::Proving;
+                }
+                None => return Ok(Step::Wait(None)),
+            }
+        }
+        Ok(match self.proof.as_mut() {
+            Some(proof) => proof.poll(now),
+            None => Step::Wait(None),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::EVENT_CONNECTED;
+
+    fn event(code: u16) -> MonitorEvent {
+        MonitorEvent {
+            code,
+            value: 5,
+            endpoint: "tcp://127.0.0.1:1".into(),
+        }
+    }
+
+    fn topics() -> ProbeTopics {
+        ProbeTopics {
+            base: "_banyan_probe/t/01/".into(),
+            name: "t".into(),
+            sequence: 0,
+        }
+    }
+
+    /// Steps up to the next wait, as text.
+    fn steps(health: &mut Health, now: Instant, topics: &mut ProbeTopics) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            match health.poll(now, topics).unwrap() {
+                Step::Subscribe(t) => out.push(format!("subscribe {t}")),
+                Step::Publish(t, _) => out.push(format!("publish {t}")),
+                Step::Unsubscribe(t) => out.push(format!("unsubscribe {t}")),
+                Step::Wait(_) | Step::Done(_) => return out,
+            }
+        }
+    }
+
+    fn connected(health: &mut Health) {
+        health.on_event(
+            SocketSide::Publisher,
+            &event(EVENT_HANDSHAKE_SUCCEEDED),
+            "t",
+        );
+        health.on_event(
+            SocketSide::Subscriber,
+            &event(EVENT_HANDSHAKE_SUCCEEDED),
+            "t",
+        );
+    }
+
+    #[test]
+    fn a_restart_is_noticed_reproven_and_counted() {
+        let now = Instant::now();
+        let mut topics = topics();
+        let mut health = Health::new();
+        connected(&mut health);
+        assert!(steps(&mut health, now, &mut topics).is_empty());
+        assert_eq!(health.state(), PathState::Proven);
+
+        health.on_event(SocketSide::Subscriber, &event(EVENT_DISCONNECTED), "t");
+        health.on_event(SocketSide::Publisher, &event(EVENT_DISCONNECTED), "t");
+        assert_eq!(health.state(), PathState::Lost);
+        assert_eq!(health.disconnects(), 1, "one loss, however many sockets");
+        assert!(
+            steps(&mut health, now, &mut topics).is_empty(),
+            "waits for both"
+        );
+
+        health.on_event(
+            SocketSide::Publisher,
+            &event(EVENT_HANDSHAKE_SUCCEEDED),
+            "t",
+        );
+        assert!(steps(&mut health, now, &mut topics).is_empty());
+        // Connection events of other kinds change nothing.
+        health.on_event(SocketSide::Subscriber, &event(EVENT_CONNECTED), "t");
+        assert!(steps(&mut health, now, &mut topics).is_empty());
+        health.on_event(
+            SocketSide::Subscriber,
+            &event(EVENT_HANDSHAKE_SUCCEEDED),
+            "t",
+        );
+        assert_eq!(
+            steps(&mut health, now, &mut topics),
+            [
+                "subscribe _banyan_probe/t/01/1",
+                "publish _banyan_probe/t/01/1"
+            ]
+        );
+        assert_eq!(health.state(), PathState::Proving);
+
+        health.on_probe(b"_banyan_probe/t/01/1");
+        assert_eq!(
+            steps(&mut health, now, &mut topics),
+            ["unsubscribe _banyan_probe/t/01/1"]
+        );
+        assert_eq!(health.state(), PathState::Proven);
+        assert_eq!(health.reproofs(), 1);
+    }
+
+    #[test]
+    fn a_loss_during_the_reproof_cancels_it_and_starts_anew() {
+        let now = Instant::now();
+        let mut topics = topics();
+        let mut health = Health::new();
+        connected(&mut health);
+        health.on_event(SocketSide::Publisher, &event(EVENT_DISCONNECTED), "t");
+        connected(&mut health);
+        steps(&mut health, now, &mut topics);
+        health.on_event(SocketSide::Publisher, &event(EVENT_DISCONNECTED), "t");
+        assert_eq!(health.state(), PathState::Lost);
+        assert_eq!(health.disconnects(), 1, "counted once per proven path lost");
+        assert_eq!(
+            steps(&mut health, now, &mut topics),
+            ["unsubscribe _banyan_probe/t/01/1"]
+        );
+        // The cancelled probe coming back late proves nothing.
+        health.on_probe(b"_banyan_probe/t/01/1");
+        assert_eq!(health.state(), PathState::Lost);
+        connected(&mut health);
+        assert_eq!(
+            steps(&mut health, now, &mut topics),
+            [
+                "subscribe _banyan_probe/t/01/2",
+                "publish _banyan_probe/t/01/2"
+            ]
+        );
+        assert_eq!(health.reproofs(), 0);
+    }
+
+    #[test]
+    fn a_callers_proof_ends_the_reproof() {
+        let now = Instant::now();
+        let mut topics = topics();
+        let mut health = Health::new();
+        connected(&mut health);
+        health.on_event(SocketSide::Subscriber, &event(EVENT_DISCONNECTED), "t");
+        connected(&mut health);
+        steps(&mut health, now, &mut topics);
+        health.proven_by_caller("t");
+        assert_eq!(health.state(), PathState::Proven);
+        assert_eq!(health.reproofs(), 1);
+        assert_eq!(
+            steps(&mut health, now, &mut topics),
+            ["unsubscribe _banyan_probe/t/01/1"]
+        );
+        assert_eq!(
+            health.reproofs(),
+            1,
+            "the cancelled re-proof is not counted"
+        );
+        // Proven already: another caller's proof changes nothing.
+        health.proven_by_caller("t");
+        assert_eq!(health.reproofs(), 1);
     }
 }

@@ -129,6 +129,18 @@ impl SendBudget {
         }
     }
 
+    /// The descriptor of the connection up now, if any.
+    #[cfg(test)]
+    pub fn connection(&self) -> Option<RawFd> {
+        self.current.map(|current| current.fd)
+    }
+
+    /// Counts `wire` bytes handed to libzmq outside the budget (connection probes, which are
+    /// never dropped): the estimate stays complete.
+    pub fn count(&mut self, wire: u64) {
+        self.handed = self.handed.saturating_add(wire);
+    }
+
     /// libzmq connected the socket on `fd`.
     pub fn connected(&mut self, fd: RawFd) {
         self.close_current();

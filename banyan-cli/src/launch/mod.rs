@@ -2,6 +2,7 @@
 //!
 //! - [`file`](mod@file): Python Banyan's launch file (CSV), with line/column errors.
 //! - [`wire`]: the launcher's messages, as python-banyan 3.17 sends them.
+//! - [`slot`]: the launcher's configuration and slots (what each entry runs, its state).
 //! - [`machine`]: the state machine: start sequence, restart with back-off and a limit,
 //!   remote requests until acknowledged, shutdown, the status table.
 //!
@@ -9,6 +10,7 @@
 
 pub mod file;
 pub mod machine;
+pub mod slot;
 pub mod wire;
 
 pub use file::{LaunchEntry, LaunchFileError, Target, parse, split_command};

@@ -5,7 +5,7 @@
 //!
 //! | column              | meaning                                                        |
 //! |---------------------|----------------------------------------------------------------|
-//! | `command_string`    | the command line (split on whitespace; `"..."`/`'...'` quote)  |
+//! | `command_string`    | the command line (split as a POSIX shell does: `shlex`)        |
 //! | `spawn`             | `yes`: run it in its own terminal window (`xterm -e`)          |
 //! | `topic`             | `local`, or the topic a remote `blc` listens on               |
 //! | `append_bp_address` | `yes`: append `-b <backplane address>` to the command         |
@@ -13,11 +13,13 @@
 //! | `wait`              | seconds to wait after starting this line before the next one  |
 //!
 //! Fields follow the CSV dialect Python's `csv` module reads by default (`,` separated,
-//! `"` quoted, `""` an escaped quote). Differences, all in the direction of clearer errors:
+//! `"` quoted, `""` an escaped quote), read with `csv-core` (the
+//! `csv` crate's parser). Differences, all in the direction of clearer errors:
 //! yes/no fields must say `yes` or `no` (any case; `true`/`false`/`1`/`0` too) where Python
 //! silently treats every other text as "no"; surrounding spaces are ignored; `wait` may be a
 //! fraction and defaults to 0 when the column is absent (Python needs it); lines starting
-//! with `#` and blank lines are skipped. Every error names the line and column.
+//! with `#` and blank lines are skipped. Every error names the line and, where one applies, the
+//! character column.
 
 use std::fmt;
 use std::time::Duration;
@@ -91,7 +93,7 @@ pub enum LaunchFileError {
     #[error("line {line}: the header has no column {column:?} (expected {})", COLUMNS.join(","))]
     MissingColumn {
         /// Line of the header.
-        line: usize,
+        line: u64,
         /// The missing column.
         column: &'static str,
     },
@@ -99,7 +101,7 @@ pub enum LaunchFileError {
     #[error("line {line}, column {column}: column {name:?} appears twice in the header")]
     DuplicateColumn {
         /// Line of the header.
-        line: usize,
+        line: u64,
         /// 1-based character column of the second occurrence.
         column: usize,
         /// The duplicated name.
@@ -109,33 +111,23 @@ pub enum LaunchFileError {
     #[error("line {line}: {found} fields, but the header has {expected}")]
     FieldCount {
         /// The line.
-        line: usize,
+        line: u64,
         /// Fields in the header.
         expected: usize,
         /// Fields in this row.
         found: usize,
     },
-    /// A quoted field is not closed.
-    #[error("line {line}, column {column}: quote not closed")]
+    /// A quoted field runs to the end of the file.
+    #[error("line {line}: a quote opened in this row is not closed")]
     UnclosedQuote {
-        /// Line of the opening quote.
-        line: usize,
-        /// 1-based character column of the opening quote.
-        column: usize,
-    },
-    /// Text follows a closing quote.
-    #[error("line {line}, column {column}: unexpected text after a closing quote")]
-    TextAfterQuote {
-        /// The line.
-        line: usize,
-        /// 1-based character column of the text.
-        column: usize,
+        /// Line where the row starts.
+        line: u64,
     },
     /// A field has a value that column does not accept.
     #[error("line {line}, column {column} ({field}): {problem}")]
     BadField {
         /// The line.
-        line: usize,
+        line: u64,
         /// 1-based character column where the field starts.
         column: usize,
         /// The column name.
@@ -148,170 +140,133 @@ pub enum LaunchFileError {
     NoEntries,
 }
 
-/// A CSV field with its position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A CSV field with where it starts in the file.
+#[derive(Debug)]
 struct Field {
+    /// The unescaped text, surrounding spaces trimmed.
     text: String,
-    line: usize,
+    /// 1-based line.
+    line: u64,
+    /// 1-based character column.
     column: usize,
 }
 
-/// A CSV record: its first line and its fields.
+/// One CSV record.
 #[derive(Debug)]
-struct Record {
-    line: usize,
+struct Row {
+    /// Line of the first field.
+    line: u64,
+    /// Byte offset in the file where the reader began this row (before the blank and comment
+    /// lines it skipped).
+    byte: usize,
     fields: Vec<Field>,
 }
 
-/// Splits `text` into CSV records (Python's `excel` dialect), skipping blank lines and lines
-/// starting with `#`.
-fn records(text: &str) -> Result<Vec<Record>, LaunchFileError> {
-    let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    let (mut line, mut column) = (1usize, 1usize);
-    while chars.peek().is_some() {
-        // Skip blank and comment lines.
-        match chars.peek() {
-            Some('\n') => {
-                chars.next();
-                line += 1;
-                column = 1;
-                continue;
-            }
-            Some('\r') => {
-                chars.next();
-                column += 1;
-                continue;
-            }
-            Some('#') if column == 1 => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-                line += 1;
-                column = 1;
-                continue;
-            }
-            _ => {}
+impl Row {
+    /// A [`LaunchFileError::BadField`] for the field at `position`, in column `name`.
+    fn bad(&self, position: usize, name: &'static str, problem: String) -> LaunchFileError {
+        let field = &self.fields[position];
+        LaunchFileError::BadField {
+            line: field.line,
+            column: field.column,
+            field: name,
+            problem,
         }
-        let record_line = line;
-        let mut fields = Vec::new();
-        loop {
-            // One field.
-            let (start_line, start_column) = (line, column);
-            let mut value = String::new();
-            if chars.peek() == Some(&'"') {
-                chars.next();
-                column += 1;
-                loop {
-                    match chars.next() {
-                        None => {
-                            return Err(LaunchFileError::UnclosedQuote {
-                                line: start_line,
-                                column: start_column,
-                            });
-                        }
-                        Some('"') if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            column += 2;
-                            value.push('"');
-                        }
-                        Some('"') => {
-                            column += 1;
-                            break;
-                        }
-                        Some('\n') => {
-                            line += 1;
-                            column = 1;
-                            value.push('\n');
-                        }
-                        Some(c) => {
-                            column += 1;
-                            value.push(c);
-                        }
-                    }
-                }
-                // Only spaces may follow the closing quote before the separator.
-                while let Some(&c) = chars.peek() {
-                    match c {
-                        ' ' | '\t' => {
-                            chars.next();
-                            column += 1;
-                        }
-                        ',' | '\n' | '\r' => break,
-                        _ => return Err(LaunchFileError::TextAfterQuote { line, column }),
-                    }
-                }
-            } else {
-                while let Some(&c) = chars.peek() {
-                    if matches!(c, ',' | '\n' | '\r') {
-                        break;
-                    }
-                    chars.next();
-                    column += 1;
-                    value.push(c);
-                }
-            }
-            fields.push(Field {
-                text: value,
-                line: start_line,
-                column: start_column,
-            });
-            match chars.next() {
-                Some(',') => {
-                    column += 1;
-                    // A leading space before a quote: skip it so `a, "b c"` reads as quoted.
-                    let mut spaces = 0;
-                    while chars.peek() == Some(&' ') {
-                        chars.next();
-                        spaces += 1;
-                    }
-                    column += spaces;
-                }
-                Some('\r') => {
-                    if chars.peek() == Some(&'\n') {
-                        chars.next();
-                    }
-                    line += 1;
-                    column = 1;
-                    break;
-                }
-                Some('\n') => {
-                    line += 1;
-                    column = 1;
-                    break;
-                }
-                None => break,
-                Some(_) => unreachable!("the field loops stop only at separators"),
-            }
-        }
-        out.push(Record {
-            line: record_line,
-            fields,
-        });
     }
-    Ok(out)
+
+    fn text(&self, position: usize) -> &str {
+        &self.fields[position].text
+    }
 }
 
-fn yes_no(field: &Field, name: &'static str) -> Result<bool, LaunchFileError> {
-    match field.text.trim().to_ascii_lowercase().as_str() {
+/// Reads `text` as CSV in Python's default (`excel`) dialect with `csv-core` (the `csv`
+/// crate's parser, which also reports how far into the input each field starts): `,`
+/// separated, `"` quoted, `""` an escaped quote; blank lines and lines starting with `#` are
+/// skipped; fields are trimmed. Never fails: as in Python's `csv` module, text after a closing
+/// quote joins the field and an unclosed quote runs to the end of the file.
+fn rows(text: &str) -> Vec<Row> {
+    let bytes = text.as_bytes();
+    let mut reader = csv_core::ReaderBuilder::new().comment(Some(b'#')).build();
+    let mut rows = Vec::new();
+    let mut fields = Vec::new();
+    let mut field = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let (mut at, mut field_start, mut row_start) = (0usize, 0usize, 0usize);
+    loop {
+        // An empty input tells the reader the file has ended.
+        let (result, read, written) = reader.read_field(&bytes[at..], &mut chunk);
+        at += read;
+        field.extend_from_slice(&chunk[..written]);
+        match result {
+            csv_core::ReadFieldResult::InputEmpty | csv_core::ReadFieldResult::OutputFull => {}
+            csv_core::ReadFieldResult::Field { record_end } => {
+                let start = skip_to_content(bytes, field_start, fields.is_empty());
+                let (line, column) = line_and_column(text, start);
+                fields.push(Field {
+                    text: String::from_utf8_lossy(&field).trim().to_owned(),
+                    line,
+                    column,
+                });
+                field.clear();
+                field_start = at;
+                if record_end {
+                    let line = fields.first().map_or(1, |first: &Field| first.line);
+                    rows.push(Row {
+                        line,
+                        byte: row_start,
+                        fields: std::mem::take(&mut fields),
+                    });
+                    row_start = at;
+                }
+            }
+            csv_core::ReadFieldResult::End => break,
+        }
+    }
+    rows
+}
+
+/// Where a field's content starts: past the blank and comment lines the reader skips before a
+/// record's first field, and past leading spaces (which are trimmed).
+fn skip_to_content(bytes: &[u8], mut at: usize, first_in_record: bool) -> usize {
+    while let Some(&next) = bytes.get(at) {
+        let line_start = at == 0 || bytes[at - 1] == b'\n';
+        match next {
+            b' ' | b'\t' => at += 1,
+            b'\r' | b'\n' if first_in_record => at += 1,
+            b'#' if first_in_record && line_start => {
+                at += bytes[at..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len() - at, |n| n + 1);
+            }
+            _ => break,
+        }
+    }
+    at
+}
+
+/// 1-based line and character column of byte offset `at` in `text`.
+fn line_and_column(text: &str, at: usize) -> (u64, usize) {
+    let before = text.get(..at).unwrap_or(text);
+    let line = before.matches('\n').count();
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (
+        u64::try_from(line).unwrap_or(u64::MAX).saturating_add(1),
+        column,
+    )
+}
+
+fn yes_no(row: &Row, position: usize, name: &'static str) -> Result<bool, LaunchFileError> {
+    let text = row.text(position);
+    match text.to_ascii_lowercase().as_str() {
         "yes" | "y" | "true" | "1" => Ok(true),
         "no" | "n" | "false" | "0" => Ok(false),
-        _ => Err(bad(
-            field,
+        _ => Err(row.bad(
+            position,
             name,
-            format!("expected yes or no, found {:?}", field.text),
+            format!("expected yes or no, found {text:?}"),
         )),
-    }
-}
-
-fn bad(field: &Field, name: &'static str, problem: String) -> LaunchFileError {
-    LaunchFileError::BadField {
-        line: field.line,
-        column: field.column,
-        field: name,
-        problem,
     }
 }
 
@@ -319,11 +274,11 @@ fn bad(field: &Field, name: &'static str, problem: String) -> LaunchFileError {
 /// applies).
 pub fn parse(text: &str) -> Result<Vec<LaunchEntry>, LaunchFileError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rows = records(text)?.into_iter();
+    let mut rows = rows(text).into_iter();
     let header = rows.next().ok_or(LaunchFileError::Empty)?;
     let mut index = [None::<usize>; COLUMNS.len()];
     for (position, field) in header.fields.iter().enumerate() {
-        let name = field.text.trim();
+        let name = field.text.as_str();
         if let Some(slot) = COLUMNS.iter().position(|column| *column == name) {
             if index[slot].is_some() {
                 return Err(LaunchFileError::DuplicateColumn {
@@ -336,90 +291,32 @@ pub fn parse(text: &str) -> Result<Vec<LaunchEntry>, LaunchFileError> {
         }
     }
     // `wait` (the last column) is optional; the others are required.
+    let mut required = [0usize; COLUMNS.len() - 1];
     for (slot, column) in COLUMNS.iter().enumerate().take(COLUMNS.len() - 1) {
-        if index[slot].is_none() {
-            return Err(LaunchFileError::MissingColumn {
-                line: header.line,
-                column,
-            });
-        }
+        required[slot] = index[slot].ok_or(LaunchFileError::MissingColumn {
+            line: header.line,
+            column,
+        })?;
     }
     let mut entries = Vec::new();
     for row in rows {
         if row.fields.len() != header.fields.len() {
+            // The csv crate, like Python's, reads an unclosed quote to the end of the file:
+            // a row of the wrong width with an odd number of quotes from it to the end is
+            // that mistake.
+            if text
+                .get(row.byte..)
+                .is_some_and(|rest| rest.matches('"').count() % 2 == 1)
+            {
+                return Err(LaunchFileError::UnclosedQuote { line: row.line });
+            }
             return Err(LaunchFileError::FieldCount {
                 line: row.line,
                 expected: header.fields.len(),
                 found: row.fields.len(),
             });
         }
-        let field = |slot: usize| index[slot].map(|position| &row.fields[position]);
-        let required = |slot: usize| field(slot).expect("required columns were checked");
-
-        let command_field = required(0);
-        let command = command_field.text.trim().to_owned();
-        if command.is_empty() {
-            return Err(bad(
-                command_field,
-                COLUMNS[0],
-                "the command is empty".into(),
-            ));
-        }
-        if let Err(error) = split_command(&command) {
-            return Err(bad(command_field, COLUMNS[0], error.to_string()));
-        }
-        let spawn = yes_no(required(1), COLUMNS[1])?;
-        let topic_field = required(2);
-        let topic = topic_field.text.trim();
-        let target = if topic.is_empty() {
-            return Err(bad(
-                topic_field,
-                COLUMNS[2],
-                "the topic is empty (use `local` or a blc's topic)".into(),
-            ));
-        } else if topic == LOCAL_TOPIC {
-            Target::Local
-        } else {
-            Target::Remote(topic.into())
-        };
-        let append_bp_address = yes_no(required(3), COLUMNS[3])?;
-        let auto_restart = yes_no(required(4), COLUMNS[4])?;
-        let (wait, wait_text) = match field(5) {
-            None => (Duration::ZERO, "0".to_owned()),
-            Some(field) => {
-                let text = field.text.trim();
-                let seconds = if text.is_empty() {
-                    0.0
-                } else {
-                    text.parse::<f64>().map_err(|_| {
-                        bad(
-                            field,
-                            COLUMNS[5],
-                            format!("expected seconds (a number), found {:?}", field.text),
-                        )
-                    })?
-                };
-                if !(0.0..=MAX_WAIT_SECONDS).contains(&seconds) {
-                    return Err(bad(
-                        field,
-                        COLUMNS[5],
-                        format!("{seconds} s is out of range (0 to {MAX_WAIT_SECONDS})"),
-                    ));
-                }
-                let shown = if text.is_empty() { "0" } else { text };
-                (Duration::from_secs_f64(seconds), shown.to_owned())
-            }
-        };
-        entries.push(LaunchEntry {
-            line: row.line,
-            command,
-            spawn,
-            target,
-            append_bp_address,
-            auto_restart,
-            wait,
-            wait_text,
-        });
+        entries.push(entry(&row, &required, index[COLUMNS.len() - 1])?);
     }
     if entries.is_empty() {
         return Err(LaunchFileError::NoEntries);
@@ -427,78 +324,91 @@ pub fn parse(text: &str) -> Result<Vec<LaunchEntry>, LaunchFileError> {
     Ok(entries)
 }
 
+/// One launch entry from a row whose width matches the header.
+fn entry(
+    row: &Row,
+    required: &[usize],
+    wait: Option<usize>,
+) -> Result<LaunchEntry, LaunchFileError> {
+    let command = row.text(required[0]).to_owned();
+    if command.is_empty() {
+        return Err(row.bad(required[0], COLUMNS[0], "the command is empty".into()));
+    }
+    if let Err(error) = split_command(&command) {
+        return Err(row.bad(required[0], COLUMNS[0], error.to_string()));
+    }
+    let spawn = yes_no(row, required[1], COLUMNS[1])?;
+    let topic = row.text(required[2]);
+    let target = if topic.is_empty() {
+        return Err(row.bad(
+            required[2],
+            COLUMNS[2],
+            "the topic is empty (use `local` or a blc's topic)".into(),
+        ));
+    } else if topic == LOCAL_TOPIC {
+        Target::Local
+    } else {
+        Target::Remote(topic.into())
+    };
+    let append_bp_address = yes_no(row, required[3], COLUMNS[3])?;
+    let auto_restart = yes_no(row, required[4], COLUMNS[4])?;
+    let (wait, wait_text) = match wait {
+        None => (Duration::ZERO, "0".to_owned()),
+        Some(position) => {
+            let text = row.text(position);
+            let seconds = if text.is_empty() {
+                0.0
+            } else {
+                text.parse::<f64>().map_err(|_| {
+                    row.bad(
+                        position,
+                        COLUMNS[5],
+                        format!("expected seconds (a number), found {text:?}"),
+                    )
+                })?
+            };
+            if !(0.0..=MAX_WAIT_SECONDS).contains(&seconds) {
+                return Err(row.bad(
+                    position,
+                    COLUMNS[5],
+                    format!("{seconds} s is out of range (0 to {MAX_WAIT_SECONDS})"),
+                ));
+            }
+            let shown = if text.is_empty() { "0" } else { text };
+            (Duration::from_secs_f64(seconds), shown.to_owned())
+        }
+    };
+    Ok(LaunchEntry {
+        line: usize::try_from(row.line).unwrap_or(usize::MAX),
+        command,
+        spawn,
+        target,
+        append_bp_address,
+        auto_restart,
+        wait,
+        wait_text,
+    })
+}
+
 /// Why a command line cannot be split into arguments.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SplitError {
-    /// A quote is not closed.
-    #[error("quote {quote} opened at character {position} of the command is not closed")]
-    UnclosedQuote {
-        /// The quote character.
-        quote: char,
-        /// 1-based character position in the command.
-        position: usize,
-    },
+    /// A quote is not closed, or the line ends in a lone backslash.
+    #[error("the command has a quote that is not closed (or ends in a backslash)")]
+    UnclosedQuote,
     /// Nothing to run.
     #[error("the command is empty")]
     Empty,
 }
 
-/// Splits a command line into program and arguments: whitespace separates, `"..."` and
-/// `'...'` group, a backslash escapes the next character outside single quotes. (Python's
-/// launcher splits on single spaces only; every command it runs splits the same here.)
+/// Splits a command line into program and arguments as a POSIX shell does (the `shlex`
+/// crate): whitespace separates, `'...'` is literal, `"..."` groups with `\"`/`\\` escapes, a
+/// backslash escapes the next character outside quotes, and a word starting with `#` begins a
+/// comment. (Python's launcher splits on single spaces only; every command it runs splits the
+/// same here, and quoted arguments with spaces work too.)
 pub fn split_command(command: &str) -> Result<Vec<String>, SplitError> {
-    let mut args = Vec::new();
-    let mut current = String::new();
-    let mut in_arg = false;
-    let mut chars = command.chars().enumerate();
-    while let Some((position, c)) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_arg {
-                    args.push(std::mem::take(&mut current));
-                    in_arg = false;
-                }
-            }
-            '"' | '\'' => {
-                in_arg = true;
-                loop {
-                    match chars.next() {
-                        None => {
-                            return Err(SplitError::UnclosedQuote {
-                                quote: c,
-                                position: position + 1,
-                            });
-                        }
-                        Some((_, q)) if q == c => break,
-                        Some((_, '\\')) if c == '"' => match chars.next() {
-                            Some((_, escaped)) => current.push(escaped),
-                            None => {
-                                return Err(SplitError::UnclosedQuote {
-                                    quote: c,
-                                    position: position + 1,
-                                });
-                            }
-                        },
-                        Some((_, inner)) => current.push(inner),
-                    }
-                }
-            }
-            '\\' => {
-                in_arg = true;
-                if let Some((_, escaped)) = chars.next() {
-                    current.push(escaped);
-                }
-            }
-            c => {
-                in_arg = true;
-                current.push(c);
-            }
-        }
-    }
-    if in_arg {
-        args.push(current);
-    }
+    let args = shlex::split(command).ok_or(SplitError::UnclosedQuote)?;
     if args.is_empty() {
         return Err(SplitError::Empty);
     }
@@ -614,13 +524,15 @@ mod tests {
         ));
 
         let error = parse(&format!("{HEADER}\"a,no,local,no,no,0\n")).unwrap_err();
-        assert_eq!(error, LaunchFileError::UnclosedQuote { line: 2, column: 1 });
-
-        let error = parse(&format!("{HEADER}\"a\"x,no,local,no,no,0\n")).unwrap_err();
+        assert_eq!(error, LaunchFileError::UnclosedQuote { line: 2 });
         assert_eq!(
-            error,
-            LaunchFileError::TextAfterQuote { line: 2, column: 4 }
+            error.to_string(),
+            "line 2: a quote opened in this row is not closed"
         );
+
+        // Text after a closing quote joins the field, as in Python's csv module.
+        let entries = parse(&format!("{HEADER}\"a\"x,no,local,no,no,0\n")).unwrap();
+        assert_eq!(entries[0].command, "ax");
 
         let error = parse(&format!("{HEADER}prog 'x,no,local,no,no,0\n")).unwrap_err();
         assert!(error.to_string().contains("not closed"), "{error}");
@@ -657,11 +569,66 @@ mod tests {
         assert_eq!(split_command("   ").unwrap_err(), SplitError::Empty);
         assert_eq!(
             split_command("a \"b").unwrap_err(),
-            SplitError::UnclosedQuote {
-                quote: '"',
-                position: 3
+            SplitError::UnclosedQuote
+        );
+        assert_eq!(
+            split_command("a 'b").unwrap_err(),
+            SplitError::UnclosedQuote
+        );
+        assert_eq!(
+            split_command("python3 echo.py --name 'my echo' -t 0.1").unwrap(),
+            ["python3", "echo.py", "--name", "my echo", "-t", "0.1"]
+        );
+    }
+
+    #[test]
+    fn lines_count_skipped_comment_blank_and_crlf_lines() {
+        let text = "command_string,spawn,topic,append_bp_address,auto_restart\r\n\
+                    \r\n\
+                    # first\r\n\
+                    # second\n\
+                    \n\
+                    a,no,local,no,no\r\n\
+                    b,no,local,no,no\n\
+                    \n\
+                    c,no,local,no,maybe\n";
+        let error = parse(text).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "line 9, column 15 (auto_restart): expected yes or no, found \"maybe\""
+        );
+        let entries = parse(&text.replace("maybe", "no")).unwrap();
+        let lines: Vec<usize> = entries.iter().map(|entry| entry.line).collect();
+        assert_eq!(lines, [6, 7, 9]);
+    }
+
+    #[test]
+    fn long_fields_and_quoted_line_breaks() {
+        // A field longer than the reader's output chunk, and a quoted field spanning lines:
+        // the next row's line and columns still count from the file.
+        let long = format!("prog {}", "x".repeat(3000));
+        let text = format!(
+            "{HEADER}{long},no,local,no,no,0\n\"prog 'a\nb'\",no,local,no,no,0\n  c , no,local,no,later,0\n"
+        );
+        let error = parse(&text).unwrap_err();
+        assert_eq!(
+            error,
+            LaunchFileError::BadField {
+                line: 5,
+                column: 19,
+                field: "auto_restart",
+                problem: "expected yes or no, found \"later\"".into()
             }
         );
+        let entries = parse(&text.replace("later", "no")).unwrap();
+        assert_eq!(entries[0].command, long);
+        assert_eq!(entries[1].command, "prog 'a\nb'");
+        assert_eq!(
+            split_command(&entries[1].command).unwrap(),
+            ["prog", "a\nb"]
+        );
+        assert_eq!(entries[2].command, "c");
+        assert_eq!(entries[2].line, 5);
     }
 
     proptest::proptest! {

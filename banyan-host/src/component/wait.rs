@@ -1,0 +1,482 @@
+//! The receive API and the one loop every wait of a component goes through.
+//!
+//! `wait_limit` is the driver of the component's sans-IO parts: it reads messages (a fast
+//! path without `poll(2)` while messages are queued), hands own probes to the proofs, asks
+//! the proofs ([`PathProof`](super::proof::PathProof), [`Health`](super::health::Health)) for their steps and performs
+//! them, polls the SUB socket, the stop socket, both monitors (routed by
+//! [`Watch`](super::events::Watch)), the [`Publisher`](super::Publisher) handles' pipe and —
+//! for the serial gateway — one extra file descriptor, and returns what the caller waits for.
+
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use super::health::SocketSide;
+use super::inbox::Read;
+use super::proof::{Backoff, Outcome, Step};
+use super::send_budget::zmtp_part;
+use super::{Component, Message, MessageRef};
+use crate::error::{Error, Result};
+
+/// Messages read without polling before a poll is forced, so that the stop signal,
+/// connection events, the handles' pipe and the gateway's link are never starved.
+const FAST_READS: u32 = 256;
+
+/// Longest wait between two probes of a caller's proof.
+const PROOF_MAX_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long a wait may last.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Limit {
+    Forever,
+    At(Instant),
+    /// From the first moment the wait has to block: the clock is read only when the wait
+    /// has to poll, never per message of a busy stream.
+    After(Duration),
+}
+
+/// What `wait_limit` ended with.
+pub(super) enum Raw {
+    /// A well-formed message (never an own probe) is in the inbox's frames.
+    Frames,
+    FdReady,
+    Timeout,
+    Stop,
+    /// The caller's proof ended.
+    Proof(Outcome),
+}
+
+/// What a component's wait ended with (the serial gateway's view).
+pub(crate) enum Incoming {
+    /// A well-formed message.
+    Message(Message),
+    /// The extra file descriptor is readable (or in error).
+    FdReady,
+    /// The deadline passed.
+    Timeout,
+    /// A [`ShutdownHandle`](super::ShutdownHandle) fired.
+    Stop,
+    /// The proof started with [`Component::start_proof`] came back.
+    Proven,
+    /// That proof gave up.
+    ProofGaveUp,
+}
+
+/// Where a run of proof steps stopped.
+enum Halt {
+    Wait(Option<Instant>),
+    Done(Outcome),
+}
+
+/// Performs one step of a proof on the component's sockets; counts published probe bytes
+/// in `wire`. Returns where the run stops, if it does.
+fn perform(
+    step: Step<'_>,
+    publisher: &zmq::Socket,
+    subscriber: &zmq::Socket,
+    wire: &mut u64,
+) -> Result<Option<Halt>> {
+    match step {
+        Step::Subscribe(topic) => subscriber.set_subscribe(topic.as_bytes())?,
+        Step::Unsubscribe(topic) => subscriber.set_unsubscribe(topic.as_bytes())?,
+        Step::Publish(topic, payload) => {
+            publisher.send(topic.as_bytes(), zmq::SNDMORE)?;
+            publisher.send(payload, 0)?;
+            *wire += zmtp_part(topic.len()) + zmtp_part(payload.len());
+        }
+        Step::Wait(at) => return Ok(Some(Halt::Wait(at))),
+        Step::Done(outcome) => return Ok(Some(Halt::Done(outcome))),
+    }
+    Ok(None)
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Component {
+    /// Blocks until a message arrives. Returns [`Error::Shutdown`] when a
+    /// [`ShutdownHandle`](super::ShutdownHandle) fired.
+    pub fn recv(&mut self) -> Result<Message> {
+        match self.recv_deadline(Limit::Forever)? {
+            Some(message) => Ok(message),
+            None => Err(Error::Shutdown),
+        }
+    }
+
+    /// Waits at most `timeout` for a message; `Ok(None)` when none came.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Message>> {
+        self.recv_deadline(Limit::After(timeout))
+    }
+
+    /// [`recv`](Self::recv) without a copy: the message is borrowed from the component until
+    /// the next receive. The fastest way to receive.
+    pub fn recv_ref(&mut self) -> Result<MessageRef<'_>> {
+        match self.recv_ref_deadline(Limit::Forever)? {
+            Some(message) => Ok(message),
+            None => Err(Error::Shutdown),
+        }
+    }
+
+    /// [`recv_timeout`](Self::recv_timeout) without a copy (see [`recv_ref`](Self::recv_ref)).
+    pub fn recv_ref_timeout(&mut self, timeout: Duration) -> Result<Option<MessageRef<'_>>> {
+        self.recv_ref_deadline(Limit::After(timeout))
+    }
+
+    /// Receives messages and hands each to `handler` until the handler returns
+    /// `ControlFlow::Break`, a [`ShutdownHandle`](super::ShutdownHandle) fires (both return
+    /// `Ok`), or an error occurs. Malformed messages from foreign publishers are logged and
+    /// skipped.
+    pub fn receive_loop<F>(&mut self, mut handler: F) -> Result<()>
+    where
+        F: FnMut(&mut Self, Message) -> Result<ControlFlow<()>>,
+    {
+        loop {
+            let message = match self.recv() {
+                Ok(message) => message,
+                Err(Error::Shutdown) => return Ok(()),
+                Err(error) => return Err(error),
+            };
+            if handler(self, message)?.is_break() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn recv_deadline(&mut self, limit: Limit) -> Result<Option<Message>> {
+        if let Some(message) = self.inbox.pop_pending() {
+            return Ok(Some(message));
+        }
+        loop {
+            match self.wait_limit(limit, None)? {
+                Raw::Frames => return Ok(Some(self.inbox.message().to_owned())),
+                Raw::Timeout => return Ok(None),
+                Raw::Stop => return Err(Error::Shutdown),
+                Raw::FdReady | Raw::Proof(_) => {}
+            }
+        }
+    }
+
+    fn recv_ref_deadline(&mut self, limit: Limit) -> Result<Option<MessageRef<'_>>> {
+        if let Some(message) = self.inbox.pop_pending() {
+            return Ok(Some(self.inbox.current.insert(message).as_ref()));
+        }
+        self.inbox.current = None;
+        loop {
+            match self.wait_limit(limit, None)? {
+                Raw::Frames => return Ok(Some(self.inbox.message())),
+                Raw::Timeout => return Ok(None),
+                Raw::Stop => return Err(Error::Shutdown),
+                Raw::FdReady | Raw::Proof(_) => {}
+            }
+        }
+    }
+
+    /// The next message without waiting (connection events and re-proofs handled as in any
+    /// receive): lets [`crate::multi::MultiComponent`] serve several components from one
+    /// poll.
+    pub(crate) fn try_next(&mut self) -> Result<Option<Message>> {
+        self.recv_timeout(Duration::ZERO)
+    }
+
+    /// Poll items that wake a waiting component: the subscriber, both connection monitors
+    /// and the handles' pipe.
+    pub(crate) fn wake_items(&self) -> Vec<zmq::PollItem<'_>> {
+        let mut items = vec![self.subscriber.as_poll_item(zmq::POLLIN)];
+        items.extend(
+            self.monitors
+                .sockets()
+                .into_iter()
+                .map(|monitor| monitor.as_poll_item(zmq::POLLIN)),
+        );
+        if let Some(outbox) = &self.outbox {
+            items.push(outbox.socket().as_poll_item(zmq::POLLIN));
+        }
+        items
+    }
+
+    /// Starts a non-blocking proof of every subscription made so far; the waits drive it and
+    /// report its end ([`Incoming::Proven`], [`Incoming::ProofGaveUp`]). A proof already
+    /// running is cancelled.
+    pub(crate) fn start_proof(&mut self) -> Result<()> {
+        self.abandon_proof()?;
+        let backoff = Backoff {
+            max: PROOF_MAX_INTERVAL,
+            give_up: Some(self.connect_timeout),
+        };
+        let mut proof = self.topics.next_proof(backoff)?;
+        // Subscribe and send the first probe now; the outcome (if it ends at once) is kept
+        // for the next wait.
+        let mut wire = 0;
+        while perform(
+            proof.poll(Instant::now()),
+            &self.publisher,
+            &self.subscriber,
+            &mut wire,
+        )?
+        .is_none()
+        {}
+        self.count_probe_bytes(wire);
+        self.proof = Some(proof);
+        Ok(())
+    }
+
+    /// Cancels the caller's proof, if one runs (its probe topic is unsubscribed at once).
+    pub(crate) fn abandon_proof(&mut self) -> Result<()> {
+        if let Some(mut proof) = self.proof.take() {
+            proof.cancel();
+            let mut wire = 0;
+            while !matches!(
+                perform(
+                    proof.poll(Instant::now()),
+                    &self.publisher,
+                    &self.subscriber,
+                    &mut wire
+                )?,
+                Some(Halt::Done(_))
+            ) {}
+        }
+        Ok(())
+    }
+
+    /// Waits for a message, the stop signal, the deadline, the end of the proof started with
+    /// [`start_proof`](Self::start_proof), or — when `fd` is given — for `fd` to become
+    /// readable. Lets the serial gateway serve a byte stream and the backplane from one
+    /// thread.
+    pub(crate) fn wait_with_fd(
+        &mut self,
+        deadline: Option<Instant>,
+        fd: Option<std::os::fd::RawFd>,
+    ) -> Result<Incoming> {
+        if let Some(message) = self.inbox.pop_pending() {
+            return Ok(Incoming::Message(message));
+        }
+        let limit = deadline.map_or(Limit::Forever, Limit::At);
+        Ok(match self.wait_limit(limit, fd)? {
+            Raw::Frames => Incoming::Message(self.inbox.message().to_owned()),
+            Raw::FdReady => Incoming::FdReady,
+            Raw::Timeout => Incoming::Timeout,
+            Raw::Stop => Incoming::Stop,
+            Raw::Proof(Outcome::Returned) => Incoming::Proven,
+            Raw::Proof(_) => Incoming::ProofGaveUp,
+        })
+    }
+
+    /// Proves the path with a blocking proof: messages arriving meanwhile are kept for the
+    /// next receive.
+    pub(super) fn prove_path(&mut self) -> Result<()> {
+        self.start_proof()?;
+        loop {
+            match self.wait_limit(Limit::Forever, None)? {
+                Raw::Frames => self.inbox.keep_pending(&self.name),
+                Raw::Proof(Outcome::Returned) => return Ok(()),
+                Raw::Proof(_) => {
+                    return Err(Error::NoBackplane {
+                        address: self.address.clone(),
+                        publisher_port: self.publisher_port,
+                        subscriber_port: self.subscriber_port,
+                        waited: self.connect_timeout,
+                    });
+                }
+                Raw::Stop => {
+                    self.abandon_proof()?;
+                    return Err(Error::Shutdown);
+                }
+                Raw::FdReady | Raw::Timeout => {}
+            }
+        }
+    }
+
+    fn count_probe_bytes(&mut self, wire: u64) {
+        if wire > 0
+            && let Some(budget) = self.watch.get_mut().budget.as_mut()
+        {
+            budget.count(wire);
+        }
+    }
+
+    /// Performs the due steps of the re-proof and of the caller's proof. Returns the
+    /// earliest wake-up they ask for, and the caller's proof's outcome if it ended.
+    fn drive_proofs(&mut self, now: Instant) -> Result<(Option<Instant>, Option<Outcome>)> {
+        let mut wire = 0;
+        let watch = self.watch.get_mut();
+        let health_wake = loop {
+            let step = watch.health.poll(now, &mut self.topics)?;
+            match perform(step, &self.publisher, &self.subscriber, &mut wire)? {
+                Some(Halt::Wait(at)) => break at,
+                Some(Halt::Done(_)) => break None,
+                None => {}
+            }
+        };
+        let (mut proof_wake, mut outcome) = (None, None);
+        if let Some(proof) = self.proof.as_mut() {
+            loop {
+                match perform(
+                    proof.poll(now),
+                    &self.publisher,
+                    &self.subscriber,
+                    &mut wire,
+                )? {
+                    Some(Halt::Wait(at)) => break proof_wake = at,
+                    Some(Halt::Done(done)) => break outcome = Some(done),
+                    None => {}
+                }
+            }
+        }
+        if let Some(done) = outcome {
+            self.proof = None;
+            if done == Outcome::Returned {
+                // A returned proof proves the path as well as a re-proof would have.
+                watch.health.proven_by_caller(&self.name);
+            }
+        }
+        self.count_probe_bytes(wire);
+        Ok((earliest(health_wake, proof_wake), outcome))
+    }
+
+    /// Waits for a message (read into the inbox's frames; own probes go to the proofs), the
+    /// stop signal, the limit, the end of the caller's proof or `fd`.
+    pub(super) fn wait_limit(
+        &mut self,
+        mut limit: Limit,
+        fd: Option<std::os::fd::RawFd>,
+    ) -> Result<Raw> {
+        loop {
+            // Fast path: under load a message is usually queued already, and reading it
+            // directly costs a fraction of a poll(2).
+            if self.inbox.fast_reads < FAST_READS {
+                match self.inbox.try_read(&self.subscriber, &self.name)? {
+                    Read::Message => {
+                        self.inbox.fast_reads += 1;
+                        let topic = self.inbox.topic();
+                        if !topic.starts_with(self.topics.base.as_bytes()) {
+                            return Ok(Raw::Frames);
+                        }
+                        if let Some(proof) = self.proof.as_mut() {
+                            proof.on_probe(topic);
+                        }
+                        self.watch.get_mut().health.on_probe(topic);
+                        // Drive the proofs at once.
+                        self.inbox.fast_reads = FAST_READS;
+                        continue;
+                    }
+                    Read::Dropped => {
+                        self.inbox.fast_reads += 1;
+                        continue;
+                    }
+                    Read::Empty => {}
+                }
+            }
+            self.inbox.fast_reads = 0;
+            let now = Instant::now();
+            if let Limit::After(timeout) = limit {
+                limit = Limit::At(now + timeout);
+            }
+            let deadline = match limit {
+                Limit::At(deadline) => Some(deadline),
+                Limit::Forever | Limit::After(_) => None,
+            };
+            let (probe_at, outcome) = self.drive_proofs(now)?;
+            if let Some(outcome) = outcome {
+                return Ok(Raw::Proof(outcome));
+            }
+            let timeout = match earliest(deadline, probe_at) {
+                None => -1,
+                Some(wake) => millis(wake.saturating_duration_since(now)),
+            };
+            let ready = self.poll(timeout, fd)?;
+            if ready.stop {
+                self.stop.recv_bytes(0)?;
+                return Ok(Raw::Stop);
+            }
+            let watch = self.watch.get_mut();
+            if ready.monitors[0] {
+                self.monitors
+                    .pump(SocketSide::Publisher, watch, &self.name)?;
+            }
+            if ready.monitors[1] {
+                self.monitors
+                    .pump(SocketSide::Subscriber, watch, &self.name)?;
+            }
+            if ready.outbox {
+                self.drain_outbox()?;
+            }
+            if ready.fd {
+                return Ok(Raw::FdReady);
+            }
+            if ready.subscriber {
+                continue; // read by the fast path
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Ok(Raw::Timeout);
+            }
+        }
+    }
+
+    /// One `zmq_poll` of everything a wait listens to.
+    fn poll(&self, timeout: i64, fd: Option<std::os::fd::RawFd>) -> Result<Ready> {
+        let [pub_monitor, sub_monitor] = self.monitors.sockets();
+        let mut items = [
+            self.subscriber.as_poll_item(zmq::POLLIN),
+            self.stop.as_poll_item(zmq::POLLIN),
+            pub_monitor.as_poll_item(zmq::POLLIN),
+            sub_monitor.as_poll_item(zmq::POLLIN),
+            zmq::PollItem::from_fd(-1, zmq::POLLIN),
+            zmq::PollItem::from_fd(-1, zmq::POLLIN),
+        ];
+        let mut used = 4;
+        let outbox_at = self.outbox.as_ref().map(|outbox| {
+            items[used] = outbox.socket().as_poll_item(zmq::POLLIN);
+            used += 1;
+            used - 1
+        });
+        let fd_at = fd.map(|fd| {
+            items[used] = zmq::PollItem::from_fd(fd, zmq::POLLIN);
+            used += 1;
+            used - 1
+        });
+        match zmq::poll(&mut items[..used], timeout) {
+            // A signal (e.g. the Ctrl-C that is about to stop us) interrupted the wait; the
+            // stop socket tells whether to return.
+            Err(zmq::Error::EINTR) => return Ok(Ready::default()),
+            other => other?,
+        };
+        Ok(Ready {
+            subscriber: items[0].is_readable(),
+            stop: items[1].is_readable(),
+            monitors: [items[2].is_readable(), items[3].is_readable()],
+            outbox: outbox_at.is_some_and(|at| items[at].is_readable()),
+            fd: fd_at.is_some_and(|at| {
+                items[at]
+                    .get_revents()
+                    .intersects(zmq::POLLIN | zmq::POLLERR)
+            }),
+        })
+    }
+
+    /// Sends a batch of what [`Publisher`](super::Publisher) handles queued.
+    fn drain_outbox(&mut self) -> Result<()> {
+        let Some(mut outbox) = self.outbox.take() else {
+            return Ok(());
+        };
+        let result = outbox.drain(|topic, payload| self.publish_frames(topic, payload));
+        self.outbox = Some(outbox);
+        result
+    }
+}
+
+/// What a poll found readable.
+#[derive(Debug, Default)]
+struct Ready {
+    subscriber: bool,
+    stop: bool,
+    monitors: [bool; 2],
+    outbox: bool,
+    fd: bool,
+}
