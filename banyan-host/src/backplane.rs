@@ -40,6 +40,7 @@ use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::monitor::{EVENT_ACCEPTED, EVENT_DISCONNECTED, read_event};
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, bind_endpoint, endpoint_port};
+use crate::subscriptions::{Ledger, Over, SubscriptionLimits, Upstream};
 
 /// How to bind a backplane.
 #[derive(Debug, Clone)]
@@ -54,6 +55,8 @@ pub struct BackplaneConfig {
     pub limits: Limits,
     /// Who may connect (open by default, as Python Banyan).
     pub access: AccessControl,
+    /// What one subscriber connection may subscribe to (see [`crate::subscriptions`]).
+    pub subscriptions: SubscriptionLimits,
 }
 
 impl Default for BackplaneConfig {
@@ -64,6 +67,7 @@ impl Default for BackplaneConfig {
             subscriber_port: DEFAULT_SUBSCRIBER_PORT,
             limits: Limits::default(),
             access: AccessControl::open(),
+            subscriptions: SubscriptionLimits::default(),
         }
     }
 }
@@ -101,6 +105,8 @@ pub struct ForwardStats {
     oversize: AtomicU64,
     evicted: AtomicU64,
     queued_peak: AtomicU64,
+    subscription_closed: AtomicU64,
+    subscriptions: AtomicU64,
 }
 
 impl ForwardStats {
@@ -132,55 +138,39 @@ impl ForwardStats {
     pub fn queued_peak(&self) -> u64 {
         self.queued_peak.load(Ordering::Relaxed)
     }
+
+    /// Subscriber connections closed because they held more subscriptions than
+    /// [`SubscriptionLimits`] allow (see [`crate::subscriptions`]).
+    pub fn subscription_closed(&self) -> u64 {
+        self.subscription_closed.load(Ordering::Relaxed)
+    }
+
+    /// Subscribe and cancel messages the subscribers sent (each is in force once counted here).
+    pub fn subscriptions(&self) -> u64 {
+        self.subscriptions.load(Ordering::Relaxed)
+    }
 }
 
-/// The byte budget at work in the forwarder: the [`Budget`] decisions, the monitor socket that
-/// reports subscriber connections, and when to look again without traffic.
+/// The byte budget at work in the forwarder: the [`Budget`] decisions and when to look again
+/// without traffic.
 struct Guard {
     budget: Budget,
-    monitor: zmq::Socket,
     probe: SystemProbe,
     recheck_at: Option<Instant>,
 }
 
 impl Guard {
-    /// Watches `backend`'s connections through a socket monitor; `None` without a budget or
-    /// where the heap cannot be measured.
-    fn start(ctx: &zmq::Context, backend: &zmq::Socket, limits: &Limits) -> Result<Option<Self>> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
+    /// `None` without a budget or where the heap cannot be measured.
+    fn start(limits: &Limits) -> Option<Self> {
         let mut probe = SystemProbe;
-        let Some(budget) = limits
+        let budget = limits
             .queue_budget
-            .and_then(|bytes| Budget::new(bytes, &mut probe))
-        else {
-            return Ok(None);
-        };
-        let endpoint = format!(
-            "inproc://banyan-backplane-monitor-{}",
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        backend.monitor(&endpoint, i32::from(EVENT_ACCEPTED | EVENT_DISCONNECTED))?;
-        let monitor = ctx.socket(zmq::PAIR)?;
-        monitor.connect(&endpoint)?;
-        Ok(Some(Self {
+            .and_then(|bytes| Budget::new(bytes, &mut probe))?;
+        Some(Self {
             budget,
-            monitor,
             probe,
             recheck_at: None,
-        }))
-    }
-
-    /// Reads the monitor's pending events: connections accepted and gone.
-    fn events(&mut self) -> Result<()> {
-        while let Some(event) = read_event(&self.monitor)? {
-            let fd = std::os::fd::RawFd::try_from(event.value).unwrap_or(-1);
-            match event.code {
-                EVENT_ACCEPTED => self.budget.accepted(fd, &mut self.probe),
-                EVENT_DISCONNECTED => self.budget.disconnected(fd),
-                _ => {}
-            }
-        }
-        Ok(())
+        })
     }
 
     fn check(&mut self, stats: &ForwardStats) {
@@ -212,6 +202,20 @@ impl Guard {
     }
 }
 
+/// The subscriber side's connections as libzmq's socket monitor reports them, for the byte
+/// budget and the subscription ledger.
+fn watch_connections(ctx: &zmq::Context, backend: &zmq::Socket) -> Result<zmq::Socket> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let endpoint = format!(
+        "inproc://banyan-backplane-monitor-{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    backend.monitor(&endpoint, i32::from(EVENT_ACCEPTED | EVENT_DISCONNECTED))?;
+    let monitor = ctx.socket(zmq::PAIR)?;
+    monitor.connect(&endpoint)?;
+    Ok(monitor)
+}
+
 /// The peers whose dropped messages were logged: each is logged once, later drops are only
 /// counted. Bounded: past [`DropLog::MAX_PEERS`] distinct peers nothing more is logged.
 #[derive(Debug, Default)]
@@ -225,10 +229,15 @@ impl DropLog {
     /// The sender's address (libzmq's `Peer-Address` of the message) if nothing from it was
     /// logged yet; `None` otherwise.
     fn first_from(&mut self, part: &mut zmq::Message) -> Option<String> {
+        let peer = part.gets("Peer-Address").unwrap_or("unknown").to_owned();
+        self.first(peer)
+    }
+
+    /// `peer` if it was not logged yet.
+    fn first(&mut self, peer: String) -> Option<String> {
         if self.logged.len() >= Self::MAX_PEERS {
             return None;
         }
-        let peer = part.gets("Peer-Address").unwrap_or("unknown").to_owned();
         self.logged.insert(peer.clone()).then_some(peer)
     }
 }
@@ -236,18 +245,133 @@ impl DropLog {
 /// Messages moved without polling before the control socket is checked.
 const BATCH: usize = 1024;
 
+/// The forwarder's state besides its sockets.
+struct Forwarder<'a> {
+    limits: Limits,
+    stats: &'a ForwardStats,
+    /// The subscriber side's connection events (with a budget or subscription limits).
+    monitor: Option<zmq::Socket>,
+    guard: Option<Guard>,
+    ledger: Option<Ledger>,
+    drops: DropLog,
+    closures: DropLog,
+}
+
+impl Forwarder<'_> {
+    /// Reads the monitor's pending events: subscriber connections accepted and gone.
+    fn events(&mut self) -> Result<()> {
+        let Some(monitor) = &self.monitor else {
+            return Ok(());
+        };
+        while let Some(event) = read_event(monitor)? {
+            let fd = std::os::fd::RawFd::try_from(event.value).unwrap_or(-1);
+            match event.code {
+                EVENT_ACCEPTED => {
+                    if let Some(guard) = self.guard.as_mut() {
+                        guard.budget.accepted(fd, &mut guard.probe);
+                    }
+                    if let Some(ledger) = self.ledger.as_mut() {
+                        ledger.accepted(fd, crate::sys::addresses(fd));
+                    }
+                }
+                EVENT_DISCONNECTED => {
+                    if let Some(guard) = self.guard.as_mut() {
+                        guard.budget.disconnected(fd);
+                    }
+                    if let Some(ledger) = self.ledger.as_mut() {
+                        ledger.disconnected(fd);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes every (un)subscription the subscriber socket applied since the last call and
+    /// charges it to its connection. Reading the socket also makes libzmq process its pending
+    /// commands, which is what puts a subscription that arrived in force (see the README,
+    /// "Subscriptions are in force before the next message").
+    fn upstream(&mut self, backend: &zmq::Socket) -> Result<()> {
+        // Connections accepted before these messages were read are known first.
+        self.events()?;
+        let mut message = zmq::Message::new();
+        loop {
+            match backend.recv(&mut message, zmq::DONTWAIT) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) => return Ok(()),
+                Err(zmq::Error::EINTR) => continue,
+                Err(error) => return Err(error.into()),
+            }
+            if matches!(Upstream::parse(&message), Upstream::Other) {
+                continue;
+            }
+            self.stats.subscriptions.fetch_add(1, Ordering::Relaxed);
+            let Some(ledger) = self.ledger.as_mut() else {
+                continue;
+            };
+            // libzmq's private per-connection property (what ZMQ_SRCFD reads); absent on the
+            // cancellations libzmq generates itself when a connection goes.
+            let Some(fd) = message
+                .gets("__fd")
+                .and_then(|fd| fd.parse::<std::os::fd::RawFd>().ok())
+            else {
+                continue;
+            };
+            if !ledger.knows(fd) {
+                ledger.accepted(fd, crate::sys::addresses(fd));
+            }
+            let upstream = Upstream::parse(&message);
+            if let Some(over) = ledger.upstream(fd, upstream) {
+                self.close(over);
+            }
+        }
+    }
+
+    /// Closes a subscriber connection that passed its subscription limits.
+    fn close(&mut self, over: Over) {
+        // Act on the descriptor only while it still carries the connection accepted there.
+        let Some((_, peer)) = over
+            .addresses
+            .filter(|&addresses| crate::sys::addresses(over.fd) == Some(addresses))
+        else {
+            return;
+        };
+        if let Err(error) = crate::sys::shut_down(over.fd) {
+            tracing::warn!(%error, %peer, "cannot close a subscriber over its subscription limits");
+            return;
+        }
+        self.stats
+            .subscription_closed
+            .fetch_add(1, Ordering::Relaxed);
+        if self.closures.first(peer.ip().to_string()).is_some() {
+            tracing::warn!(
+                %peer,
+                topics = over.count,
+                bytes = over.bytes,
+                max_subscriptions = ?self.ledger.as_ref().map(Ledger::limits).and_then(|l| l.max_count),
+                max_bytes = ?self.ledger.as_ref().map(Ledger::limits).and_then(|l| l.max_bytes),
+                "closing a subscriber that holds more subscriptions than allowed \
+                 (--max-subscriptions, --max-subscription-kib); it reconnects by itself and is \
+                 closed again while it keeps them; further closures from this address are only \
+                 counted"
+            );
+        }
+    }
+}
+
 /// The forwarder loop: moves `[topic, payload]` messages from `frontend` to `backend`,
-/// dropping those over the size limit (see [`crate::limits`]) and keeping the queues within
-/// the byte budget (`guard`, see [`crate::budget`]), until "TERMINATE" arrives on `control`.
+/// dropping those over the size limit (see [`crate::limits`]), keeping the queues within the
+/// byte budget (see [`crate::budget`]) and the subscriptions within their limits (see
+/// [`crate::subscriptions`]), until "TERMINATE" arrives on `control`.
 fn forward(
     frontend: &zmq::Socket,
     backend: &zmq::Socket,
     control: &zmq::Socket,
-    mut guard: Option<Guard>,
-    limits: Limits,
-    stats: &ForwardStats,
+    state: &mut Forwarder<'_>,
 ) -> Result<()> {
-    let mut drops = DropLog::default();
+    let limits = state.limits;
+    let stats = state.stats;
     loop {
         for _ in 0..BATCH {
             let mut topic = zmq::Message::new();
@@ -269,7 +393,7 @@ fn forward(
                         parts += 1;
                     }
                     stats.malformed.fetch_add(1, Ordering::Relaxed);
-                    if let Some(peer) = drops.first_from(&mut topic) {
+                    if let Some(peer) = state.drops.first_from(&mut topic) {
                         tracing::warn!(
                             %peer,
                             parts,
@@ -286,7 +410,7 @@ fn forward(
             let len = topic.len() + payload.as_ref().map_or(0, |payload| payload.len());
             if limits.max_message.is_some_and(|limit| len > limit) {
                 stats.oversize.fetch_add(1, Ordering::Relaxed);
-                if let Some(peer) = drops.first_from(&mut topic) {
+                if let Some(peer) = state.drops.first_from(&mut topic) {
                     tracing::warn!(
                         %peer,
                         len,
@@ -305,40 +429,48 @@ fn forward(
                 None => backend.send(topic, 0)?,
             }
             stats.forwarded.fetch_add(1, Ordering::Relaxed);
-            if let Some(guard) = guard.as_mut()
+            if let Some(guard) = state.guard.as_mut()
                 && guard.budget.forwarded(len)
             {
-                guard.events()?;
-                guard.check(stats);
+                state.events()?;
+                if let Some(guard) = state.guard.as_mut() {
+                    guard.check(stats);
+                }
             }
         }
-        let (in_ready, stop, events) = {
-            let timeout = guard.as_ref().map_or(-1, Guard::poll_timeout);
-            // Without a guard the third item repeats the control socket and is not polled.
+        // Subscriptions that came in meanwhile are in force before the next batch.
+        state.upstream(backend)?;
+        let (stop, events) = {
+            let timeout = state.guard.as_ref().map_or(-1, Guard::poll_timeout);
+            // The subscriber socket is polled too: its subscriptions are read (and put in
+            // force) as soon as they arrive, also while nothing is forwarded. Without a
+            // monitor the fourth item repeats the control socket and is not polled.
             let mut items = [
                 frontend.as_poll_item(zmq::POLLIN),
                 control.as_poll_item(zmq::POLLIN),
-                guard
+                backend.as_poll_item(zmq::POLLIN),
+                state
+                    .monitor
                     .as_ref()
-                    .map_or(control, |guard| &guard.monitor)
+                    .unwrap_or(control)
                     .as_poll_item(zmq::POLLIN),
             ];
-            let used = if guard.is_some() { 3 } else { 2 };
+            let used = if state.monitor.is_some() { 4 } else { 3 };
             match zmq::poll(&mut items[..used], timeout) {
                 // A signal delivered to this thread interrupted the wait: resume.
                 Err(zmq::Error::EINTR) => continue,
                 other => other?,
             };
-            let events = used == 3 && items[2].is_readable();
-            (items[0].is_readable(), items[1].is_readable(), events)
+            let events = used == 4 && items[3].is_readable();
+            (items[1].is_readable(), events)
         };
-        if let Some(guard) = guard.as_mut() {
-            if events {
-                guard.events()?;
-            }
-            if guard.recheck_at.is_some_and(|at| at <= Instant::now()) {
-                guard.check(stats);
-            }
+        if events {
+            state.events()?;
+        }
+        if let Some(guard) = state.guard.as_mut()
+            && guard.recheck_at.is_some_and(|at| at <= Instant::now())
+        {
+            guard.check(stats);
         }
         if stop {
             let command = control.recv_bytes(0)?;
@@ -346,7 +478,6 @@ fn forward(
                 return Ok(());
             }
         }
-        let _ = in_ready; // read by the batch above
     }
 }
 
@@ -399,14 +530,27 @@ impl Backplane {
         config.access.apply_server(&frontend)?;
         frontend.set_linger(0)?;
         frontend.set_subscribe(b"")?;
-        let mut backend = ctx.socket(zmq::PUB)?;
+        // An XPUB, not a PUB: it filters the same way and also hands every (un)subscription
+        // to the forwarder, which counts them per connection (crate::subscriptions) and, by
+        // reading the socket, makes libzmq put them in force promptly.
+        let mut backend = ctx.socket(zmq::XPUB)?;
+        crate::limits::set_int_option(&mut backend, zmq_sys::ZMQ_XPUB_VERBOSER, 1)?;
         config.limits.apply_send(&backend)?;
         // Subscribers send only subscriptions upstream; they too are size-limited.
-        config.limits.apply_receive(&backend)?;
+        config
+            .limits
+            .apply_subscriptions(&backend, &config.subscriptions)?;
         config.limits.apply_stall_timeout(&mut backend)?;
         config.access.apply_server(&backend)?;
         backend.set_linger(0)?;
-        let guard = Guard::start(&ctx, &backend, &config.limits)?;
+        let guard = Guard::start(&config.limits);
+        let ledger =
+            (!config.subscriptions.is_unlimited()).then(|| Ledger::new(config.subscriptions));
+        let monitor = if guard.is_some() || ledger.is_some() {
+            Some(watch_connections(&ctx, &backend)?)
+        } else {
+            None
+        };
         let publisher_port = bind(&frontend, &config.bind, config.publisher_port)?;
         let subscriber_port = bind(&backend, &config.bind, config.subscriber_port)?;
 
@@ -423,14 +567,17 @@ impl Backplane {
         let thread = std::thread::Builder::new()
             .name("banyan-backplane".into())
             .spawn(move || {
-                let result = forward(
-                    &frontend,
-                    &backend,
-                    &proxy_control,
-                    guard,
+                let mut state = Forwarder {
                     limits,
-                    &thread_stats,
-                );
+                    stats: &thread_stats,
+                    monitor,
+                    guard,
+                    ledger,
+                    drops: DropLog::default(),
+                    closures: DropLog::default(),
+                };
+                let result = forward(&frontend, &backend, &proxy_control, &mut state);
+                drop(state);
                 drop((frontend, backend, proxy_control));
                 drop(ctx);
                 result
@@ -443,6 +590,8 @@ impl Backplane {
             send_hwm = config.limits.send_hwm(),
             stall_timeout = ?config.limits.stall_timeout,
             max_message = ?config.limits.max_message,
+            max_subscriptions = ?config.subscriptions.max_count,
+            max_subscription_bytes = ?config.subscriptions.max_bytes,
             allow = ?config.access.allow,
             plain_users = config.access.plain.len(),
             "backplane forwarding"

@@ -38,6 +38,7 @@ mod monitor;
 pub mod multi;
 pub mod net;
 pub mod pyjson;
+pub mod subscriptions;
 mod sys;
 
 pub use access::{AccessControl, PlainCredentials};

@@ -201,6 +201,25 @@ impl Limits {
         socket.set_rcvhwm(self.hwm())
     }
 
+    /// Applies the size limit and queue bound to a backplane's subscriber socket, whose peers
+    /// send only subscriptions upstream: a part is at most one subscription (the subscribe byte
+    /// and a topic within both `max_message` and the per-connection byte bound; a longer one
+    /// makes libzmq close that connection before allocating for it), and the queue of
+    /// subscriptions not yet read holds `budget / (that size + MESSAGE_OVERHEAD)` of them.
+    pub(crate) fn apply_subscriptions(
+        &self,
+        socket: &zmq::Socket,
+        subscriptions: &crate::subscriptions::SubscriptionLimits,
+    ) -> zmq::Result<()> {
+        let by_bytes = subscriptions.max_bytes.map(|bytes| bytes.saturating_add(1));
+        let largest = match (self.max_message, by_bytes) {
+            (Some(message), Some(bytes)) => Some(message.min(bytes)),
+            (message, bytes) => message.or(bytes),
+        };
+        socket.set_maxmsgsize(largest.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)))?;
+        socket.set_rcvhwm(self.count(largest.unwrap_or(DEFAULT_MAX_MESSAGE)))
+    }
+
     /// Applies the queue bound to a sending socket.
     pub(crate) fn apply_send(&self, socket: &zmq::Socket) -> zmq::Result<()> {
         socket.set_sndhwm(self.send_hwm())
@@ -223,16 +242,23 @@ impl Limits {
 }
 
 /// `zmq_setsockopt(ZMQ_TCP_MAXRT)`, which the `zmq` crate does not wrap.
-#[allow(unsafe_code)]
 fn set_tcp_maxrt(socket: &mut zmq::Socket, millis: i32) -> zmq::Result<()> {
-    let value: std::ffi::c_int = millis;
+    set_int_option(socket, zmq_sys::ZMQ_TCP_MAXRT, millis)
+}
+
+/// `zmq_setsockopt` of an int-valued option the `zmq` crate does not wrap (`ZMQ_TCP_MAXRT`,
+/// `ZMQ_XPUB_VERBOSER`).
+#[allow(unsafe_code)]
+pub(crate) fn set_int_option(socket: &mut zmq::Socket, option: u32, value: i32) -> zmq::Result<()> {
+    let value: std::ffi::c_int = value;
+    let option = std::ffi::c_int::try_from(option).map_err(|_| zmq::Error::EINVAL)?;
     // SAFETY: the socket pointer is live for the call (`socket` is borrowed), and the option
     // value is a C int passed by address with its exact size, as zmq_setsockopt documents for
-    // ZMQ_TCP_MAXRT.
+    // the int-valued options this is used for.
     let rc = unsafe {
         zmq_sys::zmq_setsockopt(
             socket.as_mut_ptr(),
-            zmq_sys::ZMQ_TCP_MAXRT as std::ffi::c_int,
+            option,
             (&value as *const std::ffi::c_int).cast(),
             std::mem::size_of::<std::ffi::c_int>(),
         )
