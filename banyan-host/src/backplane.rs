@@ -242,6 +242,10 @@ impl DropLog {
     }
 }
 
+/// The kernel receive buffer of each subscriber connection (`SO_RCVBUF`), which carries only
+/// subscriptions and heartbeats.
+const SUBSCRIBER_RCVBUF: i32 = 64 * 1024;
+
 /// Messages moved without polling before the control socket is checked.
 const BATCH: usize = 1024;
 
@@ -540,6 +544,11 @@ impl Backplane {
         config
             .limits
             .apply_subscriptions(&backend, &config.subscriptions)?;
+        // What a subscriber sends is only its subscriptions: a small kernel receive buffer
+        // bounds how many more a closed connection still delivers (a shut-down socket's
+        // buffered bytes are still read; with loopback's autotuned megabytes that was tens of
+        // thousands of subscriptions past the bound). Sending is not affected.
+        backend.set_rcvbuf(SUBSCRIBER_RCVBUF)?;
         config.limits.apply_stall_timeout(&mut backend)?;
         config.access.apply_server(&backend)?;
         backend.set_linger(0)?;
