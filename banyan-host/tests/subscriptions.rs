@@ -8,9 +8,8 @@ use banyan_host::limits::Limits;
 use banyan_host::subscriptions::SubscriptionLimits;
 use banyan_host::{Backplane, BackplaneConfig};
 
-mod common;
-
-use common::WAIT;
+/// How long a test waits for anything before failing.
+const WAIT: Duration = Duration::from_secs(30);
 
 fn backplane(subscriptions: SubscriptionLimits) -> Backplane {
     Backplane::bind(&BackplaneConfig {
