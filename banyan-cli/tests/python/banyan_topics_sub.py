@@ -17,8 +17,8 @@ sub_port, pub_port, topics, expected = (int(arg) for arg in sys.argv[1:5])
 
 class Counter(BanyanBase):
     def __init__(self):
-        super().__init__(back_plane_ip_address="127.0.0.1", subscriber_port=sub_port,
-                         publisher_port=pub_port, process_name="banyan_topics_sub",
+        super().__init__(back_plane_ip_address="127.0.0.1", subscriber_port=str(sub_port),
+                         publisher_port=str(pub_port), process_name="banyan_topics_sub",
                          loop_time=0.001)
         for i in range(topics):
             self.set_subscriber_topic("topic%05d" % i)
