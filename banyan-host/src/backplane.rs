@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::monitor::{EVENT_ACCEPTED, EVENT_DISCONNECTED, read_event};
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, bind_endpoint, endpoint_port};
-use crate::subscriptions::{Ledger, Over, SubscriptionLimits, Upstream};
+use crate::subscriptions::{FLOOD_TICK, FloodWatch, Ledger, Over, SubscriptionLimits, Upstream};
 
 /// How to bind a backplane.
 #[derive(Debug, Clone)]
@@ -95,6 +95,8 @@ pub struct Backplane {
     access_stats: Arc<AccessStats>,
     forward_stats: Arc<ForwardStats>,
     zap: Option<ZapHandler>,
+    /// The flood watch's thread and its stop flag.
+    flood_watch: Option<(Arc<std::sync::atomic::AtomicBool>, JoinHandle<()>)>,
 }
 
 /// Counters of the forwarder.
@@ -271,6 +273,7 @@ impl Forwarder<'_> {
             let fd = std::os::fd::RawFd::try_from(event.value).unwrap_or(-1);
             match event.code {
                 EVENT_ACCEPTED => {
+                    tracing::debug!(fd, "subscriber accepted");
                     if let Some(guard) = self.guard.as_mut() {
                         guard.budget.accepted(fd, &mut guard.probe);
                     }
@@ -279,6 +282,7 @@ impl Forwarder<'_> {
                     }
                 }
                 EVENT_DISCONNECTED => {
+                    tracing::debug!(fd, "subscriber gone");
                     if let Some(guard) = self.guard.as_mut() {
                         guard.budget.disconnected(fd);
                     }
@@ -292,15 +296,16 @@ impl Forwarder<'_> {
         Ok(())
     }
 
-    /// Takes every (un)subscription the subscriber socket applied since the last call and
-    /// charges it to its connection. Reading the socket also makes libzmq process its pending
-    /// commands, which is what puts a subscription that arrived in force (see the README,
-    /// "Subscriptions are in force before the next message").
+    /// Takes the (un)subscriptions the subscriber socket applied since the last call (at most
+    /// [`BATCH`], so that a flood of them does not starve forwarding: the poll finds the rest)
+    /// and charges each to its connection. Reading the socket also makes libzmq process its
+    /// pending commands, which is what puts a subscription that arrived in force (see the
+    /// README, "Subscriptions").
     fn upstream(&mut self, backend: &zmq::Socket) -> Result<()> {
         // Connections accepted before these messages were read are known first.
         self.events()?;
         let mut message = zmq::Message::new();
-        loop {
+        for _ in 0..BATCH {
             match backend.recv(&mut message, zmq::DONTWAIT) {
                 Ok(()) => {}
                 Err(zmq::Error::EAGAIN) => return Ok(()),
@@ -311,9 +316,9 @@ impl Forwarder<'_> {
                 continue;
             }
             self.stats.subscriptions.fetch_add(1, Ordering::Relaxed);
-            let Some(ledger) = self.ledger.as_mut() else {
+            if self.ledger.is_none() {
                 continue;
-            };
+            }
             // libzmq's private per-connection property (what ZMQ_SRCFD reads); absent on the
             // cancellations libzmq generates itself when a connection goes.
             let Some(fd) = message
@@ -322,26 +327,40 @@ impl Forwarder<'_> {
             else {
                 continue;
             };
+            // A descriptor not known, or closed by us, may carry a new connection by now:
+            // the monitor says so (its ACCEPTED event opens a fresh account).
+            if self
+                .ledger
+                .as_ref()
+                .is_some_and(|ledger| !ledger.knows(fd) || ledger.is_closed(fd))
+            {
+                self.events()?;
+            }
+            let Some(ledger) = self.ledger.as_mut() else {
+                continue;
+            };
             if !ledger.knows(fd) {
                 ledger.accepted(fd, crate::sys::addresses(fd));
             }
-            let upstream = Upstream::parse(&message);
-            if let Some(over) = ledger.upstream(fd, upstream) {
+            if let Some(over) = ledger.upstream(fd, Upstream::parse(&message)) {
                 self.close(over);
             }
         }
+        Ok(())
     }
 
     /// Closes a subscriber connection that passed its subscription limits.
     fn close(&mut self, over: Over) {
         // Act on the descriptor only while it still carries the connection accepted there.
+        let current = crate::sys::addresses(over.fd);
         let Some((_, peer)) = over
             .addresses
-            .filter(|&addresses| crate::sys::addresses(over.fd) == Some(addresses))
+            .filter(|&addresses| current == Some(addresses))
         else {
+            tracing::debug!(fd = over.fd, accepted = ?over.addresses, ?current, "not closing: the descriptor carries another connection");
             return;
         };
-        if let Err(error) = crate::sys::shut_down(over.fd) {
+        if let Err(error) = crate::sys::abort(over.fd) {
             tracing::warn!(%error, %peer, "cannot close a subscriber over its subscription limits");
             return;
         }
@@ -360,6 +379,49 @@ impl Forwarder<'_> {
                  closed again while it keeps them; further closures from this address are only \
                  counted"
             );
+        }
+    }
+}
+
+/// The flood watch's loop (see [`FloodWatch`]): every [`FLOOD_TICK`], the byte counts of the
+/// connections accepted on `subscriber_port`; those that flood are aborted, logged once per
+/// address and counted with the subscription closures.
+fn watch_floods(
+    mut watch: FloodWatch,
+    subscriber_port: u16,
+    stats: &ForwardStats,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    let mut logged = DropLog::default();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(FLOOD_TICK);
+        let connections: Vec<_> = crate::sys::open_descriptors()
+            .into_iter()
+            .filter_map(|fd| {
+                let (local, peer) = crate::sys::addresses(fd)?;
+                (local.port() == subscriber_port)
+                    .then(|| Some((fd, peer, crate::sys::tcp_bytes_received(fd)?)))?
+            })
+            .collect();
+        for (fd, peer, sent) in watch.tick(Instant::now(), &connections) {
+            // Only while the descriptor still carries that connection.
+            if crate::sys::addresses(fd).map(|(_, current)| current) != Some(peer)
+                || crate::sys::abort(fd).is_err()
+            {
+                continue;
+            }
+            stats.subscription_closed.fetch_add(1, Ordering::Relaxed);
+            if logged.first(peer.ip().to_string()).is_some() {
+                tracing::warn!(
+                    %peer,
+                    sent,
+                    allowance = watch.capacity(),
+                    "closing a subscriber that floods the backplane with subscriptions (it sent \
+                     more than its whole allowed set, --max-subscriptions and \
+                     --max-subscription-kib, plus 64 KiB/s); further closures from this \
+                     address are only counted"
+                );
+            }
         }
     }
 }
@@ -572,6 +634,17 @@ impl Backplane {
 
         let limits = config.limits;
         let forward_stats = Arc::new(ForwardStats::default());
+        let flood_watch = match FloodWatch::new(&config.subscriptions) {
+            Some(watch) => {
+                let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let (thread_stop, stats) = (stop.clone(), forward_stats.clone());
+                let thread = std::thread::Builder::new()
+                    .name("banyan-flood-watch".into())
+                    .spawn(move || watch_floods(watch, subscriber_port, &stats, &thread_stop))?;
+                Some((stop, thread))
+            }
+            None => None,
+        };
         let thread_stats = forward_stats.clone();
         let thread = std::thread::Builder::new()
             .name("banyan-backplane".into())
@@ -614,6 +687,7 @@ impl Backplane {
             access_stats,
             forward_stats,
             zap,
+            flood_watch,
         })
     }
 
@@ -666,6 +740,10 @@ impl Backplane {
         };
         // Stops and joins the ZAP handler (its sockets keep the context alive until then).
         self.zap = None;
+        if let Some((stop, thread)) = self.flood_watch.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }
         result
     }
 }

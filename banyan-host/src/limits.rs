@@ -81,6 +81,15 @@ pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// 75 MiB; 512 keeps a frozen subscriber's queue of 1 KiB messages within the budget.
 pub const MESSAGE_OVERHEAD: usize = 512;
 
+/// The receive HWM of a backplane's subscriber socket: subscriptions libzmq holds per
+/// connection before the XPUB reads them. libzmq's XPUB applies every subscription it reads
+/// from a connection to its trie at once, and it reads a connection's whole queue each time it
+/// processes its commands, which a reading application makes it do every 100 messages read:
+/// with a queue of 255 a flood of subscriptions ran thousands ahead of the forwarder's
+/// accounting (and into the trie) before the connection could be closed. Below 100 it cannot
+/// run ahead; 10 000 subscriptions still arrive in a few milliseconds.
+pub const SUBSCRIPTION_HWM: i32 = 32;
+
 /// Message size limit, queue budget and stall timeout of a backplane or component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -205,7 +214,8 @@ impl Limits {
     /// send only subscriptions upstream: a part is at most one subscription (the subscribe byte
     /// and a topic within both `max_message` and the per-connection byte bound; a longer one
     /// makes libzmq close that connection before allocating for it), and the queue of
-    /// subscriptions not yet read holds `budget / (that size + MESSAGE_OVERHEAD)` of them.
+    /// subscriptions not yet read holds [`SUBSCRIPTION_HWM`] of them (fewer if the budget
+    /// cannot hold that many of the largest size).
     pub(crate) fn apply_subscriptions(
         &self,
         socket: &zmq::Socket,
@@ -217,7 +227,12 @@ impl Limits {
             (message, bytes) => message.or(bytes),
         };
         socket.set_maxmsgsize(largest.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)))?;
-        socket.set_rcvhwm(self.count(largest.unwrap_or(DEFAULT_MAX_MESSAGE)))
+        let by_budget = self.count(largest.unwrap_or(DEFAULT_MAX_MESSAGE));
+        socket.set_rcvhwm(if by_budget == 0 {
+            SUBSCRIPTION_HWM
+        } else {
+            by_budget.min(SUBSCRIPTION_HWM)
+        })
     }
 
     /// Applies the queue bound to a sending socket.

@@ -182,6 +182,11 @@ impl Ledger {
         self.accounts.contains_key(&fd)
     }
 
+    /// True when the connection on `fd` passed a bound and is being closed.
+    pub fn is_closed(&self, fd: RawFd) -> bool {
+        self.accounts.get(&fd).is_some_and(|account| account.closed)
+    }
+
     /// Charges one upstream message of the connection on `fd`. `Some` the first time the
     /// connection holds more than a limit allows: the caller closes it.
     pub fn upstream(&mut self, fd: RawFd, message: Upstream<'_>) -> Option<Over> {
@@ -234,6 +239,104 @@ impl Ledger {
     }
 }
 
+/// Bytes beyond the whole allowed subscription set a subscriber connection may send upstream
+/// at once: handshake, heartbeat answers, slack.
+pub const FLOOD_SLACK: u64 = 64 * 1024;
+
+/// The rate at which a connection's allowance refills, bytes per second: a component that
+/// changes its subscriptions now and then never runs dry.
+pub const FLOOD_REFILL: u64 = 64 * 1024;
+
+/// How often the flood watch looks at the subscriber connections.
+pub const FLOOD_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The safety net under the [`Ledger`]: each subscriber connection may send upstream at once
+/// what its whole allowed subscription set costs on the wire plus [`FLOOD_SLACK`], and
+/// [`FLOOD_REFILL`] bytes per second more (a token bucket); one that sends more is flooding and
+/// is aborted.
+///
+/// Why the ledger alone does not bound memory: libzmq's XPUB reads a connection's queue in a
+/// loop until it finds it empty, and applies each subscription to its trie as it reads, on the
+/// forwarder's own thread; its I/O thread refills the queue from the socket as fast as the
+/// loop empties it, so against a flood (even one written in Python) that loop never ended: the
+/// forwarder saw none of it while the trie grew by hundreds of MiB. The watch runs on its own
+/// thread and reads only the kernel's byte count of each connection (`tcpi_bytes_received`:
+/// what a SUB connection sends is its handshake, its subscriptions and cancellations, and
+/// heartbeat answers), so it cuts a flood off whatever the forwarder is doing.
+#[derive(Debug)]
+pub(crate) struct FloodWatch {
+    capacity: u64,
+    buckets: HashMap<(RawFd, SocketAddr), Bucket>,
+}
+
+/// One connection's allowance.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    /// Bytes received when last looked at.
+    received: u64,
+    /// Bytes it may still send.
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl FloodWatch {
+    /// The watch for `limits`; `None` when they bound nothing.
+    pub fn new(limits: &SubscriptionLimits) -> Option<Self> {
+        let count = limits.max_count.map(|count| count as u64);
+        let bytes = limits.max_bytes.map(|bytes| bytes as u64);
+        // A subscription costs its topic plus at most 10 bytes of framing on the wire (flags,
+        // a length of up to 8 bytes, the subscribe byte); a topic is at most 255 bytes in a
+        // short frame, and distinct topics within `bytes` are at most `bytes + 1`.
+        let wire = match (count, bytes) {
+            (Some(count), Some(bytes)) => bytes.saturating_add(count.saturating_mul(10)),
+            (Some(count), None) => count.saturating_mul(265),
+            (None, Some(bytes)) => bytes.saturating_add((bytes + 1).saturating_mul(10)),
+            (None, None) => return None,
+        };
+        Some(Self {
+            capacity: wire.saturating_add(FLOOD_SLACK),
+            buckets: HashMap::new(),
+        })
+    }
+
+    /// Bytes a connection may send at once.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// One look, at `now`, at every subscriber connection open: its descriptor, peer and bytes
+    /// received so far. Returns those that sent more than their allowance (and how much they
+    /// sent since the last look): abort them.
+    pub fn tick(
+        &mut self,
+        now: std::time::Instant,
+        connections: &[(RawFd, SocketAddr, u64)],
+    ) -> Vec<(RawFd, SocketAddr, u64)> {
+        let mut buckets = HashMap::with_capacity(connections.len());
+        let mut flooding = Vec::new();
+        for &(fd, peer, received) in connections {
+            let mut bucket = self.buckets.get(&(fd, peer)).copied().unwrap_or(Bucket {
+                received: 0,
+                tokens: self.capacity as f64,
+                at: now,
+            });
+            let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+            let sent = received.saturating_sub(bucket.received);
+            bucket.tokens = (bucket.tokens + elapsed * FLOOD_REFILL as f64)
+                .min(self.capacity as f64)
+                - sent as f64;
+            bucket.received = received;
+            bucket.at = now;
+            if bucket.tokens < 0.0 {
+                flooding.push((fd, peer, sent));
+            }
+            buckets.insert((fd, peer), bucket);
+        }
+        self.buckets = buckets;
+        flooding
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +384,7 @@ mod tests {
             }
         );
         // Closed: what it sends until it is gone is not charged again.
+        assert!(ledger.is_closed(7));
         assert_eq!(ledger.upstream(7, Upstream::Subscribe(b"e")), None);
         // The other connection is unaffected.
         assert_eq!(ledger.totals(), (3, 3));
@@ -330,6 +434,47 @@ mod tests {
         assert!(ledger.knows(9));
         let over = ledger.upstream(9, Upstream::Subscribe(b"b")).unwrap();
         assert_eq!(over.addresses, None);
+    }
+
+    #[test]
+    fn the_flood_watch_cuts_a_connection_that_sends_more_than_its_allowance() {
+        let watch = FloodWatch::new(&SubscriptionLimits::DEFAULT).unwrap();
+        assert_eq!(watch.capacity(), 256 * 1024 + 10_000 * 10 + FLOOD_SLACK);
+        assert!(FloodWatch::new(&SubscriptionLimits::UNLIMITED).is_none());
+        let mut watch = FloodWatch::new(&SubscriptionLimits {
+            max_count: Some(10),
+            max_bytes: Some(100),
+        })
+        .unwrap();
+        let capacity = watch.capacity();
+        let peer = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let start = std::time::Instant::now();
+        let at = |millis| start + std::time::Duration::from_millis(millis);
+        // A whole allowed set at once is fine.
+        assert!(watch.tick(at(0), &[(7, peer(1), capacity)]).is_empty());
+        // Then the refill: 64 KiB per second.
+        assert!(
+            watch
+                .tick(at(1000), &[(7, peer(1), capacity + FLOOD_REFILL)])
+                .is_empty()
+        );
+        // More than that: cut; the other connection is not.
+        assert_eq!(
+            watch.tick(
+                at(1010),
+                &[
+                    (7, peer(1), capacity + FLOOD_REFILL + 1000),
+                    (8, peer(2), 10)
+                ]
+            ),
+            vec![(7, peer(1), 1000)]
+        );
+        // A descriptor reused by another connection starts with a full allowance.
+        assert!(watch.tick(at(1020), &[(7, peer(3), capacity)]).is_empty());
+        assert_eq!(
+            watch.tick(at(1030), &[(7, peer(3), capacity + 2000)]),
+            vec![(7, peer(3), 2000)]
+        );
     }
 
     #[test]
