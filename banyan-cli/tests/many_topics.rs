@@ -224,3 +224,58 @@ fn every_message_of_a_burst_reaches_subscribers_with_many_topics_as_through_the_
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Issue 18 item 4: behind a forwarder that checks nothing (Python Banyan's), a Rust
+/// component's receiving socket refuses a part over its --max-message itself (never stored,
+/// never delivered) and keeps receiving after it.
+#[test]
+fn a_component_behind_a_raw_forwarder_refuses_oversized_parts_and_keeps_receiving() {
+    use banyan_host::limits::Limits;
+    use banyan_host::{Component, ComponentConfig};
+    let Some(python) = banyan_python("many_topics") else {
+        return;
+    };
+    const LIMIT: usize = 64 * 1024;
+    let raw = Forwarder::raw(&python);
+    let (publisher_port, subscriber_port) = raw.ports();
+    let config = ComponentConfig {
+        limits: Limits {
+            max_message: Some(LIMIT),
+            ..Limits::default()
+        },
+        ..ComponentConfig::new("bounded")
+            .backplane("127.0.0.1", publisher_port, subscriber_port)
+            .connect_timeout(WAIT)
+            .subscribe("data")
+    };
+    let mut component = Component::connect(config).expect("component connects");
+    let ctx = zmq::Context::new();
+    let publisher = publisher(&ctx, &raw);
+    let huge = vec![0x5au8; 1 << 20];
+    publisher
+        .send_multipart([&b"data"[..], &huge[..]], 0)
+        .unwrap();
+    // Small messages after it, until one arrives: the component reconnected by itself.
+    let deadline = Instant::now() + WAIT;
+    let mut after = 0;
+    while after < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "nothing arrived after the oversized part"
+        );
+        publisher
+            .send_multipart([&b"data"[..], b"\x81\xa1n\x01"], 0)
+            .unwrap();
+        if let Some(message) = component
+            .recv_timeout(Duration::from_millis(50))
+            .expect("receive")
+        {
+            assert!(
+                message.payload.len() <= LIMIT,
+                "a part of {} bytes over the {LIMIT}-byte limit was delivered",
+                message.payload.len()
+            );
+            after += 1;
+        }
+    }
+}

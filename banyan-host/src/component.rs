@@ -403,10 +403,12 @@ impl Component {
         config.limits.apply_stall_timeout(&mut publisher)?;
         publisher.set_linger(i32::try_from(config.linger.as_millis()).unwrap_or(i32::MAX))?;
         let subscriber = ctx.socket(zmq::SUB)?;
-        // Only the queue bound: ZMQ_MAXMSGSIZE on a *connecting* socket turns an oversized
-        // message into a protocol error after which libzmq never reconnects, so one big message
-        // from a foreign backplane would cut the subscription for good. The size limit is kept
-        // by the backplane (which drops oversized messages on arrival) and on publish here.
+        // The size limit and the queue bound, as on the backplane's receiving socket: a part
+        // over --max-message is refused before libzmq allocates for it, whatever backplane
+        // (Python Banyan's forwards any size), so the queue of `hwm()` parts stays within the
+        // budget. libzmq ends a *connecting* socket's connection on such a part for good (a
+        // protocol error); `Health` connects again on every subscriber loss.
+        subscriber.set_maxmsgsize(config.limits.zmq_max_message())?;
         subscriber.set_rcvhwm(config.limits.hwm())?;
         if let Some(plain) = &config.plain {
             plain.apply_client(&publisher)?;
@@ -415,7 +417,13 @@ impl Component {
         subscriber.set_linger(0)?;
         let nonce = nonce();
         // Monitors first, so that no connection event is missed.
-        let health = Health::new(&ctx, &publisher, &subscriber, nonce)?;
+        let health = Health::new(
+            &ctx,
+            &publisher,
+            &subscriber,
+            tcp_endpoint(&address, config.subscriber_port),
+            nonce,
+        )?;
         let connect = |socket: &zmq::Socket, port: u16| {
             let endpoint = tcp_endpoint(&address, port);
             socket

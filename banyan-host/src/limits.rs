@@ -10,9 +10,11 @@
 //!   *before* allocating for it; a peer that sends a bigger part has its connection closed (it
 //!   reconnects by itself), and the part is never stored. The forwarder also drops (and
 //!   counts, logging the first) a message whose topic and payload *together* exceed the
-//!   limit. A component refuses to publish either ([`crate::Error::MessageTooLarge`]); it
-//!   does not set the option on its own subscriber socket, because on a *connecting* socket
-//!   libzmq treats an oversized part as a protocol error and never reconnects.
+//!   limit. A component refuses to publish either ([`crate::Error::MessageTooLarge`]), and
+//!   its subscriber socket carries the same `ZMQ_MAXMSGSIZE`, so behind any backplane (Python
+//!   Banyan's forwards every size) a bigger part is never stored. On a *connecting* socket
+//!   libzmq treats such a part as a protocol error and never reconnects by itself; the
+//!   component connects again on every loss of its subscriber connection.
 //! - **Queue budget** ([`Limits::queue_budget`], default [`DEFAULT_QUEUE_BUDGET`] = 64 MiB),
 //!   kept two ways:
 //!   - by count: a *sending* socket's HWM is fixed at
@@ -56,8 +58,8 @@
 //! whatever the sizes (on Linux with glibc, where the heap can be measured; elsewhere the
 //! count bound and the stall timeout), plus the kernel's socket buffers of its connection
 //! (kernel memory, not the backplane's RSS). A component's publishing queue holds at most
-//! about one budget too; its receiving queue holds at most [`Limits::hwm`] messages of at
-//! most [`Limits::max_message`] (the backplane drops bigger ones). The numbers measured on
+//! about one budget too; its receiving queue holds at most [`Limits::hwm`] parts of at
+//! most [`Limits::max_message`] (its socket refuses bigger ones), within the budget. The numbers measured on
 //! this project's machines are in the README.
 
 use std::time::Duration;

@@ -86,6 +86,9 @@ pub(crate) struct Health {
     /// Whether the publisher's / subscriber's connection is up (handshake done).
     up: [bool; 2],
     state: State,
+    /// Where the subscriber connects: reconnected here after every loss (see
+    /// [`Health::handle`]).
+    subscriber_endpoint: String,
 }
 
 impl Health {
@@ -94,6 +97,7 @@ impl Health {
         ctx: &zmq::Context,
         publisher: &zmq::Socket,
         subscriber: &zmq::Socket,
+        subscriber_endpoint: String,
         nonce: u64,
     ) -> Result<Self> {
         let events = i32::from(EVENT_DISCONNECTED | EVENT_HANDSHAKE_SUCCEEDED);
@@ -116,6 +120,7 @@ impl Health {
             monitors: [watch(publisher, "pub")?, watch(subscriber, "sub")?],
             up: [false; 2],
             state: State::Proven,
+            subscriber_endpoint,
         })
     }
 
@@ -169,6 +174,15 @@ impl Health {
                     );
                 }
                 self.lose(subscriber)?;
+                if side == SocketSide::Subscriber {
+                    // The subscriber refuses parts over --max-message itself (ZMQ_MAXMSGSIZE),
+                    // and libzmq ends a *connecting* socket's connection that receives one for
+                    // good (a protocol error: no reconnect). Connecting again here makes every
+                    // loss, that one included, end in a reconnect, which re-sends the
+                    // subscriptions; for an ordinary loss it only replaces libzmq's own retry.
+                    let _ = subscriber.disconnect(&self.subscriber_endpoint);
+                    subscriber.connect(&self.subscriber_endpoint)?;
+                }
             }
             EVENT_HANDSHAKE_SUCCEEDED => {
                 self.up[index] = true;
