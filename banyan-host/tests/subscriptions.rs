@@ -171,3 +171,68 @@ fn a_connection_over_its_subscription_bytes_is_closed_once_per_connection() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(backplane.forward_stats().subscription_closed(), 1);
 }
+
+/// A ZMTP 3.0 greeting (NULL, client) and a READY announcing a SUB socket.
+fn zmtp_sub_handshake() -> Vec<u8> {
+    let mut bytes = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f, 3, 0];
+    bytes.extend_from_slice(b"NULL");
+    bytes.extend_from_slice(&[0; 16]);
+    bytes.push(0);
+    bytes.extend_from_slice(&[0; 31]);
+    let mut ready = b"\x05READY\x0bSocket-Type".to_vec();
+    ready.extend_from_slice(&3u32.to_be_bytes());
+    ready.extend_from_slice(b"SUB");
+    bytes.push(0x04);
+    bytes.push(u8::try_from(ready.len()).unwrap());
+    bytes.extend_from_slice(&ready);
+    bytes
+}
+
+/// A flood faster than the forwarder can count (raw ZMTP: 100 000 distinct subscriptions of
+/// 200 bytes on one connection) is cut off by the flood watch, and the backplane keeps serving
+/// a subscriber within its bounds.
+#[test]
+fn a_subscription_flood_is_cut_off_and_the_backplane_keeps_serving() {
+    use std::io::Write;
+    let backplane = backplane(SubscriptionLimits::default());
+    let ctx = zmq::Context::new();
+    let publisher = publisher(&ctx, &backplane);
+    let modest = subscriber(&ctx, &backplane, 10);
+    let mut flood =
+        std::net::TcpStream::connect(("127.0.0.1", backplane.subscriber_port())).unwrap();
+    flood
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    flood.write_all(&zmtp_sub_handshake()).unwrap();
+    let mut chunk = Vec::new();
+    let mut cut = false;
+    for block in 0..400u32 {
+        chunk.clear();
+        for i in 0..250u32 {
+            let mut topic = format!("{:09}", block * 250 + i).into_bytes();
+            topic.resize(200, b'x');
+            chunk.extend_from_slice(&[0x00, 201, 0x01]);
+            chunk.extend_from_slice(&topic);
+        }
+        if flood.write_all(&chunk).is_err() {
+            cut = true;
+            break;
+        }
+    }
+    let deadline = Instant::now() + WAIT;
+    while backplane.forward_stats().subscription_closed() < 1 {
+        assert!(Instant::now() < deadline, "the flood was never cut off");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        cut || flood.write_all(&chunk).is_err() || flood.write_all(&chunk).is_err(),
+        "the flooding connection is still open"
+    );
+    publisher
+        .send_multipart([&b"topic00009"[..], b"\x80"], 0)
+        .unwrap();
+    assert!(
+        modest.poll(zmq::POLLIN, 5000).unwrap() > 0,
+        "the backplane stopped serving after the flood"
+    );
+}
