@@ -3,7 +3,7 @@
 //! ```text
 //!  component PUB ──connect──▶ SUB (bound on publisher port, 43124, subscribed to "")
 //!                                 │  forwarder thread
-//!  component SUB ◀──connect── PUB (bound on subscriber port, 43125)
+//!  component SUB ◀──connect── XPUB (bound on subscriber port, 43125; filters as a PUB)
 //! ```
 //!
 //! The shape is Python Banyan's, SUB/PUB and not XSUB/XPUB: with XPUB a new subscription has
@@ -25,6 +25,17 @@
 //! pass the budget ([`crate::budget`]). See [`crate::limits`] and the README for the measured
 //! bound.
 //!
+//! # Subscriptions
+//! The subscriber socket is an XPUB (`ZMQ_XPUB_VERBOSER`) that the forwarder polls and reads:
+//! libzmq takes a subscription off its connection's queue only while the application calls
+//! into that socket, so a forwarder that only sent on it (a PUB never polled) left them
+//! waiting, 63 at a time, until it forwarded (measured: 63 of a 500-message burst to a
+//! subscriber of 500 topics). Read at once, each is in force before the next message. Each
+//! subscription is charged to its connection and a connection past
+//! [`SubscriptionLimits`] is closed; a flood watch thread cuts off a connection that sends
+//! subscriptions faster than the forwarder can count them (see [`crate::subscriptions`]).
+//! Subscriptions are not forwarded upstream: the receiving socket stays `SUB("")`.
+//!
 //! # Access control
 //! With a non-open [`AccessControl`] the sockets carry a ZAP domain and a handler thread
 //! checks each peer's address (and PLAIN credentials) at the handshake; see [`crate::access`].
@@ -40,6 +51,7 @@ use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::monitor::{EVENT_ACCEPTED, EVENT_DISCONNECTED, read_event};
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, bind_endpoint, endpoint_port};
+use crate::subscriptions::{FLOOD_TICK, FloodWatch, Ledger, Over, SubscriptionLimits, Upstream};
 
 /// How to bind a backplane.
 #[derive(Debug, Clone)]
@@ -54,6 +66,8 @@ pub struct BackplaneConfig {
     pub limits: Limits,
     /// Who may connect (open by default, as Python Banyan).
     pub access: AccessControl,
+    /// What one subscriber connection may subscribe to (see [`crate::subscriptions`]).
+    pub subscriptions: SubscriptionLimits,
 }
 
 impl Default for BackplaneConfig {
@@ -64,6 +78,7 @@ impl Default for BackplaneConfig {
             subscriber_port: DEFAULT_SUBSCRIBER_PORT,
             limits: Limits::default(),
             access: AccessControl::open(),
+            subscriptions: SubscriptionLimits::default(),
         }
     }
 }
@@ -91,6 +106,8 @@ pub struct Backplane {
     access_stats: Arc<AccessStats>,
     forward_stats: Arc<ForwardStats>,
     zap: Option<ZapHandler>,
+    /// The flood watch's thread and its stop flag.
+    flood_watch: Option<(Arc<std::sync::atomic::AtomicBool>, JoinHandle<()>)>,
 }
 
 /// Counters of the forwarder.
@@ -101,6 +118,8 @@ pub struct ForwardStats {
     oversize: AtomicU64,
     evicted: AtomicU64,
     queued_peak: AtomicU64,
+    subscription_closed: AtomicU64,
+    subscriptions: AtomicU64,
 }
 
 impl ForwardStats {
@@ -132,55 +151,40 @@ impl ForwardStats {
     pub fn queued_peak(&self) -> u64 {
         self.queued_peak.load(Ordering::Relaxed)
     }
+
+    /// Subscriber connections closed because they held more subscriptions than
+    /// [`SubscriptionLimits`] allow (see [`crate::subscriptions`]).
+    pub fn subscription_closed(&self) -> u64 {
+        self.subscription_closed.load(Ordering::Relaxed)
+    }
+
+    /// Subscribe and cancel messages read from the subscriber socket (each in force once read;
+    /// libzmq's own cancels for a closed connection's topics included).
+    pub fn subscriptions(&self) -> u64 {
+        self.subscriptions.load(Ordering::Relaxed)
+    }
 }
 
-/// The byte budget at work in the forwarder: the [`Budget`] decisions, the monitor socket that
-/// reports subscriber connections, and when to look again without traffic.
+/// The byte budget at work in the forwarder: the [`Budget`] decisions and when to look again
+/// without traffic.
 struct Guard {
     budget: Budget,
-    monitor: zmq::Socket,
     probe: SystemProbe,
     recheck_at: Option<Instant>,
 }
 
 impl Guard {
-    /// Watches `backend`'s connections through a socket monitor; `None` without a budget or
-    /// where the heap cannot be measured.
-    fn start(ctx: &zmq::Context, backend: &zmq::Socket, limits: &Limits) -> Result<Option<Self>> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
+    /// `None` without a budget or where the heap cannot be measured.
+    fn start(limits: &Limits) -> Option<Self> {
         let mut probe = SystemProbe;
-        let Some(budget) = limits
+        let budget = limits
             .queue_budget
-            .and_then(|bytes| Budget::new(bytes, &mut probe))
-        else {
-            return Ok(None);
-        };
-        let endpoint = format!(
-            "inproc://banyan-backplane-monitor-{}",
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        backend.monitor(&endpoint, i32::from(EVENT_ACCEPTED | EVENT_DISCONNECTED))?;
-        let monitor = ctx.socket(zmq::PAIR)?;
-        monitor.connect(&endpoint)?;
-        Ok(Some(Self {
+            .and_then(|bytes| Budget::new(bytes, &mut probe))?;
+        Some(Self {
             budget,
-            monitor,
             probe,
             recheck_at: None,
-        }))
-    }
-
-    /// Reads the monitor's pending events: connections accepted and gone.
-    fn events(&mut self) -> Result<()> {
-        while let Some(event) = read_event(&self.monitor)? {
-            let fd = std::os::fd::RawFd::try_from(event.value).unwrap_or(-1);
-            match event.code {
-                EVENT_ACCEPTED => self.budget.accepted(fd, &mut self.probe),
-                EVENT_DISCONNECTED => self.budget.disconnected(fd),
-                _ => {}
-            }
-        }
-        Ok(())
+        })
     }
 
     fn check(&mut self, stats: &ForwardStats) {
@@ -212,6 +216,20 @@ impl Guard {
     }
 }
 
+/// The subscriber side's connections as libzmq's socket monitor reports them, for the byte
+/// budget and the subscription ledger.
+fn watch_connections(ctx: &zmq::Context, backend: &zmq::Socket) -> Result<zmq::Socket> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let endpoint = format!(
+        "inproc://banyan-backplane-monitor-{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    backend.monitor(&endpoint, i32::from(EVENT_ACCEPTED | EVENT_DISCONNECTED))?;
+    let monitor = ctx.socket(zmq::PAIR)?;
+    monitor.connect(&endpoint)?;
+    Ok(monitor)
+}
+
 /// The peers whose dropped messages were logged: each is logged once, later drops are only
 /// counted. Bounded: past [`DropLog::MAX_PEERS`] distinct peers nothing more is logged.
 #[derive(Debug, Default)]
@@ -225,29 +243,213 @@ impl DropLog {
     /// The sender's address (libzmq's `Peer-Address` of the message) if nothing from it was
     /// logged yet; `None` otherwise.
     fn first_from(&mut self, part: &mut zmq::Message) -> Option<String> {
+        let peer = part.gets("Peer-Address").unwrap_or("unknown").to_owned();
+        self.first(peer)
+    }
+
+    /// `peer` if it was not logged yet.
+    fn first(&mut self, peer: String) -> Option<String> {
         if self.logged.len() >= Self::MAX_PEERS {
             return None;
         }
-        let peer = part.gets("Peer-Address").unwrap_or("unknown").to_owned();
         self.logged.insert(peer.clone()).then_some(peer)
     }
 }
 
+/// The kernel receive buffer of each subscriber connection (`SO_RCVBUF`), which carries only
+/// subscriptions and heartbeats.
+const SUBSCRIBER_RCVBUF: i32 = 64 * 1024;
+
 /// Messages moved without polling before the control socket is checked.
 const BATCH: usize = 1024;
 
+/// The forwarder's state besides its sockets.
+struct Forwarder<'a> {
+    limits: Limits,
+    stats: &'a ForwardStats,
+    /// The subscriber side's connection events (with a budget or subscription limits).
+    monitor: Option<zmq::Socket>,
+    guard: Option<Guard>,
+    ledger: Option<Ledger>,
+    drops: DropLog,
+    closures: DropLog,
+}
+
+impl Forwarder<'_> {
+    /// Reads the monitor's pending events: subscriber connections accepted and gone.
+    fn events(&mut self) -> Result<()> {
+        let Some(monitor) = &self.monitor else {
+            return Ok(());
+        };
+        while let Some(event) = read_event(monitor)? {
+            let fd = std::os::fd::RawFd::try_from(event.value).unwrap_or(-1);
+            match event.code {
+                EVENT_ACCEPTED => {
+                    tracing::debug!(fd, "subscriber accepted");
+                    if let Some(guard) = self.guard.as_mut() {
+                        guard.budget.accepted(fd, &mut guard.probe);
+                    }
+                    if let Some(ledger) = self.ledger.as_mut() {
+                        ledger.accepted(fd, crate::sys::addresses(fd));
+                    }
+                }
+                EVENT_DISCONNECTED => {
+                    tracing::debug!(fd, "subscriber gone");
+                    if let Some(guard) = self.guard.as_mut() {
+                        guard.budget.disconnected(fd);
+                    }
+                    if let Some(ledger) = self.ledger.as_mut() {
+                        ledger.disconnected(fd);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the (un)subscriptions the subscriber socket applied since the last call (at most
+    /// [`BATCH`], so that a flood of them does not starve forwarding: the poll finds the rest)
+    /// and charges each to its connection. Reading the socket also makes libzmq process its
+    /// pending commands, which is what puts a subscription that arrived in force (see the
+    /// README, "Subscriptions").
+    fn upstream(&mut self, backend: &zmq::Socket) -> Result<()> {
+        // Connections accepted before these messages were read are known first.
+        self.events()?;
+        let mut message = zmq::Message::new();
+        for _ in 0..BATCH {
+            match backend.recv(&mut message, zmq::DONTWAIT) {
+                Ok(()) => {}
+                Err(zmq::Error::EAGAIN) => return Ok(()),
+                Err(zmq::Error::EINTR) => continue,
+                Err(error) => return Err(error.into()),
+            }
+            if matches!(Upstream::parse(&message), Upstream::Other) {
+                continue;
+            }
+            self.stats.subscriptions.fetch_add(1, Ordering::Relaxed);
+            if self.ledger.is_none() {
+                continue;
+            }
+            // libzmq's private per-connection property (what ZMQ_SRCFD reads); absent on the
+            // cancellations libzmq generates itself when a connection goes.
+            let Some(fd) = message
+                .gets("__fd")
+                .and_then(|fd| fd.parse::<std::os::fd::RawFd>().ok())
+            else {
+                continue;
+            };
+            // A descriptor not known, or closed by us, may carry a new connection by now:
+            // the monitor says so (its ACCEPTED event opens a fresh account).
+            if self
+                .ledger
+                .as_ref()
+                .is_some_and(|ledger| !ledger.knows(fd) || ledger.is_closed(fd))
+            {
+                self.events()?;
+            }
+            let Some(ledger) = self.ledger.as_mut() else {
+                continue;
+            };
+            if !ledger.knows(fd) {
+                ledger.accepted(fd, crate::sys::addresses(fd));
+            }
+            if let Some(over) = ledger.upstream(fd, Upstream::parse(&message)) {
+                self.close(over);
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes a subscriber connection that passed its subscription limits.
+    fn close(&mut self, over: Over) {
+        // Act on the descriptor only while it still carries the connection accepted there.
+        let current = crate::sys::addresses(over.fd);
+        let Some((_, peer)) = over
+            .addresses
+            .filter(|&addresses| current == Some(addresses))
+        else {
+            tracing::debug!(fd = over.fd, accepted = ?over.addresses, ?current, "not closing: the descriptor carries another connection");
+            return;
+        };
+        if let Err(error) = crate::sys::abort(over.fd) {
+            tracing::warn!(%error, %peer, "cannot close a subscriber over its subscription limits");
+            return;
+        }
+        self.stats
+            .subscription_closed
+            .fetch_add(1, Ordering::Relaxed);
+        if self.closures.first(peer.ip().to_string()).is_some() {
+            tracing::warn!(
+                %peer,
+                topics = over.count,
+                bytes = over.bytes,
+                max_subscriptions = ?self.ledger.as_ref().map(Ledger::limits).and_then(|l| l.max_count),
+                max_bytes = ?self.ledger.as_ref().map(Ledger::limits).and_then(|l| l.max_bytes),
+                "closing a subscriber that holds more subscriptions than allowed \
+                 (--max-subscriptions, --max-subscription-kib); it reconnects by itself and is \
+                 closed again while it keeps them; further closures from this address are only \
+                 counted"
+            );
+        }
+    }
+}
+
+/// The flood watch's loop (see [`FloodWatch`]): every [`FLOOD_TICK`], the byte counts of the
+/// connections accepted on `subscriber_port`; those that flood are aborted, logged once per
+/// address and counted with the subscription closures.
+fn watch_floods(
+    mut watch: FloodWatch,
+    subscriber_port: u16,
+    stats: &ForwardStats,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    let mut logged = DropLog::default();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(FLOOD_TICK);
+        let connections: Vec<_> = crate::sys::open_descriptors()
+            .into_iter()
+            .filter_map(|fd| {
+                let (local, peer) = crate::sys::addresses(fd)?;
+                (local.port() == subscriber_port)
+                    .then(|| Some((fd, peer, crate::sys::tcp_bytes_received(fd)?)))?
+            })
+            .collect();
+        for (fd, peer, sent) in watch.tick(Instant::now(), &connections) {
+            // Only while the descriptor still carries that connection.
+            if crate::sys::addresses(fd).map(|(_, current)| current) != Some(peer)
+                || crate::sys::abort(fd).is_err()
+            {
+                continue;
+            }
+            stats.subscription_closed.fetch_add(1, Ordering::Relaxed);
+            if logged.first(peer.ip().to_string()).is_some() {
+                tracing::warn!(
+                    %peer,
+                    sent,
+                    allowance = watch.capacity(),
+                    "closing a subscriber that floods the backplane with subscriptions (it sent \
+                     more than its whole allowed set, --max-subscriptions and \
+                     --max-subscription-kib, plus 64 KiB/s); further closures from this \
+                     address are only counted"
+                );
+            }
+        }
+    }
+}
+
 /// The forwarder loop: moves `[topic, payload]` messages from `frontend` to `backend`,
-/// dropping those over the size limit (see [`crate::limits`]) and keeping the queues within
-/// the byte budget (`guard`, see [`crate::budget`]), until "TERMINATE" arrives on `control`.
+/// dropping those over the size limit (see [`crate::limits`]), keeping the queues within the
+/// byte budget (see [`crate::budget`]) and the subscriptions within their limits (see
+/// [`crate::subscriptions`]), until "TERMINATE" arrives on `control`.
 fn forward(
     frontend: &zmq::Socket,
     backend: &zmq::Socket,
     control: &zmq::Socket,
-    mut guard: Option<Guard>,
-    limits: Limits,
-    stats: &ForwardStats,
+    state: &mut Forwarder<'_>,
 ) -> Result<()> {
-    let mut drops = DropLog::default();
+    let limits = state.limits;
+    let stats = state.stats;
     loop {
         for _ in 0..BATCH {
             let mut topic = zmq::Message::new();
@@ -269,7 +471,7 @@ fn forward(
                         parts += 1;
                     }
                     stats.malformed.fetch_add(1, Ordering::Relaxed);
-                    if let Some(peer) = drops.first_from(&mut topic) {
+                    if let Some(peer) = state.drops.first_from(&mut topic) {
                         tracing::warn!(
                             %peer,
                             parts,
@@ -286,7 +488,7 @@ fn forward(
             let len = topic.len() + payload.as_ref().map_or(0, |payload| payload.len());
             if limits.max_message.is_some_and(|limit| len > limit) {
                 stats.oversize.fetch_add(1, Ordering::Relaxed);
-                if let Some(peer) = drops.first_from(&mut topic) {
+                if let Some(peer) = state.drops.first_from(&mut topic) {
                     tracing::warn!(
                         %peer,
                         len,
@@ -305,40 +507,48 @@ fn forward(
                 None => backend.send(topic, 0)?,
             }
             stats.forwarded.fetch_add(1, Ordering::Relaxed);
-            if let Some(guard) = guard.as_mut()
+            if let Some(guard) = state.guard.as_mut()
                 && guard.budget.forwarded(len)
             {
-                guard.events()?;
-                guard.check(stats);
+                state.events()?;
+                if let Some(guard) = state.guard.as_mut() {
+                    guard.check(stats);
+                }
             }
         }
-        let (in_ready, stop, events) = {
-            let timeout = guard.as_ref().map_or(-1, Guard::poll_timeout);
-            // Without a guard the third item repeats the control socket and is not polled.
+        // Subscriptions that came in meanwhile are in force before the next batch.
+        state.upstream(backend)?;
+        let (stop, events) = {
+            let timeout = state.guard.as_ref().map_or(-1, Guard::poll_timeout);
+            // The subscriber socket is polled too: its subscriptions are read (and put in
+            // force) as soon as they arrive, also while nothing is forwarded. Without a
+            // monitor the fourth item repeats the control socket and is not polled.
             let mut items = [
                 frontend.as_poll_item(zmq::POLLIN),
                 control.as_poll_item(zmq::POLLIN),
-                guard
+                backend.as_poll_item(zmq::POLLIN),
+                state
+                    .monitor
                     .as_ref()
-                    .map_or(control, |guard| &guard.monitor)
+                    .unwrap_or(control)
                     .as_poll_item(zmq::POLLIN),
             ];
-            let used = if guard.is_some() { 3 } else { 2 };
+            let used = if state.monitor.is_some() { 4 } else { 3 };
             match zmq::poll(&mut items[..used], timeout) {
                 // A signal delivered to this thread interrupted the wait: resume.
                 Err(zmq::Error::EINTR) => continue,
                 other => other?,
             };
-            let events = used == 3 && items[2].is_readable();
-            (items[0].is_readable(), items[1].is_readable(), events)
+            let events = used == 4 && items[3].is_readable();
+            (items[1].is_readable(), events)
         };
-        if let Some(guard) = guard.as_mut() {
-            if events {
-                guard.events()?;
-            }
-            if guard.recheck_at.is_some_and(|at| at <= Instant::now()) {
-                guard.check(stats);
-            }
+        if events {
+            state.events()?;
+        }
+        if let Some(guard) = state.guard.as_mut()
+            && guard.recheck_at.is_some_and(|at| at <= Instant::now())
+        {
+            guard.check(stats);
         }
         if stop {
             let command = control.recv_bytes(0)?;
@@ -346,7 +556,6 @@ fn forward(
                 return Ok(());
             }
         }
-        let _ = in_ready; // read by the batch above
     }
 }
 
@@ -399,14 +608,32 @@ impl Backplane {
         config.access.apply_server(&frontend)?;
         frontend.set_linger(0)?;
         frontend.set_subscribe(b"")?;
-        let mut backend = ctx.socket(zmq::PUB)?;
+        // An XPUB, not a PUB: it filters the same way and also hands every (un)subscription
+        // to the forwarder, which counts them per connection (crate::subscriptions) and, by
+        // reading the socket, makes libzmq put them in force promptly.
+        let mut backend = ctx.socket(zmq::XPUB)?;
+        crate::limits::set_int_option(&mut backend, zmq_sys::ZMQ_XPUB_VERBOSER, 1)?;
         config.limits.apply_send(&backend)?;
         // Subscribers send only subscriptions upstream; they too are size-limited.
-        config.limits.apply_receive(&backend)?;
+        config
+            .limits
+            .apply_subscriptions(&backend, &config.subscriptions)?;
+        // What a subscriber sends is only its subscriptions: a small kernel receive buffer
+        // bounds how many more a closed connection still delivers (a shut-down socket's
+        // buffered bytes are still read; with loopback's autotuned megabytes that was tens of
+        // thousands of subscriptions past the bound). Sending is not affected.
+        backend.set_rcvbuf(SUBSCRIBER_RCVBUF)?;
         config.limits.apply_stall_timeout(&mut backend)?;
         config.access.apply_server(&backend)?;
         backend.set_linger(0)?;
-        let guard = Guard::start(&ctx, &backend, &config.limits)?;
+        let guard = Guard::start(&config.limits);
+        let ledger =
+            (!config.subscriptions.is_unlimited()).then(|| Ledger::new(config.subscriptions));
+        let monitor = if guard.is_some() || ledger.is_some() {
+            Some(watch_connections(&ctx, &backend)?)
+        } else {
+            None
+        };
         let publisher_port = bind(&frontend, &config.bind, config.publisher_port)?;
         let subscriber_port = bind(&backend, &config.bind, config.subscriber_port)?;
 
@@ -419,18 +646,32 @@ impl Backplane {
 
         let limits = config.limits;
         let forward_stats = Arc::new(ForwardStats::default());
+        let flood_watch = match FloodWatch::new(&config.subscriptions) {
+            Some(watch) => {
+                let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let (thread_stop, stats) = (stop.clone(), forward_stats.clone());
+                let thread = std::thread::Builder::new()
+                    .name("banyan-flood-watch".into())
+                    .spawn(move || watch_floods(watch, subscriber_port, &stats, &thread_stop))?;
+                Some((stop, thread))
+            }
+            None => None,
+        };
         let thread_stats = forward_stats.clone();
         let thread = std::thread::Builder::new()
             .name("banyan-backplane".into())
             .spawn(move || {
-                let result = forward(
-                    &frontend,
-                    &backend,
-                    &proxy_control,
-                    guard,
+                let mut state = Forwarder {
                     limits,
-                    &thread_stats,
-                );
+                    stats: &thread_stats,
+                    monitor,
+                    guard,
+                    ledger,
+                    drops: DropLog::default(),
+                    closures: DropLog::default(),
+                };
+                let result = forward(&frontend, &backend, &proxy_control, &mut state);
+                drop(state);
                 drop((frontend, backend, proxy_control));
                 drop(ctx);
                 result
@@ -443,6 +684,8 @@ impl Backplane {
             send_hwm = config.limits.send_hwm(),
             stall_timeout = ?config.limits.stall_timeout,
             max_message = ?config.limits.max_message,
+            max_subscriptions = ?config.subscriptions.max_count,
+            max_subscription_bytes = ?config.subscriptions.max_bytes,
             allow = ?config.access.allow,
             plain_users = config.access.plain.len(),
             "backplane forwarding"
@@ -456,6 +699,7 @@ impl Backplane {
             access_stats,
             forward_stats,
             zap,
+            flood_watch,
         })
     }
 
@@ -508,6 +752,10 @@ impl Backplane {
         };
         // Stops and joins the ZAP handler (its sockets keep the context alive until then).
         self.zap = None;
+        if let Some((stop, thread)) = self.flood_watch.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }
         result
     }
 }

@@ -270,13 +270,31 @@ impl std::fmt::Debug for Component {
 
 /// Receive-side socket options, all in one place: the SUB socket's queue bound and linger.
 fn apply_receive_options(subscriber: &zmq::Socket, limits: &Limits) -> Result<()> {
-    // Only the queue bound: ZMQ_MAXMSGSIZE on a *connecting* socket turns an oversized
-    // message into a protocol error after which libzmq never reconnects, so one big message
-    // from a foreign backplane would cut the subscription for good. The size limit is kept
-    // by the backplane (which drops oversized messages on arrival) and on publish here.
+    // The size limit and the queue bound, as on the backplane's receiving socket: a part
+    // over --max-message is refused before libzmq allocates for it, whatever backplane
+    // (Python Banyan's forwards any size), so the queue of `hwm()` parts stays within the
+    // budget. libzmq ends a *connecting* socket's connection on such a part for good (a
+    // protocol error); the component connects again on every subscriber loss
+    // ([`reconnect_subscriber`]).
+    subscriber.set_maxmsgsize(limits.zmq_max_message())?;
     subscriber.set_rcvhwm(limits.hwm())?;
     subscriber.set_linger(0)?;
     Ok(())
+}
+
+/// Connects the subscriber again after a loss of its connection. The subscriber refuses parts
+/// over the size limit itself (ZMQ_MAXMSGSIZE, [`apply_receive_options`]), and libzmq ends a
+/// *connecting* socket's connection that receives one for good (a protocol error: no
+/// reconnect). Connecting again here makes every loss, that one included, end in a reconnect,
+/// which re-sends the subscriptions; for an ordinary loss it only replaces libzmq's own retry.
+pub(crate) fn reconnect_subscriber(subscriber: &zmq::Socket, endpoint: &str) -> Result<()> {
+    let _ = subscriber.disconnect(endpoint);
+    subscriber
+        .connect(endpoint)
+        .map_err(|reason| Error::Connect {
+            endpoint: endpoint.to_owned(),
+            reason,
+        })
 }
 
 impl Component {
@@ -477,6 +495,7 @@ impl Component {
         }
         // The budget needs the connection's current descriptor: read the publisher's
         // monitor now (its events go to health as well).
+        // (A publisher's loss needs no action here: libzmq reconnects it by itself.)
         self.monitors
             .pump(SocketSide::Publisher, &mut watch, &self.name)?;
         let Some(budget) = watch.budget.as_mut() else {

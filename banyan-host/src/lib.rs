@@ -15,6 +15,8 @@
 //! - [`backplane`]: the forwarder ([`Backplane`]).
 //! - [`limits`]: message size limit and queue memory budget ([`Limits`]).
 //! - [`budget`]: the byte budget of the backplane's subscriber queues, whatever the message sizes.
+//! - [`subscriptions`]: per-connection subscription bounds of the backplane (count and bytes),
+//!   a sans-IO ledger.
 //! - [`access`]: the backplane's address allowlist and PLAIN credentials (a ZAP handler).
 //! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`, built from small
 //!   sans-IO parts: the path proof (`component/proof.rs`), [`component::health`], the monitor
@@ -44,6 +46,7 @@ pub mod limits;
 mod monitor;
 pub mod multi;
 pub mod net;
+pub mod subscriptions;
 /// The former name of [`json`], kept for existing users.
 pub use json as pyjson;
 mod sys;

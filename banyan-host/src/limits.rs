@@ -10,9 +10,11 @@
 //!   *before* allocating for it; a peer that sends a bigger part has its connection closed (it
 //!   reconnects by itself), and the part is never stored. The forwarder also drops (and
 //!   counts, logging the first) a message whose topic and payload *together* exceed the
-//!   limit. A component refuses to publish either ([`crate::Error::MessageTooLarge`]); it
-//!   does not set the option on its own subscriber socket, because on a *connecting* socket
-//!   libzmq treats an oversized part as a protocol error and never reconnects.
+//!   limit. A component refuses to publish either ([`crate::Error::MessageTooLarge`]), and
+//!   its subscriber socket carries the same `ZMQ_MAXMSGSIZE`, so behind any backplane (Python
+//!   Banyan's forwards every size) a bigger part is never stored. On a *connecting* socket
+//!   libzmq treats such a part as a protocol error and never reconnects by itself; the
+//!   component connects again on every loss of its subscriber connection.
 //! - **Queue budget** ([`Limits::queue_budget`], default [`DEFAULT_QUEUE_BUDGET`] = 64 MiB),
 //!   kept two ways:
 //!   - by count: a *sending* socket's HWM is fixed at
@@ -56,8 +58,8 @@
 //! whatever the sizes (on Linux with glibc, where the heap can be measured; elsewhere the
 //! count bound and the stall timeout), plus the kernel's socket buffers of its connection
 //! (kernel memory, not the backplane's RSS). A component's publishing queue holds at most
-//! about one budget too; its receiving queue holds at most [`Limits::hwm`] messages of at
-//! most [`Limits::max_message`] (the backplane drops bigger ones). The numbers measured on
+//! about one budget too; its receiving queue holds at most [`Limits::hwm`] parts of at
+//! most [`Limits::max_message`] (its socket refuses bigger ones), within the budget. The numbers measured on
 //! this project's machines are in the README.
 
 use std::time::Duration;
@@ -80,6 +82,15 @@ pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// 52 428 queued 1 KiB messages (that estimate's count) raised the backplane's RSS by about
 /// 75 MiB; 512 keeps a frozen subscriber's queue of 1 KiB messages within the budget.
 pub const MESSAGE_OVERHEAD: usize = 512;
+
+/// The receive HWM of a backplane's subscriber socket: subscriptions libzmq holds per
+/// connection before the XPUB reads them. libzmq's XPUB applies every subscription it reads
+/// from a connection to its trie at once, and it reads a connection's whole queue each time it
+/// processes its commands, which a reading application makes it do every 100 messages read:
+/// with a queue of 255 a flood of subscriptions ran thousands ahead of the forwarder's
+/// accounting (and into the trie) before the connection could be closed. Below 100 it cannot
+/// run ahead; 10 000 subscriptions still arrive in a few milliseconds.
+pub const SUBSCRIPTION_HWM: i32 = 32;
 
 /// Message size limit, queue budget and stall timeout of a backplane or component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +212,31 @@ impl Limits {
         socket.set_rcvhwm(self.hwm())
     }
 
+    /// Applies the size limit and queue bound to a backplane's subscriber socket, whose peers
+    /// send only subscriptions upstream: a part is at most one subscription (the subscribe byte
+    /// and a topic within both `max_message` and the per-connection byte bound; a longer one
+    /// makes libzmq close that connection before allocating for it), and the queue of
+    /// subscriptions not yet read holds [`SUBSCRIPTION_HWM`] of them (fewer if the budget
+    /// cannot hold that many of the largest size).
+    pub(crate) fn apply_subscriptions(
+        &self,
+        socket: &zmq::Socket,
+        subscriptions: &crate::subscriptions::SubscriptionLimits,
+    ) -> zmq::Result<()> {
+        let by_bytes = subscriptions.max_bytes.map(|bytes| bytes.saturating_add(1));
+        let largest = match (self.max_message, by_bytes) {
+            (Some(message), Some(bytes)) => Some(message.min(bytes)),
+            (message, bytes) => message.or(bytes),
+        };
+        socket.set_maxmsgsize(largest.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)))?;
+        let by_budget = self.count(largest.unwrap_or(DEFAULT_MAX_MESSAGE));
+        socket.set_rcvhwm(if by_budget == 0 {
+            SUBSCRIPTION_HWM
+        } else {
+            by_budget.min(SUBSCRIPTION_HWM)
+        })
+    }
+
     /// Applies the queue bound to a sending socket.
     pub(crate) fn apply_send(&self, socket: &zmq::Socket) -> zmq::Result<()> {
         socket.set_sndhwm(self.send_hwm())
@@ -223,16 +259,23 @@ impl Limits {
 }
 
 /// `zmq_setsockopt(ZMQ_TCP_MAXRT)`, which the `zmq` crate does not wrap.
-#[allow(unsafe_code)]
 fn set_tcp_maxrt(socket: &mut zmq::Socket, millis: i32) -> zmq::Result<()> {
-    let value: std::ffi::c_int = millis;
+    set_int_option(socket, zmq_sys::ZMQ_TCP_MAXRT, millis)
+}
+
+/// `zmq_setsockopt` of an int-valued option the `zmq` crate does not wrap (`ZMQ_TCP_MAXRT`,
+/// `ZMQ_XPUB_VERBOSER`).
+#[allow(unsafe_code)]
+pub(crate) fn set_int_option(socket: &mut zmq::Socket, option: u32, value: i32) -> zmq::Result<()> {
+    let value: std::ffi::c_int = value;
+    let option = std::ffi::c_int::try_from(option).map_err(|_| zmq::Error::EINVAL)?;
     // SAFETY: the socket pointer is live for the call (`socket` is borrowed), and the option
     // value is a C int passed by address with its exact size, as zmq_setsockopt documents for
-    // ZMQ_TCP_MAXRT.
+    // the int-valued options this is used for.
     let rc = unsafe {
         zmq_sys::zmq_setsockopt(
             socket.as_mut_ptr(),
-            zmq_sys::ZMQ_TCP_MAXRT as std::ffi::c_int,
+            option,
             (&value as *const std::ffi::c_int).cast(),
             std::mem::size_of::<std::ffi::c_int>(),
         )

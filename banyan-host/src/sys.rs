@@ -45,6 +45,7 @@ pub(crate) struct TcpSendState {
 
 // Byte offsets in Linux's `struct tcp_info` (include/uapi/linux/tcp.h), which only grows.
 const TCPI_BYTES_ACKED: usize = 120;
+const TCPI_BYTES_RECEIVED: usize = 128;
 const TCPI_NOTSENT_BYTES: usize = 144;
 const TCPI_SND_WND: usize = 228;
 
@@ -84,6 +85,47 @@ pub(crate) fn tcp_send_state(fd: RawFd) -> Option<TcpSendState> {
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn tcp_send_state(_fd: RawFd) -> Option<TcpSendState> {
     None
+}
+
+/// Bytes the connection on `fd` received from its peer so far (`tcpi_bytes_received`, Linux
+/// ≥ 4.1). `None` if `fd` is not an open TCP socket.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn tcp_bytes_received(fd: RawFd) -> Option<u64> {
+    let mut buffer = [0u8; 256];
+    let mut len = buffer.len() as libc::socklen_t;
+    // SAFETY: as in `tcp_send_state`: the kernel writes at most `len` bytes into `buffer`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            buffer.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    let len = usize::try_from(len).ok()?.min(buffer.len());
+    let bytes = buffer[..len].get(TCPI_BYTES_RECEIVED..TCPI_BYTES_RECEIVED + 8)?;
+    Some(u64::from_ne_bytes(bytes.try_into().ok()?))
+}
+
+/// Not available on this platform.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn tcp_bytes_received(_fd: RawFd) -> Option<u64> {
+    None
+}
+
+/// The open descriptors of this process (`/proc/self/fd`); empty where that is not available.
+pub(crate) fn open_descriptors() -> Vec<RawFd> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Bytes in the kernel's send queue of the TCP socket `fd`, sent or not, not yet acknowledged
@@ -129,6 +171,35 @@ pub(crate) fn addresses(fd: RawFd) -> Option<(SocketAddr, SocketAddr)> {
 /// connection and frees its queue; the peer sees a disconnect and reconnects by itself.
 pub(crate) fn shut_down(fd: RawFd) -> std::io::Result<()> {
     with_stream(fd, |stream| stream.shutdown(std::net::Shutdown::Both))
+}
+
+/// Aborts the TCP connection on `fd`: `connect(2)` with `AF_UNSPEC` dissolves the
+/// association (Linux's `tcp_disconnect`: an RST to the peer, both queues purged), and libzmq's
+/// next read on the descriptor fails, so it closes the connection and frees what it held. The
+/// descriptor stays libzmq's. Unlike [`shut_down`], this stops a peer that only *sends*: after
+/// `shutdown(2)` Linux still queues and hands over what such a peer sends, so libzmq would
+/// read (and apply) a subscription flood until its next write to that peer.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn abort(fd: RawFd) -> std::io::Result<()> {
+    // SAFETY: an all-zero `sockaddr` is a valid value of that plain C struct.
+    let mut address: libc::sockaddr = unsafe { std::mem::zeroed() };
+    address.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+    let len = std::mem::size_of::<libc::sockaddr>() as libc::socklen_t;
+    // SAFETY: `address` is a live `sockaddr` of `len` bytes for the duration of the call; on a
+    // closed or non-socket descriptor the call fails without touching memory of ours.
+    let rc = unsafe { libc::connect(fd, &address, len) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Elsewhere: [`shut_down`].
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn abort(fd: RawFd) -> std::io::Result<()> {
+    shut_down(fd)
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -193,6 +264,9 @@ mod tests {
         assert_eq!(drained.acked, sent as u64 + 1, "{drained:?}");
 
         assert_eq!(send_queue(sender.as_raw_fd()), Some(0));
+        // The reader received everything sent.
+        assert_eq!(tcp_bytes_received(reader.as_raw_fd()), Some(sent as u64));
+        assert!(open_descriptors().contains(&reader.as_raw_fd()));
         let (local, peer) = addresses(sender.as_raw_fd()).unwrap();
         assert_eq!(peer, listener.local_addr().unwrap());
         assert_eq!(local, reader.peer_addr().unwrap());
@@ -203,6 +277,32 @@ mod tests {
             "the peer sees the end"
         );
         assert!(tcp_send_state(-1).is_none());
+    }
+
+    /// A peer that keeps sending to an aborted connection is stopped (reset), and the aborted
+    /// side reads no more of what it sent.
+    #[test]
+    fn abort_resets_the_connection_of_a_sending_peer() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut ours, _) = listener.accept().unwrap();
+        peer.write_all(&[1u8; 4096]).unwrap();
+        abort(ours.as_raw_fd()).unwrap();
+        let mut buffer = [0u8; 4096];
+        // Nothing of the queued bytes is handed over any more.
+        assert!(matches!(ours.read(&mut buffer), Ok(0) | Err(_)));
+        // The peer learns it: its writes fail soon (RST).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let failed = loop {
+            if peer.write_all(&[2u8; 4096]).is_err() {
+                break true;
+            }
+            if std::time::Instant::now() >= deadline {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert!(failed, "the peer could still send");
     }
 
     #[cfg(target_env = "gnu")]

@@ -8,6 +8,9 @@ use banyan_cli::{LimitArgs, on_termination, run_main};
 use banyan_host::access::{AccessControl, IpNet, PlainCredentials};
 use banyan_host::backplane::{Backplane, BackplaneConfig};
 use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4};
+use banyan_host::subscriptions::{
+    DEFAULT_MAX_SUBSCRIPTION_BYTES, DEFAULT_MAX_SUBSCRIPTIONS, SubscriptionLimits,
+};
 use clap::Parser;
 
 /// Rust Banyan backplane: forwards every message published to the publisher port to the
@@ -37,6 +40,16 @@ struct Args {
     /// backplane's heartbeats for this many seconds: a frozen or stalled subscriber. 0 = never
     #[arg(long = "stall-timeout", value_name = "SECS", default_value_t = 30)]
     stall_timeout: u64,
+    /// Topics one subscriber connection may hold; past it the connection is closed (and
+    /// logged), its subscriptions freed. 0 = no limit
+    #[arg(long = "max-subscriptions", value_name = "N",
+          default_value_t = DEFAULT_MAX_SUBSCRIPTIONS as u64)]
+    max_subscriptions: u64,
+    /// Bytes of topics one subscriber connection may hold, in KiB; past it the connection is
+    /// closed as for --max-subscriptions. 0 = no limit
+    #[arg(long = "max-subscription-kib", value_name = "KIB",
+          default_value_t = (DEFAULT_MAX_SUBSCRIPTION_BYTES / 1024) as u64)]
+    max_subscription_kib: u64,
     /// Accept connections only from this network (CIDR, e.g. 192.168.1.0/24, or one address;
     /// repeatable). Others are refused at the handshake and logged. Default: everyone
     #[arg(long = "allow", value_name = "CIDR", value_parser = parse_network)]
@@ -106,6 +119,10 @@ fn main() -> ExitCode {
                 .limits()
                 .with_stall_timeout(std::time::Duration::from_secs(args.stall_timeout)),
             access,
+            subscriptions: SubscriptionLimits::from_flags(
+                args.max_subscriptions,
+                args.max_subscription_kib,
+            ),
         })?;
         let shown = if args.bind == "0.0.0.0" {
             format!("{} (listening on all interfaces)", outward_ipv4())
@@ -141,13 +158,16 @@ fn main() -> ExitCode {
         eprintln!(
             "backplane: forwarded {} messages; dropped {} over --max-message and {} of more \
              than two parts; refused {} connections; evicted {} stalled subscribers over \
-             --max-queue-mib (queued peak {} KiB)",
+             --max-queue-mib (queued peak {} KiB); closed {} subscribers over \
+             --max-subscriptions/--max-subscription-kib ({} subscribe and cancel messages)",
             forward.forwarded(),
             forward.oversize(),
             forward.malformed(),
             access.refused(),
             forward.evicted(),
-            forward.queued_peak() / 1024
+            forward.queued_peak() / 1024,
+            forward.subscription_closed(),
+            forward.subscriptions()
         );
         backplane.shutdown()?;
         Ok(())

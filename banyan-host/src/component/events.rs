@@ -8,7 +8,7 @@
 //! | `CONNECTED` (publisher)             | —                 | the connection's fd       |
 //! | `HANDSHAKE_SUCCEEDED` (either)      | socket up         | —                         |
 //! | `DISCONNECTED` (publisher)          | path lost         | connection closed         |
-//! | `DISCONNECTED` (subscriber)         | path lost         | —                         |
+//! | `DISCONNECTED` (subscriber)         | path lost         | — (the driver reconnects) |
 //!
 //! The monitors are read whenever the component waits (they are polled with its SUB socket)
 //! and, for the publisher's, when the send budget has to look at the connection during a
@@ -68,12 +68,16 @@ impl Monitors {
         [&self.sockets[0], &self.sockets[1]]
     }
 
-    /// Reads every queued event of `side`'s monitor and hands each to its consumers.
-    pub(crate) fn pump(&self, side: SocketSide, watch: &mut Watch, name: &str) -> Result<()> {
+    /// Reads every queued event of `side`'s monitor and hands each to its consumers. Returns
+    /// whether one of them was a `DISCONNECTED` (the driver then reconnects the subscriber:
+    /// [`reconnect_subscriber`](super::reconnect_subscriber)).
+    pub(crate) fn pump(&self, side: SocketSide, watch: &mut Watch, name: &str) -> Result<bool> {
+        let mut lost = false;
         while let Some(event) = read_event(&self.sockets[side as usize])? {
+            lost |= event.code == EVENT_DISCONNECTED;
             route(&event, side, &mut watch.health, watch.budget.as_mut(), name);
         }
-        Ok(())
+        Ok(lost)
     }
 }
 

@@ -16,6 +16,7 @@ use super::proof::{Backoff, Outcome, Step};
 use super::send_budget::zmtp_part;
 use super::{Component, Message, MessageRef};
 use crate::error::{Error, Result};
+use crate::net::tcp_endpoint;
 
 /// Messages read without polling before a poll is forced, so that the stop signal,
 /// connection events, the handles' pipe and the gateway's link are never starved.
@@ -400,9 +401,13 @@ impl Component {
                 self.monitors
                     .pump(SocketSide::Publisher, watch, &self.name)?;
             }
-            if ready.monitors[1] {
-                self.monitors
-                    .pump(SocketSide::Subscriber, watch, &self.name)?;
+            if ready.monitors[1]
+                && self
+                    .monitors
+                    .pump(SocketSide::Subscriber, watch, &self.name)?
+            {
+                let endpoint = tcp_endpoint(&self.address, self.subscriber_port);
+                super::reconnect_subscriber(&self.subscriber, &endpoint)?;
             }
             if ready.outbox {
                 self.drain_outbox()?;

@@ -19,6 +19,7 @@
 mod hostile;
 mod restarts;
 mod rig;
+mod subscriptions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +71,8 @@ const FAULTS: &[(&str, FaultFn)] = &[
     ("huge-message", hostile::huge_message),
     ("malformed-input", hostile::malformed_input),
     ("denied-address", hostile::denied_address),
+    ("subscription-flood", subscriptions::subscription_flood),
+    ("many-topics-burst", subscriptions::many_topics_burst),
 ];
 
 struct Options {

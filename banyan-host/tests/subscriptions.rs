@@ -1,0 +1,259 @@
+//! Subscriptions on the backplane's subscriber side: in force before the next message even on
+//! an idle backplane, and bounded per connection (see `banyan_host::subscriptions`).
+
+use std::time::{Duration, Instant};
+
+use banyan_host::access::AccessControl;
+use banyan_host::limits::Limits;
+use banyan_host::subscriptions::SubscriptionLimits;
+use banyan_host::{Backplane, BackplaneConfig};
+
+/// How long a test waits for anything before failing.
+const WAIT: Duration = Duration::from_secs(30);
+
+fn backplane(subscriptions: SubscriptionLimits) -> Backplane {
+    Backplane::bind(&BackplaneConfig {
+        limits: Limits::default(),
+        access: AccessControl::open(),
+        subscriptions,
+        ..BackplaneConfig::ephemeral_loopback()
+    })
+    .expect("backplane binds")
+}
+
+fn endpoint(port: u16) -> String {
+    format!("tcp://127.0.0.1:{port}")
+}
+
+/// A publisher whose connection to the backplane is proven: a probe on `sync` reached a
+/// subscriber of everything (then gone).
+fn publisher(ctx: &zmq::Context, backplane: &Backplane) -> zmq::Socket {
+    let publisher = ctx.socket(zmq::PUB).unwrap();
+    publisher.set_sndhwm(0).unwrap();
+    publisher.set_linger(0).unwrap();
+    publisher
+        .connect(&endpoint(backplane.publisher_port()))
+        .unwrap();
+    let watch = ctx.socket(zmq::SUB).unwrap();
+    watch.set_linger(0).unwrap();
+    watch.set_subscribe(b"sync").unwrap();
+    watch
+        .connect(&endpoint(backplane.subscriber_port()))
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "the publisher never got through");
+        publisher
+            .send_multipart([&b"sync"[..], b"\x80"], 0)
+            .unwrap();
+        if watch.poll(zmq::POLLIN, 20).unwrap() > 0 {
+            return publisher;
+        }
+    }
+}
+
+fn subscriber(ctx: &zmq::Context, backplane: &Backplane, topics: usize) -> zmq::Socket {
+    let subscriber = ctx.socket(zmq::SUB).unwrap();
+    subscriber.set_linger(0).unwrap();
+    subscriber
+        .connect(&endpoint(backplane.subscriber_port()))
+        .unwrap();
+    for topic in 0..topics {
+        subscriber
+            .set_subscribe(format!("topic{topic:05}").as_bytes())
+            .unwrap();
+    }
+    subscriber
+}
+
+/// The forwarded count once it stopped changing (unchanged for 200 ms).
+fn settled_forwarded(backplane: &Backplane) -> u64 {
+    let mut last = backplane.forward_stats().forwarded();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = backplane.forward_stats().forwarded();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Waits until the forwarder has read `count` more subscribe/cancel messages than `before`.
+fn wait_subscriptions(backplane: &Backplane, before: u64, count: u64) -> bool {
+    let deadline = Instant::now() + WAIT;
+    while backplane.forward_stats().subscriptions() < before + count {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// Before the fix the backplane's PUB socket read subscriptions only when it forwarded (and
+/// 63 at a time, its receive HWM): 1 000 subscriptions sent to an idle backplane were not in
+/// force for the next message.
+#[test]
+fn subscriptions_sent_to_an_idle_backplane_are_in_force_for_the_next_message() {
+    let backplane = backplane(SubscriptionLimits::default());
+    let ctx = zmq::Context::new();
+    let publisher = publisher(&ctx, &backplane);
+    for round in 0..3u64 {
+        // The publisher's last sync probes may still be on their way: nothing in flight.
+        let forwarded = settled_forwarded(&backplane);
+        let before = backplane.forward_stats().subscriptions();
+        let subscriber = subscriber(&ctx, &backplane, 1000);
+        // Nothing is forwarded meanwhile: the forwarder reads them by itself.
+        assert!(
+            wait_subscriptions(&backplane, before, 1000),
+            "round {round}: the idle forwarder read {} of 1000 subscriptions",
+            backplane.forward_stats().subscriptions() - before
+        );
+        assert_eq!(backplane.forward_stats().forwarded(), forwarded);
+        // One message, on the last topic subscribed.
+        publisher
+            .send_multipart([&b"topic00999"[..], b"\x81\xa1n\x01"], 0)
+            .unwrap();
+        assert!(
+            subscriber.poll(zmq::POLLIN, 5000).unwrap() > 0,
+            "round {round}: the message on the 1000th topic was not delivered"
+        );
+        let parts = subscriber.recv_multipart(0).unwrap();
+        assert_eq!(parts[0], b"topic00999");
+    }
+}
+
+#[test]
+fn a_connection_over_its_subscription_count_is_closed_and_the_others_served() {
+    let backplane = backplane(SubscriptionLimits {
+        max_count: Some(100),
+        max_bytes: None,
+    });
+    let ctx = zmq::Context::new();
+    let publisher = publisher(&ctx, &backplane);
+    // Within the bound: 100 topics.
+    let modest = subscriber(&ctx, &backplane, 100);
+    let before = backplane.forward_stats().subscriptions();
+    // Over it: 101, then it stays connected (libzmq reconnects it) and is closed again.
+    let greedy = subscriber(&ctx, &backplane, 101);
+    let deadline = Instant::now() + WAIT;
+    while backplane.forward_stats().subscription_closed() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the greedy subscriber was not closed"
+        );
+        // Its socket re-sends its subscriptions on reconnecting only when it is used.
+        let _ = greedy.poll(zmq::POLLIN, 10);
+    }
+    assert!(backplane.forward_stats().subscriptions() > before);
+    // The modest one keeps all its subscriptions.
+    publisher
+        .send_multipart([&b"topic00099"[..], b"\x80"], 0)
+        .unwrap();
+    assert!(
+        modest.poll(zmq::POLLIN, 5000).unwrap() > 0,
+        "the subscriber within the bound lost its subscriptions"
+    );
+}
+
+#[test]
+fn a_connection_over_its_subscription_bytes_is_closed_once_per_connection() {
+    let backplane = backplane(SubscriptionLimits {
+        max_count: None,
+        max_bytes: Some(4096),
+    });
+    let ctx = zmq::Context::new();
+    let _publisher = publisher(&ctx, &backplane);
+    let flood = ctx.socket(zmq::SUB).unwrap();
+    flood.set_linger(0).unwrap();
+    flood
+        .connect(&endpoint(backplane.subscriber_port()))
+        .unwrap();
+    // 100 topics of 100 bytes: 10 000 bytes, over the 4 096 allowed.
+    for topic in 0..100 {
+        let mut long = format!("{topic:05}").into_bytes();
+        long.resize(100, b'x');
+        flood.set_subscribe(&long).unwrap();
+    }
+    let deadline = Instant::now() + WAIT;
+    while backplane.forward_stats().subscription_closed() < 1 {
+        assert!(Instant::now() < deadline, "the flood was not closed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Unused, its socket does not reconnect-and-resend: the one closure stays one.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(backplane.forward_stats().subscription_closed(), 1);
+}
+
+/// A ZMTP 3.0 greeting (NULL, client) and a READY announcing a SUB socket.
+fn zmtp_sub_handshake() -> Vec<u8> {
+    let mut bytes = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f, 3, 0];
+    bytes.extend_from_slice(b"NULL");
+    bytes.extend_from_slice(&[0; 16]);
+    bytes.push(0);
+    bytes.extend_from_slice(&[0; 31]);
+    let mut ready = b"\x05READY\x0bSocket-Type".to_vec();
+    ready.extend_from_slice(&3u32.to_be_bytes());
+    ready.extend_from_slice(b"SUB");
+    bytes.push(0x04);
+    bytes.push(u8::try_from(ready.len()).unwrap());
+    bytes.extend_from_slice(&ready);
+    bytes
+}
+
+/// A flood faster than the forwarder can count (raw ZMTP: 100 000 distinct subscriptions of
+/// 200 bytes on one connection) is cut off by the flood watch, and the backplane keeps serving
+/// a subscriber within its bounds.
+#[test]
+fn a_subscription_flood_is_cut_off_and_the_backplane_keeps_serving() {
+    use std::io::Write;
+    let backplane = backplane(SubscriptionLimits::default());
+    let ctx = zmq::Context::new();
+    let publisher = publisher(&ctx, &backplane);
+    let modest = subscriber(&ctx, &backplane, 10);
+    // As a real flooder, it comes back whenever its connection ends (libzmq itself sometimes
+    // drops a raw peer that sends everything at once, before the handshake is through).
+    let mut chunk = Vec::new();
+    let mut sent = 0u32;
+    let deadline = Instant::now() + WAIT;
+    while backplane.forward_stats().subscription_closed() < 1 {
+        assert!(Instant::now() < deadline, "the flood was never cut off");
+        let Ok(mut flood) =
+            std::net::TcpStream::connect(("127.0.0.1", backplane.subscriber_port()))
+        else {
+            continue;
+        };
+        flood
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        if flood.write_all(&zmtp_sub_handshake()).is_err() {
+            continue;
+        }
+        for _ in 0..400 {
+            chunk.clear();
+            for _ in 0..250 {
+                let mut topic = format!("{sent:09}").into_bytes();
+                topic.resize(200, b'x');
+                chunk.extend_from_slice(&[0x00, 201, 0x01]);
+                chunk.extend_from_slice(&topic);
+                sent += 1;
+            }
+            if flood.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        // Wait for the cut, or for this connection to end otherwise.
+        let settle = Instant::now() + Duration::from_secs(2);
+        while backplane.forward_stats().subscription_closed() < 1 && Instant::now() < settle {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    publisher
+        .send_multipart([&b"topic00009"[..], b"\x80"], 0)
+        .unwrap();
+    assert!(
+        modest.poll(zmq::POLLIN, 5000).unwrap() > 0,
+        "the backplane stopped serving after the flood"
+    );
+}
