@@ -12,7 +12,10 @@
 //! # Layout
 //! Where a probe lives, who reads monitor events, where the forwarding rule is and where each
 //! queue is bounded: `banyan-host/README.md`.
-//! - [`backplane`]: the forwarder ([`Backplane`]).
+//! - [`backplane`]: the forwarder ([`Backplane`]): its sans-IO per-message policy
+//!   (`backplane/policy.rs`), the forwarder loop that applies the verdicts
+//!   (`backplane/forward.rs`) and [`BackplaneConfig`] (`backplane/config.rs`).
+//! - `shape`: the `[topic, payload]` rule, once, for the forwarder and a component's inbox.
 //! - [`limits`]: message size limit and queue memory budget ([`Limits`]).
 //! - [`budget`]: the byte budget of the backplane's subscriber queues, whatever the message sizes.
 //! - [`subscriptions`]: per-connection subscription bounds of the backplane (count and bytes),
@@ -49,6 +52,7 @@ pub mod net;
 pub mod subscriptions;
 /// The former name of [`json`], kept for existing users.
 pub use json as pyjson;
+mod shape;
 mod sys;
 
 pub use access::{AccessControl, PlainCredentials};

@@ -8,8 +8,10 @@
 //! elsewhere [`heap_in_use`] returns `None` and the byte budget is not enforced (the count
 //! bound and the stall timeout still are).
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
+
+use nix::sys::socket::{self, SockaddrStorage};
 
 /// Bytes the process's allocator has handed out and not had back (glibc's `mallinfo2`: in-use
 /// arena chunks plus mmapped chunks, over all arenas). Unlike the RSS this falls as soon as a
@@ -37,25 +39,23 @@ pub(crate) struct TcpSendState {
     pub notsent: u32,
     /// The receive window the peer last advertised (`tcpi_snd_wnd`). A peer that stopped
     /// reading advertises 0 or a sliver (measured on loopback: 15 360 bytes with megabytes
-    /// unsent, less than one segment, so nothing is sent). `None` on kernels older than 5.4.
+    /// unsent, less than one segment, so nothing is sent). `None` on kernels older than 5.4, which
+    /// fill a shorter `tcp_info`.
     pub window: Option<u32>,
     /// Bytes the peer acknowledged so far (`tcpi_bytes_acked`): progress, if it moves.
     pub acked: u64,
 }
 
-// Byte offsets in Linux's `struct tcp_info` (include/uapi/linux/tcp.h), which only grows.
-const TCPI_BYTES_ACKED: usize = 120;
-const TCPI_BYTES_RECEIVED: usize = 128;
-const TCPI_NOTSENT_BYTES: usize = 144;
-const TCPI_SND_WND: usize = 228;
-
-/// Reads `TCP_INFO` of `fd`. `None` if `fd` is not an open TCP socket (any more).
+/// Reads `TCP_INFO` of `fd` into libc's `struct tcp_info` and says how many bytes of it the
+/// kernel filled (the struct only grows: an older kernel fills a prefix). `None` if `fd` is not
+/// an open TCP socket (any more). nix wraps no `TCP_INFO` option, hence libc.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-pub(crate) fn tcp_send_state(fd: RawFd) -> Option<TcpSendState> {
-    let mut buffer = [0u8; 256];
-    let mut len = buffer.len() as libc::socklen_t;
-    // SAFETY: the kernel writes at most `len` bytes into `buffer`, which is that long, and
+fn tcp_info(fd: RawFd) -> Option<(libc::tcp_info, usize)> {
+    // SAFETY: `tcp_info` is a plain C struct of integers, for which all-zero is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `info`, which is that long, and
     // stores the length written in `len`; an fd that is closed or not a TCP socket makes the
     // call fail, it touches no memory of ours then.
     let rc = unsafe {
@@ -63,21 +63,40 @@ pub(crate) fn tcp_send_state(fd: RawFd) -> Option<TcpSendState> {
             fd,
             libc::IPPROTO_TCP,
             libc::TCP_INFO,
-            buffer.as_mut_ptr().cast(),
+            (&raw mut info).cast(),
             &mut len,
         )
     };
     if rc != 0 {
         return None;
     }
-    let len = usize::try_from(len).ok()?.min(buffer.len());
-    let field = |offset: usize, size: usize| buffer[..len].get(offset..offset + size);
-    let u32_at = |offset| field(offset, 4).map(|b| u32::from_ne_bytes(b.try_into().unwrap()));
-    let u64_at = |offset| field(offset, 8).map(|b| u64::from_ne_bytes(b.try_into().unwrap()));
+    let filled = usize::try_from(len)
+        .ok()?
+        .min(std::mem::size_of::<libc::tcp_info>());
+    Some((info, filled))
+}
+
+/// Whether the kernel filled the field that ends `size` bytes after `offset`.
+#[cfg(target_os = "linux")]
+fn filled(len: usize, offset: usize, size: usize) -> bool {
+    len >= offset + size
+}
+
+/// Reads `TCP_INFO` of `fd`. `None` if `fd` is not an open TCP socket (any more).
+#[cfg(target_os = "linux")]
+pub(crate) fn tcp_send_state(fd: RawFd) -> Option<TcpSendState> {
+    use std::mem::offset_of;
+    let (info, len) = tcp_info(fd)?;
+    let has = |offset, size| filled(len, offset, size);
+    if !has(offset_of!(libc::tcp_info, tcpi_notsent_bytes), 4)
+        || !has(offset_of!(libc::tcp_info, tcpi_bytes_acked), 8)
+    {
+        return None;
+    }
     Some(TcpSendState {
-        notsent: u32_at(TCPI_NOTSENT_BYTES)?,
-        window: u32_at(TCPI_SND_WND),
-        acked: u64_at(TCPI_BYTES_ACKED)?,
+        notsent: info.tcpi_notsent_bytes,
+        window: has(offset_of!(libc::tcp_info, tcpi_snd_wnd), 4).then_some(info.tcpi_snd_wnd),
+        acked: info.tcpi_bytes_acked,
     })
 }
 
@@ -90,26 +109,14 @@ pub(crate) fn tcp_send_state(_fd: RawFd) -> Option<TcpSendState> {
 /// Bytes the connection on `fd` received from its peer so far (`tcpi_bytes_received`, Linux
 /// ≥ 4.1). `None` if `fd` is not an open TCP socket.
 #[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
 pub(crate) fn tcp_bytes_received(fd: RawFd) -> Option<u64> {
-    let mut buffer = [0u8; 256];
-    let mut len = buffer.len() as libc::socklen_t;
-    // SAFETY: as in `tcp_send_state`: the kernel writes at most `len` bytes into `buffer`.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            buffer.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 {
-        return None;
-    }
-    let len = usize::try_from(len).ok()?.min(buffer.len());
-    let bytes = buffer[..len].get(TCPI_BYTES_RECEIVED..TCPI_BYTES_RECEIVED + 8)?;
-    Some(u64::from_ne_bytes(bytes.try_into().ok()?))
+    let (info, len) = tcp_info(fd)?;
+    filled(
+        len,
+        std::mem::offset_of!(libc::tcp_info, tcpi_bytes_received),
+        8,
+    )
+    .then_some(info.tcpi_bytes_received)
 }
 
 /// Not available on this platform.
@@ -129,7 +136,8 @@ pub(crate) fn open_descriptors() -> Vec<RawFd> {
 }
 
 /// Bytes in the kernel's send queue of the TCP socket `fd`, sent or not, not yet acknowledged
-/// (`SIOCOUTQ`). `None` if `fd` is not an open TCP socket.
+/// (`SIOCOUTQ`). `None` if `fd` is not an open TCP socket. Through libc: nix's ioctl macros
+/// would only wrap the same unsafe call.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 pub(crate) fn send_queue(fd: RawFd) -> Option<u32> {
@@ -149,28 +157,28 @@ pub(crate) fn send_queue(_fd: RawFd) -> Option<u32> {
     None
 }
 
-/// Runs `f` on `fd` seen as a TCP stream, without taking it over (libzmq owns and closes it).
-#[allow(unsafe_code)]
-fn with_stream<T>(fd: RawFd, f: impl FnOnce(&std::net::TcpStream) -> T) -> T {
-    use std::os::fd::FromRawFd;
-    // SAFETY: `ManuallyDrop` never closes the descriptor, so libzmq's ownership is untouched;
-    // the stream is used only for getsockname/getpeername/shutdown, which fail harmlessly
-    // (EBADF, ENOTSOCK) if libzmq closed `fd` meanwhile.
-    let stream = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
-    f(&stream)
+/// `address` as std's socket address, if it is an IPv4 or IPv6 one.
+fn socket_address(address: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = address.as_sockaddr_in() {
+        return Some(SocketAddrV4::from(*v4).into());
+    }
+    address
+        .as_sockaddr_in6()
+        .map(|v6| SocketAddrV6::from(*v6).into())
 }
 
-/// The local and peer address of the TCP connection on `fd`.
+/// The local and peer address of the TCP connection on `fd` (libzmq owns the descriptor; these
+/// calls fail harmlessly, `EBADF`/`ENOTSOCK`, if it closed it meanwhile).
 pub(crate) fn addresses(fd: RawFd) -> Option<(SocketAddr, SocketAddr)> {
-    with_stream(fd, |stream| {
-        Some((stream.local_addr().ok()?, stream.peer_addr().ok()?))
-    })
+    let local = socket::getsockname::<SockaddrStorage>(fd).ok()?;
+    let peer = socket::getpeername::<SockaddrStorage>(fd).ok()?;
+    Some((socket_address(&local)?, socket_address(&peer)?))
 }
 
 /// Shuts the connection on `fd` down both ways. libzmq sees the end of the stream, closes the
 /// connection and frees its queue; the peer sees a disconnect and reconnects by itself.
 pub(crate) fn shut_down(fd: RawFd) -> std::io::Result<()> {
-    with_stream(fd, |stream| stream.shutdown(std::net::Shutdown::Both))
+    socket::shutdown(fd, socket::Shutdown::Both).map_err(std::io::Error::from)
 }
 
 /// Aborts the TCP connection on `fd`: `connect(2)` with `AF_UNSPEC` dissolves the
@@ -179,6 +187,8 @@ pub(crate) fn shut_down(fd: RawFd) -> std::io::Result<()> {
 /// descriptor stays libzmq's. Unlike [`shut_down`], this stops a peer that only *sends*: after
 /// `shutdown(2)` Linux still queues and hands over what such a peer sends, so libzmq would
 /// read (and apply) a subscription flood until its next write to that peer.
+///
+/// Through libc: nix has no `AF_UNSPEC` address to pass to its `connect`.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 pub(crate) fn abort(fd: RawFd) -> std::io::Result<()> {
@@ -222,11 +232,23 @@ mod tests {
         }
     }
 
-    /// The offsets read the fields they name: a connection whose peer reads nothing ends with
+    /// libc's `struct tcp_info` has the layout of Linux's (include/uapi/linux/tcp.h, which only
+    /// grows) where the fields read here are: the offsets the kernel documents.
+    #[test]
+    fn libc_tcp_info_has_the_kernel_layout() {
+        use std::mem::offset_of;
+        assert_eq!(offset_of!(libc::tcp_info, tcpi_bytes_acked), 120);
+        assert_eq!(offset_of!(libc::tcp_info, tcpi_bytes_received), 128);
+        assert_eq!(offset_of!(libc::tcp_info, tcpi_notsent_bytes), 144);
+        assert_eq!(offset_of!(libc::tcp_info, tcpi_snd_wnd), 228);
+        assert!(filled(232, 228, 4) && !filled(228, 228, 4));
+    }
+
+    /// The fields read are the ones they name: a connection whose peer reads nothing ends with
     /// unsent bytes and (nearly) no window; once the peer drains it, the window opens again and the
     /// acknowledged bytes count everything sent.
     #[test]
-    fn tcp_info_offsets_read_the_window_and_queues() {
+    fn tcp_info_reads_the_window_and_queues() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut sender = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut reader, _) = listener.accept().unwrap();

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use super::message::{Message, MessageRef};
 use super::{PENDING_LIMIT_BYTES, PENDING_LIMIT_MESSAGES};
 use crate::error::Result;
+use crate::shape::recv_rest;
 
 /// Result of a non-blocking read.
 pub(crate) enum Read {
@@ -23,7 +24,6 @@ pub(crate) struct Inbox {
     /// messages: libzmq keeps up to 33 bytes inline).
     topic: zmq::Message,
     payload: zmq::Message,
-    extra: zmq::Message,
     pending: VecDeque<Message>,
     pending_bytes: usize,
     /// The message handed out by `recv_ref` from `pending`.
@@ -39,7 +39,6 @@ impl Inbox {
         Self {
             topic: zmq::Message::new(),
             payload: zmq::Message::new(),
-            extra: zmq::Message::new(),
             pending: VecDeque::new(),
             pending_bytes: 0,
             current: None,
@@ -71,25 +70,12 @@ impl Inbox {
             Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Ok(Read::Empty),
             Err(error) => return Err(error.into()),
         }
-        // ZeroMQ delivers the parts of a message together: these reads never block.
-        let mut frames = 1u64;
-        if self.topic.get_more() {
-            subscriber.recv(&mut self.payload, 0)?;
-            frames += 1;
-            let mut more = self.payload.get_more();
-            while more {
-                subscriber.recv(&mut self.extra, 0)?;
-                frames += 1;
-                more = self.extra.get_more();
-            }
-        }
-        let problem = if frames != 2 {
-            "dropping a message that is not [topic, payload]"
-        } else if std::str::from_utf8(&self.topic).is_err() {
-            "dropping a message whose topic is not UTF-8"
-        } else {
+        // The `[topic, payload]` rule and the reading of the parts are crate::shape's.
+        let shape = recv_rest(subscriber, &self.topic, &mut self.payload)?;
+        let Err(problem) = shape.receivable(&self.topic) else {
             return Ok(Read::Message);
         };
+        let (frames, problem) = (shape.parts(), problem.describe());
         self.malformed_dropped += 1;
         // Logged for the first and then every power of two: a flood cannot flood the log.
         if self.malformed_dropped.is_power_of_two() {
