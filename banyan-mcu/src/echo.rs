@@ -25,6 +25,7 @@ use banyan_proto::payload::MapWriter;
 use embedded_io::Error as _;
 
 use crate::client::{Incoming, write_flush};
+use crate::clock::after;
 use crate::core::{ClientConfig, LinkEvent, PublishStep};
 use crate::{Client, ClientError, Clock, Event, Observer};
 
@@ -328,7 +329,7 @@ impl<'a, const B: usize> EchoClient<'a, B> {
             self.config.reply_topic
         );
         self.phase = Phase::Handshake;
-        self.deadline_ms = now_ms.saturating_add(self.config.timeout_ms.into());
+        self.deadline_ms = after(now_ms, self.config.timeout_ms);
         Ok(())
     }
 
@@ -347,7 +348,7 @@ impl<'a, const B: usize> EchoClient<'a, B> {
         self.send = false;
         self.attempt = self.attempt.saturating_add(1);
         self.stats.sent = self.stats.sent.saturating_add(1);
-        self.deadline_ms = now_ms.saturating_add(self.config.timeout_ms.into());
+        self.deadline_ms = after(now_ms, self.config.timeout_ms);
         debug!("send {=u32} (attempt {=u32})", self.current, self.attempt);
         observer.on_event(Event::Sent {
             number: self.current,
@@ -365,7 +366,7 @@ impl<'a, const B: usize> EchoClient<'a, B> {
                         observer.on_event(Event::Connected);
                         self.phase = Phase::Echo;
                         self.send = true;
-                        self.deadline_ms = now_ms.saturating_add(self.config.timeout_ms.into());
+                        self.deadline_ms = after(now_ms, self.config.timeout_ms);
                     }
                     LinkEvent::Down | LinkEvent::GatewayRestarted { .. }
                         if self.phase == Phase::Echo =>
@@ -410,7 +411,7 @@ impl<'a, const B: usize> EchoClient<'a, B> {
                     self.current = n - 1;
                     self.attempt = 0;
                     self.send = true;
-                    self.deadline_ms = now_ms.saturating_add(self.config.timeout_ms.into());
+                    self.deadline_ms = after(now_ms, self.config.timeout_ms);
                 }
             }
             Some(n) if n > self.current && n <= self.config.first_number => {
@@ -459,7 +460,7 @@ impl<'a, const B: usize> EchoClient<'a, B> {
         if self.phase == Phase::Echo {
             self.send = true;
         }
-        self.deadline_ms = now_ms.saturating_add(self.config.timeout_ms.into());
+        self.deadline_ms = after(now_ms, self.config.timeout_ms);
         Ok(())
     }
 }
