@@ -203,6 +203,7 @@ use serde::{Deserialize, Serialize};
 
 mod batch;
 mod decoder;
+mod parse;
 
 pub use batch::{Batch, BatchError, BatchIter, BatchWriter, entry_len, write_entry};
 pub use decoder::{CorruptKind, FeedResult, FrameDecoder};
@@ -456,7 +457,11 @@ impl From<postcard::Error> for FrameError {
 /// number to compare with the peer's `max_frame`.
 pub fn body_len(frame: &Frame<'_>) -> usize {
     // The `Size` flavor never fails and `Frame` always serializes; 0 is unreachable.
-    postcard::serialize_with_flavor(frame, Size::default()).unwrap_or(0)
+    let mut size = Size::default();
+    match parse::emit(frame, &mut size) {
+        Ok(()) => size.finalize().unwrap_or(0),
+        Err(_) => 0,
+    }
 }
 
 /// Encodes `frame` into `buf` as complete wire bytes (COBS(body ‖ CRC) followed by the 0x00
@@ -470,12 +475,13 @@ pub fn encode(frame: &Frame<'_>, buf: &mut [u8]) -> Result<usize, FrameError> {
     // postcard pushes each body byte through the CRC digest into the streaming COBS encoder;
     // on finalize the digest appends the CRC (little-endian) and COBS appends the 0x00.
     let cobs = Cobs::try_new(Slice::new(buf))?;
-    let flavor = CrcAppend {
+    let mut flavor = CrcAppend {
         inner: cobs,
         digest: CRC32.digest(),
     };
-    let out = postcard::serialize_with_flavor(frame, flavor)?;
-    Ok(out.len())
+    // The body as postcard serializes it (`parse::emit`, checked against postcard in tests).
+    parse::emit(frame, &mut flavor)?;
+    Ok(flavor.finalize()?.len())
 }
 
 /// Encodes `frame` into a new `Vec` (wire bytes including the delimiter).
