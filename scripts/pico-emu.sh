@@ -26,7 +26,11 @@
 #                    Hello resynchronises the gateway and the new run completes
 #   A fault that hit after the LED was already on fails the run (it was not mid-run).
 #
-# Usage: scripts/pico-emu.sh [--app echo|sensor|onegpio] [--link uart|usb]
+# --no-defmt (echo over UART, no fault): the smallest image instead, built without defmt
+#   (`--no-default-features`; scripts/build-boards.sh leaves it in release/no-defmt/). It
+#   logs nothing, so the LED alone (on only after all 11 replies) is the verdict.
+#
+# Usage: scripts/pico-emu.sh [--app echo|sensor|onegpio] [--link uart|usb] [--no-defmt]
 #                            [--python-server [PATH]] [--fault corrupt|gateway-restart|reset]
 # Environment:
 #   PICO_EMU_TIMEOUT  seconds for the whole harness run (default 120)
@@ -50,16 +54,18 @@ APP=echo
 LINK=uart
 PY_SERVER=""
 FAULT=""
+NO_DEFMT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --app) [ $# -gt 1 ] || { echo "--app needs a name" >&2; exit 2; }; APP=$2; shift ;;
     --link) [ $# -gt 1 ] || { echo "--link needs uart or usb" >&2; exit 2; }; LINK=$2; shift ;;
     --fault) [ $# -gt 1 ] || { echo "--fault needs a name" >&2; exit 2; }; FAULT=$2; shift ;;
+    --no-defmt) NO_DEFMT=1 ;;
     --python-server)
       PY_SERVER="$REPO/banyan-cli/tests/python/simple_echo_server.py"
       if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then PY_SERVER="$2"; shift; fi
       ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) echo "pico-emu: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -73,6 +79,10 @@ esac
 case "$FAULT" in "" | corrupt | gateway-restart | reset) ;; *)
   echo "pico-emu: unknown fault '$FAULT' (corrupt, gateway-restart, reset)" >&2; exit 2 ;;
 esac
+if [ -n "$NO_DEFMT" ] && { [ "$APP" != echo ] || [ "$LINK" != uart ] || [ -n "$FAULT" ]; }; then
+  echo "pico-emu: --no-defmt is for --app echo --link uart without --fault (the other checks read the firmware's log)" >&2
+  exit 2
+fi
 if [ -n "$PY_SERVER" ] && [ "$APP" != echo ]; then
   echo "pico-emu: --python-server is for --app echo" >&2; exit 2
 fi
@@ -99,7 +109,7 @@ if [ "$FAULT" = corrupt ] && [ -z "${PICO_EMU_INNER:-}" ]; then
   exit 1
 fi
 FIRMWARE="${APP}_${LINK}"
-ELF="$BOARD/target/thumbv6m-none-eabi/release/$FIRMWARE"
+ELF="$BOARD/target/thumbv6m-none-eabi/release/${NO_DEFMT:+no-defmt/}$FIRMWARE"
 
 PYTHON=${BANYAN_PYTHON:-}
 if [ -z "$PYTHON" ]; then
@@ -159,8 +169,13 @@ json_field() {
 }
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-  echo "== build firmware (boards/rp-pico, release, --bin $FIRMWARE)"
-  (cd "$BOARD" && cargo build --release --bin "$FIRMWARE")
+  echo "== build firmware (boards/rp-pico, release, --bin $FIRMWARE${NO_DEFMT:+, no defmt})"
+  if [ -n "$NO_DEFMT" ]; then
+    (cd "$BOARD" && cargo build --release --no-default-features --bin "$FIRMWARE" &&
+      mkdir -p "$(dirname "$ELF")" && cp "target/thumbv6m-none-eabi/release/$FIRMWARE" "$ELF")
+  else
+    (cd "$BOARD" && cargo build --release --bin "$FIRMWARE")
+  fi
   rm -f "$ELF.uf2"
   echo "== build host binaries"
   (cd "$REPO" && cargo build -p banyan-cli --bins)
@@ -218,8 +233,8 @@ elif [ "$APP" = echo ]; then
   wait_for "$LOGS/server.log" "Publisher +Port" 20 "echo server" "${PIDS[-1]}"
 fi
 
-HARNESS_ARGS=(--elf "$ELF" --uf2 "$UF2" --ports-file "$LOGS/ports.json" --rtt-file "$LOGS/defmt.bin"
-  --timeout "$TIMEOUT")
+HARNESS_ARGS=(--elf "$ELF" --uf2 "$UF2" --ports-file "$LOGS/ports.json" --timeout "$TIMEOUT")
+[ -n "$NO_DEFMT" ] || HARNESS_ARGS+=(--rtt-file "$LOGS/defmt.bin")
 [ "$APP" = echo ] && HARNESS_ARGS+=(--exit-on-led)
 [ "$APP" = sensor ] && HARNESS_ARGS+=(--quiet)
 echo "== harness: rp2040js ($FIRMWARE, timeout ${TIMEOUT}s)"
@@ -326,10 +341,12 @@ echo "== harness log"
 grep -v '^\[harness.*rp2040js warning' "$LOGS/harness.log" | tail -n 30 || true
 grep 'rp2040js warning' "$LOGS/harness.log" | head -n 5 || true
 tail -n 1 "$LOGS/harness.out"
-echo "== firmware log (defmt over RTT)"
-defmt-print -e "$ELF" <"$LOGS/defmt.bin" >"$LOGS/defmt.log" 2>&1 || echo "(defmt-print failed)"
-tail -n 40 "$LOGS/defmt.log"
-echo
+if [ -z "$NO_DEFMT" ]; then
+  echo "== firmware log (defmt over RTT)"
+  defmt-print -e "$ELF" <"$LOGS/defmt.bin" >"$LOGS/defmt.log" 2>&1 || echo "(defmt-print failed)"
+  tail -n 40 "$LOGS/defmt.log"
+  echo
+fi
 
 fail() { echo "== FAIL: $* (after ${ELAPSED}s)"; exit 1; }
 [ "$PEER_STATUS" -eq 0 ] || fail "the Python peer failed (status $PEER_STATUS)"
@@ -338,7 +355,7 @@ case "$STATUS" in
   3) fail "the harness timed out after ${TIMEOUT}s (LED never on)" ;;
   *) fail "the harness exited with status $STATUS" ;;
 esac
-if [ "$APP" = echo ]; then
+if [ "$APP" = echo ] && [ -z "$NO_DEFMT" ]; then
   grep -q "echo complete" "$LOGS/defmt.log" || fail "the firmware's log has no 'echo complete'"
   # A clean link delivers every frame once, intact. (Timeouts are not counted against it:
   # the firmware's Hello times out while the gateway is still starting.)
@@ -372,4 +389,4 @@ if [ "$FAULT" = corrupt ]; then
     exit 75
   fi
 fi
-echo "== PASS: $FIRMWARE${PY_SERVER:+ (Python echo server)}${FAULT_DETAIL} after ${ELAPSED}s; $SUMMARY"
+echo "== PASS: $FIRMWARE${NO_DEFMT:+ (no defmt: LED on)}${PY_SERVER:+ (Python echo server)}${FAULT_DETAIL} after ${ELAPSED}s; $SUMMARY"

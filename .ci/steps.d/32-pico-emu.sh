@@ -3,7 +3,8 @@
 # the release ELFs that become the UF2 files (built by scripts/build-boards.sh earlier in
 # .ci/run; the harness checks each UF2 holds exactly its ELF's bytes) — through the real
 # gateway and backplane: echo over UART and USB with the Rust and the Python echo server,
-# sensor and OneGPIO over both links (pin-level checks), and the link faults on echo_uart.
+# sensor and OneGPIO over both links (pin-level checks), the link faults on echo_uart, and
+# the smallest echo_uart (no defmt: the image measured against the 16 KiB target).
 # Host binaries from `cargo test` (target/debug). Every run is reported; fails if any failed.
 set -euo pipefail
 STEP_START=$(date +%s)
@@ -34,6 +35,7 @@ RUNS=(
   "--app echo --link uart --fault corrupt"
   "--app echo --link uart --fault gateway-restart"
   "--app echo --link uart --fault reset"
+  "--app echo --link uart --no-defmt"
 )
 RESULTS=()
 FAILED=0

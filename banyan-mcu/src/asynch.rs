@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::client::{CHUNK_LEN, Incoming, is_idle, transport_error};
 use crate::core::PublishStep;
-use crate::echo::Step;
+use crate::echo::Io;
 use crate::{Client, ClientError, Clock, EchoClient, EchoSummary, Observer};
 
 /// Longest single wait: the timers are re-checked at least this often (ms).
@@ -185,33 +185,29 @@ impl<const B: usize> EchoClient<'_, B> {
         O: Observer,
     {
         self.start(clock.now_ms())?;
+        // One write and one wait site: the echo's logic is the sans-IO `turn`, as in `run`.
         loop {
-            if let Some(outcome) = self.outcome() {
-                return outcome;
-            }
-            let now = clock.now_ms();
-            let (reply_topic, key) = (self.config.reply_topic, self.config.number_key);
-            // Wake up at the echo's own deadline too, not only at the client's timers.
-            let wake_at = self.deadline_ms();
-            if let Some(incoming) = self
-                .client
-                .poll_async_until(transport, clock, delay, Some(wake_at))
-                .await?
-            {
-                let step = Step::of(&incoming, reply_topic, key);
-                self.on_step(step, now, observer);
-            }
-            if self.send {
-                let mut payload = [0u8; crate::echo::PAYLOAD_CAP];
-                let len = self.payload(&mut payload)?;
-                let topic = self.config.publish_topic.as_bytes();
-                let sent = self
-                    .client
-                    .publish_raw_async(transport, topic, payload.get(..len).unwrap_or_default())
-                    .await?;
-                self.on_sent(sent, clock.now_ms(), observer);
-            }
-            self.on_tick(clock.now_ms(), observer)?;
+            let wait_ms = match self.turn(clock.now_ms(), observer)? {
+                Io::Done(outcome) => return outcome,
+                Io::Write { len, publish } => {
+                    let bytes = self.client.tx.get(..len).unwrap_or_default();
+                    transport.write_all(bytes).await.map_err(transport_error)?;
+                    transport.flush().await.map_err(transport_error)?;
+                    if publish {
+                        self.on_sent(true, clock.now_ms(), observer);
+                    }
+                    continue;
+                }
+                Io::Read { wait_ms } => wait_ms,
+            };
+            // `clamp` keeps it ≤ MAX_WAIT_MS, so it fits a u32.
+            let wait = u32::try_from(wait_ms.clamp(1, MAX_WAIT_MS)).unwrap_or(1);
+            let read =
+                match select(transport.read(&mut self.client.chunk), delay.delay_ms(wait)).await {
+                    Either::First(read) => read.map_err(|e| e.kind()),
+                    Either::Second(()) => continue,
+                };
+            self.client.on_read(read)?;
         }
     }
 }

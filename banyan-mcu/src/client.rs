@@ -385,6 +385,21 @@ impl<const N: usize, const L: usize, const B: usize, const A: usize> Client<N, L
         Ok(())
     }
 
+    /// Takes the result of one `read` into [`chunk`](Self::chunk): `Ok(0)` is
+    /// [`ClientError::Closed`], an idle kind (timed out, interrupted) is nothing yet.
+    pub(crate) fn on_read(&mut self, read: Result<usize, ErrorKind>) -> Result<(), ClientError> {
+        match read {
+            Ok(0) => Err(ClientError::Closed),
+            Ok(n) => {
+                self.pos = 0;
+                self.len = n.min(CHUNK_LEN);
+                Ok(())
+            }
+            Err(kind) if is_idle(kind) => Ok(()),
+            Err(kind) => Err(ClientError::Transport(kind)),
+        }
+    }
+
     /// Feeds the buffered chunk and returns what it produced for the application.
     pub(crate) fn process(&mut self, now_ms: u64) -> Option<Incoming<'_>> {
         match self.feed(now_ms) {
@@ -443,7 +458,10 @@ pub(crate) fn transport_error<E: embedded_io::Error>(e: E) -> ClientError {
     ClientError::Transport(e.kind())
 }
 
-fn write_flush<T: Write + ?Sized>(transport: &mut T, bytes: &[u8]) -> Result<(), ClientError> {
+pub(crate) fn write_flush<T: Write + ?Sized>(
+    transport: &mut T,
+    bytes: &[u8],
+) -> Result<(), ClientError> {
     transport.write_all(bytes).map_err(transport_error)?;
     transport.flush().map_err(transport_error)
 }

@@ -47,6 +47,7 @@ use banyan_proto::topic;
 use heapless::{Deque, Vec};
 
 use crate::ClientError;
+use crate::clock::after;
 
 mod publish;
 
@@ -639,10 +640,10 @@ impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<
                 if now_ms >= self.next_ping_at {
                     self.ping_seq = self.ping_seq.wrapping_add(1);
                     self.outbox.ping = Some(self.ping_seq);
-                    self.next_ping_at = now_ms.saturating_add(self.config.ping_interval_ms.into());
+                    self.next_ping_at = after(now_ms, self.config.ping_interval_ms);
                 }
                 if now_ms >= self.retry_at {
-                    self.retry_at = now_ms.saturating_add(self.config.retry_ms.into());
+                    self.retry_at = after(now_ms, self.config.retry_ms);
                     let refused_too = now_ms >= self.refused_retry_at;
                     if refused_too {
                         self.refused_retry_at = now_ms
@@ -804,7 +805,7 @@ impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<
         self.batch_len = 0;
         self.batch_entries = 0;
         self.stats.handshakes = self.stats.handshakes.wrapping_add(1);
-        self.retry_at = now_ms.saturating_add(self.config.retry_ms.into());
+        self.retry_at = after(now_ms, self.config.retry_ms);
         self.entries.retain(|e| e.want == Want::Subscribed);
         for entry in self.entries.iter_mut() {
             entry.confirmed = false;
@@ -840,8 +841,8 @@ impl<const N: usize, const L: usize, const A: usize, const Q: usize> ClientCore<
                 info!("link up");
                 self.state = LinkState::Up;
                 self.last_pong_at = now_ms;
-                self.next_ping_at = now_ms.saturating_add(self.config.ping_interval_ms.into());
-                self.retry_at = now_ms.saturating_add(self.config.retry_ms.into());
+                self.next_ping_at = after(now_ms, self.config.ping_interval_ms);
+                self.retry_at = after(now_ms, self.config.retry_ms);
                 self.refused_retry_at = self.retry_at;
                 for entry in self.entries.iter_mut() {
                     entry.send = true;

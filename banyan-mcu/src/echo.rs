@@ -22,8 +22,11 @@
 
 use banyan_proto::payload::MapWriter;
 
-use crate::client::Incoming;
-use crate::core::{ClientConfig, LinkEvent};
+use embedded_io::Error as _;
+
+use crate::client::{Incoming, write_flush};
+use crate::clock::after;
+use crate::core::{ClientConfig, LinkEvent, PublishStep};
 use crate::{Client, ClientError, Clock, Event, Observer};
 
 /// Longest `publish_topic` / `reply_topic`.
@@ -204,27 +207,110 @@ impl<'a, const B: usize> EchoClient<'a, B> {
     {
         self.start(clock.now_ms())?;
         loop {
-            if let Some(outcome) = self.outcome() {
-                return outcome;
+            match self.turn(clock.now_ms(), observer)? {
+                Io::Done(outcome) => return outcome,
+                Io::Write { len, publish } => {
+                    write_flush(transport, self.client.tx.get(..len).unwrap_or_default())?;
+                    if publish {
+                        self.on_sent(true, clock.now_ms(), observer);
+                    }
+                }
+                Io::Read { .. } => {
+                    let read = transport.read(&mut self.client.chunk);
+                    self.client.on_read(read.map_err(|e| e.kind()))?;
+                }
             }
-            let now = clock.now_ms();
-            let (reply_topic, key) = (self.config.reply_topic, self.config.number_key);
-            if let Some(incoming) = self.client.poll(transport, clock)? {
-                let step = Step::of(&incoming, reply_topic, key);
-                self.on_step(step, now, observer);
-            }
-            if self.send {
-                let mut payload = [0u8; PAYLOAD_CAP];
-                let len = self.payload(&mut payload)?;
-                let sent = self.client.publish_raw(
-                    transport,
-                    self.config.publish_topic.as_bytes(),
-                    payload.get(..len).unwrap_or_default(),
-                )?;
-                self.on_sent(sent, clock.now_ms(), observer);
-            }
-            self.on_tick(clock.now_ms(), observer)?;
         }
+    }
+
+    /// The sans-IO turn both drivers share: runs everything that needs no transport at
+    /// `now_ms` (the client's timers, the bytes already read, the echo's own steps) and says
+    /// what the transport must do next. A driver does it ([`Io::Write`]: then
+    /// [`on_sent`](Self::on_sent) for the echo message; [`Io::Read`]: into the client's
+    /// chunk, [`Client::on_read`]) and calls `turn` again.
+    pub(crate) fn turn(
+        &mut self,
+        now_ms: u64,
+        observer: &mut impl Observer,
+    ) -> Result<Io, ClientError> {
+        loop {
+            if let Some(outcome) = self.outcome() {
+                return Ok(Io::Done(outcome));
+            }
+            let core = &mut self.client.core;
+            core.start(now_ms);
+            core.on_tick(now_ms);
+            if let Some(len) = core.poll_transmit(&mut self.client.tx)? {
+                return Ok(Io::Write {
+                    len,
+                    publish: false,
+                });
+            }
+            // Input now may queue answers (a `Pong`): then this turn goes round again.
+            let had_input = self.client.pos < self.client.len || self.client.core.has_events();
+            let (reply_topic, key) = (self.config.reply_topic, self.config.number_key);
+            let step = match self.client.core.poll_event() {
+                Some(event) => Some(Step::Link(event)),
+                None => self
+                    .client
+                    .process(now_ms)
+                    .map(|incoming| Step::of(&incoming, reply_topic, key)),
+            };
+            if let Some(step) = step {
+                self.on_step(step, now_ms, observer);
+            }
+            if self.send
+                && let Some(io) = self.publish_io(now_ms, observer)?
+            {
+                return Ok(io);
+            }
+            self.on_tick(now_ms, observer)?;
+            if !had_input {
+                // Nothing left to do without input: wait for bytes or the next deadline.
+                let deadline = self
+                    .client
+                    .core
+                    .next_deadline_ms()
+                    .map_or(self.deadline_ms, |at| at.min(self.deadline_ms));
+                return Ok(Io::Read {
+                    wait_ms: deadline.saturating_sub(now_ms),
+                });
+            }
+        }
+    }
+
+    /// Encodes the outstanding message (or the batch that must go before it).
+    fn publish_io(
+        &mut self,
+        now_ms: u64,
+        observer: &mut impl Observer,
+    ) -> Result<Option<Io>, ClientError> {
+        let mut payload = [0u8; PAYLOAD_CAP];
+        let len = self.payload(&mut payload)?;
+        let topic = self.config.publish_topic.as_bytes();
+        let payload = payload.get(..len).unwrap_or_default();
+        let client = &mut self.client;
+        Ok(
+            match client.core.publish_step(topic, payload, &mut client.tx)? {
+                PublishStep::Offline => {
+                    self.on_sent(false, now_ms, observer);
+                    None
+                }
+                PublishStep::Batched => {
+                    self.on_sent(true, now_ms, observer);
+                    None
+                }
+                PublishStep::Written(len) => Some(Io::Write { len, publish: true }),
+                PublishStep::BatchedFull => Some(Io::Write {
+                    len: client.core.encode_batch(&mut client.tx)?,
+                    publish: true,
+                }),
+                PublishStep::FlushFirst => Some(Io::Write {
+                    len: client.core.encode_batch(&mut client.tx)?,
+                    publish: false,
+                }),
+            },
+        )
     }
 
     /// Subscribes to the reply topic (once).
@@ -243,7 +329,7 @@ impl<'a, const B: usize> EchoClient<'a, B> {
             self.config.reply_topic
         );
         self.phase = Phase::Handshake;
-        self.deadline_ms = now_ms.saturating_add(self.config.timeout_ms.into());
+        self.deadline_ms = after(now_ms, self.config.timeout_ms);
         Ok(())
     }
 
@@ -262,7 +348,7 @@ impl<'a, const B: usize> EchoClient<'a, B> {
         self.send = false;
         self.attempt = self.attempt.saturating_add(1);
         self.stats.sent = self.stats.sent.saturating_add(1);
-        self.deadline_ms = now_ms.saturating_add(self.config.timeout_ms.into());
+        self.deadline_ms = after(now_ms, self.config.timeout_ms);
         debug!("send {=u32} (attempt {=u32})", self.current, self.attempt);
         observer.on_event(Event::Sent {
             number: self.current,
@@ -280,7 +366,7 @@ impl<'a, const B: usize> EchoClient<'a, B> {
                         observer.on_event(Event::Connected);
                         self.phase = Phase::Echo;
                         self.send = true;
-                        self.deadline_ms = now_ms.saturating_add(self.config.timeout_ms.into());
+                        self.deadline_ms = after(now_ms, self.config.timeout_ms);
                     }
                     LinkEvent::Down | LinkEvent::GatewayRestarted { .. }
                         if self.phase == Phase::Echo =>
@@ -325,7 +411,7 @@ impl<'a, const B: usize> EchoClient<'a, B> {
                     self.current = n - 1;
                     self.attempt = 0;
                     self.send = true;
-                    self.deadline_ms = now_ms.saturating_add(self.config.timeout_ms.into());
+                    self.deadline_ms = after(now_ms, self.config.timeout_ms);
                 }
             }
             Some(n) if n > self.current && n <= self.config.first_number => {
@@ -374,15 +460,25 @@ impl<'a, const B: usize> EchoClient<'a, B> {
         if self.phase == Phase::Echo {
             self.send = true;
         }
-        self.deadline_ms = now_ms.saturating_add(self.config.timeout_ms.into());
+        self.deadline_ms = after(now_ms, self.config.timeout_ms);
         Ok(())
     }
+}
 
-    /// When the run next needs a turn without input (its deadline), in the clock's ms.
-    #[cfg(feature = "async")]
-    pub(crate) fn deadline_ms(&self) -> u64 {
-        self.deadline_ms
-    }
+/// What an [`EchoClient`]'s transport must do next ([`EchoClient::turn`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Io {
+    /// Write and flush the first `len` bytes of the client's transmit buffer; `publish`: it
+    /// is the outstanding echo message.
+    Write { len: usize, publish: bool },
+    /// Nothing to do until bytes arrive or `wait_ms` pass (a hint for drivers that can wait
+    /// on both; a blocking read returns within its own timeout).
+    Read {
+        #[cfg_attr(not(feature = "async"), allow(dead_code))]
+        wait_ms: u64,
+    },
+    /// The run is over, with this outcome.
+    Done(Result<EchoSummary, ClientError>),
 }
 
 /// What one poll gave the echo, without borrowing the client.

@@ -32,7 +32,9 @@
 //! detects every error of up to 3 flipped bits and every burst up to 32 bits, while CRC-16
 //! misses 1 in 65 536 random corruptions; the 2 extra bytes are cheap next to a msgpack
 //! payload, and every host language can check it with its standard zlib binding. The `crc`
-//! crate's table implementation costs 1 KiB of flash.
+//! crate's table implementation costs 1 KiB of flash; the feature `small-crc` computes the
+//! same CRC bit by bit instead (the `crc` crate's `NoTable`: no table, ~8× slower per byte,
+//! still far faster than any serial link; for firmware whose flash is tight).
 //!
 //! ## Postcard encoding of the fields
 //!
@@ -196,12 +198,12 @@
 
 use core::fmt;
 
-use postcard::ser_flavors::crc::CrcModifier;
-use postcard::ser_flavors::{Cobs, Size, Slice};
+use postcard::ser_flavors::{Cobs, Flavor, Size, Slice};
 use serde::{Deserialize, Serialize};
 
 mod batch;
 mod decoder;
+mod parse;
 
 pub use batch::{Batch, BatchError, BatchIter, BatchWriter, entry_len, write_entry};
 pub use decoder::{CorruptKind, FeedResult, FrameDecoder};
@@ -228,8 +230,41 @@ pub const DELIMITER: u8 = 0x00;
 /// Tag of the last variant of [`Frame`]; larger tags are unknown to this version.
 pub(crate) const MAX_TAG: u8 = 12;
 
-/// CRC-32/ISO-HDLC (zlib's `crc32`). A `static` so that its 1 KiB table exists once.
-pub(crate) static CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+/// How the `crc` crate computes the CRC: a 256-entry table (1 KiB of flash, one lookup per
+/// byte), or bit by bit with the feature `small-crc` (no table, 8 shift steps per byte).
+#[cfg(not(feature = "small-crc"))]
+pub(crate) type CrcImpl = crc::Table<1>;
+/// How the `crc` crate computes the CRC: a 256-entry table (1 KiB of flash, one lookup per
+/// byte), or bit by bit with the feature `small-crc` (no table, 8 shift steps per byte).
+#[cfg(feature = "small-crc")]
+pub(crate) type CrcImpl = crc::NoTable;
+
+/// CRC-32/ISO-HDLC (zlib's `crc32`). A `static` so that its table (if any) exists once.
+pub(crate) static CRC32: crc::Crc<u32, CrcImpl> =
+    crc::Crc::<u32, CrcImpl>::new(&crc::CRC_32_ISO_HDLC);
+
+/// A postcard flavor that feeds every byte through the CRC digest and appends the CRC
+/// (little-endian) on finalize: postcard's own `CrcModifier`, but for either [`CrcImpl`]
+/// (postcard's takes only the `crc` crate's default table implementation).
+struct CrcAppend<'c, B: Flavor> {
+    inner: B,
+    digest: crc::Digest<'c, u32, CrcImpl>,
+}
+
+impl<B: Flavor> Flavor for CrcAppend<'_, B> {
+    type Output = B::Output;
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.digest.update(&[data]);
+        self.inner.try_push(data)
+    }
+
+    fn finalize(mut self) -> postcard::Result<Self::Output> {
+        let crc = self.digest.finalize();
+        self.inner.try_extend(&crc.to_le_bytes())?;
+        self.inner.finalize()
+    }
+}
 
 /// Upper bound on the wire length of a frame whose body is `body_len` bytes: body, CRC,
 /// worst-case COBS overhead (⌊(body+4)/254⌋ + 1) and the delimiter.
@@ -422,7 +457,11 @@ impl From<postcard::Error> for FrameError {
 /// number to compare with the peer's `max_frame`.
 pub fn body_len(frame: &Frame<'_>) -> usize {
     // The `Size` flavor never fails and `Frame` always serializes; 0 is unreachable.
-    postcard::serialize_with_flavor(frame, Size::default()).unwrap_or(0)
+    let mut size = Size::default();
+    match parse::emit(frame, &mut size) {
+        Ok(()) => size.finalize().unwrap_or(0),
+        Err(_) => 0,
+    }
 }
 
 /// Encodes `frame` into `buf` as complete wire bytes (COBS(body ‖ CRC) followed by the 0x00
@@ -436,9 +475,13 @@ pub fn encode(frame: &Frame<'_>, buf: &mut [u8]) -> Result<usize, FrameError> {
     // postcard pushes each body byte through the CRC digest into the streaming COBS encoder;
     // on finalize the digest appends the CRC (little-endian) and COBS appends the 0x00.
     let cobs = Cobs::try_new(Slice::new(buf))?;
-    let flavor = CrcModifier::new(cobs, CRC32.digest());
-    let out = postcard::serialize_with_flavor(frame, flavor)?;
-    Ok(out.len())
+    let mut flavor = CrcAppend {
+        inner: cobs,
+        digest: CRC32.digest(),
+    };
+    // The body as postcard serializes it (`parse::emit`, checked against postcard in tests).
+    parse::emit(frame, &mut flavor)?;
+    Ok(flavor.finalize()?.len())
 }
 
 /// Encodes `frame` into a new `Vec` (wire bytes including the delimiter).

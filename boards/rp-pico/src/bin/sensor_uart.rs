@@ -15,7 +15,7 @@ use embassy_rp::bind_interrupts;
 use embassy_rp::peripherals::UART0;
 use embassy_rp::uart::{BufferedInterruptHandler, BufferedUart, Config};
 use embassy_time::Timer;
-use static_cell::StaticCell;
+use static_cell::ConstStaticCell;
 
 bind_interrupts!(struct Irqs {
     UART0_IRQ => BufferedInterruptHandler<UART0>;
@@ -25,8 +25,9 @@ bind_interrupts!(struct Irqs {
 async fn main(_spawner: Spawner) {
     let p = embassy_rp::init(Default::default());
 
-    static TX_BUF: StaticCell<[u8; 128]> = StaticCell::new();
-    static RX_BUF: StaticCell<[u8; 256]> = StaticCell::new();
+    // Const-initialised: in .bss, zeroed at boot, no copy at run time.
+    static TX_BUF: ConstStaticCell<[u8; 128]> = ConstStaticCell::new([0; 128]);
+    static RX_BUF: ConstStaticCell<[u8; 256]> = ConstStaticCell::new([0; 256]);
     let mut config = Config::default();
     config.baudrate = 115_200;
     let uart = BufferedUart::new(
@@ -34,8 +35,8 @@ async fn main(_spawner: Spawner) {
         p.PIN_0,
         p.PIN_1,
         Irqs,
-        TX_BUF.init([0; 128]),
-        RX_BUF.init([0; 256]),
+        TX_BUF.take(),
+        RX_BUF.take(),
         config,
     );
     let mut link = UartLink(uart);
