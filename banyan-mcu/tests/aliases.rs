@@ -3,36 +3,10 @@
 
 mod common;
 
-use banyan_mcu::{Client, ClientConfig, Incoming, LinkEvent};
+use banyan_mcu::{Client, ClientConfig};
 use banyan_proto::frame::{Frame, encode_to_vec};
 use banyan_testkit::{number_of, numbered};
-use common::{Faults, Host, Sim};
-
-type Got = banyan_testkit::Got<LinkEvent>;
-
-fn pump<const N: usize, const L: usize, const B: usize>(
-    client: &mut Client<N, L, B>,
-    sim: &Sim,
-    limit_ms: u64,
-    mut done: impl FnMut(&Client<N, L, B>, &[Got]) -> bool,
-) -> Vec<Got> {
-    let mut got = Vec::new();
-    let mut transport = sim.transport();
-    let clock = sim.clock();
-    let end = sim.now_ms() + limit_ms;
-    while sim.now_ms() < end && !done(client, &got) {
-        match client.poll(&mut transport, &clock) {
-            Ok(Some(Incoming::Message(m))) => got.push(Got::Message(
-                String::from_utf8(m.topic.to_vec()).unwrap(),
-                m.payload.to_vec(),
-            )),
-            Ok(Some(Incoming::Link(event))) => got.push(Got::Link(event)),
-            Ok(None) => {}
-            Err(e) => panic!("client error: {e}"),
-        }
-    }
-    got
-}
+use common::{Faults, Got, Host, Sim, pump};
 
 fn up(client: &mut Client, sim: &Sim) {
     pump(client, sim, 10_000, |c, _| c.all_subscribed());

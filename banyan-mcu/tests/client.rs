@@ -8,37 +8,8 @@ use std::collections::BTreeMap;
 use banyan_mcu::{Client, ClientConfig, ClientError, Incoming, LinkEvent, LinkState, SubState};
 use banyan_proto::payload::{self, PayloadError};
 use banyan_testkit::{AllKinds, GOLDEN_ECHO_10, number_of, numbered};
-use common::{Faults, Host, Sim};
+use common::{Faults, Got, Host, Sim, pump};
 use serde::{Deserialize, Serialize};
-
-/// What a poll produced, owned.
-type Got = banyan_testkit::Got<LinkEvent>;
-
-/// Polls `client` until `done` holds or `limit_ms` of simulated time passed; returns what
-/// the polls produced. Panics on a client error.
-fn pump<const N: usize, const L: usize, const B: usize>(
-    client: &mut Client<N, L, B>,
-    sim: &Sim,
-    limit_ms: u64,
-    mut done: impl FnMut(&Client<N, L, B>, &[Got]) -> bool,
-) -> Vec<Got> {
-    let mut got = Vec::new();
-    let mut transport = sim.transport();
-    let clock = sim.clock();
-    let end = sim.now_ms() + limit_ms;
-    while sim.now_ms() < end && !done(client, &got) {
-        match client.poll(&mut transport, &clock) {
-            Ok(Some(Incoming::Message(m))) => got.push(Got::Message(
-                String::from_utf8(m.topic.to_vec()).unwrap(),
-                m.payload.to_vec(),
-            )),
-            Ok(Some(Incoming::Link(event))) => got.push(Got::Link(event)),
-            Ok(None) => {}
-            Err(e) => panic!("client error: {e}"),
-        }
-    }
-    got
-}
 
 /// Pumps until every subscription is in force.
 fn settle<const N: usize, const L: usize, const B: usize>(

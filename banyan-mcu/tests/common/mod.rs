@@ -109,6 +109,35 @@ struct World {
     restarts: u32,
 }
 
+/// What a poll produced, owned.
+pub type Got = banyan_testkit::Got<banyan_mcu::LinkEvent>;
+
+/// Polls `client` until `done` holds or `limit_ms` of simulated time passed; returns what
+/// the polls produced. Panics on a client error.
+pub fn pump<const N: usize, const L: usize, const B: usize>(
+    client: &mut banyan_mcu::Client<N, L, B>,
+    sim: &Sim,
+    limit_ms: u64,
+    mut done: impl FnMut(&banyan_mcu::Client<N, L, B>, &[Got]) -> bool,
+) -> Vec<Got> {
+    let mut got = Vec::new();
+    let mut transport = sim.transport();
+    let clock = sim.clock();
+    let end = sim.now_ms() + limit_ms;
+    while sim.now_ms() < end && !done(client, &got) {
+        match client.poll(&mut transport, &clock) {
+            Ok(Some(banyan_mcu::Incoming::Message(m))) => got.push(Got::Message(
+                String::from_utf8(m.topic.to_vec()).unwrap(),
+                m.payload.to_vec(),
+            )),
+            Ok(Some(banyan_mcu::Incoming::Link(event))) => got.push(Got::Link(event)),
+            Ok(None) => {}
+            Err(e) => panic!("client error: {e}"),
+        }
+    }
+    got
+}
+
 /// The simulated world. Clone handles share it.
 #[derive(Clone)]
 pub struct Sim(Rc<RefCell<World>>);
