@@ -56,7 +56,7 @@ mod message;
 mod proof;
 mod publisher;
 pub mod send_budget;
-mod wait;
+pub(crate) mod wait;
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -301,11 +301,20 @@ impl Component {
     /// Connects to the backplane and proves the path (see the module docs). Fails with
     /// [`Error::NoBackplane`] when no probe comes back within `config.connect_timeout`.
     pub fn connect(config: ComponentConfig) -> Result<Self> {
+        let mut component = Self::open(config, zmq::Context::new())?;
+        component.prove_path()?;
+        tracing::debug!(component = %component.name, address = %component.address, "connected");
+        Ok(component)
+    }
+
+    /// Creates the sockets in `ctx`, connects them and subscribes `config.subscriptions`,
+    /// without proving the path: the blocking [`connect`](Self::connect) and the async
+    /// component (`crate::aio`) prove it each their way.
+    pub(crate) fn open(config: ComponentConfig, ctx: zmq::Context) -> Result<Self> {
         let address = config
             .backplane
             .clone()
             .unwrap_or_else(|| outward_ipv4().to_string());
-        let ctx = zmq::Context::new();
         let mut publisher = ctx.socket(zmq::PUB)?;
         config.limits.apply_send(&publisher)?;
         // A backplane that stops reading (frozen, hung, gone without a word) would keep this
@@ -339,7 +348,7 @@ impl Component {
         let stop = ctx.socket(zmq::PULL)?;
         stop.bind(&stop_endpoint)?;
 
-        let mut component = Self {
+        let component = Self {
             topics: ProbeTopics {
                 base: format!("{PROBE_TOPIC_PREFIX}{}/{nonce:016x}/", config.name),
                 name: config.name.clone(),
@@ -366,8 +375,6 @@ impl Component {
         for topic in &config.subscriptions {
             component.subscriber.set_subscribe(topic.as_bytes())?;
         }
-        component.prove_path()?;
-        tracing::debug!(component = %component.name, address = %component.address, "connected");
         Ok(component)
     }
 

@@ -33,19 +33,9 @@ pub struct EchoPayload {
 /// skipped; they never stop the server.
 pub fn serve(component: &mut Component, mut on_message: impl FnMut(i64)) -> Result<()> {
     component.receive_loop(|component, message| {
-        if message.topic != ECHO_TOPIC {
-            return Ok(ControlFlow::Continue(()));
-        }
-        match message.decode::<EchoPayload>() {
-            Ok(echo) => {
-                on_message(echo.message_number);
-                component.publish_raw(REPLY_TOPIC.as_bytes(), &message.payload)?;
-            }
-            Err(error) => tracing::warn!(
-                %error,
-                payload = %crate::hex(&message.payload),
-                "echo server: skipping a payload without an integer message_number"
-            ),
+        if let Some((number, reply)) = serve_one(&message.topic, &message.payload) {
+            on_message(number);
+            component.publish_raw(REPLY_TOPIC.as_bytes(), reply)?;
         }
         Ok(ControlFlow::Continue(()))
     })
@@ -117,12 +107,8 @@ pub fn run_client_with(
     options: &ClientOptions,
     mut on_reply: impl FnMut(i64),
 ) -> Result<EchoReport> {
-    let resend_after = options.resend_after.max(Duration::from_millis(1));
-    let mut report = EchoReport::default();
-    let mut expected = i64::from(options.count);
-    let mut epoch = component.stats().reproofs;
-    let send = |component: &mut Component, number: i64, report: &mut EchoReport| {
-        report.sent += 1;
+    let mut countdown = Countdown::new(options, component.stats().reproofs);
+    let send = |component: &mut Component, number: i64| {
         component.publish(
             ECHO_TOPIC,
             &EchoPayload {
@@ -130,63 +116,160 @@ pub fn run_client_with(
             },
         )
     };
-    send(component, expected, &mut report)?;
-    let mut give_up = Instant::now() + options.give_up_after;
-    let mut resend_at = Instant::now() + resend_after;
+    send(component, countdown.first())?;
     loop {
-        let now = Instant::now();
-        if now >= give_up {
-            return Err(Error::EchoUnanswered {
-                message_number: expected,
-                waited: options.give_up_after,
-                resent: report.resent,
-            });
+        if let Some(number) = countdown.due(Instant::now(), component.stats().reproofs)? {
+            send(component, number)?;
         }
-        let reproofs = component.stats().reproofs;
-        if now >= resend_at || reproofs != epoch {
-            epoch = reproofs;
-            tracing::debug!(
-                message_number = expected,
-                "re-sending the unanswered message"
-            );
-            report.resent += 1;
-            send(component, expected, &mut report)?;
-            resend_at = now + resend_after;
-        }
-        let wait = resend_at.min(give_up).saturating_duration_since(now);
-        let Some(message) = component.recv_ref_timeout(wait)? else {
+        let Some(message) = component.recv_ref_timeout(countdown.wait(Instant::now()))? else {
             continue;
         };
-        if message.topic != REPLY_TOPIC {
-            report.ignored += 1;
-            continue;
+        match countdown.on_message(message.topic, message.payload) {
+            Reply::Ignored => {}
+            Reply::Counted { number, next } => {
+                on_reply(number);
+                match next {
+                    Some(next) => send(component, next)?,
+                    None => return Ok(countdown.report),
+                }
+            }
         }
-        match message.decode::<EchoPayload>() {
-            Ok(reply) if reply.message_number == expected => {}
+    }
+}
+
+/// What a message meant to the echo client ([`Countdown::on_message`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// Not the awaited reply (counted in [`EchoReport::ignored`]).
+    Ignored,
+    /// The awaited reply to `number`; send `next`, or the run is complete (`None`).
+    Counted { number: i64, next: Option<i64> },
+}
+
+/// The echo client's sans-IO state (see [`run_client_with`]): which number is outstanding,
+/// when to re-send it, when to give up, which reply counts. The blocking client above and the
+/// async one (`crate::aio::echo`) drive it.
+#[derive(Debug)]
+pub(crate) struct Countdown {
+    resend_after: Duration,
+    give_up_after: Duration,
+    expected: i64,
+    epoch: u64,
+    give_up: Instant,
+    resend_at: Instant,
+    /// What the run saw so far.
+    pub report: EchoReport,
+}
+
+impl Countdown {
+    /// A run of `options` on a component that re-proved its path `reproofs` times so far.
+    pub(crate) fn new(options: &ClientOptions, reproofs: u64) -> Self {
+        let now = Instant::now();
+        let resend_after = options.resend_after.max(Duration::from_millis(1));
+        Self {
+            resend_after,
+            give_up_after: options.give_up_after,
+            expected: i64::from(options.count),
+            epoch: reproofs,
+            give_up: now + options.give_up_after,
+            resend_at: now + resend_after,
+            report: EchoReport::default(),
+        }
+    }
+
+    /// The first number to send (counted as sent).
+    pub(crate) fn first(&mut self) -> i64 {
+        self.report.sent += 1;
+        self.expected
+    }
+
+    /// The number to re-send now, if one is due (its time passed, or the component proved
+    /// its path again: `reproofs` changed). Fails when the outstanding number waited
+    /// `give_up_after`.
+    pub(crate) fn due(&mut self, now: Instant, reproofs: u64) -> Result<Option<i64>> {
+        if now >= self.give_up {
+            return Err(Error::EchoUnanswered {
+                message_number: self.expected,
+                waited: self.give_up_after,
+                resent: self.report.resent,
+            });
+        }
+        if now >= self.resend_at || reproofs != self.epoch {
+            self.epoch = reproofs;
+            tracing::debug!(
+                message_number = self.expected,
+                "re-sending the unanswered message"
+            );
+            self.report.resent += 1;
+            self.report.sent += 1;
+            self.resend_at = now + self.resend_after;
+            return Ok(Some(self.expected));
+        }
+        Ok(None)
+    }
+
+    /// How long to wait for a message before [`due`](Self::due) may have something.
+    pub(crate) fn wait(&self, now: Instant) -> Duration {
+        self.resend_at
+            .min(self.give_up)
+            .saturating_duration_since(now)
+    }
+
+    /// Judges a received message.
+    pub(crate) fn on_message(&mut self, topic: &str, payload: &[u8]) -> Reply {
+        if topic != REPLY_TOPIC {
+            self.report.ignored += 1;
+            return Reply::Ignored;
+        }
+        match banyan_proto::payload::from_slice::<EchoPayload>(payload) {
+            Ok(reply) if reply.message_number == self.expected => {}
             Ok(reply) => {
                 tracing::debug!(
                     got = reply.message_number,
-                    expected,
+                    expected = self.expected,
                     "ignoring a stale reply"
                 );
-                report.ignored += 1;
-                continue;
+                self.report.ignored += 1;
+                return Reply::Ignored;
             }
             Err(error) => {
                 tracing::warn!(%error, "echo client: skipping a malformed reply");
-                report.ignored += 1;
-                continue;
+                self.report.ignored += 1;
+                return Reply::Ignored;
             }
         }
-        report.replies += 1;
-        on_reply(expected);
-        if expected == 0 {
-            return Ok(report);
+        self.report.replies += 1;
+        let number = self.expected;
+        if number == 0 {
+            return Reply::Counted { number, next: None };
         }
-        expected -= 1;
-        send(component, expected, &mut report)?;
+        self.expected -= 1;
+        self.report.sent += 1;
         let now = Instant::now();
-        give_up = now + options.give_up_after;
-        resend_at = now + resend_after;
+        self.give_up = now + self.give_up_after;
+        self.resend_at = now + self.resend_after;
+        Reply::Counted {
+            number,
+            next: Some(self.expected),
+        }
+    }
+}
+
+/// What the echo server does with one message: the bytes to publish on [`REPLY_TOPIC`] and
+/// the number served, or `None` (not `echo`, or no integer `message_number`: logged).
+pub(crate) fn serve_one<'a>(topic: &str, payload: &'a [u8]) -> Option<(i64, &'a [u8])> {
+    if topic != ECHO_TOPIC {
+        return None;
+    }
+    match banyan_proto::payload::from_slice::<EchoPayload>(payload) {
+        Ok(echo) => Some((echo.message_number, payload)),
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                payload = %crate::hex(payload),
+                "echo server: skipping a payload without an integer message_number"
+            );
+            None
+        }
     }
 }

@@ -38,6 +38,8 @@
 #![deny(missing_docs)]
 
 pub mod access;
+#[cfg(feature = "tokio")]
+pub mod aio;
 pub mod backplane;
 pub mod budget;
 pub mod component;

@@ -27,7 +27,7 @@ const PROOF_MAX_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How long a wait may last.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Limit {
+pub(crate) enum Limit {
     Forever,
     At(Instant),
     /// From the first moment the wait has to block: the clock is read only when the wait
@@ -36,7 +36,7 @@ pub(super) enum Limit {
 }
 
 /// What `wait_limit` ended with.
-pub(super) enum Raw {
+pub(crate) enum Raw {
     /// A well-formed message (never an own probe) is in the inbox's frames.
     Frames,
     FdReady,
@@ -60,6 +60,17 @@ pub(crate) enum Incoming {
     Proven,
     /// That proof gave up.
     ProofGaveUp,
+}
+
+/// Where one non-blocking [`Component::turn`] of a wait ended.
+pub(crate) enum Turn {
+    /// The wait is over.
+    Done(Raw),
+    /// Nothing to do before a socket is ready or `wake` (the deadline or a probe's time).
+    Idle {
+        wake: Option<Instant>,
+        deadline: Option<Instant>,
+    },
 }
 
 /// Where a run of proof steps stopped.
@@ -274,24 +285,47 @@ impl Component {
     pub(super) fn prove_path(&mut self) -> Result<()> {
         self.start_proof()?;
         loop {
-            match self.wait_limit(Limit::Forever, None)? {
-                Raw::Frames => self.inbox.keep_pending(&self.name),
-                Raw::Proof(Outcome::Returned) => return Ok(()),
-                Raw::Proof(_) => {
-                    return Err(Error::NoBackplane {
-                        address: self.address.clone(),
-                        publisher_port: self.publisher_port,
-                        subscriber_port: self.subscriber_port,
-                        waited: self.connect_timeout,
-                    });
-                }
-                Raw::Stop => {
-                    self.abandon_proof()?;
-                    return Err(Error::Shutdown);
-                }
-                Raw::FdReady | Raw::Timeout => {}
+            let raw = self.wait_limit(Limit::Forever, None)?;
+            if let ControlFlow::Break(result) = self.proof_waited(raw) {
+                return result;
             }
         }
+    }
+
+    /// What a proof of the caller's (blocking [`prove_path`](Self::prove_path), or the async
+    /// component's) does with the end of one wait: keeps a message for the next receive
+    /// (bounded, see [`PENDING_LIMIT_MESSAGES`](super::PENDING_LIMIT_MESSAGES)), or ends —
+    /// proven, [`Error::NoBackplane`] after the give-up time, [`Error::Shutdown`].
+    pub(crate) fn proof_waited(&mut self, raw: Raw) -> ControlFlow<Result<()>> {
+        match raw {
+            Raw::Frames => self.inbox.keep_pending(&self.name),
+            Raw::Proof(Outcome::Returned) => return ControlFlow::Break(Ok(())),
+            Raw::Proof(_) => {
+                return ControlFlow::Break(Err(Error::NoBackplane {
+                    address: self.address.clone(),
+                    publisher_port: self.publisher_port,
+                    subscriber_port: self.subscriber_port,
+                    waited: self.connect_timeout,
+                }));
+            }
+            Raw::Stop => {
+                return ControlFlow::Break(self.abandon_proof().and(Err(Error::Shutdown)));
+            }
+            Raw::FdReady | Raw::Timeout => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// A message kept while a proof waited, oldest first.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn take_pending(&mut self) -> Option<Message> {
+        self.inbox.pop_pending()
+    }
+
+    /// The message a wait ended with ([`Raw::Frames`]), copied out of the reused frames.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn frames(&self) -> Message {
+        self.inbox.message().to_owned()
     }
 
     fn count_probe_bytes(&mut self, wire: u64) {
@@ -342,86 +376,146 @@ impl Component {
     }
 
     /// Waits for a message (read into the inbox's frames; own probes go to the proofs), the
-    /// stop signal, the limit, the end of the caller's proof or `fd`.
+    /// stop signal, the limit, the end of the caller's proof or `fd`: the non-blocking
+    /// [`turn`](Self::turn) and [`on_ready`](Self::on_ready) around one blocking `zmq_poll`.
+    /// (The async component, `crate::aio`, runs the same two around its reactor instead.)
     pub(super) fn wait_limit(
         &mut self,
         mut limit: Limit,
         fd: Option<std::os::fd::RawFd>,
     ) -> Result<Raw> {
         loop {
-            // Fast path: under load a message is usually queued already, and reading it
-            // directly costs a fraction of a poll(2).
-            if self.inbox.fast_reads < FAST_READS {
-                match self.inbox.try_read(&self.subscriber, &self.name)? {
-                    Read::Message => {
-                        self.inbox.fast_reads += 1;
-                        let topic = self.inbox.topic();
-                        if !topic.starts_with(self.topics.base.as_bytes()) {
-                            return Ok(Raw::Frames);
-                        }
-                        if let Some(proof) = self.proof.as_mut() {
-                            proof.on_probe(topic);
-                        }
-                        self.watch.get_mut().health.on_probe(topic);
-                        // Drive the proofs at once.
-                        self.inbox.fast_reads = FAST_READS;
-                        continue;
-                    }
-                    Read::Dropped => {
-                        self.inbox.fast_reads += 1;
-                        continue;
-                    }
-                    Read::Empty => {}
-                }
-            }
-            self.inbox.fast_reads = 0;
-            let now = Instant::now();
-            if let Limit::After(timeout) = limit {
-                limit = Limit::At(now + timeout);
-            }
-            let deadline = match limit {
-                Limit::At(deadline) => Some(deadline),
-                Limit::Forever | Limit::After(_) => None,
+            let (wake, deadline) = match self.turn(&mut limit)? {
+                Turn::Done(raw) => return Ok(raw),
+                Turn::Idle { wake, deadline } => (wake, deadline),
             };
-            let (probe_at, outcome) = self.drive_proofs(now)?;
-            if let Some(outcome) = outcome {
-                return Ok(Raw::Proof(outcome));
-            }
-            let timeout = match earliest(deadline, probe_at) {
+            let now = Instant::now();
+            let timeout = match wake {
                 None => -1,
                 Some(wake) => millis(wake.saturating_duration_since(now)),
             };
             let ready = self.poll(timeout, fd)?;
-            if ready.stop {
-                self.stop.recv_bytes(0)?;
-                return Ok(Raw::Stop);
-            }
-            let watch = self.watch.get_mut();
-            if ready.monitors[0] {
-                self.monitors
-                    .pump(SocketSide::Publisher, watch, &self.name)?;
-            }
-            if ready.monitors[1]
-                && self
-                    .monitors
-                    .pump(SocketSide::Subscriber, watch, &self.name)?
-            {
-                let endpoint = tcp_endpoint(&self.address, self.subscriber_port);
-                super::reconnect_subscriber(&self.subscriber, &endpoint)?;
-            }
-            if ready.outbox {
-                self.drain_outbox()?;
-            }
-            if ready.fd {
-                return Ok(Raw::FdReady);
-            }
-            if ready.subscriber {
-                continue; // read by the fast path
-            }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                return Ok(Raw::Timeout);
+            if let Some(raw) = self.on_ready(&ready, deadline)? {
+                return Ok(raw);
             }
         }
+    }
+
+    /// Everything a wait does without blocking: reads queued messages (own probes go to the
+    /// proofs), drives the proofs' due steps. Ends with what the wait waits for, or with
+    /// `Idle`: nothing more to do before a socket becomes ready or the wake-up time.
+    pub(crate) fn turn(&mut self, limit: &mut Limit) -> Result<Turn> {
+        // Fast path: under load a message is usually queued already, and reading it
+        // directly costs a fraction of a poll(2).
+        while self.inbox.fast_reads < FAST_READS {
+            match self.inbox.try_read(&self.subscriber, &self.name)? {
+                Read::Message => {
+                    self.inbox.fast_reads += 1;
+                    let topic = self.inbox.topic();
+                    if !topic.starts_with(self.topics.base.as_bytes()) {
+                        return Ok(Turn::Done(Raw::Frames));
+                    }
+                    if let Some(proof) = self.proof.as_mut() {
+                        proof.on_probe(topic);
+                    }
+                    self.watch.get_mut().health.on_probe(topic);
+                    // Drive the proofs at once.
+                    break;
+                }
+                Read::Dropped => self.inbox.fast_reads += 1,
+                Read::Empty => break,
+            }
+        }
+        self.inbox.fast_reads = 0;
+        let now = Instant::now();
+        if let Limit::After(timeout) = *limit {
+            *limit = Limit::At(now + timeout);
+        }
+        let deadline = match *limit {
+            Limit::At(deadline) => Some(deadline),
+            Limit::Forever | Limit::After(_) => None,
+        };
+        let (probe_at, outcome) = self.drive_proofs(now)?;
+        if let Some(outcome) = outcome {
+            return Ok(Turn::Done(Raw::Proof(outcome)));
+        }
+        Ok(Turn::Idle {
+            wake: earliest(deadline, probe_at),
+            deadline,
+        })
+    }
+
+    /// Acts on what a poll (blocking or the async one's `ready_now`) found ready: the stop
+    /// signal, connection events, the handles' pipe. `None`: go on waiting (a new
+    /// [`turn`](Self::turn) reads what the subscriber holds).
+    pub(crate) fn on_ready(
+        &mut self,
+        ready: &Ready,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Raw>> {
+        if ready.stop {
+            self.stop.recv_bytes(0)?;
+            return Ok(Some(Raw::Stop));
+        }
+        let watch = self.watch.get_mut();
+        if ready.monitors[0] {
+            self.monitors
+                .pump(SocketSide::Publisher, watch, &self.name)?;
+        }
+        if ready.monitors[1]
+            && self
+                .monitors
+                .pump(SocketSide::Subscriber, watch, &self.name)?
+        {
+            let endpoint = tcp_endpoint(&self.address, self.subscriber_port);
+            super::reconnect_subscriber(&self.subscriber, &endpoint)?;
+        }
+        if ready.outbox {
+            self.drain_outbox()?;
+        }
+        if ready.fd {
+            return Ok(Some(Raw::FdReady));
+        }
+        if ready.subscriber {
+            return Ok(None); // read by the next turn's fast path
+        }
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Ok(Some(Raw::Timeout));
+        }
+        Ok(None)
+    }
+
+    /// What is ready now, from each socket's `ZMQ_EVENTS` (which also makes libzmq process
+    /// its pending commands, and so re-arms the sockets' `ZMQ_FD` notification): the
+    /// readiness check of the async component after every wake-up and before every sleep.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn ready_now(&self) -> Result<Ready> {
+        let readable = |socket: &zmq::Socket| -> Result<bool> {
+            Ok(socket.get_events()?.contains(zmq::POLLIN))
+        };
+        let [pub_monitor, sub_monitor] = self.monitors.sockets();
+        Ok(Ready {
+            subscriber: readable(&self.subscriber)?,
+            stop: readable(&self.stop)?,
+            monitors: [readable(pub_monitor)?, readable(sub_monitor)?],
+            outbox: match &self.outbox {
+                Some(outbox) => readable(outbox.socket())?,
+                None => false,
+            },
+            fd: false,
+        })
+    }
+
+    /// The sockets whose readiness wakes an async wait (their `ZMQ_FD`s), in a fixed order:
+    /// subscriber, stop, both monitors, then the handles' pipe if there is one.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn wake_sockets(&self) -> Vec<&zmq::Socket> {
+        let [pub_monitor, sub_monitor] = self.monitors.sockets();
+        let mut sockets = vec![&self.subscriber, &self.stop, pub_monitor, sub_monitor];
+        if let Some(outbox) = &self.outbox {
+            sockets.push(outbox.socket());
+        }
+        sockets
     }
 
     /// One `zmq_poll` of everything a wait listens to.
@@ -478,10 +572,22 @@ impl Component {
 
 /// What a poll found readable.
 #[derive(Debug, Default)]
-struct Ready {
+pub(crate) struct Ready {
     subscriber: bool,
     stop: bool,
     monitors: [bool; 2],
     outbox: bool,
     fd: bool,
+}
+
+impl Ready {
+    /// Whether anything is ready.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn any(&self) -> bool {
+        self.subscriber
+            || self.stop
+            || self.monitors.iter().any(|&ready| ready)
+            || self.outbox
+            || self.fd
+    }
 }
