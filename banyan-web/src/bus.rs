@@ -1,7 +1,7 @@
-//! [`Bus`]: the bridge between the blocking ZeroMQ side and the async web side.
+//! [`Bus`]: the bridge between the backplane and the async web side.
 //!
 //! ```text
-//!  backplane ──▶ receiving Component (own thread, subscribed to "")
+//!  backplane ──▶ receiving aio::Component (a tokio task, subscribed to "")
 //!                   │ every message: Stats::record; if a client joined its exact topic:
 //!                   │ payload → JSON text once, pushed to each such client's DropOldest queue
 //!                   ▼
@@ -9,9 +9,10 @@
 //!  backplane ◀── the same Component, through its Publisher handle (never blocks) ◀── browsers
 //! ```
 //!
-//! The thread never waits for the web side: queue pushes drop instead of blocking, and the
-//! statistics lock is held only for a few additions per message (snapshots, taken at a
-//! bounded rate, hold it longer). Browsers publish through the receiving component's
+//! The component is `banyan_host::aio`'s: it runs as one task on the web server's runtime,
+//! with no thread of its own (no blocking bridge). The task never waits for the web side:
+//! queue pushes drop instead of blocking, and the statistics lock is held only for a few
+//! additions per message (snapshots, taken at a bounded rate, hold it longer). Browsers publish through the receiving component's
 //! [`Publisher`] handle: one connection, one proof; a browser's message never waits for the
 //! receive loop (the handle's queue is bounded and drops, counted, rather than block; the
 //! receive loop sends what it holds as it waits).
@@ -22,9 +23,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::ws::Utf8Bytes;
-use banyan_host::{Component, ComponentConfig, Message, Publisher, ShutdownHandle};
+use banyan_host::aio::Component;
+use banyan_host::{ComponentConfig, Message, Publisher, ShutdownHandle};
 use serde::Serialize;
-use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::queue::DropOldest;
@@ -69,7 +71,7 @@ struct Counters {
     unconvertible: AtomicU64,
 }
 
-/// State shared by the receiving thread and the web side.
+/// State shared by the receiving task and the web side.
 #[derive(Debug)]
 struct Shared {
     routes: Mutex<HashMap<String, Vec<Arc<ClientQueue>>>>,
@@ -138,8 +140,7 @@ pub struct Bus {
     shared: Arc<Shared>,
     publisher: Publisher,
     shutdown: ShutdownHandle,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    stopped: Mutex<Option<oneshot::Receiver<banyan_host::Result<()>>>>,
+    task: Mutex<Option<JoinHandle<banyan_host::Result<()>>>>,
     name: String,
     address: String,
     publisher_port: u16,
@@ -159,11 +160,12 @@ impl std::fmt::Debug for Bus {
 
 impl Bus {
     /// Connects the component (it proves its path through the backplane, failing with
-    /// [`banyan_host::Error::NoBackplane`] when none answers) and starts the receiving thread.
-    pub fn connect(config: BusConfig) -> Result<Arc<Self>> {
+    /// [`banyan_host::Error::NoBackplane`] when none answers) and starts the receiving task
+    /// on the current tokio runtime.
+    pub async fn connect(config: BusConfig) -> Result<Arc<Self>> {
         let mut receive_config = config.component.clone();
         receive_config.subscriptions = vec![String::new()];
-        let mut receiver = Component::connect(receive_config)?;
+        let mut receiver = Component::connect(receive_config).await?;
         let publisher = receiver.publisher()?;
 
         let shared = Arc::new(Shared {
@@ -173,7 +175,6 @@ impl Bus {
             timestamps: config.timestamps,
             counters: Counters::default(),
         });
-        let (done_tx, done_rx) = oneshot::channel();
         let shutdown = receiver.shutdown_handle();
         let bus = Self {
             name: receiver.name().to_owned(),
@@ -183,19 +184,16 @@ impl Bus {
             shared: shared.clone(),
             publisher,
             shutdown,
-            thread: Mutex::new(None),
-            stopped: Mutex::new(Some(done_rx)),
+            task: Mutex::new(None),
         };
-        let thread = std::thread::Builder::new()
-            .name("banyan-web-bus".into())
-            .spawn(move || {
-                let result = receive(receiver, &shared);
-                if let Err(error) = &result {
-                    tracing::error!(%error, "backplane receive loop stopped");
-                }
-                let _ = done_tx.send(result);
-            })?;
-        *lock(&bus.thread) = Some(thread);
+        let task = tokio::spawn(async move {
+            let result = receive(receiver, &shared).await;
+            if let Err(error) = &result {
+                tracing::error!(%error, "backplane receive loop stopped");
+            }
+            result
+        });
+        *lock(&bus.task) = Some(task);
         Ok(Arc::new(bus))
     }
 
@@ -273,27 +271,27 @@ impl Bus {
         }
     }
 
-    /// Resolves when the receiving thread ends: `Ok` after [`stop`](Self::stop), an error
+    /// Resolves when the receiving task ends: `Ok` after [`stop`](Self::stop), an error
     /// when ZeroMQ failed. Only the first caller waits; later calls resolve at once.
     pub async fn stopped(&self) -> Result<()> {
-        let receiver = lock(&self.stopped).take();
-        match receiver {
-            Some(receiver) => match receiver.await {
+        let task = lock(&self.task).take();
+        match task {
+            Some(task) => match task.await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(error)) => Err(Error::BridgeStopped(error)),
+                // Aborted with its runtime: stopped.
+                Err(error) if error.is_cancelled() => Ok(()),
                 Err(_) => Err(Error::BridgePanicked),
             },
             None => Ok(()),
         }
     }
 
-    /// Stops the receiving thread and waits for it.
+    /// Stops the receiving task (it ends at its next wake-up; [`stopped`](Self::stopped)
+    /// resolves then). Never blocks.
     pub fn stop(&self) {
         if let Err(error) = self.shutdown.shutdown() {
             tracing::warn!(%error, "cannot signal the receive loop");
-        }
-        if let Some(thread) = lock(&self.thread).take() {
-            let _ = thread.join();
         }
     }
 }
@@ -304,20 +302,22 @@ impl Drop for Bus {
     }
 }
 
-/// The receiving thread's loop.
-fn receive(mut receiver: Component, shared: &Shared) -> banyan_host::Result<()> {
-    let mut last_sweep = Instant::now();
+/// The receiving task's loop: messages as they come, the statistics swept every second.
+async fn receive(mut receiver: Component, shared: &Shared) -> banyan_host::Result<()> {
+    let mut sweep = tokio::time::interval(Duration::from_secs(1));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        match receiver.recv_timeout(Duration::from_millis(500)) {
-            Ok(Some(message)) => shared.deliver(message),
-            Ok(None) => {}
-            Err(banyan_host::Error::Shutdown) => return Ok(()),
-            Err(error) => return Err(error),
-        }
-        if last_sweep.elapsed() >= Duration::from_secs(1) {
-            last_sweep = Instant::now();
-            let now = shared.start.elapsed();
-            lock(&shared.stats).sweep(now);
+        tokio::select! {
+            // `recv` is cancel-safe: a sweep never loses a message.
+            received = receiver.recv() => match received {
+                Ok(message) => shared.deliver(message),
+                Err(banyan_host::Error::Shutdown) => return Ok(()),
+                Err(error) => return Err(error),
+            },
+            _ = sweep.tick() => {
+                let now = shared.start.elapsed();
+                lock(&shared.stats).sweep(now);
+            }
         }
     }
 }

@@ -59,11 +59,11 @@ pub enum Error {
     /// Another I/O error (socket options, runtime start).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
-    /// The bus thread stopped because ZeroMQ failed.
-    #[error("the backplane bridge thread stopped: {0}")]
+    /// The bus's receiving task stopped because ZeroMQ failed.
+    #[error("the backplane bridge stopped: {0}")]
     BridgeStopped(#[source] banyan_host::Error),
-    /// The bus thread panicked (a bug).
-    #[error("the backplane bridge thread panicked")]
+    /// The bus's receiving task panicked (a bug).
+    #[error("the backplane bridge task panicked")]
     BridgePanicked,
 }
 

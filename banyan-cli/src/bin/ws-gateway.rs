@@ -84,7 +84,12 @@ fn main() -> ExitCode {
             monitor: !args.no_monitor,
             ..WebConfig::default()
         };
-        let bus = Bus::connect(BusConfig {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let bus_config = BusConfig {
             component: args.component.config("WebSocket Gateway"),
             timestamps: if args.raw_timestamps {
                 Timestamps::Raw
@@ -96,18 +101,15 @@ fn main() -> ExitCode {
                 include_probes: args.show_probes,
                 ..StatsConfig::default()
             },
-        })?;
+        };
+        // The bus is an async component: it connects (and proves its path) on the runtime.
+        let bus = runtime.block_on(Bus::connect(bus_config))?;
         print_component_banner(
             bus.name(),
             bus.backplane_address(),
             bus.publisher_port(),
             bus.subscriber_port(),
         );
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
         let result = runtime.block_on(async {
             let listener = banyan_web::server::bind(SocketAddr::new(args.bind, args.port)).await?;
             let address = listener.local_addr()?;
@@ -141,6 +143,8 @@ fn main() -> ExitCode {
             anyhow::Ok(())
         });
         bus.stop();
+        // The receiving task ends at its next wake-up; let it close its component cleanly.
+        let _ = runtime.block_on(bus.stopped());
         result
     })
 }

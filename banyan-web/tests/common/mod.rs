@@ -52,6 +52,7 @@ impl Rig {
             timestamps: Default::default(),
             stats: StatsConfig::default(),
         })
+        .await
         .expect("gateway bus connects");
         let listener = banyan_web::server::bind("127.0.0.1:0".parse().expect("address"))
             .await
