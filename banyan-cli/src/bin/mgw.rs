@@ -6,6 +6,13 @@
 //! Python's. Beyond Python: the broker may be down at start or go away (reconnect with
 //! back-off, subscriptions renewed), QoS is selectable, MQTT payloads that are not JSON maps
 //! are reported and skipped, and the outgoing queue is bounded (overflow counted and logged).
+//!
+//! One single-threaded tokio runtime carries both sides, no thread of ours: the Banyan side
+//! is an async component (`banyan_host::aio`) receiving in the main task; the MQTT side is
+//! rumqttc's `EventLoop`, polled in a second task that publishes to Banyan through the
+//! component's `Publisher` handle (never blocking; the component sends what it queues while
+//! it waits in `recv`). The event loop's `poll` is never cancelled (its cancel safety is not
+//! documented), so it gets a task of its own rather than a `select!` arm.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,7 +25,7 @@ use banyan_host::Publisher;
 use banyan_host::json::{from_json, to_json};
 use banyan_proto::payload::{self, Value};
 use clap::Parser;
-use rumqttc::{Client, ClientError, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, ClientError, Event, EventLoop, MqttOptions, Packet, QoS};
 
 /// MQTT gateway: Banyan topics (-g) to an MQTT topic (-i) as JSON, MQTT subscriptions (-j) to
 /// a Banyan topic (-e).
@@ -77,12 +84,13 @@ fn every_hundredth(counter: &AtomicU64) -> Option<u64> {
     (n == 1 || n.is_multiple_of(100)).then_some(n)
 }
 
-/// MQTT → Banyan: the connection's event loop, reconnecting with back-off. Runs forever.
-fn mqtt_to_banyan(
-    mut connection: rumqttc::Connection,
-    client: Client,
+/// MQTT → Banyan: the connection's event loop, reconnecting with back-off. Runs until the
+/// runtime ends.
+async fn mqtt_to_banyan(
+    mut connection: EventLoop,
+    client: AsyncClient,
     publisher: Publisher,
-    args: &Args,
+    args: Arc<Args>,
 ) {
     let qos = qos(args.qos);
     let max_backoff = Duration::from_secs_f64(args.max_backoff.clamp(0.1, 3600.0));
@@ -92,10 +100,7 @@ fn mqtt_to_banyan(
     let mut subscribed = true;
     let skipped = AtomicU64::new(0);
     loop {
-        let Ok(event) = connection.recv() else {
-            return; // the client side is gone: the process is exiting
-        };
-        match event {
+        match connection.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 println!(
                     "MQTT Gateway Connected to MQTT {}:{}.",
@@ -125,6 +130,8 @@ fn mqtt_to_banyan(
                     }
                 }
             }
+            // The main task asked to disconnect (exiting): sent, done.
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
             Ok(_) => {}
             Err(error) => {
                 if connected {
@@ -137,7 +144,7 @@ fn mqtt_to_banyan(
                     );
                     reported_down = true;
                 }
-                std::thread::sleep(backoff);
+                tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(max_backoff);
             }
         }
@@ -166,80 +173,103 @@ fn mqtt_payload_to_banyan(bytes: &[u8]) -> Result<Vec<u8>, String> {
 fn main() -> ExitCode {
     run_main("mgw", || {
         let args = Args::parse();
-        let mut config = args.component.config("MQTT Gateway");
-        for topic in &args.banyan_sub_topics {
-            config = config.subscribe(topic.clone());
-        }
-        let mut subscriber = config.connect()?;
-        // MQTT → Banyan publishes go through this component's connection from the MQTT
-        // thread; the receive loop below sends them.
-        let publisher = subscriber.publisher()?;
-        print_component_banner(
-            subscriber.name(),
-            subscriber.backplane_address(),
-            subscriber.publisher_port(),
-            subscriber.subscriber_port(),
-        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        runtime.block_on(run(args))
+    })
+}
 
-        let client_id = args
-            .client_id
-            .clone()
-            .unwrap_or_else(|| format!("banyan-mgw-{}", std::process::id()));
-        let mut options = MqttOptions::new(client_id, args.mqtt_host.clone(), args.mqtt_port);
-        options
-            .set_keep_alive(Duration::from_secs(30))
-            .set_clean_session(true)
-            .set_max_packet_size(args.max_packet, args.max_packet);
-        let (client, connection) = Client::new(options, args.queue.max(1));
-        let args = Arc::new(args);
-        {
-            let args = args.clone();
-            let client = client.clone();
-            std::thread::Builder::new()
-                .name("mqtt".into())
-                .spawn(move || mqtt_to_banyan(connection, client, publisher, &args))
-                .context("cannot start the MQTT thread")?;
-        }
+/// Both sides on the current runtime (see the module docs).
+async fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = args.component.config("MQTT Gateway");
+    for topic in &args.banyan_sub_topics {
+        config = config.subscribe(topic.clone());
+    }
+    let mut subscriber = banyan_host::aio::Component::connect(config).await?;
+    // MQTT → Banyan publishes go through this component's connection from the MQTT task;
+    // the receive loop below sends them.
+    let publisher = subscriber.publisher()?;
+    print_component_banner(
+        subscriber.name(),
+        subscriber.backplane_address(),
+        subscriber.publisher_port(),
+        subscriber.subscriber_port(),
+    );
 
-        let handle = subscriber.shutdown_handle();
-        on_termination(move || {
-            let _ = handle.shutdown();
-        })?;
-        let qos = qos(args.qos);
-        let dropped = AtomicU64::new(0);
-        let skipped = AtomicU64::new(0);
-        subscriber.receive_loop(|_, message| {
-            let json = message
-                .value()
-                .map_err(|error| error.to_string())
-                .and_then(|value| to_json(&value).map_err(|error| error.to_string()));
-            match json {
-                Ok(json) => match client.try_publish(&args.mqtt_pub_topic, qos, false, json) {
-                    Ok(()) => {}
-                    Err(ClientError::TryRequest(_)) => {
-                        if let Some(n) = every_hundredth(&dropped) {
-                            eprintln!(
-                                "mgw: MQTT queue full (broker slow or unreachable): dropped a \
-                                 message from {:?} ({n} dropped so far)",
-                                message.topic
-                            );
-                        }
-                    }
-                    Err(error) => tracing::warn!(%error, "cannot queue an MQTT publish"),
-                },
-                Err(reason) => {
-                    if let Some(n) = every_hundredth(&skipped) {
+    let client_id = args
+        .client_id
+        .clone()
+        .unwrap_or_else(|| format!("banyan-mgw-{}", std::process::id()));
+    let mut options = MqttOptions::new(client_id, args.mqtt_host.clone(), args.mqtt_port);
+    options
+        .set_keep_alive(Duration::from_secs(30))
+        .set_clean_session(true)
+        .set_max_packet_size(args.max_packet, args.max_packet);
+    let (client, connection) = AsyncClient::new(options, args.queue.max(1));
+    let args = Arc::new(args);
+    let mqtt = tokio::spawn(mqtt_to_banyan(
+        connection,
+        client.clone(),
+        publisher,
+        args.clone(),
+    ));
+
+    let handle = subscriber.shutdown_handle();
+    on_termination(move || {
+        let _ = handle.shutdown();
+    })?;
+    let qos = qos(args.qos);
+    let dropped = AtomicU64::new(0);
+    let skipped = AtomicU64::new(0);
+    loop {
+        let message = match subscriber.recv().await {
+            Ok(message) => message,
+            Err(banyan_host::Error::Shutdown) => break,
+            Err(error) => {
+                mqtt.abort();
+                return Err(error.into());
+            }
+        };
+        let json = message
+            .value()
+            .map_err(|error| error.to_string())
+            .and_then(|value| to_json(&value).map_err(|error| error.to_string()));
+        match json {
+            Ok(json) => match client.try_publish(&args.mqtt_pub_topic, qos, false, json) {
+                Ok(()) => {}
+                Err(ClientError::TryRequest(_)) => {
+                    if let Some(n) = every_hundredth(&dropped) {
                         eprintln!(
-                            "mgw: skipped a Banyan message on {:?}: {reason} ({n} skipped so far)",
+                            "mgw: MQTT queue full (broker slow or unreachable): dropped a \
+                             message from {:?} ({n} dropped so far)",
                             message.topic
                         );
                     }
                 }
+                Err(error) => tracing::warn!(%error, "cannot queue an MQTT publish"),
+            },
+            Err(reason) => {
+                if let Some(n) = every_hundredth(&skipped) {
+                    eprintln!(
+                        "mgw: skipped a Banyan message on {:?}: {reason} ({n} skipped so far)",
+                        message.topic
+                    );
+                }
             }
-            Ok(std::ops::ControlFlow::Continue(()))
-        })?;
-        println!("Exiting Through Signal Handler");
-        let _ = client.try_disconnect();
-        Ok(())
-    })
+        }
+    }
+    println!("Exiting Through Signal Handler");
+    let _ = client.try_disconnect();
+    // The event loop ends once it sent the DISCONNECT (at most a moment: a broker that is
+    // down gets none).
+    let abort = mqtt.abort_handle();
+    if tokio::time::timeout(Duration::from_millis(500), mqtt)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
+    Ok(())
 }
