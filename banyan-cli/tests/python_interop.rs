@@ -28,8 +28,8 @@ use banyan_host::{Backplane, BackplaneConfig, Component, ComponentConfig};
 use banyan_proto::payload::{self, Value};
 use banyan_testkit::{backplane_ports, served_numbers};
 use harness::{
-    Proc, Scenario, Step, banyan_python, byte_difference, ensure, free_port_pair, python_module,
-    python_script, run_scenario, unhex,
+    Proc, Scenario, Step, banyan_python, byte_difference, ensure, python_backplane, python_module,
+    python_script, run_scenario, rust_backplane, unhex,
 };
 
 /// How long a Rust component waits for a (possibly still starting) backplane.
@@ -60,32 +60,6 @@ fn rust_bin(name: &str) -> Command {
         other => panic!("no binary {other}"),
     };
     Command::new(path)
-}
-
-/// Starts the Rust `backplane` binary on OS-chosen ports (default bind `0.0.0.0`); returns it
-/// with its (publisher, subscriber) ports read from its banner.
-fn rust_backplane(scenario: &mut Scenario) -> Step<(Proc, String, String)> {
-    let mut command = rust_bin("backplane");
-    command.args(["-p", "0", "-s", "0"]);
-    let backplane = scenario.spawn("rust backplane", command)?;
-    let (publisher, subscriber) = backplane_ports(&backplane)?;
-    let (publisher, subscriber) = (publisher.to_string(), subscriber.to_string());
-    Ok((backplane, publisher, subscriber))
-}
-
-/// Starts python-banyan's backplane (it binds the outward address only) on free ports.
-fn python_backplane(
-    scenario: &mut Scenario,
-    python: &std::path::Path,
-) -> Step<(Proc, String, String)> {
-    let (publisher, subscriber) = free_port_pair();
-    let (publisher, subscriber) = (publisher.to_string(), subscriber.to_string());
-    let mut command = python_module(python, "python_banyan.backplane.backplane");
-    command.args(["-p", &publisher, "-s", &subscriber]);
-    let backplane = scenario.spawn("python backplane", command)?;
-    // The banner is printed just before the sockets are bound; components retry connecting.
-    backplane.wait_stdout("Loop Time")?;
-    Ok((backplane, publisher, subscriber))
 }
 
 fn countdown() -> Vec<i64> {

@@ -1,12 +1,13 @@
-//! The interop suite's own helpers (its script directory, hex comparison). Processes,
-//! scenarios, ports and the Python lookup come from `banyan-testkit`.
+//! The interop suites' own helpers (their script directory, the Rust and Python backplanes,
+//! hex comparison), shared by `python_interop.rs` and `python_aio.rs`. Processes, scenarios,
+//! ports and the Python lookup come from `banyan-testkit`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 pub use banyan_testkit::{
-    ChildGuard as Proc, Scenario, Step, banyan_python, ensure, python_module,
+    ChildGuard as Proc, Scenario, Step, backplane_ports, banyan_python, ensure, python_module,
 };
 
 /// How long a whole scenario may take before it fails.
@@ -32,6 +33,32 @@ pub fn free_port_pair() -> (u16, u16) {
 /// process-scan crash is run again).
 pub fn run_scenario(name: &str, body: impl FnMut(&mut Scenario) -> Step) {
     banyan_testkit::run_python_scenario(name, SCENARIO_TIMEOUT, body);
+}
+
+/// Starts the Rust `backplane` binary on OS-chosen ports (default bind `0.0.0.0`); returns it
+/// with its (publisher, subscriber) ports read from its banner.
+pub fn rust_backplane(scenario: &mut Scenario) -> Step<(Proc, String, String)> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_backplane"));
+    command.args(["-p", "0", "-s", "0"]);
+    let backplane = scenario.spawn("rust backplane", command)?;
+    let (publisher, subscriber) = backplane_ports(&backplane)?;
+    let (publisher, subscriber) = (publisher.to_string(), subscriber.to_string());
+    Ok((backplane, publisher, subscriber))
+}
+
+/// Starts python-banyan's backplane (it binds the outward address only) on free ports.
+pub fn python_backplane(
+    scenario: &mut Scenario,
+    python: &std::path::Path,
+) -> Step<(Proc, String, String)> {
+    let (publisher, subscriber) = free_port_pair();
+    let (publisher, subscriber) = (publisher.to_string(), subscriber.to_string());
+    let mut command = python_module(python, "python_banyan.backplane.backplane");
+    command.args(["-p", &publisher, "-s", &subscriber]);
+    let backplane = scenario.spawn("python backplane", command)?;
+    // The banner is printed just before the sockets are bound; components retry connecting.
+    backplane.wait_stdout("Loop Time")?;
+    Ok((backplane, publisher, subscriber))
 }
 
 /// Decodes lower-case or upper-case hex (as printed by Python's `bytes.hex()`).
