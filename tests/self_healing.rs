@@ -7,32 +7,10 @@ use std::time::{Duration, Instant};
 
 use banyan_host::component::{PENDING_LIMIT_MESSAGES, PathState};
 use banyan_host::echo::{self, ClientOptions, EchoReport, REPLY_TOPIC};
-use banyan_host::{Backplane, BackplaneConfig, Component, Error, Result};
-use banyan_testkit::{EchoServer, backplane, config};
+use banyan_host::{Component, Result};
+use banyan_testkit::{EchoServer, backplane, config, restart_backplane as restart};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Stops `backplane` and binds a new one on the same address and ports (retrying while the
-/// ports are not free yet).
-fn restart(backplane: Backplane) -> Backplane {
-    let config = BackplaneConfig {
-        bind: backplane.address().to_owned(),
-        publisher_port: backplane.publisher_port(),
-        subscriber_port: backplane.subscriber_port(),
-        ..BackplaneConfig::ephemeral_loopback()
-    };
-    backplane.shutdown().expect("stop backplane");
-    let give_up = Instant::now() + WAIT;
-    loop {
-        match Backplane::bind(&config) {
-            Ok(backplane) => return backplane,
-            Err(Error::PortInUse { .. }) if Instant::now() < give_up => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(error) => panic!("rebind backplane: {error}"),
-        }
-    }
-}
 
 /// Publishes `{'n': i}` on `topic` until `subscriber` receives one (or panics after WAIT).
 fn publish_until_received(publisher: &Component, subscriber: &mut Component, topic: &str) -> u64 {

@@ -16,6 +16,32 @@ pub fn backplane() -> Backplane {
     Backplane::bind(&BackplaneConfig::ephemeral_loopback()).expect("bind a loopback backplane")
 }
 
+/// Stops `backplane` and binds a new one on the same address and ports, as a restarted
+/// backplane service does (retrying for up to [`PROOF_TIMEOUT`] while the ports are not free
+/// yet).
+///
+/// # Panics
+/// When the ports stay taken or another error occurs.
+pub fn restart_backplane(backplane: Backplane) -> Backplane {
+    let config = BackplaneConfig {
+        bind: backplane.address().to_owned(),
+        publisher_port: backplane.publisher_port(),
+        subscriber_port: backplane.subscriber_port(),
+        ..BackplaneConfig::ephemeral_loopback()
+    };
+    backplane.shutdown().expect("stop backplane");
+    let give_up = std::time::Instant::now() + PROOF_TIMEOUT;
+    loop {
+        match Backplane::bind(&config) {
+            Ok(backplane) => return backplane,
+            Err(banyan_host::Error::PortInUse { .. }) if std::time::Instant::now() < give_up => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(error) => panic!("rebind backplane: {error}"),
+        }
+    }
+}
+
 /// How long a test component waits for its connection and subscription proofs: generous,
 /// because a loaded CI machine can hold a proof behind a flood for seconds (the library's
 /// default of 2 s is for interactive use).

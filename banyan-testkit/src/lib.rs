@@ -23,7 +23,7 @@ pub use clock::SimClock;
 pub use error::{Error, Result};
 pub use fault::{FaultHandle, FaultInjector, FaultPipe, FaultStats, Faults, PERCENT, Rng};
 pub use fixtures::{AllKinds, GOLDEN_DIGITAL_WRITE, GOLDEN_ECHO_10, number_of, numbered};
-pub use host::{EchoServer, GatewayThread, backplane, config};
+pub use host::{EchoServer, GatewayThread, backplane, config, restart_backplane};
 pub use linerate::{
     LineCounters, LineGuard, LineRate, LineRateProxy, McuLineEnd, PacedWriter, Pacer, serial_line,
 };
