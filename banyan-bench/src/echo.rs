@@ -1,15 +1,18 @@
 //! Echo latency: sequential round trips client → forwarder → echo server → forwarder →
-//! client. Banyan uses the seed's echo server and client (`banyan_host::echo`); the baseline
-//! does the same round trip with raw ZeroMQ sockets and pre-encoded payloads. Both run
-//! through the same forwarder at the same time, on topics that do not overlap, and take
-//! turns in blocks, so that a change of machine load hits both alike.
+//! client. Banyan uses the seed's echo server and client (`banyan_host::echo`), blocking and
+//! async (`banyan_host::aio::echo`, on tokio); the baseline does the same round trip with raw
+//! ZeroMQ sockets and pre-encoded payloads. They run through the same forwarder, the raw pair
+//! all along, on topics that do not overlap (the two Banyan pairs share `echo`/`reply`, so
+//! they take turns), and take turns in blocks, so that a change of machine load hits all
+//! alike.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
-use banyan_host::echo::{self, ECHO_TOPIC, EchoPayload, REPLY_TOPIC};
+use anyhow::{Context as _, Result, anyhow, bail};
+use banyan_host::aio;
+use banyan_host::echo::{self, ClientOptions, ECHO_TOPIC, EchoPayload, REPLY_TOPIC};
 use banyan_testkit::ThreadGuard;
 
 use crate::pubsub::{Endpoints, HWM, SYNC_TOPIC, raw_sync};
@@ -83,6 +86,108 @@ impl BanyanEchoClient {
             bail!("echo client saw {} replies of {count}", report.replies);
         }
         Ok(times)
+    }
+}
+
+/// The async pair: `aio::echo::serve` on a current-thread tokio runtime of its own thread,
+/// `aio::echo::run_client` on a current-thread runtime of the measuring thread — the blocking
+/// pair's layout (server thread, client on the caller), on tokio.
+pub struct AsyncEcho {
+    server: ThreadGuard<Result<()>>,
+    runtime: tokio::runtime::Runtime,
+    client: aio::Component,
+}
+
+impl std::fmt::Debug for AsyncEcho {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncEcho").finish_non_exhaustive()
+    }
+}
+
+fn current_thread_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")
+}
+
+impl AsyncEcho {
+    /// Starts the server (its `echo` subscription proven) and connects the client.
+    pub fn start(endpoints: &Endpoints) -> Result<Self> {
+        let config = endpoints
+            .config("bench-async-echo-server")
+            .subscribe(ECHO_TOPIC);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = ThreadGuard::spawn(
+            "async echo server",
+            move || {
+                let _ = stop_tx.send(());
+            },
+            move || -> Result<()> {
+                let runtime = current_thread_runtime()?;
+                runtime.block_on(async move {
+                    // The component registers with this thread's runtime, which drives it.
+                    let mut server = match aio::Component::connect(config).await {
+                        Ok(server) => server,
+                        Err(error) => {
+                            let _ = ready_tx.send(Err(anyhow!("async echo server: {error}")));
+                            return Ok(());
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    tokio::select! {
+                        served = aio::echo::serve(&mut server, |_| {}) => Ok(served?),
+                        _ = stop_rx => Ok(()),
+                    }
+                })
+            },
+        );
+        ready_rx
+            .recv_timeout(REPLY_TIMEOUT)
+            .map_err(|_| anyhow!("async echo server did not connect"))??;
+        let runtime = current_thread_runtime()?;
+        let client = runtime.block_on(aio::Component::connect(
+            endpoints
+                .config("bench-async-echo-client")
+                .subscribe(REPLY_TOPIC),
+        ))?;
+        Ok(Self {
+            server,
+            runtime,
+            client,
+        })
+    }
+
+    /// `count` round trips with `aio::echo::run_client`, timed as
+    /// [`BanyanEchoClient::round_trips`] times the blocking client.
+    pub fn round_trips(&mut self, count: u32) -> Result<Vec<Duration>> {
+        let Some(last) = count.checked_sub(1) else {
+            return Ok(Vec::new());
+        };
+        let mut times = Vec::with_capacity(count as usize);
+        let mut previous = Instant::now();
+        let options = ClientOptions::new(last, REPLY_TIMEOUT);
+        let report =
+            self.runtime
+                .block_on(aio::echo::run_client(&mut self.client, &options, |_| {
+                    let now = Instant::now();
+                    times.push(now - previous);
+                    previous = now;
+                }))?;
+        if report.replies != u64::from(count) {
+            bail!(
+                "async echo client saw {} replies of {count}",
+                report.replies
+            );
+        }
+        Ok(times)
+    }
+
+    /// Stops the server and reports its error, if it had one.
+    pub fn stop(self) -> Result<()> {
+        drop(self.client);
+        self.server.stop()?
     }
 }
 
@@ -243,20 +348,39 @@ impl RawEcho {
     }
 }
 
+/// Round-trip times of one echo run, per kind.
+#[derive(Debug, Default)]
+pub struct EchoTimes {
+    /// The blocking Banyan pair (`echo::run_client` ⇄ `echo::serve`).
+    pub banyan: Vec<Duration>,
+    /// The async Banyan pair (`aio::echo::run_client` ⇄ `aio::echo::serve`).
+    pub asynchronous: Vec<Duration>,
+    /// The raw ZeroMQ pair (the baseline).
+    pub raw: Vec<Duration>,
+}
+
 /// One echo run: `count` round trips of each kind in `blocks` blocks. Each block connects a
-/// fresh Banyan pair (server and client) and a fresh raw pair through `endpoints` at once
-/// (distinct topics), warms both up with `warmup` round trips, then measures one after the
-/// other, alternating which is started and measured first. Fresh threads per block re-draw where the kernel puts
-/// them on the CPUs, which otherwise decides a run's latency more than the code does.
-/// Returns (Banyan, raw) round-trip times.
+/// fresh raw pair and a fresh blocking Banyan pair through `endpoints` (distinct topics),
+/// warms both up with `warmup` round trips, then measures one after the other, alternating
+/// which is started and measured first; then the blocking pair makes way for a fresh async
+/// pair (same topics), warmed up and measured beside the still running raw pair (before the
+/// blocking pair in odd blocks, after it in even ones). Fresh threads per block re-draw
+/// where the kernel puts them on the CPUs, which otherwise decides a run's latency more than
+/// the code does.
 pub fn interleaved_run(
     endpoints: &Endpoints,
     warmup: u32,
     count: u32,
     blocks: u32,
-) -> Result<(Vec<Duration>, Vec<Duration>)> {
+) -> Result<EchoTimes> {
     let blocks = blocks.clamp(1, count.max(1));
-    let (mut b, mut r) = (Vec::new(), Vec::new());
+    let mut times = EchoTimes::default();
+    let measure_async = |times: &mut EchoTimes, size: u32| -> Result<()> {
+        let mut asynchronous = AsyncEcho::start(endpoints)?;
+        asynchronous.round_trips(warmup)?;
+        times.asynchronous.extend(asynchronous.round_trips(size)?);
+        asynchronous.stop()
+    };
     for block in 0..blocks {
         let size = count / blocks + u32::from(block < count % blocks);
         let banyan_first = block % 2 == 0;
@@ -265,6 +389,9 @@ pub fn interleaved_run(
         } else {
             Some(RawEcho::start(endpoints)?)
         };
+        if !banyan_first {
+            measure_async(&mut times, size)?;
+        }
         let server = BanyanEchoServer::start(endpoints)?;
         let mut banyan = BanyanEchoClient::connect(endpoints)?;
         let mut raw = match raw.take() {
@@ -274,16 +401,20 @@ pub fn interleaved_run(
         banyan.round_trips(warmup)?;
         raw.round_trips(warmup)?;
         if banyan_first {
-            b.extend(banyan.round_trips(size)?);
-            r.extend(raw.round_trips(size)?);
+            times.banyan.extend(banyan.round_trips(size)?);
+            times.raw.extend(raw.round_trips(size)?);
         } else {
-            r.extend(raw.round_trips(size)?);
-            b.extend(banyan.round_trips(size)?);
+            times.raw.extend(raw.round_trips(size)?);
+            times.banyan.extend(banyan.round_trips(size)?);
+        }
+        server.stop()?;
+        drop(banyan);
+        if banyan_first {
+            measure_async(&mut times, size)?;
         }
         raw.stop()?;
-        server.stop()?;
     }
-    Ok((b, r))
+    Ok(times)
 }
 
 #[cfg(test)]
@@ -295,8 +426,20 @@ mod tests {
     fn both_echoes_round_trip() {
         let backplane = Backplane::bind(&BackplaneConfig::ephemeral_loopback()).unwrap();
         let endpoints = Endpoints::of(&backplane);
-        let (banyan, raw) = interleaved_run(&endpoints, 3, 25, 4).unwrap();
-        assert_eq!((banyan.len(), raw.len()), (25, 25));
-        assert!(raw.iter().chain(&banyan).all(|t| *t > Duration::ZERO));
+        let times = interleaved_run(&endpoints, 3, 25, 4).unwrap();
+        let lens = (
+            times.banyan.len(),
+            times.asynchronous.len(),
+            times.raw.len(),
+        );
+        assert_eq!(lens, (25, 25, 25));
+        assert!(
+            times
+                .raw
+                .iter()
+                .chain(&times.banyan)
+                .chain(&times.asynchronous)
+                .all(|t| *t > Duration::ZERO)
+        );
     }
 }

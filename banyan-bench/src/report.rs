@@ -42,6 +42,8 @@ pub struct Summary {
     pub serial_goodput_ratio: Option<f64>,
     /// p99 added latency of `{'v': n}` offered at 1 000/s at 115 200 baud, ms.
     pub serial_small_latency_p99_ms: Option<f64>,
+    /// Async Banyan echo p50 (`banyan_host::aio`) divided by the raw ZeroMQ echo p50.
+    pub async_echo_p50_ratio: Option<f64>,
 }
 
 fn field(value: Option<f64>, decimals: usize) -> String {
@@ -60,7 +62,7 @@ impl fmt::Display for Summary {
             f,
             "SUMMARY pubsub_ratio={} pubsub_lost={} echo_p50_us={} echo_p50_ratio={} \
              python_tput_ratio={} python_echo_ratio={} serial_small_msgs_per_s={} \
-             serial_goodput_ratio={} serial_small_latency_p99_ms={}",
+             serial_goodput_ratio={} serial_small_latency_p99_ms={} async_echo_p50_ratio={}",
             field(self.pubsub_ratio, 2),
             lost,
             field(self.echo_p50_us, 0),
@@ -70,6 +72,7 @@ impl fmt::Display for Summary {
             field(self.serial_small_msgs_per_s, 0),
             field(self.serial_goodput_ratio, 3),
             field(self.serial_small_latency_p99_ms, 2),
+            field(self.async_echo_p50_ratio, 2),
         )
     }
 }
@@ -242,18 +245,20 @@ mod tests {
             serial_small_msgs_per_s: Some(1234.4),
             serial_goodput_ratio: Some(0.91234),
             serial_small_latency_p99_ms: Some(7.256),
+            async_echo_p50_ratio: Some(1.0849),
         };
         assert_eq!(
             summary.to_string(),
             "SUMMARY pubsub_ratio=0.97 pubsub_lost=0 echo_p50_us=350 echo_p50_ratio=1.04 \
              python_tput_ratio=6.9 python_echo_ratio=280 serial_small_msgs_per_s=1234 \
-             serial_goodput_ratio=0.912 serial_small_latency_p99_ms=7.26"
+             serial_goodput_ratio=0.912 serial_small_latency_p99_ms=7.26 \
+             async_echo_p50_ratio=1.08"
         );
         assert_eq!(
             Summary::default().to_string(),
             "SUMMARY pubsub_ratio=na pubsub_lost=na echo_p50_us=na echo_p50_ratio=na \
              python_tput_ratio=na python_echo_ratio=na serial_small_msgs_per_s=na \
-             serial_goodput_ratio=na serial_small_latency_p99_ms=na"
+             serial_goodput_ratio=na serial_small_latency_p99_ms=na async_echo_p50_ratio=na"
         );
     }
 

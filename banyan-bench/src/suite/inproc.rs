@@ -1,5 +1,7 @@
 //! Sections measured inside this process: codec, pub/sub, echo, serial gateway.
 
+use std::time::Duration;
+
 use anyhow::{Result, anyhow};
 use banyan_host::{Backplane, BackplaneConfig};
 
@@ -144,30 +146,37 @@ pub(super) fn echo_section(plan: &Plan, report: &mut Report, shared: &mut Shared
     let section = Section::Echo;
     let backplane = loopback_backplane()?;
     let ep = Endpoints::of(&backplane);
-    let (mut banyan, mut raw) = (Vec::new(), Vec::new());
+    let (mut banyan, mut asynchronous, mut raw) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=plan.runs {
-        let (b, r) =
+        let times =
             echo::interleaved_run(&ep, plan.echo_warmup, plan.round_trips, plan.echo_blocks)?;
-        let (b, r) = (
-            Latency::of(&b).ok_or_else(|| anyhow!("no round trips"))?,
-            Latency::of(&r).ok_or_else(|| anyhow!("no round trips"))?,
+        let latency =
+            |times: &[Duration]| Latency::of(times).ok_or_else(|| anyhow!("no round trips"));
+        let (b, a, r) = (
+            latency(&times.banyan)?,
+            latency(&times.asynchronous)?,
+            latency(&times.raw)?,
         );
         progress(
             section,
             format!(
-                "run {run}/{}: banyan p50 {} µs p99 {} µs, raw p50 {} µs p99 {} µs",
+                "run {run}/{}: banyan p50 {} µs p99 {} µs, async p50 {} µs p99 {} µs, raw p50 {} µs p99 {} µs",
                 plan.runs,
                 num(b.p50),
                 num(b.p99),
+                num(a.p50),
+                num(a.p99),
                 num(r.p50),
                 num(r.p99)
             ),
         );
         banyan.push(b);
+        asynchronous.push(a);
         raw.push(r);
     }
     backplane.shutdown()?;
     let b = LatencySpread::of(&banyan).ok_or_else(|| anyhow!("no runs"))?;
+    let a = LatencySpread::of(&asynchronous).ok_or_else(|| anyhow!("no runs"))?;
     let r = LatencySpread::of(&raw).ok_or_else(|| anyhow!("no runs"))?;
     let n = plan.round_trips;
     latency_rows(
@@ -175,6 +184,12 @@ pub(super) fn echo_section(plan: &Plan, report: &mut Report, shared: &mut Shared
         "echo",
         &format!("Banyan echo::run_client ↔ echo::serve, {n} round trips,"),
         &b,
+    );
+    latency_rows(
+        report,
+        "echo",
+        &format!("Banyan async aio::echo::run_client ↔ aio::echo::serve (tokio), {n} round trips,"),
+        &a,
     );
     latency_rows(
         report,
@@ -200,6 +215,28 @@ pub(super) fn echo_section(plan: &Plan, report: &mut Report, shared: &mut Shared
             "target ≤ 1.10",
         );
     }
+    let async_pairs: Vec<f64> = asynchronous
+        .iter()
+        .zip(&raw)
+        .map(|(a, r)| a.p50 / r.p50)
+        .collect();
+    let async_ratio = a.p50.median / r.p50.median;
+    if let Some(pairs) = Spread::of(&async_pairs) {
+        report.spread(
+            "echo",
+            "ratio of p50s Banyan async / raw",
+            Spread {
+                median: async_ratio,
+                ..pairs
+            },
+            "×",
+            format!(
+                "async p50 / blocking p50 {:.3}",
+                a.p50.median / b.p50.median
+            ),
+        );
+    }
+    report.summary.async_echo_p50_ratio = Some(async_ratio);
     report.summary.echo_p50_us = Some(b.p50.median);
     report.summary.echo_p50_ratio = Some(ratio);
     shared.rust_echo_p50 = Some(b.p50.median);
