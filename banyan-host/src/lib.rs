@@ -24,9 +24,14 @@
 //! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`, built from small
 //!   sans-IO parts: the path proof (`component/proof.rs`), [`component::health`], the monitor
 //!   reader (`component/events.rs`), [`component::send_budget`], the poll loop
-//!   (`component/wait.rs`), and [`Publisher`] handles for other threads.
+//!   (`component/wait.rs`: a non-blocking turn, then `zmq_poll`), and [`Publisher`] handles
+//!   for other threads.
+//! - `aio` (feature `tokio`): `aio::Component`, the counterpart of Python's `BanyanBaseAIO`:
+//!   the same component, its waits driven by the tokio reactor (`aio/ready.rs`: the sockets'
+//!   `ZMQ_FD`s per platform), and `aio::echo`.
 //! - `monitor`: libzmq socket monitor events, read the same way by every consumer.
-//! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests.
+//! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests (its
+//!   countdown sans-IO, also driven by `aio::echo`).
 //! - [`gateway`]: the serial gateway bridging an MCU link onto the backplane.
 //! - [`multi`]: [`MultiComponent`], one component on several backplanes (Python's
 //!   `BanyanBaseMulti`).

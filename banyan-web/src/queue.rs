@@ -1,6 +1,6 @@
-//! [`DropOldest`]: the bounded per-client queue between the backplane thread and a browser.
+//! [`DropOldest`]: the bounded per-client queue between the backplane task and a browser.
 //!
-//! The backplane thread must never wait for a browser, so [`DropOldest::push`] never blocks:
+//! The backplane task must never wait for a browser, so [`DropOldest::push`] never blocks:
 //! when the queue holds `max_items` messages or `max_bytes` bytes, the oldest messages are
 //! dropped (and counted) to make room. A message larger than `max_bytes` on its own is
 //! dropped at once. The client's task waits with [`DropOldest::pop`].
