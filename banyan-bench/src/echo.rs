@@ -360,13 +360,13 @@ pub struct EchoTimes {
 }
 
 /// One echo run: `count` round trips of each kind in `blocks` blocks. Each block connects a
-/// fresh raw pair and a fresh blocking Banyan pair through `endpoints` (distinct topics),
-/// warms both up with `warmup` round trips, then measures one after the other, alternating
-/// which is started and measured first; then the blocking pair makes way for a fresh async
-/// pair (same topics), warmed up and measured beside the still running raw pair (before the
-/// blocking pair in odd blocks, after it in even ones). Fresh threads per block re-draw
-/// where the kernel puts them on the CPUs, which otherwise decides a run's latency more than
-/// the code does.
+/// fresh raw pair and a fresh blocking Banyan pair through `endpoints` (distinct topics) and
+/// warms both up with `warmup` round trips; then the blocking pair makes way for a fresh
+/// async pair (the two Banyan pairs share `echo`/`reply`), warmed up the same way. The raw
+/// pair runs all along and is measured half beside each Banyan pair, so the baseline covers
+/// the same moments as both: `B R | R A` in even blocks, `R B | A R` in odd ones. Fresh
+/// threads per block re-draw where the kernel puts them on the CPUs, which otherwise decides
+/// a run's latency more than the code does.
 pub fn interleaved_run(
     endpoints: &Endpoints,
     warmup: u32,
@@ -375,43 +375,34 @@ pub fn interleaved_run(
 ) -> Result<EchoTimes> {
     let blocks = blocks.clamp(1, count.max(1));
     let mut times = EchoTimes::default();
-    let measure_async = |times: &mut EchoTimes, size: u32| -> Result<()> {
-        let mut asynchronous = AsyncEcho::start(endpoints)?;
-        asynchronous.round_trips(warmup)?;
-        times.asynchronous.extend(asynchronous.round_trips(size)?);
-        asynchronous.stop()
-    };
     for block in 0..blocks {
         let size = count / blocks + u32::from(block < count % blocks);
+        let (raw_first_half, raw_second_half) = (size / 2, size - size / 2);
         let banyan_first = block % 2 == 0;
-        let mut raw = if banyan_first {
-            None
-        } else {
-            Some(RawEcho::start(endpoints)?)
-        };
-        if !banyan_first {
-            measure_async(&mut times, size)?;
-        }
+        let mut raw = RawEcho::start(endpoints)?;
         let server = BanyanEchoServer::start(endpoints)?;
         let mut banyan = BanyanEchoClient::connect(endpoints)?;
-        let mut raw = match raw.take() {
-            Some(raw) => raw,
-            None => RawEcho::start(endpoints)?,
-        };
         banyan.round_trips(warmup)?;
         raw.round_trips(warmup)?;
         if banyan_first {
             times.banyan.extend(banyan.round_trips(size)?);
-            times.raw.extend(raw.round_trips(size)?);
+            times.raw.extend(raw.round_trips(raw_first_half)?);
         } else {
-            times.raw.extend(raw.round_trips(size)?);
+            times.raw.extend(raw.round_trips(raw_first_half)?);
             times.banyan.extend(banyan.round_trips(size)?);
         }
         server.stop()?;
         drop(banyan);
+        let mut asynchronous = AsyncEcho::start(endpoints)?;
+        asynchronous.round_trips(warmup)?;
         if banyan_first {
-            measure_async(&mut times, size)?;
+            times.raw.extend(raw.round_trips(raw_second_half)?);
+            times.asynchronous.extend(asynchronous.round_trips(size)?);
+        } else {
+            times.asynchronous.extend(asynchronous.round_trips(size)?);
+            times.raw.extend(raw.round_trips(raw_second_half)?);
         }
+        asynchronous.stop()?;
         raw.stop()?;
     }
     Ok(times)

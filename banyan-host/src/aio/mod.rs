@@ -277,7 +277,7 @@ impl Component {
                 continue;
             }
             // Nothing to do: sleep. A source that signalled meanwhile is ready at once.
-            if self.sleeper.sources.len() < self.inner.wake_sockets().len() {
+            if self.sleeper.sources.len() < self.inner.wake_socket_count() {
                 self.register()?;
             }
             let mut woke = false;

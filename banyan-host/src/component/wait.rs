@@ -506,6 +506,13 @@ impl Component {
         })
     }
 
+    /// How many sockets [`wake_sockets`](Self::wake_sockets) returns (without building the
+    /// list: the async wait asks before every sleep).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn wake_socket_count(&self) -> usize {
+        4 + usize::from(self.outbox.is_some())
+    }
+
     /// The sockets whose readiness wakes an async wait (their `ZMQ_FD`s), in a fixed order:
     /// subscriber, stop, both monitors, then the handles' pipe if there is one.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
