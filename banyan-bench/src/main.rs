@@ -43,6 +43,9 @@ enum Commands {
         /// Seconds to stay connected after READY.
         #[arg(long, default_value_t = 0.0)]
         idle_secs: f64,
+        /// The async component (`banyan_host::aio`) instead of the blocking one.
+        #[arg(long = "async")]
+        asynchronous: bool,
     },
 }
 
@@ -114,11 +117,13 @@ fn main() -> ExitCode {
             publisher_port,
             subscriber_port,
             idle_secs,
+            asynchronous,
         } => match probe_main(
             &backplane,
             publisher_port,
             subscriber_port,
             Duration::from_secs_f64(idle_secs.max(0.0)),
+            asynchronous,
         ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

@@ -19,23 +19,36 @@ pub const PROBE_COMMAND: &str = "startup-probe";
 
 /// The child side: connects (proving the path, as every component does), prints
 /// `READY connect_us=N`, then idles in `recv_timeout` for `idle` (no traffic arrives: it
-/// subscribes to a topic nobody publishes).
+/// subscribes to a topic nobody publishes). `asynchronous`: the async component instead
+/// (`banyan_host::aio`, on a current-thread tokio runtime), idling in `recv` under a
+/// `tokio::time::timeout`.
 pub fn probe_main(
     address: &str,
     publisher_port: u16,
     subscriber_port: u16,
     idle: Duration,
+    asynchronous: bool,
 ) -> Result<()> {
     let start = Instant::now();
-    let mut component = ComponentConfig::new("bench-probe")
+    let config = ComponentConfig::new("bench-probe")
         .backplane(address, publisher_port, subscriber_port)
-        .subscribe("bench-idle")
-        .connect()?;
-    let connect = start.elapsed();
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "READY connect_us={}", connect.as_micros())?;
-    stdout.flush()?;
-    drop(stdout);
+        .subscribe("bench-idle");
+    if asynchronous {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(async {
+            let mut component = banyan_host::aio::Component::connect(config).await?;
+            ready(start.elapsed())?;
+            // Cancel-safe: the timeout ending the wait loses nothing.
+            if let Ok(message) = tokio::time::timeout(idle, component.recv()).await {
+                message?;
+            }
+            Ok(())
+        });
+    }
+    let mut component = config.connect()?;
+    ready(start.elapsed())?;
     let until = Instant::now() + idle;
     loop {
         let left = until.saturating_duration_since(Instant::now());
@@ -44,6 +57,14 @@ pub fn probe_main(
         }
         component.recv_timeout(left)?;
     }
+}
+
+/// Prints the `READY` line.
+fn ready(connect: Duration) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "READY connect_us={}", connect.as_micros())?;
+    stdout.flush()?;
+    Ok(())
 }
 
 /// A running probe: the process and the times it took to get ready.
@@ -58,7 +79,12 @@ pub struct Probe {
 }
 
 /// Spawns `exe startup-probe ...` against `endpoints` and waits for `READY`.
-pub fn spawn_probe(exe: &Path, endpoints: &Endpoints, idle: Duration) -> Result<Probe> {
+pub fn spawn_probe(
+    exe: &Path,
+    endpoints: &Endpoints,
+    idle: Duration,
+    asynchronous: bool,
+) -> Result<Probe> {
     let mut command = Command::new(exe);
     command
         .arg(PROBE_COMMAND)
@@ -70,6 +96,9 @@ pub fn spawn_probe(exe: &Path, endpoints: &Endpoints, idle: Duration) -> Result<
         .arg(endpoints.subscriber_port.to_string())
         .arg("--idle-secs")
         .arg(idle.as_secs_f64().to_string());
+    if asynchronous {
+        command.arg("--async");
+    }
     let start = Instant::now();
     let mut child = ChildGuard::spawn("startup probe", command)?;
     let line = child.wait_line_until("READY", start + Duration::from_secs(20))?;

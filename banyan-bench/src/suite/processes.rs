@@ -24,10 +24,10 @@ pub(super) fn startup_section(plan: &Plan, report: &mut Report, shared: &mut Sha
     let backplane = loopback_backplane()?;
     let ep = Endpoints::of(&backplane);
     let exe = own_exe()?;
-    startup::spawn_probe(&exe, &ep, Duration::ZERO)?;
+    startup::spawn_probe(&exe, &ep, Duration::ZERO, false)?;
     let (mut ready, mut connect) = (Vec::new(), Vec::new());
     for _ in 0..plan.startup_spawns {
-        let mut probe = startup::spawn_probe(&exe, &ep, Duration::ZERO)?;
+        let mut probe = startup::spawn_probe(&exe, &ep, Duration::ZERO, false)?;
         ready.push(probe.spawn_to_ready.as_secs_f64() * 1e3);
         connect.push(probe.connect.as_secs_f64() * 1e3);
         probe
@@ -140,7 +140,8 @@ pub(super) fn resources_section(
     let backplane = loopback_backplane()?;
     let ep = Endpoints::of(&backplane);
     let margin = Duration::from_secs(3);
-    let probe = startup::spawn_probe(&own_exe()?, &ep, plan.idle_window + margin)?;
+    let probe = startup::spawn_probe(&own_exe()?, &ep, plan.idle_window + margin, false)?;
+    let async_probe = startup::spawn_probe(&own_exe()?, &ep, plan.idle_window + margin, true)?;
     let python = match shared.python() {
         Ok(env) => {
             let py_backplane = env.backplane()?;
@@ -152,7 +153,7 @@ pub(super) fn resources_section(
             None
         }
     };
-    let mut pids = vec![probe.child.pid()];
+    let mut pids = vec![probe.child.pid(), async_probe.child.pid()];
     pids.extend(python.as_ref().map(|(_, child)| child.pid()));
     let cpu = resources::cpu_over(&pids, plan.idle_window)?;
     let window = plan.idle_window.as_secs_f64();
@@ -165,7 +166,14 @@ pub(super) fn resources_section(
         "% of 1 core",
         format!("{} ms CPU", num(cpu[0].as_secs_f64() * 1e3)),
     );
-    if let Some(&py) = cpu.get(1) {
+    report.value(
+        "resources",
+        format!("idle async Rust component CPU over {window} s (aio, awaiting recv)"),
+        format!("{:.2}", percent(cpu[1])),
+        "% of 1 core",
+        format!("{} ms CPU", num(cpu[1].as_secs_f64() * 1e3)),
+    );
+    if let Some(&py) = cpu.get(2) {
         report.value(
             "resources",
             format!("idle Python component CPU over {window} s (receive_loop polls every 0.1 s)"),
@@ -175,6 +183,7 @@ pub(super) fn resources_section(
         );
     }
     drop(python);
+    drop(async_probe);
     drop(probe);
     backplane.shutdown()?;
     Ok(())
