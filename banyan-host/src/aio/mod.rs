@@ -23,12 +23,13 @@
 //!   socket signals; [`Component::wakeups`] counts every time it woke up (the idleness test
 //!   asserts it stays near zero). Each component has its own ZeroMQ context, exactly as a
 //!   blocking one (libzmq's I/O thread, asleep in epoll while idle, is libzmq's, not ours).
-//!   One context shared by all async components was tried and dropped: libzmq sends socket
-//!   monitor events with a blocking send, so an event emitted during a closed socket's
+//!   One context shared by all async components was tried and dropped. Seen: after a component was
+//!   dropped, raw sockets of the same context carried nothing while a fresh context worked.
+//!   The likely cause (from libzmq's source, not proven): it sends socket monitor events with
+//!   a blocking send, so an event emitted during a closed socket's
 //!   asynchronous teardown, after the monitor's reader is gone, blocks the context's I/O
-//!   thread until the context terminates — in a never-terminated shared context, for good
-//!   (seen: after a component was dropped, raw sockets of the same context carried nothing
-//!   while a fresh context worked). A context per component is terminated when it drops.
+//!   thread until the context terminates — in a never-terminated shared context, for good.
+//!   A context per component is terminated when it drops.
 //! - **Edge-triggered readiness.** A `ZMQ_FD` wake-up only says "look again" and any send or
 //!   receive may swallow the next one, so after every wake-up, and before every sleep,
 //!   `ZMQ_EVENTS` is read from every socket (see `ready.rs`).
