@@ -321,3 +321,55 @@ fn futures_are_send() {
     }
     assert!(spawnable(task));
 }
+
+/// The lost wake-up `ZMQ_FD` invites: each receive here is woken by exactly one message (a
+/// ping-pong, no re-sends), and the socket operations in between (publishing, subscribing,
+/// a cancelled receive) make libzmq process commands, which can swallow the signal of a
+/// message that arrived meanwhile. A wake-up lost once stalls the exchange: the 10 s
+/// timeout per receive fails the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_pong_never_loses_a_wake_up() {
+    let backplane = backplane();
+    let mut server = Component::connect(config(&backplane, "pong").subscribe("ping"))
+        .await
+        .unwrap();
+    let mut client = Component::connect(config(&backplane, "ping").subscribe("pong"))
+        .await
+        .unwrap();
+    let rounds = 2000u64;
+    let server = tokio::spawn(async move {
+        for n in 0..rounds {
+            let message = tokio::time::timeout(Duration::from_secs(10), server.recv())
+                .await
+                .unwrap_or_else(|_| panic!("server stalled at {n}"))
+                .unwrap();
+            assert_eq!(number(&message), n);
+            server.publish("pong", &numbered(n)).await.unwrap();
+            if n % 100 == 0 {
+                // Touches the subscriber between messages (and proves it).
+                server.subscribe(&format!("other/{n}")).await.unwrap();
+            }
+        }
+    });
+    for n in 0..rounds {
+        client.publish("ping", &numbered(n)).await.unwrap();
+        // Every 7th reply through a receive first cancelled at once (before the reply can be
+        // there, mostly: if it is, that receive returns it).
+        let early = if n % 7 == 0 {
+            tokio::time::timeout(Duration::ZERO, client.recv())
+                .await
+                .ok()
+        } else {
+            None
+        };
+        let message = match early {
+            Some(message) => message,
+            None => tokio::time::timeout(Duration::from_secs(10), client.recv())
+                .await
+                .unwrap_or_else(|_| panic!("client stalled at {n}")),
+        }
+        .unwrap();
+        assert_eq!(number(&message), n);
+    }
+    server.await.unwrap();
+}
