@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use banyan_host::component::{PENDING_LIMIT_MESSAGES, PathState};
 use banyan_host::echo::{self, ClientOptions, EchoReport, REPLY_TOPIC};
-use banyan_host::{Backplane, BackplaneConfig, Component, Error, Result};
+use banyan_host::{Backplane, BackplaneConfig, Component, Error};
 use banyan_testkit::{EchoServer, backplane, config};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -97,7 +97,10 @@ fn subscriber_receives_again_after_backplane_restarts() {
 fn spawn_client(
     client: Component,
     count: u32,
-) -> (Receiver<i64>, JoinHandle<(Result<EchoReport>, Component)>) {
+) -> (
+    Receiver<i64>,
+    JoinHandle<(echo::Result<EchoReport>, Component)>,
+) {
     let (tx, rx) = channel();
     let thread = std::thread::spawn(move || {
         let mut client = client;

@@ -10,7 +10,43 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::component::Component;
-use crate::error::{Error, Result};
+use crate::error::Error;
+
+/// What can stop the echo demo: its own give-up, or a failure of the component under it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EchoError {
+    /// The echo client got no reply to a message within its give-up time, re-sends included.
+    #[error(
+        "echo client: no reply to message_number {message_number} within {waited:?} \
+         ({resent} re-sends; is an echo server running on this backplane?)"
+    )]
+    Unanswered {
+        /// The number that went unanswered.
+        message_number: i64,
+        /// How long the client waited since the last reply.
+        waited: Duration,
+        /// Re-sends so far in the whole run.
+        resent: u64,
+    },
+    /// The component failed (publishing, receiving, shutdown).
+    #[error(transparent)]
+    Host(#[from] Error),
+}
+
+impl EchoError {
+    /// The component's error, when that is what stopped the demo (binaries use it to add
+    /// which flag to change).
+    pub fn host(&self) -> Option<&Error> {
+        match self {
+            Self::Host(error) => Some(error),
+            Self::Unanswered { .. } => None,
+        }
+    }
+}
+
+/// Result of the echo demo's functions.
+pub type Result<T, E = EchoError> = std::result::Result<T, E>;
 
 /// Topic the client publishes on and the server subscribes to.
 pub const ECHO_TOPIC: &str = "echo";
@@ -30,8 +66,11 @@ pub struct EchoPayload {
 /// its [`ShutdownHandle`](crate::component::ShutdownHandle) fires. Each `echo` payload is
 /// republished verbatim on [`REPLY_TOPIC`] and its `message_number` passed to `on_message`.
 /// Payloads that are not msgpack maps with an integer `message_number` are logged and
-/// skipped; they never stop the server.
-pub fn serve(component: &mut Component, mut on_message: impl FnMut(i64)) -> Result<()> {
+/// skipped; they never stop the server, so only the component's own errors end it.
+pub fn serve(
+    component: &mut Component,
+    mut on_message: impl FnMut(i64),
+) -> crate::error::Result<()> {
     component.receive_loop(|component, message| {
         if message.topic != ECHO_TOPIC {
             return Ok(ControlFlow::Continue(()));
@@ -136,7 +175,7 @@ pub fn run_client_with(
     loop {
         let now = Instant::now();
         if now >= give_up {
-            return Err(Error::EchoUnanswered {
+            return Err(EchoError::Unanswered {
                 message_number: expected,
                 waited: options.give_up_after,
                 resent: report.resent,
