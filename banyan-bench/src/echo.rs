@@ -243,20 +243,35 @@ impl RawEcho {
     }
 }
 
+/// Round trips of one kind measured in a row before the other kind takes its turn (see
+/// [`interleaved_run`]): about 5–10 ms, short against the machine's load changes.
+pub const TURN: u32 = 50;
+
+/// The round trips of one block of an echo run: Banyan's and raw's, measured in alternating
+/// turns on pairs connected side by side.
+#[derive(Debug, Clone, Default)]
+pub struct Block {
+    /// Banyan round-trip times.
+    pub banyan: Vec<Duration>,
+    /// Raw round-trip times.
+    pub raw: Vec<Duration>,
+}
+
 /// One echo run: `count` round trips of each kind in `blocks` blocks. Each block connects a
 /// fresh Banyan pair (server and client) and a fresh raw pair through `endpoints` at once
-/// (distinct topics), warms both up with `warmup` round trips, then measures one after the
-/// other, alternating which is started and measured first. Fresh threads per block re-draw where the kernel puts
-/// them on the CPUs, which otherwise decides a run's latency more than the code does.
-/// Returns (Banyan, raw) round-trip times.
+/// (distinct topics), warms both up with `warmup` round trips, then measures them in turns of
+/// [`TURN`] round trips, alternating which kind goes first from turn to turn and which pair
+/// is started first from block to block. Fresh threads per block re-draw where the kernel
+/// puts them on the CPUs, which otherwise decides a run's latency more than the code does;
+/// short alternating turns give both kinds the same machine load.
 pub fn interleaved_run(
     endpoints: &Endpoints,
     warmup: u32,
     count: u32,
     blocks: u32,
-) -> Result<(Vec<Duration>, Vec<Duration>)> {
+) -> Result<Vec<Block>> {
     let blocks = blocks.clamp(1, count.max(1));
-    let (mut b, mut r) = (Vec::new(), Vec::new());
+    let mut out = Vec::new();
     for block in 0..blocks {
         let size = count / blocks + u32::from(block < count % blocks);
         let banyan_first = block % 2 == 0;
@@ -273,17 +288,25 @@ pub fn interleaved_run(
         };
         banyan.round_trips(warmup)?;
         raw.round_trips(warmup)?;
-        if banyan_first {
-            b.extend(banyan.round_trips(size)?);
-            r.extend(raw.round_trips(size)?);
-        } else {
-            r.extend(raw.round_trips(size)?);
-            b.extend(banyan.round_trips(size)?);
+        let mut times = Block::default();
+        let (mut left, mut turn) = (size, 0u32);
+        while left > 0 {
+            let n = left.min(TURN);
+            if (turn + u32::from(!banyan_first)) % 2 == 0 {
+                times.banyan.extend(banyan.round_trips(n)?);
+                times.raw.extend(raw.round_trips(n)?);
+            } else {
+                times.raw.extend(raw.round_trips(n)?);
+                times.banyan.extend(banyan.round_trips(n)?);
+            }
+            left -= n;
+            turn += 1;
         }
+        out.push(times);
         raw.stop()?;
         server.stop()?;
     }
-    Ok((b, r))
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -295,8 +318,11 @@ mod tests {
     fn both_echoes_round_trip() {
         let backplane = Backplane::bind(&BackplaneConfig::ephemeral_loopback()).unwrap();
         let endpoints = Endpoints::of(&backplane);
-        let (banyan, raw) = interleaved_run(&endpoints, 3, 25, 4).unwrap();
-        assert_eq!((banyan.len(), raw.len()), (25, 25));
+        let blocks = interleaved_run(&endpoints, 3, 125, 2).unwrap();
+        assert_eq!(blocks.len(), 2);
+        let banyan: Vec<Duration> = blocks.iter().flat_map(|b| b.banyan.clone()).collect();
+        let raw: Vec<Duration> = blocks.iter().flat_map(|b| b.raw.clone()).collect();
+        assert_eq!((banyan.len(), raw.len()), (125, 125));
         assert!(raw.iter().chain(&banyan).all(|t| *t > Duration::ZERO));
     }
 }

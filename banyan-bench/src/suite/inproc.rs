@@ -144,10 +144,23 @@ pub(super) fn echo_section(plan: &Plan, report: &mut Report, shared: &mut Shared
     let section = Section::Echo;
     let backplane = loopback_backplane()?;
     let ep = Endpoints::of(&backplane);
-    let (mut banyan, mut raw) = (Vec::new(), Vec::new());
+    let (mut banyan, mut raw, mut block_ratios) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=plan.runs {
-        let (b, r) =
+        let blocks =
             echo::interleaved_run(&ep, plan.echo_warmup, plan.round_trips, plan.echo_blocks)?;
+        for block in &blocks {
+            if let (Some(b), Some(r)) = (Latency::of(&block.banyan), Latency::of(&block.raw)) {
+                block_ratios.push(b.p50 / r.p50);
+            }
+        }
+        let (b, r): (Vec<_>, Vec<_>) =
+            blocks
+                .into_iter()
+                .fold((Vec::new(), Vec::new()), |(mut b, mut r), block| {
+                    b.extend(block.banyan);
+                    r.extend(block.raw);
+                    (b, r)
+                });
         let (b, r) = (
             Latency::of(&b).ok_or_else(|| anyhow!("no round trips"))?,
             Latency::of(&r).ok_or_else(|| anyhow!("no round trips"))?,
@@ -198,6 +211,19 @@ pub(super) fn echo_section(plan: &Plan, report: &mut Report, shared: &mut Shared
             },
             "×",
             "target ≤ 1.10",
+        );
+    }
+    if let Some(blocks) = Spread::of(&block_ratios) {
+        report.spread(
+            "echo",
+            "ratio of p50s Banyan / raw, median of the blocks' ratios",
+            blocks,
+            "×",
+            format!(
+                "{} blocks, turns of {} round trips",
+                block_ratios.len(),
+                echo::TURN
+            ),
         );
     }
     report.summary.echo_p50_us = Some(b.p50.median);
