@@ -6,6 +6,10 @@
 //! them, polls the SUB socket, the stop socket, both monitors (routed by
 //! [`Watch`](super::events::Watch)), the [`Publisher`](super::Publisher) handles' pipe and —
 //! for the serial gateway — one extra file descriptor, and returns what the caller waits for.
+//!
+//! A wait polls only when no message is queued, and then with one `zmq_poll` of the sockets'
+//! notification descriptors: [`Readiness`] knows which sockets may hold a message without
+//! signalling and asks only those (and the ones that signalled) for `ZMQ_EVENTS`.
 
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -525,9 +529,10 @@ const SOCKETS: usize = 5;
 /// last receive found it empty (or whose `ZMQ_EVENTS` said "nothing") is *settled*: any new
 /// message signals its descriptor. A socket that was just read from without reaching
 /// `EAGAIN` may hold more with its descriptor quiet: *unsettled*, asked with `ZMQ_EVENTS`
-/// before the next sleep. Unsettled are: every socket the last poll reported ready (its
-/// reader may take one message, like the stop socket, or a batch, like the handles' pipe),
-/// the subscriber unless its last read was empty (`Inbox::drained`), and every socket after
+/// before the next sleep. Unsettled are: every socket but the subscriber that the last poll
+/// reported ready (its reader may take one message, like the stop socket, or a batch, like
+/// the handles' pipe), the subscriber unless its last read was empty (`Inbox::drained`: every
+/// turn of a wait reads it before polling), and every socket after
 /// someone else polled them ([`Component::wake_items`]) or before the first poll.
 #[derive(Debug)]
 pub(crate) struct Readiness {
@@ -550,11 +555,13 @@ impl Readiness {
         self.unsettled.replace(0)
     }
 
-    /// After a poll: the sockets it reported ready are unsettled for the next one.
+    /// After a poll: the sockets it reported ready are unsettled for the next one — but the
+    /// subscriber, whose state its next read tells (`Inbox::drained`).
     fn after(&self, ready: &[bool; SOCKETS]) {
         let mask = ready
             .iter()
             .enumerate()
+            .skip(1)
             .fold(0, |mask, (at, &ready)| mask | (u8::from(ready) << at));
         self.unsettled.set(self.unsettled.get() | mask);
     }
