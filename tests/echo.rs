@@ -40,3 +40,37 @@ fn echo_repeated_200_times_never_loses_the_first_message() {
     }
     assert_eq!(server.stop().len(), 200 * 11);
 }
+
+#[test]
+fn echo_client_without_a_server_gives_up_with_the_demo_error() {
+    let backplane = backplane();
+    let mut client = config(&backplane, "EchoClient")
+        .subscribe(REPLY_TOPIC)
+        .connect()
+        .unwrap();
+    let options = echo::ClientOptions {
+        count: 3,
+        resend_after: Duration::from_millis(50),
+        give_up_after: Duration::from_millis(300),
+    };
+    let error = echo::run_client_with(&mut client, &options, |_| {}).unwrap_err();
+    match &error {
+        echo::EchoError::Unanswered {
+            message_number,
+            waited,
+            resent,
+        } => {
+            assert_eq!(*message_number, 3);
+            assert_eq!(*waited, Duration::from_millis(300));
+            assert!(*resent >= 1, "re-sent {resent} times");
+        }
+        other => panic!("expected Unanswered, got {other:?}"),
+    }
+    assert!(error.host().is_none());
+    assert!(
+        error
+            .to_string()
+            .starts_with("echo client: no reply to message_number 3 within 300ms ("),
+        "{error}"
+    );
+}

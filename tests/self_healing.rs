@@ -5,9 +5,9 @@ use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use banyan_host::Component;
 use banyan_host::component::{PENDING_LIMIT_MESSAGES, PathState};
 use banyan_host::echo::{self, ClientOptions, EchoReport, REPLY_TOPIC};
-use banyan_host::{Component, Result};
 use banyan_testkit::{EchoServer, backplane, config, restart_backplane as restart};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -75,7 +75,10 @@ fn subscriber_receives_again_after_backplane_restarts() {
 fn spawn_client(
     client: Component,
     count: u32,
-) -> (Receiver<i64>, JoinHandle<(Result<EchoReport>, Component)>) {
+) -> (
+    Receiver<i64>,
+    JoinHandle<(echo::Result<EchoReport>, Component)>,
+) {
     let (tx, rx) = channel();
     let thread = std::thread::spawn(move || {
         let mut client = client;

@@ -348,64 +348,99 @@ impl RawEcho {
     }
 }
 
-/// Round-trip times of one echo run, per kind.
-#[derive(Debug, Default)]
-pub struct EchoTimes {
+/// Round trips of one kind measured in a row before the other kind takes its turn (see
+/// [`interleaved_run`]): about 5–10 ms, short against the machine's load changes.
+pub const TURN: u32 = 50;
+
+/// The round trips of one block of an echo run, measured in alternating turns on pairs
+/// connected side by side: the blocking Banyan pair beside raw, then the async Banyan pair
+/// beside the same raw pair.
+#[derive(Debug, Clone, Default)]
+pub struct Block {
     /// The blocking Banyan pair (`echo::run_client` ⇄ `echo::serve`).
     pub banyan: Vec<Duration>,
+    /// Raw round trips measured in turns with `banyan` (its baseline).
+    pub raw: Vec<Duration>,
     /// The async Banyan pair (`aio::echo::run_client` ⇄ `aio::echo::serve`).
     pub asynchronous: Vec<Duration>,
-    /// The raw ZeroMQ pair (the baseline).
-    pub raw: Vec<Duration>,
+    /// Raw round trips measured in turns with `asynchronous` (its baseline).
+    pub raw_async: Vec<Duration>,
+}
+
+/// Measures `count` round trips of `a` and of `b` in alternating turns of [`TURN`], `a`
+/// first in even turns when `a_first`, else `b`.
+fn alternate(
+    count: u32,
+    a_first: bool,
+    mut a: impl FnMut(u32) -> Result<Vec<Duration>>,
+    mut b: impl FnMut(u32) -> Result<Vec<Duration>>,
+) -> Result<(Vec<Duration>, Vec<Duration>)> {
+    let (mut a_times, mut b_times) = (Vec::new(), Vec::new());
+    let (mut left, mut turn) = (count, 0u32);
+    while left > 0 {
+        let n = left.min(TURN);
+        if (turn + u32::from(!a_first)) % 2 == 0 {
+            a_times.extend(a(n)?);
+            b_times.extend(b(n)?);
+        } else {
+            b_times.extend(b(n)?);
+            a_times.extend(a(n)?);
+        }
+        left -= n;
+        turn += 1;
+    }
+    Ok((a_times, b_times))
 }
 
 /// One echo run: `count` round trips of each kind in `blocks` blocks. Each block connects a
-/// fresh raw pair and a fresh blocking Banyan pair through `endpoints` (distinct topics) and
-/// warms both up with `warmup` round trips; then the blocking pair makes way for a fresh
-/// async pair (the two Banyan pairs share `echo`/`reply`), warmed up the same way. The raw
-/// pair runs all along and is measured half beside each Banyan pair, so the baseline covers
-/// the same moments as both: `B R | R A` in even blocks, `R B | A R` in odd ones. Fresh
-/// threads per block re-draw where the kernel puts them on the CPUs, which otherwise decides
-/// a run's latency more than the code does.
+/// fresh Banyan pair (server and client) and a fresh raw pair through `endpoints` at once
+/// (distinct topics), warms both up with `warmup` round trips, then measures them in turns of
+/// [`TURN`] round trips, alternating which kind goes first from turn to turn and which pair
+/// is started first from block to block. Then the blocking pair makes way for a fresh async
+/// pair (the two Banyan pairs share `echo`/`reply`), measured the same way beside the same raw
+/// pair. Fresh threads per block re-draw where the kernel puts them on the CPUs, which
+/// otherwise decides a run's latency more than the code does; short alternating turns give
+/// both kinds the same machine load.
 pub fn interleaved_run(
     endpoints: &Endpoints,
     warmup: u32,
     count: u32,
     blocks: u32,
-) -> Result<EchoTimes> {
+) -> Result<Vec<Block>> {
     let blocks = blocks.clamp(1, count.max(1));
-    let mut times = EchoTimes::default();
+    let mut out = Vec::new();
     for block in 0..blocks {
         let size = count / blocks + u32::from(block < count % blocks);
-        let (raw_first_half, raw_second_half) = (size / 2, size - size / 2);
         let banyan_first = block % 2 == 0;
         let mut raw = RawEcho::start(endpoints)?;
         let server = BanyanEchoServer::start(endpoints)?;
         let mut banyan = BanyanEchoClient::connect(endpoints)?;
         banyan.round_trips(warmup)?;
         raw.round_trips(warmup)?;
-        if banyan_first {
-            times.banyan.extend(banyan.round_trips(size)?);
-            times.raw.extend(raw.round_trips(raw_first_half)?);
-        } else {
-            times.raw.extend(raw.round_trips(raw_first_half)?);
-            times.banyan.extend(banyan.round_trips(size)?);
-        }
+        let mut times = Block::default();
+        (times.banyan, times.raw) = alternate(
+            size,
+            banyan_first,
+            |n| banyan.round_trips(n),
+            |n| raw.round_trips(n),
+        )?;
         server.stop()?;
         drop(banyan);
+        // The async pair answers on the same `echo`/`reply` topics: it starts once the
+        // blocking pair is gone; the raw pair stays.
         let mut asynchronous = AsyncEcho::start(endpoints)?;
         asynchronous.round_trips(warmup)?;
-        if banyan_first {
-            times.raw.extend(raw.round_trips(raw_second_half)?);
-            times.asynchronous.extend(asynchronous.round_trips(size)?);
-        } else {
-            times.asynchronous.extend(asynchronous.round_trips(size)?);
-            times.raw.extend(raw.round_trips(raw_second_half)?);
-        }
+        (times.asynchronous, times.raw_async) = alternate(
+            size,
+            !banyan_first,
+            |n| asynchronous.round_trips(n),
+            |n| raw.round_trips(n),
+        )?;
         asynchronous.stop()?;
         raw.stop()?;
+        out.push(times);
     }
-    Ok(times)
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -417,19 +452,20 @@ mod tests {
     fn both_echoes_round_trip() {
         let backplane = Backplane::bind(&BackplaneConfig::ephemeral_loopback()).unwrap();
         let endpoints = Endpoints::of(&backplane);
-        let times = interleaved_run(&endpoints, 3, 25, 4).unwrap();
-        let lens = (
-            times.banyan.len(),
-            times.asynchronous.len(),
-            times.raw.len(),
-        );
-        assert_eq!(lens, (25, 25, 25));
+        let blocks = interleaved_run(&endpoints, 3, 125, 2).unwrap();
+        assert_eq!(blocks.len(), 2);
+        let banyan: Vec<Duration> = blocks.iter().flat_map(|b| b.banyan.clone()).collect();
+        let raw: Vec<Duration> = blocks.iter().flat_map(|b| b.raw.clone()).collect();
+        let asynchronous: Vec<Duration> =
+            blocks.iter().flat_map(|b| b.asynchronous.clone()).collect();
+        let raw_async: Vec<Duration> = blocks.iter().flat_map(|b| b.raw_async.clone()).collect();
+        let lens = (banyan.len(), raw.len(), asynchronous.len(), raw_async.len());
+        assert_eq!(lens, (125, 125, 125, 125));
         assert!(
-            times
-                .raw
-                .iter()
-                .chain(&times.banyan)
-                .chain(&times.asynchronous)
+            raw.iter()
+                .chain(&banyan)
+                .chain(&asynchronous)
+                .chain(&raw_async)
                 .all(|t| *t > Duration::ZERO)
         );
     }

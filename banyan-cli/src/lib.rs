@@ -165,7 +165,13 @@ pub fn run_main(program: &str, body: impl FnOnce() -> anyhow::Result<()>) -> Exi
         Err(error) => {
             let hint = error
                 .chain()
-                .find_map(|cause| cause.downcast_ref::<banyan_host::Error>())
+                .find_map(|cause| {
+                    cause.downcast_ref::<banyan_host::Error>().or_else(|| {
+                        cause
+                            .downcast_ref::<banyan_host::echo::EchoError>()
+                            .and_then(banyan_host::echo::EchoError::host)
+                    })
+                })
                 .and_then(flag_hint)
                 .map(|hint| format!(" ({hint})"))
                 .unwrap_or_default();

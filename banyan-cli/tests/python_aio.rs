@@ -144,7 +144,7 @@ fn rust_async_echo_client_python_aio_echo_server() {
                 let options = ClientOptions::new(10, CONNECT_TIMEOUT);
                 let report =
                     aio::echo::run_client(&mut client, &options, |n| replies.push(n)).await?;
-                Ok::<_, banyan_host::Error>((replies, report))
+                Ok::<_, banyan_host::echo::EchoError>((replies, report))
             });
             let (replies, report) =
                 replies.map_err(|error| format!("rust async client: {error}"))?;

@@ -247,6 +247,8 @@ pub struct Component {
     /// The proof a caller started (connect, subscribe, the gateway), if one runs.
     proof: Option<PathProof>,
     inbox: Inbox,
+    /// What the waits' poll knows of the sockets' notification descriptors.
+    readiness: wait::Readiness,
     encode: RefCell<Vec<u8>>,
     monitors: Monitors,
     /// Health and send budget, the monitors' consumers: borrowed by `publish` (the budget
@@ -366,6 +368,7 @@ impl Component {
             stop_endpoint,
             proof: None,
             inbox: Inbox::new(),
+            readiness: wait::Readiness::new(),
             encode: RefCell::new(vec![0; ENCODE_BUFFER_START]),
             monitors,
             watch: RefCell::new(watch),

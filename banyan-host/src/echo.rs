@@ -10,7 +10,43 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::component::Component;
-use crate::error::{Error, Result};
+use crate::error::Error;
+
+/// What can stop the echo demo: its own give-up, or a failure of the component under it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EchoError {
+    /// The echo client got no reply to a message within its give-up time, re-sends included.
+    #[error(
+        "echo client: no reply to message_number {message_number} within {waited:?} \
+         ({resent} re-sends; is an echo server running on this backplane?)"
+    )]
+    Unanswered {
+        /// The number that went unanswered.
+        message_number: i64,
+        /// How long the client waited since the last reply.
+        waited: Duration,
+        /// Re-sends so far in the whole run.
+        resent: u64,
+    },
+    /// The component failed (publishing, receiving, shutdown).
+    #[error(transparent)]
+    Host(#[from] Error),
+}
+
+impl EchoError {
+    /// The component's error, when that is what stopped the demo (binaries use it to add
+    /// which flag to change).
+    pub fn host(&self) -> Option<&Error> {
+        match self {
+            Self::Host(error) => Some(error),
+            Self::Unanswered { .. } => None,
+        }
+    }
+}
+
+/// Result of the echo demo's functions.
+pub type Result<T, E = EchoError> = std::result::Result<T, E>;
 
 /// Topic the client publishes on and the server subscribes to.
 pub const ECHO_TOPIC: &str = "echo";
@@ -31,7 +67,11 @@ pub struct EchoPayload {
 /// republished verbatim on [`REPLY_TOPIC`] and its `message_number` passed to `on_message`.
 /// Payloads that are not msgpack maps with an integer `message_number` are logged and
 /// skipped; they never stop the server.
-pub fn serve(component: &mut Component, mut on_message: impl FnMut(i64)) -> Result<()> {
+/// Only the component's own errors end it.
+pub fn serve(
+    component: &mut Component,
+    mut on_message: impl FnMut(i64),
+) -> crate::error::Result<()> {
     component.receive_loop(|component, message| {
         if let Some((number, reply)) = serve_one(&message.topic, &message.payload) {
             on_message(number);
@@ -188,7 +228,7 @@ impl Countdown {
     /// `give_up_after`.
     pub(crate) fn due(&mut self, now: Instant, reproofs: u64) -> Result<Option<i64>> {
         if now >= self.give_up {
-            return Err(Error::EchoUnanswered {
+            return Err(EchoError::Unanswered {
                 message_number: self.expected,
                 waited: self.give_up_after,
                 resent: self.report.resent,

@@ -99,19 +99,6 @@ pub enum Error {
     /// A payload could not be encoded or decoded.
     #[error("payload: {0}")]
     Payload(#[from] banyan_proto::payload::PayloadError),
-    /// The echo client got no reply to a message within its give-up time, re-sends included.
-    #[error(
-        "echo client: no reply to message_number {message_number} within {waited:?} \
-         ({resent} re-sends; is an echo server running on this backplane?)"
-    )]
-    EchoUnanswered {
-        /// The number that went unanswered.
-        message_number: i64,
-        /// How long the client waited since the last reply.
-        waited: Duration,
-        /// Re-sends so far in the whole run.
-        resent: u64,
-    },
     /// The operation was interrupted by a shutdown request.
     #[error("shut down")]
     Shutdown,

@@ -147,16 +147,26 @@ pub(super) fn echo_section(plan: &Plan, report: &mut Report, shared: &mut Shared
     let backplane = loopback_backplane()?;
     let ep = Endpoints::of(&backplane);
     let (mut banyan, mut asynchronous, mut raw) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut block_ratios, mut async_block_ratios) = (Vec::new(), Vec::new());
+    let latency = |times: &[Duration]| Latency::of(times).ok_or_else(|| anyhow!("no round trips"));
     for run in 1..=plan.runs {
-        let times =
+        let blocks =
             echo::interleaved_run(&ep, plan.echo_warmup, plan.round_trips, plan.echo_blocks)?;
-        let latency =
-            |times: &[Duration]| Latency::of(times).ok_or_else(|| anyhow!("no round trips"));
-        let (b, a, r) = (
-            latency(&times.banyan)?,
-            latency(&times.asynchronous)?,
-            latency(&times.raw)?,
-        );
+        let (mut b, mut a, mut r) = (Vec::new(), Vec::new(), Vec::new());
+        for block in blocks {
+            let ratio = |x: &[Duration], y: &[Duration]| {
+                Latency::of(x)
+                    .zip(Latency::of(y))
+                    .map(|(x, y)| x.p50 / y.p50)
+            };
+            block_ratios.extend(ratio(&block.banyan, &block.raw));
+            async_block_ratios.extend(ratio(&block.asynchronous, &block.raw_async));
+            b.extend(block.banyan);
+            a.extend(block.asynchronous);
+            r.extend(block.raw);
+            r.extend(block.raw_async);
+        }
+        let (b, a, r) = (latency(&b)?, latency(&a)?, latency(&r)?);
         progress(
             section,
             format!(
@@ -215,6 +225,20 @@ pub(super) fn echo_section(plan: &Plan, report: &mut Report, shared: &mut Shared
             "target ≤ 1.10",
         );
     }
+    let turns = format!(
+        "{} blocks, turns of {} round trips",
+        block_ratios.len(),
+        echo::TURN
+    );
+    if let Some(blocks) = Spread::of(&block_ratios) {
+        report.spread(
+            "echo",
+            "ratio of p50s Banyan / raw, median of the blocks' ratios",
+            blocks,
+            "×",
+            turns.clone(),
+        );
+    }
     let async_pairs: Vec<f64> = asynchronous
         .iter()
         .zip(&raw)
@@ -234,6 +258,15 @@ pub(super) fn echo_section(plan: &Plan, report: &mut Report, shared: &mut Shared
                 "async p50 / blocking p50 {:.3}",
                 a.p50.median / b.p50.median
             ),
+        );
+    }
+    if let Some(blocks) = Spread::of(&async_block_ratios) {
+        report.spread(
+            "echo",
+            "ratio of p50s Banyan async / raw, median of the blocks' ratios",
+            blocks,
+            "×",
+            turns,
         );
     }
     report.summary.async_echo_p50_ratio = Some(async_ratio);

@@ -120,7 +120,7 @@ impl Plan {
             quiet: Duration::from_secs(2),
             round_trips: 10_000,
             echo_warmup: 100,
-            echo_blocks: 10,
+            echo_blocks: 20,
             py_messages: 100_000,
             py_round_trips: 100,
             py_runs: 3,

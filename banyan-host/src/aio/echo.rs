@@ -31,12 +31,12 @@ pub async fn serve(component: &mut Component, mut on_message: impl FnMut(i64)) -
 /// Runs the echo client on `component` (subscribed to [`REPLY_TOPIC`]), as
 /// [`crate::echo::run_client_with`] does: counts down from `options.count`, re-sends an
 /// unanswered number (and at once after a re-proof), fails with
-/// [`Error::EchoUnanswered`] after `options.give_up_after` without its reply.
+/// [`EchoError::Unanswered`](crate::echo::EchoError::Unanswered) after `options.give_up_after` without its reply.
 pub async fn run_client(
     component: &mut Component,
     options: &ClientOptions,
     mut on_reply: impl FnMut(i64),
-) -> Result<EchoReport> {
+) -> crate::echo::Result<EchoReport> {
     let mut countdown = Countdown::new(options, component.stats().reproofs);
     let send = |component: &Component, number: i64| {
         component.publish(

@@ -30,6 +30,9 @@ pub(crate) struct Inbox {
     pub current: Option<Message>,
     /// Messages read since the last poll (see `wait::FAST_READS`).
     pub fast_reads: u32,
+    /// The last read found the subscriber empty (`EAGAIN`): a new message will signal its
+    /// `ZMQ_FD` (see `wait::Readiness`).
+    pub drained: bool,
     pub pending_dropped: u64,
     pub malformed_dropped: u64,
 }
@@ -43,6 +46,7 @@ impl Inbox {
             pending_bytes: 0,
             current: None,
             fast_reads: 0,
+            drained: false,
             pending_dropped: 0,
             malformed_dropped: 0,
         }
@@ -65,9 +69,14 @@ impl Inbox {
     /// Reads one multipart message into the frames without blocking; logs and drops it if
     /// it is not `[utf-8 topic, payload]`.
     pub(crate) fn try_read(&mut self, subscriber: &zmq::Socket, name: &str) -> Result<Read> {
+        self.drained = false;
         match subscriber.recv(&mut self.topic, zmq::DONTWAIT) {
             Ok(()) => {}
-            Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Ok(Read::Empty),
+            Err(zmq::Error::EAGAIN) => {
+                self.drained = true;
+                return Ok(Read::Empty);
+            }
+            Err(zmq::Error::EINTR) => return Ok(Read::Empty),
             Err(error) => return Err(error.into()),
         }
         // The `[topic, payload]` rule and the reading of the parts are crate::shape's.
