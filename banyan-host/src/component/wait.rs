@@ -253,7 +253,7 @@ impl Component {
     pub(crate) fn wait_with_fd(
         &mut self,
         deadline: Option<Instant>,
-        fd: Option<std::os::fd::RawFd>,
+        fd: Option<crate::sys::Fd>,
     ) -> Result<Incoming> {
         if let Some(message) = self.inbox.pop_pending() {
             return Ok(Incoming::Message(message));
@@ -346,7 +346,7 @@ impl Component {
     pub(super) fn wait_limit(
         &mut self,
         mut limit: Limit,
-        fd: Option<std::os::fd::RawFd>,
+        fd: Option<crate::sys::Fd>,
     ) -> Result<Raw> {
         loop {
             // Fast path: under load a message is usually queued already, and reading it
@@ -425,15 +425,15 @@ impl Component {
     }
 
     /// One `zmq_poll` of everything a wait listens to.
-    fn poll(&self, timeout: i64, fd: Option<std::os::fd::RawFd>) -> Result<Ready> {
+    fn poll(&self, timeout: i64, fd: Option<crate::sys::Fd>) -> Result<Ready> {
         let [pub_monitor, sub_monitor] = self.monitors.sockets();
         let mut items = [
             self.subscriber.as_poll_item(zmq::POLLIN),
             self.stop.as_poll_item(zmq::POLLIN),
             pub_monitor.as_poll_item(zmq::POLLIN),
             sub_monitor.as_poll_item(zmq::POLLIN),
-            zmq::PollItem::from_fd(-1, zmq::POLLIN),
-            zmq::PollItem::from_fd(-1, zmq::POLLIN),
+            zmq::PollItem::from_fd(crate::sys::NO_FD, zmq::POLLIN),
+            zmq::PollItem::from_fd(crate::sys::NO_FD, zmq::POLLIN),
         ];
         let mut used = 4;
         let outbox_at = self.outbox.as_ref().map(|outbox| {
