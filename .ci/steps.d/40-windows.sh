@@ -8,7 +8,8 @@
 # - the host library's unit tests run under Wine;
 # - banyan-cli/tests/wine.rs with BANYAN_WINDOWS_BIN set: the Windows backplane with native
 #   components and the seed's Python client, the Windows echo pair and monitor.exe on a native
-#   backplane, bls.exe with a Windows launch file stopped by blk.exe.
+#   backplane, bls.exe with a Windows launch file stopped by blk.exe; tests/wine_gateway.rs:
+#   banyan-gateway.exe on a COM port carrying the MCU echo client's run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
@@ -57,4 +58,6 @@ echo "--- banyan-host unit tests under Wine: $(( $(date +%s) - t0 )) s"
 t0=$(date +%s)
 echo "--- Windows commands under Wine with native and Python components (banyan-cli/tests/wine.rs)"
 BANYAN_WINDOWS_BIN=target/windows cargo test -q -p banyan-cli --test wine -- --nocapture
+echo "--- banyan-gateway.exe on a COM port (a pseudo-terminal Wine offers as COMn), MCU echo"
+BANYAN_WINDOWS_BIN=target/windows cargo test -q --test wine_gateway
 echo "--- Windows commands under Wine: $(( $(date +%s) - t0 )) s"
