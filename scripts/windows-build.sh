@@ -132,7 +132,7 @@ fi
 
 # --- Rust ---------------------------------------------------------------------------------
 if [ "$MODE" = host-tests ]; then
-  # banyan-host's unit tests as a Windows program, run under Wine (see docs/windows.md).
+  # banyan-host's unit tests as a Windows program, run under Wine (see docs/windows-and-macos.md).
   tests=$(cargo test -p banyan-host --lib --features serial --no-run --profile "$PROFILE" \
     "${CARGO_FLAGS[@]}" --message-format=json \
     | grep -o '"executable":"[^"]*\.exe"' | sed 's/"executable":"\(.*\)"/\1/' | tail -1)

@@ -23,7 +23,7 @@
 //! Everything runs on one thread: [`Component`] waits on the backplane socket and the link's
 //! file descriptor together. On Windows, whose `zmq_poll` waits on sockets only, a serial
 //! device is read by a thread of its own that hands the bytes over a loopback socket, which
-//! the poll watches ([`bridge`]).
+//! the poll watches (`gateway/bridge.rs`).
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! macOS: the malloc zones' statistics for the heap, `TCP_CONNECTION_INFO` for a connection,
 //! `/dev/fd` for the open sockets. Compiled in CI for both Mac targets, not run (no macOS
-//! machine in CI; see docs/platforms.md).
+//! machine in CI; see docs/windows-and-macos.md).
 //!
 //! `TCP_CONNECTION_INFO` has no acknowledged or unsent count, so [`TcpSendState`] is derived:
 //! - `window`: `tcpi_snd_wnd`, as on Linux;
