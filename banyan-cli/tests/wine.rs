@@ -1,7 +1,8 @@
 //! The Windows commands (`scripts/windows-build.sh` → `target/windows/*.exe`) under Wine, mixed
 //! with native Linux components and Python Banyan: the Windows backplane carries the native
 //! echo server and the seed's Python client; the Windows echo server and client and
-//! `monitor.exe` work against a native backplane; `bls.exe` runs a launch file written with
+//! `monitor.exe` work against a native backplane; `ws-gateway.exe` (tokio under Wine) carries
+//! a Python page's WebSocket to a Python component; `bls.exe` runs a launch file written with
 //! Windows command lines (backslash paths) and `blk` stops everything it started; Ctrl-C
 //! (SIGINT, which Wine hands to the console control handlers) stops a Windows command cleanly.
 //!
@@ -210,6 +211,63 @@ fn windows_monitor_prints_topic_and_readable_payload() {
             || format!("monitor.exe printed {printed:#?}"),
         )
     });
+}
+
+/// `ws-gateway.exe` (tokio and axum under Wine) between a Python Banyan page (the
+/// `websockets` package) and a Python Banyan component on a native backplane, the shapes of
+/// Python's `ws_gateway.py` checked by the page (`banyan-cli/tests/python/ws_page.py`).
+#[test]
+fn windows_ws_gateway_between_a_python_page_and_a_python_component() {
+    let test = "windows_ws_gateway_between_a_python_page_and_a_python_component";
+    let Some(windows) = windows_bins(test) else {
+        return;
+    };
+    let Some(python) = banyan_python(test) else {
+        return;
+    };
+    let websockets = Command::new(&python)
+        .args(["-c", "import websockets.sync.client"])
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(
+        websockets || !banyan_testkit::in_ci(),
+        "the Python `websockets` package is missing (.ci/pip.d/web.txt)"
+    );
+    if !websockets {
+        eprintln!("skipping {test}: the Python `websockets` package is not installed");
+        return;
+    }
+    run_scenario(
+        "wine: ws-gateway.exe, Python page and component",
+        TIMEOUT,
+        |scenario| {
+            let backplane = banyan_testkit::backplane();
+            let (p, s) = (
+                backplane.publisher_port().to_string(),
+                backplane.subscriber_port().to_string(),
+            );
+            let mut command = windows.command("ws-gateway");
+            command.args(["-b", "127.0.0.1", "--port", "0", "-p", &p, "-s", &s]);
+            command.args(["--connect-timeout", "60"]);
+            let mut gateway = scenario.spawn("ws-gateway.exe", command)?;
+            let line = gateway.wait_stdout("ws-gateway listening on")?;
+            let address = line
+                .split_whitespace()
+                .last()
+                .ok_or_else(|| format!("no address in {line:?}"))?
+                .to_owned();
+            let mut device = python_script(&python, "ws_device.py");
+            device.args(["-b", "127.0.0.1", "-p", &p, "-s", &s]);
+            let device = scenario.spawn("python ws_device", device)?;
+            device.wait_stdout("ready")?;
+            let mut page = python_script(&python, "ws_page.py");
+            page.arg(format!("ws://{address}/"));
+            let mut page = scenario.spawn("python ws_page", page)?;
+            page.wait_success()?;
+            page.wait_stdout("PAGE OK")?;
+            ctrl_c(&mut gateway)
+        },
+    );
 }
 
 /// Linux processes (Wine runs each Windows process as one) whose command line holds every
