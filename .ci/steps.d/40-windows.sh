@@ -7,9 +7,10 @@
 #   ended with `wineserver -k` on the way out (also on failure);
 # - the host library's unit tests run under Wine;
 # - banyan-cli/tests/wine.rs with BANYAN_WINDOWS_BIN set: the Windows backplane with native
-#   components and the seed's Python client, the Windows echo pair, monitor.exe and
-#   ws-gateway.exe (with a Python page and component) on a native backplane, bls.exe with a Windows launch file stopped by blk.exe; tests/wine_gateway.rs:
-#   banyan-gateway.exe on a COM port carrying the MCU echo client's run.
+#   components and the seed's Python client; the Windows echo pair, monitor.exe and
+#   ws-gateway.exe (with a Python page and component) on a native backplane; bls.exe with a
+#   Windows launch file, stopped by blk.exe;
+# - tests/wine_gateway.rs: banyan-gateway.exe on a COM port carrying the MCU echo client's run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
