@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Issue 21 items 1-2: the Windows commands, cross-built and proven under Wine.
+# - clippy -D warnings of the Windows code paths (scripts/windows-build.sh --lint);
 # - scripts/windows-build.sh: every banyan-cli command for x86_64-pc-windows-gnu
 #   (target/windows/*.exe, statically linked), then banyan-host's unit tests as a Windows
 #   program (target/windows/banyan-host-tests.exe);
@@ -16,6 +17,9 @@ cd "$(dirname "$0")/../.."
 REPO=$(pwd)
 
 rustup target add x86_64-pc-windows-gnu >/dev/null
+t0=$(date +%s)
+scripts/windows-build.sh --lint
+echo "--- clippy of the Windows code: $(( $(date +%s) - t0 )) s"
 t0=$(date +%s)
 scripts/windows-build.sh
 scripts/windows-build.sh --host-tests
