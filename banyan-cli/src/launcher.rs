@@ -1,21 +1,29 @@
 //! The thin process side of `bls` and `blc`: spawns each command in a process group of its
-//! own, reaps exits, terminates groups, and executes the [`Launcher`]'s actions. All decisions
-//! (what to start, when to restart, what to publish) are in [`crate::launch`].
+//! own (Unix) or a Job Object of its own (Windows), reaps exits, stops groups, and executes
+//! the [`Launcher`]'s actions. All decisions (what to start, when to restart, what to
+//! publish) are in [`crate::launch`]; the operating system's part is in `launcher/unix.rs`
+//! and `launcher/windows.rs`.
 
 use std::collections::HashMap;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
-use nix::unistd::Pid;
-
 use crate::launch::{Action, Launcher, split_command};
 use banyan_host::Component;
 
-/// Default time between SIGTERM and SIGKILL when stopping a process group.
+#[cfg(unix)]
+#[path = "launcher/unix.rs"]
+mod os;
+#[cfg(windows)]
+#[path = "launcher/windows.rs"]
+mod os;
+
+use os::Launched;
+pub use os::describe_exit;
+
+/// Default time between asking (SIGTERM; Ctrl-Break on Windows) and killing (SIGKILL; the
+/// Job Object terminated) when stopping a process group.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(3);
 
 /// How long one turn of the driver loop waits at most (reaping exits, checking signals).
@@ -63,62 +71,11 @@ impl RestartArgs {
     }
 }
 
-/// Spawns `command` in a new process group (its pid is the group id). With `window`, runs it
-/// in `xterm -e` as Python does, when a display is available.
-fn spawn(command: &str, window: bool) -> std::io::Result<Child> {
-    let argv = split_command(command)
-        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
-    let mut process = if window && std::env::var_os("DISPLAY").is_some() {
-        let mut xterm = Command::new("xterm");
-        xterm.arg("-e").args(&argv);
-        xterm
-    } else {
-        if window {
-            tracing::warn!(%command, "spawn = yes but no DISPLAY: running without a window");
-        }
-        let mut process = Command::new(&argv[0]);
-        process.args(&argv[1..]);
-        process
-    };
-    process.stdin(Stdio::null()).process_group(0);
-    #[cfg(target_os = "linux")]
-    #[allow(unsafe_code)]
-    // SAFETY: the closure only calls prctl (async-signal-safe) and touches no memory of the
-    // parent; `pre_exec` itself is what is unsafe.
-    unsafe {
-        process.pre_exec(|| {
-            // If the launcher dies without cleaning up, the kernel sends SIGTERM.
-            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
-        });
-    }
-    process.spawn()
-}
-
-/// Sends `signal` to process group `pgid`. `false` when the group is gone.
-fn signal_group(pgid: u32, signal: Signal) -> bool {
-    let Ok(pgid) = i32::try_from(pgid) else {
-        return false;
-    };
-    if pgid <= 1 {
-        return false; // never signal "every process" or init's group
-    }
-    nix::sys::signal::killpg(Pid::from_raw(pgid), signal).is_ok()
-}
-
-/// How a process ended, for people: `exit code 1`, `signal 9`.
-pub fn describe_exit(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(signal)) => format!("signal {signal}"),
-        _ => status.to_string(),
-    }
-}
-
 /// Executes a [`Launcher`]'s actions against real processes and a backplane connection.
 pub struct Driver {
     /// The state machine.
     pub launcher: Launcher,
-    children: HashMap<usize, Child>,
+    children: HashMap<usize, Launched>,
     grace: Duration,
     /// Python-style one-line log of starts/deaths, besides the table.
     label: &'static str,
@@ -165,7 +122,12 @@ impl Driver {
                         window,
                     } => {
                         let now = Instant::now();
-                        match spawn(&command, window) {
+                        let spawned = split_command(&command)
+                            .map_err(|error| {
+                                std::io::Error::new(std::io::ErrorKind::InvalidInput, error)
+                            })
+                            .and_then(|argv| os::spawn(&command, &argv, window));
+                        match spawned {
                             Ok(child) => {
                                 let pid = child.id();
                                 println!("{:35} PID = {pid}", command);
@@ -190,8 +152,8 @@ impl Driver {
                         }
                         None => tracing::debug!(%topic, "not connected yet; publish deferred"),
                     },
-                    Action::Terminate { pid, .. } => {
-                        signal_group(pid, Signal::SIGTERM);
+                    Action::Terminate { slot, pid } => {
+                        os::terminate(self.children.get(&slot), pid);
                     }
                 }
             }
@@ -210,9 +172,10 @@ impl Driver {
             }
         }
         for (slot, pid, status) in ended {
-            self.children.remove(&slot);
-            // Whatever the process left in its group goes with it.
-            signal_group(pid, Signal::SIGTERM);
+            if let Some(gone) = self.children.remove(&slot) {
+                // Whatever the process left in its group goes with it.
+                os::release(gone);
+            }
             let command = self
                 .launcher
                 .slots()
@@ -236,7 +199,8 @@ impl Driver {
         }
     }
 
-    /// Stops every process group: SIGTERM, then SIGKILL after the grace period; reaps all.
+    /// Stops every process group: SIGTERM (Ctrl-Break), then SIGKILL (the Job Object
+    /// terminated) after the grace period; reaps all.
     pub fn shutdown(&mut self, component: Option<&Component>) {
         let actions = self.launcher.shutdown();
         self.execute(actions, component);
@@ -247,7 +211,7 @@ impl Driver {
         }
         for (slot, mut child) in std::mem::take(&mut self.children) {
             let pid = child.id();
-            signal_group(pid, Signal::SIGKILL);
+            os::kill(&mut child);
             let status = child
                 .wait()
                 .map(describe_exit)

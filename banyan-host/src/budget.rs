@@ -34,9 +34,9 @@
 //!
 //! [`Limits::send_hwm`]: crate::limits::Limits::send_hwm
 
+use crate::sys::Fd;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use crate::sys::TcpSendState;
@@ -56,11 +56,11 @@ pub(crate) trait Probe {
     /// Bytes of heap in use, or `None` where that cannot be measured.
     fn heap_in_use(&mut self) -> Option<usize>;
     /// The sending side of the TCP connection on `fd`, `None` if it is gone.
-    fn send_state(&mut self, fd: RawFd) -> Option<TcpSendState>;
+    fn send_state(&mut self, fd: Fd) -> Option<TcpSendState>;
     /// Local and peer address of the connection on `fd`.
-    fn addresses(&mut self, fd: RawFd) -> Option<(SocketAddr, SocketAddr)>;
+    fn addresses(&mut self, fd: Fd) -> Option<(SocketAddr, SocketAddr)>;
     /// Shuts the connection on `fd` down.
-    fn shut_down(&mut self, fd: RawFd) -> std::io::Result<()>;
+    fn shut_down(&mut self, fd: Fd) -> std::io::Result<()>;
 }
 
 /// The operating system's answers ([`crate::sys`]).
@@ -70,13 +70,13 @@ impl Probe for SystemProbe {
     fn heap_in_use(&mut self) -> Option<usize> {
         crate::sys::heap_in_use()
     }
-    fn send_state(&mut self, fd: RawFd) -> Option<TcpSendState> {
+    fn send_state(&mut self, fd: Fd) -> Option<TcpSendState> {
         crate::sys::tcp_send_state(fd)
     }
-    fn addresses(&mut self, fd: RawFd) -> Option<(SocketAddr, SocketAddr)> {
+    fn addresses(&mut self, fd: Fd) -> Option<(SocketAddr, SocketAddr)> {
         crate::sys::addresses(fd)
     }
-    fn shut_down(&mut self, fd: RawFd) -> std::io::Result<()> {
+    fn shut_down(&mut self, fd: Fd) -> std::io::Result<()> {
         crate::sys::shut_down(fd)
     }
 }
@@ -115,7 +115,7 @@ pub(crate) struct Budget {
     baseline: usize,
     check_every: usize,
     since_check: usize,
-    peers: HashMap<RawFd, Peer>,
+    peers: HashMap<Fd, Peer>,
 }
 
 impl Budget {
@@ -138,7 +138,7 @@ impl Budget {
     }
 
     /// A subscriber connection was accepted on `fd`.
-    pub fn accepted(&mut self, fd: RawFd, probe: &mut impl Probe) {
+    pub fn accepted(&mut self, fd: Fd, probe: &mut impl Probe) {
         let addresses = probe.addresses(fd);
         self.peers.insert(
             fd,
@@ -152,7 +152,7 @@ impl Budget {
     }
 
     /// The connection on `fd` is gone (and its queue freed).
-    pub fn disconnected(&mut self, fd: RawFd) {
+    pub fn disconnected(&mut self, fd: Fd) {
         self.peers.remove(&fd);
     }
 
@@ -185,7 +185,7 @@ impl Budget {
         let ceiling = queued > self.budget.saturating_mul(2);
         // The slowest subscriber whose kernel buffer stayed full for CONFIRM: bytes it
         // acknowledged per second since, and its descriptor.
-        let mut slowest: Option<(f64, RawFd)> = None;
+        let mut slowest: Option<(f64, Fd)> = None;
         let mut doomed = Vec::new();
         for (&fd, peer) in &mut self.peers {
             if peer.evicted {
@@ -238,7 +238,7 @@ impl Budget {
     }
 
     /// Shuts the connection on `fd` down if it is still the one accepted there.
-    fn evict(&mut self, fd: RawFd, probe: &mut impl Probe) -> Option<SocketAddr> {
+    fn evict(&mut self, fd: Fd, probe: &mut impl Probe) -> Option<SocketAddr> {
         let peer = self.peers.get_mut(&fd)?;
         let current = probe.addresses(fd);
         if current.is_none() || current != peer.addresses {
@@ -268,12 +268,12 @@ mod tests {
     #[derive(Default)]
     struct Script {
         heap: usize,
-        states: HashMap<RawFd, TcpSendState>,
-        shut: Vec<RawFd>,
-        moved: Vec<RawFd>,
+        states: HashMap<Fd, TcpSendState>,
+        shut: Vec<Fd>,
+        moved: Vec<Fd>,
     }
 
-    fn address(fd: RawFd) -> (SocketAddr, SocketAddr) {
+    fn address(fd: Fd) -> (SocketAddr, SocketAddr) {
         let port = u16::try_from(fd).unwrap();
         (
             SocketAddr::from(([127, 0, 0, 1], 43125)),
@@ -285,17 +285,17 @@ mod tests {
         fn heap_in_use(&mut self) -> Option<usize> {
             Some(self.heap)
         }
-        fn send_state(&mut self, fd: RawFd) -> Option<TcpSendState> {
+        fn send_state(&mut self, fd: Fd) -> Option<TcpSendState> {
             self.states.get(&fd).copied()
         }
-        fn addresses(&mut self, fd: RawFd) -> Option<(SocketAddr, SocketAddr)> {
+        fn addresses(&mut self, fd: Fd) -> Option<(SocketAddr, SocketAddr)> {
             if self.moved.contains(&fd) {
                 Some(address(fd + 100))
             } else {
                 Some(address(fd))
             }
         }
-        fn shut_down(&mut self, fd: RawFd) -> std::io::Result<()> {
+        fn shut_down(&mut self, fd: Fd) -> std::io::Result<()> {
             self.shut.push(fd);
             Ok(())
         }

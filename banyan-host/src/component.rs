@@ -335,7 +335,13 @@ impl Component {
         let monitors = Monitors::new(&ctx, &publisher, &subscriber, nonce)?;
         let watch = Watch {
             health: health::Health::new(),
-            budget: config.limits.queue_budget.map(SendBudget::new),
+            // Only where the kernel reports the connection's progress (always on Linux): without
+            // it the estimate could only grow and would drop everything once past the budget.
+            budget: config
+                .limits
+                .queue_budget
+                .filter(|_| crate::sys::tcp_probes_work())
+                .map(SendBudget::new),
         };
         let connect = |socket: &zmq::Socket, port: u16| {
             let endpoint = tcp_endpoint(&address, port);

@@ -21,10 +21,11 @@
 //! are kept across reopenings (the MCU may not have restarted); a `Hello` resets them.
 //!
 //! Everything runs on one thread: [`Component`] waits on the backplane socket and the link's
-//! file descriptor together.
+//! file descriptor together. On Windows, whose `zmq_poll` waits on sockets only, a serial
+//! device is read by a thread of its own that hands the bytes over a loopback socket, which
+//! the poll watches (`gateway/bridge.rs`).
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 pub use banyan_proto::gateway::{
@@ -37,9 +38,33 @@ use crate::error::Result;
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
+#[cfg(any(windows, test))]
+pub mod bridge;
+
 /// A byte stream to an MCU whose file descriptor can be polled.
-pub trait Link: Read + Write + AsRawFd + Send {}
-impl<T: Read + Write + AsRawFd + Send> Link for T {}
+#[cfg(unix)]
+pub trait Link: Read + Write + std::os::fd::AsRawFd + Send {}
+#[cfg(unix)]
+impl<T: Read + Write + std::os::fd::AsRawFd + Send> Link for T {}
+
+/// A byte stream to an MCU whose socket can be polled (Windows' `zmq_poll` takes sockets only:
+/// a serial device is wrapped in a [`bridge::Bridge`]).
+#[cfg(windows)]
+pub trait Link: Read + Write + std::os::windows::io::AsRawSocket + Send {}
+#[cfg(windows)]
+impl<T: Read + Write + std::os::windows::io::AsRawSocket + Send> Link for T {}
+
+/// The descriptor of `link` that the poll watches.
+fn poll_fd(link: &dyn Link) -> crate::sys::Fd {
+    #[cfg(unix)]
+    {
+        std::os::fd::AsRawFd::as_raw_fd(link)
+    }
+    #[cfg(windows)]
+    {
+        std::os::windows::io::AsRawSocket::as_raw_socket(link)
+    }
+}
 
 /// Opens (and re-opens) the link.
 pub trait Connector: Send {
@@ -78,8 +103,8 @@ impl Connector for TcpConnector {
     }
 }
 
-/// A serial device such as `/dev/ttyACM0` (a Pico's USB CDC-ACM) or `/dev/serial0`
-/// (feature `serial`).
+/// A serial device such as `/dev/ttyACM0` (a Pico's USB CDC-ACM) or `/dev/serial0`, `COM3` on
+/// Windows (feature `serial`).
 #[cfg(feature = "serial")]
 #[derive(Debug, Clone)]
 pub struct SerialConnector {
@@ -92,11 +117,26 @@ pub struct SerialConnector {
 #[cfg(feature = "serial")]
 impl Connector for SerialConnector {
     fn open(&mut self) -> io::Result<Box<dyn Link>> {
-        let port = serialport::new(&self.path, self.baud)
-            .timeout(Duration::from_secs(2))
-            .open_native()
-            .map_err(io::Error::from)?;
-        Ok(Box::new(port))
+        #[cfg(unix)]
+        {
+            let port = serialport::new(&self.path, self.baud)
+                .timeout(Duration::from_secs(2))
+                .open_native()
+                .map_err(io::Error::from)?;
+            Ok(Box::new(port))
+        }
+        #[cfg(windows)]
+        {
+            // Reads and writes share the port's timeout (Windows keeps one per device) and,
+            // on a handle without overlapped I/O, take turns: a short one, so that a write
+            // waits at most one read slice (a COM port's read returns at the first byte).
+            let port = serialport::new(&self.path, self.baud)
+                .timeout(bridge::READ_SLICE)
+                .open_native()
+                .map_err(io::Error::from)?;
+            let reader = port.try_clone_native().map_err(io::Error::from)?;
+            Ok(Box::new(bridge::Bridge::new(reader, port)?))
+        }
     }
 
     fn describe(&self) -> String {
@@ -173,7 +213,7 @@ impl<C: Connector> Gateway<C> {
             }
             let mut close = self.perform(&mut link)?;
             if !close {
-                let fd: Option<RawFd> = link.as_ref().map(|link| link.as_raw_fd());
+                let fd = link.as_deref().map(poll_fd);
                 let deadline = link.is_none().then_some(retry_at);
                 // The component drives the subscription proof and reports its end.
                 close = match self.component.wait_with_fd(deadline, fd)? {

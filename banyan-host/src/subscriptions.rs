@@ -37,9 +37,9 @@
 //! The accounting here is sans-IO: the backplane feeds it the monitor's events and the
 //! subscription messages, and acts on what it returns.
 
+use crate::sys::Fd;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::os::fd::RawFd;
 
 /// Default topics one subscriber connection may hold: 10 000, far above any real component
 /// (Python Banyan's components subscribe to a handful of topics).
@@ -119,7 +119,7 @@ impl<'a> Upstream<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Over {
     /// Its descriptor.
-    pub fd: RawFd,
+    pub fd: Fd,
     /// Its local and peer address when it was accepted (close it only while they still hold).
     pub addresses: Option<(SocketAddr, SocketAddr)>,
     /// Topics it held, the one that passed the bound included.
@@ -142,7 +142,7 @@ struct Account {
 #[derive(Debug)]
 pub(crate) struct Ledger {
     limits: SubscriptionLimits,
-    accounts: HashMap<RawFd, Account>,
+    accounts: HashMap<Fd, Account>,
 }
 
 impl Ledger {
@@ -161,7 +161,7 @@ impl Ledger {
 
     /// A connection was accepted on `fd`: a new, empty account (a descriptor libzmq closed and
     /// reused starts afresh).
-    pub fn accepted(&mut self, fd: RawFd, addresses: Option<(SocketAddr, SocketAddr)>) {
+    pub fn accepted(&mut self, fd: Fd, addresses: Option<(SocketAddr, SocketAddr)>) {
         self.accounts.insert(
             fd,
             Account {
@@ -172,24 +172,24 @@ impl Ledger {
     }
 
     /// The connection on `fd` is gone (libzmq dropped its subscriptions).
-    pub fn disconnected(&mut self, fd: RawFd) {
+    pub fn disconnected(&mut self, fd: Fd) {
         self.accounts.remove(&fd);
     }
 
     /// True when `fd` has an account (else the caller opens one with [`Ledger::accepted`]
     /// first: a message may be read before the monitor's `ACCEPTED` event).
-    pub fn knows(&self, fd: RawFd) -> bool {
+    pub fn knows(&self, fd: Fd) -> bool {
         self.accounts.contains_key(&fd)
     }
 
     /// True when the connection on `fd` passed a bound and is being closed.
-    pub fn is_closed(&self, fd: RawFd) -> bool {
+    pub fn is_closed(&self, fd: Fd) -> bool {
         self.accounts.get(&fd).is_some_and(|account| account.closed)
     }
 
     /// Charges one upstream message of the connection on `fd`. `Some` the first time the
     /// connection holds more than a limit allows: the caller closes it.
-    pub fn upstream(&mut self, fd: RawFd, message: Upstream<'_>) -> Option<Over> {
+    pub fn upstream(&mut self, fd: Fd, message: Upstream<'_>) -> Option<Over> {
         let account = self.accounts.entry(fd).or_default();
         if account.closed {
             return None;
@@ -266,7 +266,7 @@ pub const FLOOD_TICK: std::time::Duration = std::time::Duration::from_millis(10)
 #[derive(Debug)]
 pub(crate) struct FloodWatch {
     capacity: u64,
-    buckets: HashMap<(RawFd, SocketAddr), Bucket>,
+    buckets: HashMap<(Fd, SocketAddr), Bucket>,
 }
 
 /// One connection's allowance.
@@ -310,8 +310,8 @@ impl FloodWatch {
     pub fn tick(
         &mut self,
         now: std::time::Instant,
-        connections: &[(RawFd, SocketAddr, u64)],
-    ) -> Vec<(RawFd, SocketAddr, u64)> {
+        connections: &[(Fd, SocketAddr, u64)],
+    ) -> Vec<(Fd, SocketAddr, u64)> {
         let mut buckets = HashMap::with_capacity(connections.len());
         let mut flooding = Vec::new();
         for &(fd, peer, received) in connections {

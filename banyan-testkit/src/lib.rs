@@ -17,6 +17,7 @@ pub mod relay;
 pub mod scenario;
 pub mod tcp_device;
 pub mod thread;
+pub mod wine;
 pub mod wire;
 
 pub use clock::SimClock;
@@ -40,4 +41,5 @@ pub use relay::{FaultProxy, FaultRelay};
 pub use scenario::{Scenario, Step, ensure, run_python_scenario, run_scenario};
 pub use tcp_device::TcpDevice;
 pub use thread::ThreadGuard;
+pub use wine::{WINDOWS_BIN_ENV, WindowsBins, windows_bins};
 pub use wire::SerialWire;

@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
+#[cfg(target_os = "linux")]
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
@@ -165,6 +166,7 @@ impl Reaper {
     /// unrelated tests running in parallel. `waitid(WNOWAIT)` waits without reaping, so the
     /// PID stays ours until `reap` takes the lock: signals sent under the lock never reach
     /// a reused PID.
+    #[cfg(target_os = "linux")]
     fn watch(self: &Arc<Self>, pid: u32) {
         let reaper = self.clone();
         // Without the thread (it could not start), waits poll with try_wait as before.
@@ -179,6 +181,11 @@ impl Reaper {
                 reaper.reap();
             });
     }
+
+    /// Elsewhere (macOS: no `waitid` in nix there) no reaper thread: waits poll with
+    /// `try_wait`, and a zombie lasts until the test next looks at its guard.
+    #[cfg(not(target_os = "linux"))]
+    fn watch(self: &Arc<Self>, _pid: u32) {}
 }
 
 /// A spawned child process: stdin closed, stdout and stderr captured line by line, reaped as

@@ -45,11 +45,17 @@ fn listening(address: &str, port: u16) -> bool {
     addrs.any(|addr| TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok())
 }
 
-/// `backplane` next to this executable if there is one, else from `PATH`.
+/// `backplane` (`backplane.exe` on Windows) next to this executable if there is one, else
+/// from `PATH`.
 fn backplane_program() -> String {
     std::env::current_exe()
         .ok()
-        .and_then(|exe| Some(exe.parent()?.join("backplane")))
+        .and_then(|exe| {
+            Some(
+                exe.parent()?
+                    .join(format!("backplane{}", std::env::consts::EXE_SUFFIX)),
+            )
+        })
         .filter(|path| path.is_file())
         .map(|path| path.display().to_string())
         .unwrap_or_else(|| "backplane".into())
@@ -57,9 +63,14 @@ fn backplane_program() -> String {
 
 fn is_backplane(command: &str) -> bool {
     split_command(command).ok().is_some_and(|argv| {
-        std::path::Path::new(&argv[0])
-            .file_name()
-            .is_some_and(|name| name == "backplane")
+        // `backplane`, or `backplane.exe` / `backplane` on Windows.
+        let program = std::path::Path::new(&argv[0]);
+        let name = if cfg!(windows) {
+            program.file_stem()
+        } else {
+            program.file_name()
+        };
+        name.is_some_and(|name| name == "backplane")
     })
 }
 

@@ -406,8 +406,13 @@ pub enum SplitError {
 /// crate): whitespace separates, `'...'` is literal, `"..."` groups with `\"`/`\\` escapes, a
 /// backslash escapes the next character outside quotes, and a word starting with `#` begins a
 /// comment. (Python's launcher splits on single spaces only; every command it runs splits the
-/// same here, and quoted arguments with spaces work too.)
+/// same here, and quoted arguments with spaces work too.) On Windows, as Windows programs
+/// split theirs ([`split_windows`](super::winsplit::split_windows)): backslashes are path
+/// separators there.
 pub fn split_command(command: &str) -> Result<Vec<String>, SplitError> {
+    #[cfg(windows)]
+    let args = super::winsplit::split_windows(command)?;
+    #[cfg(not(windows))]
     let args = shlex::split(command).ok_or(SplitError::UnclosedQuote)?;
     if args.is_empty() {
         return Err(SplitError::Empty);

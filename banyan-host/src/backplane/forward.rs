@@ -117,7 +117,7 @@ impl Forwarder<'_> {
             return Ok(());
         };
         while let Some(event) = read_event(monitor)? {
-            let fd = std::os::fd::RawFd::try_from(event.value).unwrap_or(-1);
+            let fd = crate::sys::fd_from_event(event.value);
             match event.code {
                 EVENT_ACCEPTED => {
                     tracing::debug!(fd, "subscriber accepted");
@@ -170,7 +170,7 @@ impl Forwarder<'_> {
             // cancellations libzmq generates itself when a connection goes.
             let Some(fd) = message
                 .gets("__fd")
-                .and_then(|fd| fd.parse::<std::os::fd::RawFd>().ok())
+                .and_then(|fd| fd.parse::<crate::sys::Fd>().ok())
             else {
                 continue;
             };

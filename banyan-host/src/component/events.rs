@@ -14,8 +14,6 @@
 //! and, for the publisher's, when the send budget has to look at the connection during a
 //! publish.
 
-use std::os::fd::RawFd;
-
 use super::health::{Health, SocketSide};
 use super::send_budget::SendBudget;
 use crate::error::Result;
@@ -92,7 +90,7 @@ fn route(
     if side == SocketSide::Publisher
         && let Some(budget) = budget
     {
-        let fd = RawFd::try_from(event.value).unwrap_or(-1);
+        let fd = crate::sys::fd_from_event(event.value);
         match event.code {
             EVENT_CONNECTED => budget.connected(fd),
             EVENT_DISCONNECTED => budget.disconnected(fd),

@@ -26,7 +26,7 @@
 //! [`Limits::send_hwm`]: crate::limits::Limits::send_hwm
 //! [`ComponentStats::publish_dropped`]: super::ComponentStats::publish_dropped
 
-use std::os::fd::RawFd;
+use crate::sys::Fd;
 use std::time::{Duration, Instant};
 
 use crate::budget::STALLED_WINDOW;
@@ -54,14 +54,14 @@ pub(crate) struct LinkState {
 /// Where the budget reads the connection's state.
 pub(crate) trait LinkProbe {
     /// The state of the TCP connection on `fd`; `None` if it is closed.
-    fn link(&mut self, fd: RawFd) -> Option<LinkState>;
+    fn link(&mut self, fd: Fd) -> Option<LinkState>;
 }
 
 /// The operating system's answers.
 pub(crate) struct SystemLink;
 
 impl LinkProbe for SystemLink {
-    fn link(&mut self, fd: RawFd) -> Option<LinkState> {
+    fn link(&mut self, fd: Fd) -> Option<LinkState> {
         let state = crate::sys::tcp_send_state(fd)?;
         let queued = crate::sys::send_queue(fd)?;
         Some(LinkState {
@@ -76,7 +76,7 @@ impl LinkProbe for SystemLink {
 /// The connection up now.
 #[derive(Debug, Clone, Copy)]
 struct Connection {
-    fd: RawFd,
+    fd: Fd,
     /// Written on it as last seen.
     written: u64,
 }
@@ -131,7 +131,7 @@ impl SendBudget {
 
     /// The descriptor of the connection up now, if any.
     #[cfg(test)]
-    pub fn connection(&self) -> Option<RawFd> {
+    pub fn connection(&self) -> Option<Fd> {
         self.current.map(|current| current.fd)
     }
 
@@ -142,13 +142,13 @@ impl SendBudget {
     }
 
     /// libzmq connected the socket on `fd`.
-    pub fn connected(&mut self, fd: RawFd) {
+    pub fn connected(&mut self, fd: Fd) {
         self.close_current();
         self.current = Some(Connection { fd, written: 0 });
     }
 
     /// libzmq's connection on `fd` is gone.
-    pub fn disconnected(&mut self, fd: RawFd) {
+    pub fn disconnected(&mut self, fd: Fd) {
         if self.current.is_some_and(|current| current.fd == fd) {
             self.close_current();
         }
@@ -211,7 +211,7 @@ mod tests {
     }
 
     impl LinkProbe for Script {
-        fn link(&mut self, _fd: RawFd) -> Option<LinkState> {
+        fn link(&mut self, _fd: Fd) -> Option<LinkState> {
             self.link
         }
     }

@@ -270,7 +270,7 @@ impl Component {
     pub(crate) fn wait_with_fd(
         &mut self,
         deadline: Option<Instant>,
-        fd: Option<std::os::fd::RawFd>,
+        fd: Option<crate::sys::Fd>,
     ) -> Result<Incoming> {
         if let Some(message) = self.inbox.pop_pending() {
             return Ok(Incoming::Message(message));
@@ -388,7 +388,7 @@ impl Component {
     pub(super) fn wait_limit(
         &mut self,
         mut limit: Limit,
-        fd: Option<std::os::fd::RawFd>,
+        fd: Option<crate::sys::Fd>,
     ) -> Result<Raw> {
         loop {
             let (wake, deadline) = match self.turn(&mut limit)? {
@@ -540,7 +540,7 @@ impl Component {
     /// and of those that may hold a message without signalling. (`zmq_poll` asks every
     /// socket's `ZMQ_EVENTS` twice per call, one `poll(2)` each: eight system calls per wait
     /// that a message does not need.)
-    fn poll(&self, timeout: i64, fd: Option<std::os::fd::RawFd>) -> Result<Ready> {
+    fn poll(&self, timeout: i64, fd: Option<crate::sys::Fd>) -> Result<Ready> {
         let [pub_monitor, sub_monitor] = self.monitors.sockets();
         let sockets = [
             Some(&self.subscriber),
@@ -563,7 +563,7 @@ impl Component {
             }
         }
         let mut items: [zmq::PollItem<'_>; SOCKETS + 1] =
-            std::array::from_fn(|_| zmq::PollItem::from_fd(-1, zmq::POLLIN));
+            std::array::from_fn(|_| zmq::PollItem::from_fd(crate::sys::NO_FD, zmq::POLLIN));
         let mut used = 0;
         let mut slots = [None; SOCKETS];
         for (at, socket) in sockets.iter().enumerate() {

@@ -1,22 +1,16 @@
-//! The operating-system probes behind the backplane's byte budget ([`crate::budget`]): the
-//! process's heap in use, the state of a subscriber's TCP connection, and closing one.
-//!
-//! libzmq exposes neither the bytes queued per connection nor a way to close one accepted
-//! connection, so the backplane learns each subscriber connection's file descriptor from
-//! libzmq's socket monitor (`ZMQ_EVENT_ACCEPTED`) and works on the descriptor itself. Only
-//! Linux with glibc is supported (`mallinfo2`, `TCP_INFO`'s `tcpi_snd_wnd` since Linux 5.4);
-//! elsewhere [`heap_in_use`] returns `None` and the byte budget is not enforced (the count
-//! bound and the stall timeout still are).
+//! Linux: glibc's `mallinfo2` for the heap, `TCP_INFO` (`tcpi_snd_wnd` since Linux 5.4) and
+//! `SIOCOUTQ` for a connection, `/proc/self/fd` for the open sockets, `connect(AF_UNSPEC)` to
+//! abort one. Without glibc (musl) [`heap_in_use`] returns `None` and the backplane's byte
+//! budget is off (the count bound and the stall timeout still hold).
 
-use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 
-use nix::sys::socket::{self, SockaddrStorage};
+use super::TcpSendState;
 
 /// Bytes the process's allocator has handed out and not had back (glibc's `mallinfo2`: in-use
 /// arena chunks plus mmapped chunks, over all arenas). Unlike the RSS this falls as soon as a
 /// queue is freed, whatever the fragmentation.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(target_env = "gnu")]
 #[allow(unsafe_code)]
 pub(crate) fn heap_in_use() -> Option<usize> {
     // SAFETY: mallinfo2 takes no arguments, only reads the allocator's statistics under its
@@ -26,30 +20,15 @@ pub(crate) fn heap_in_use() -> Option<usize> {
     Some(info.uordblks.saturating_add(info.hblkhd))
 }
 
-/// Not measurable on this platform: the byte budget is off.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+/// Not measurable without glibc: the byte budget is off.
+#[cfg(not(target_env = "gnu"))]
 pub(crate) fn heap_in_use() -> Option<usize> {
     None
-}
-
-/// What the kernel says of one TCP connection's sending side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TcpSendState {
-    /// Bytes queued in the kernel that were never sent (`tcpi_notsent_bytes`).
-    pub notsent: u32,
-    /// The receive window the peer last advertised (`tcpi_snd_wnd`). A peer that stopped
-    /// reading advertises 0 or a sliver (measured on loopback: 15 360 bytes with megabytes
-    /// unsent, less than one segment, so nothing is sent). `None` on kernels older than 5.4, which
-    /// fill a shorter `tcp_info`.
-    pub window: Option<u32>,
-    /// Bytes the peer acknowledged so far (`tcpi_bytes_acked`): progress, if it moves.
-    pub acked: u64,
 }
 
 /// Reads `TCP_INFO` of `fd` into libc's `struct tcp_info` and says how many bytes of it the
 /// kernel filled (the struct only grows: an older kernel fills a prefix). `None` if `fd` is not
 /// an open TCP socket (any more). nix wraps no `TCP_INFO` option, hence libc.
-#[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 fn tcp_info(fd: RawFd) -> Option<(libc::tcp_info, usize)> {
     // SAFETY: `tcp_info` is a plain C struct of integers, for which all-zero is a valid value.
@@ -77,13 +56,11 @@ fn tcp_info(fd: RawFd) -> Option<(libc::tcp_info, usize)> {
 }
 
 /// Whether the kernel filled the field that ends `size` bytes after `offset`.
-#[cfg(target_os = "linux")]
 fn filled(len: usize, offset: usize, size: usize) -> bool {
     len >= offset + size
 }
 
 /// Reads `TCP_INFO` of `fd`. `None` if `fd` is not an open TCP socket (any more).
-#[cfg(target_os = "linux")]
 pub(crate) fn tcp_send_state(fd: RawFd) -> Option<TcpSendState> {
     use std::mem::offset_of;
     let (info, len) = tcp_info(fd)?;
@@ -100,15 +77,8 @@ pub(crate) fn tcp_send_state(fd: RawFd) -> Option<TcpSendState> {
     })
 }
 
-/// Not available on this platform.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn tcp_send_state(_fd: RawFd) -> Option<TcpSendState> {
-    None
-}
-
 /// Bytes the connection on `fd` received from its peer so far (`tcpi_bytes_received`, Linux
 /// ≥ 4.1). `None` if `fd` is not an open TCP socket.
-#[cfg(target_os = "linux")]
 pub(crate) fn tcp_bytes_received(fd: RawFd) -> Option<u64> {
     let (info, len) = tcp_info(fd)?;
     filled(
@@ -117,12 +87,6 @@ pub(crate) fn tcp_bytes_received(fd: RawFd) -> Option<u64> {
         8,
     )
     .then_some(info.tcpi_bytes_received)
-}
-
-/// Not available on this platform.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn tcp_bytes_received(_fd: RawFd) -> Option<u64> {
-    None
 }
 
 /// The open descriptors of this process (`/proc/self/fd`); empty where that is not available.
@@ -138,7 +102,6 @@ pub(crate) fn open_descriptors() -> Vec<RawFd> {
 /// Bytes in the kernel's send queue of the TCP socket `fd`, sent or not, not yet acknowledged
 /// (`SIOCOUTQ`). `None` if `fd` is not an open TCP socket. Through libc: nix's ioctl macros
 /// would only wrap the same unsafe call.
-#[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 pub(crate) fn send_queue(fd: RawFd) -> Option<u32> {
     let mut queued: libc::c_int = 0;
@@ -151,36 +114,6 @@ pub(crate) fn send_queue(fd: RawFd) -> Option<u32> {
     u32::try_from(queued).ok()
 }
 
-/// Not available on this platform.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn send_queue(_fd: RawFd) -> Option<u32> {
-    None
-}
-
-/// `address` as std's socket address, if it is an IPv4 or IPv6 one.
-fn socket_address(address: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = address.as_sockaddr_in() {
-        return Some(SocketAddrV4::from(*v4).into());
-    }
-    address
-        .as_sockaddr_in6()
-        .map(|v6| SocketAddrV6::from(*v6).into())
-}
-
-/// The local and peer address of the TCP connection on `fd` (libzmq owns the descriptor; these
-/// calls fail harmlessly, `EBADF`/`ENOTSOCK`, if it closed it meanwhile).
-pub(crate) fn addresses(fd: RawFd) -> Option<(SocketAddr, SocketAddr)> {
-    let local = socket::getsockname::<SockaddrStorage>(fd).ok()?;
-    let peer = socket::getpeername::<SockaddrStorage>(fd).ok()?;
-    Some((socket_address(&local)?, socket_address(&peer)?))
-}
-
-/// Shuts the connection on `fd` down both ways. libzmq sees the end of the stream, closes the
-/// connection and frees its queue; the peer sees a disconnect and reconnects by itself.
-pub(crate) fn shut_down(fd: RawFd) -> std::io::Result<()> {
-    socket::shutdown(fd, socket::Shutdown::Both).map_err(std::io::Error::from)
-}
-
 /// Aborts the TCP connection on `fd`: `connect(2)` with `AF_UNSPEC` dissolves the
 /// association (Linux's `tcp_disconnect`: an RST to the peer, both queues purged), and libzmq's
 /// next read on the descriptor fails, so it closes the connection and frees what it held. The
@@ -189,7 +122,6 @@ pub(crate) fn shut_down(fd: RawFd) -> std::io::Result<()> {
 /// read (and apply) a subscription flood until its next write to that peer.
 ///
 /// Through libc: nix has no `AF_UNSPEC` address to pass to its `connect`.
-#[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 pub(crate) fn abort(fd: RawFd) -> std::io::Result<()> {
     // SAFETY: an all-zero `sockaddr` is a valid value of that plain C struct.
@@ -206,15 +138,10 @@ pub(crate) fn abort(fd: RawFd) -> std::io::Result<()> {
     }
 }
 
-/// Elsewhere: [`shut_down`].
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn abort(fd: RawFd) -> std::io::Result<()> {
-    shut_down(fd)
-}
-
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::{addresses, shut_down};
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::os::fd::AsRawFd;
