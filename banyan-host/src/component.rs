@@ -249,6 +249,9 @@ pub struct Component {
     inbox: Inbox,
     /// What the waits' poll knows of the sockets' notification descriptors.
     readiness: wait::Readiness,
+    /// The subscriber lost its connection: connect it again at the next safe point (see
+    /// [`wait`]'s `turn`).
+    reconnect_due: bool,
     encode: RefCell<Vec<u8>>,
     monitors: Monitors,
     /// Health and send budget, the monitors' consumers: borrowed by `publish` (the budget
@@ -375,6 +378,7 @@ impl Component {
             proof: None,
             inbox: Inbox::new(),
             readiness: wait::Readiness::new(),
+            reconnect_due: false,
             encode: RefCell::new(vec![0; ENCODE_BUFFER_START]),
             monitors,
             watch: RefCell::new(watch),

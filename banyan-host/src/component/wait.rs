@@ -433,6 +433,16 @@ impl Component {
             }
         }
         self.inbox.fast_reads = 0;
+        if self.reconnect_due && self.inbox.drained {
+            // Only here, right after a read found the subscriber empty: libzmq's SUB socket
+            // may hold the first part of a message it read ahead for `ZMQ_EVENTS` (a poll),
+            // and disconnecting the pipe that part came from makes the next read abort the
+            // process (libzmq 4.3's `fq.cpp` `!_more` assertion: the rest of a message it
+            // started is gone). An empty read leaves nothing read ahead.
+            self.reconnect_due = false;
+            let endpoint = tcp_endpoint(&self.address, self.subscriber_port);
+            super::reconnect_subscriber(&self.subscriber, &endpoint)?;
+        }
         let now = Instant::now();
         if let Limit::After(timeout) = *limit {
             *limit = Limit::At(now + timeout);
@@ -473,8 +483,8 @@ impl Component {
                 .monitors
                 .pump(SocketSide::Subscriber, watch, &self.name)?
         {
-            let endpoint = tcp_endpoint(&self.address, self.subscriber_port);
-            super::reconnect_subscriber(&self.subscriber, &endpoint)?;
+            // Not now: see `turn`, which connects again after its next empty read.
+            self.reconnect_due = true;
         }
         if ready.outbox {
             self.drain_outbox()?;
