@@ -533,6 +533,13 @@ impl Component {
         Ok(admitted)
     }
 
+    /// Makes closing drop what the publishing queue still holds instead of waiting up to
+    /// the linger for it (the async component's failed or cancelled connect: only probes).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn discard_unsent(&self) {
+        let _ = self.publisher.set_linger(0);
+    }
+
     /// Where the path through the backplane stands (see [`health`]).
     pub fn path_state(&self) -> PathState {
         self.watch.borrow().health.state()

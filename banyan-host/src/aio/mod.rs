@@ -44,7 +44,8 @@
 //! - **Dropping flushes, as the blocking component does**: dropping a component waits (at
 //!   most [`ComponentConfig::linger`], 2 s by default) for messages still queued for the
 //!   backplane. That wait blocks the thread that drops it; set a short `linger` where a
-//!   runtime thread must not wait.
+//!   runtime thread must not wait. A connect that fails or is cancelled discards its queued
+//!   probes instead, so it never waits.
 //!
 //! # Cancel safety
 //! Every method is cancel-safe: nothing is held in a future between polls. `recv` returns a
@@ -112,12 +113,14 @@ impl Component {
     /// Cancel-safe: dropping the future drops the half-connected component.
     pub async fn connect(config: ComponentConfig) -> Result<Self> {
         let inner = crate::Component::open(config, zmq::Context::new())?;
-        let mut component = Self {
+        let mut connecting = Connecting(Some(Self {
             sleeper: Sleeper::default(),
             inner,
-        };
+        }));
+        let component = connecting.0.as_mut().expect("set above");
         component.register()?;
         component.prove().await?;
+        let component = connecting.0.take().expect("set above");
         tracing::debug!(
             component = %component.inner.name(),
             address = %component.inner.backplane_address(),
@@ -324,6 +327,19 @@ impl Sleeper {
             return true;
         }
         false
+    }
+}
+
+/// A component whose `connect` has not finished: if it fails or is cancelled, the probes
+/// still queued for an unresponsive backplane are discarded at once (nothing of the
+/// application's is queued yet), so dropping it never waits for the linger.
+struct Connecting(Option<Component>);
+
+impl Drop for Connecting {
+    fn drop(&mut self) {
+        if let Some(component) = &self.0 {
+            component.inner.discard_unsent();
+        }
     }
 }
 

@@ -15,10 +15,9 @@
 //! - **Windows**: libzmq's signaler is one end of a loopback TCP connection (a `SOCKET`), made
 //!   non-blocking by libzmq. It is registered with tokio as a [`tokio::net::TcpStream`] whose
 //!   `readable` readiness is awaited and never read from (libzmq reads it); on drop the socket
-//!   is handed back with `into_raw_socket`, never closed. It is compiled for
-//!   `x86_64-pc-windows-gnu`; the aio tests run on Unix only, so on Windows it is exercised
-//!   only by Windows binaries built on it (`mgw.exe`, `ws-gateway.exe`) where the Windows CI
-//!   runs them under Wine (docs/async.md).
+//!   is handed back with `into_raw_socket`, never closed. Compiled for
+//!   `x86_64-pc-windows-gnu`; the aio unit tests passed as a Windows program under Wine
+//!   (run by hand, see docs/async.md).
 
 use std::io;
 use std::task::{Context, Poll};

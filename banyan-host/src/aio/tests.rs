@@ -320,6 +320,13 @@ fn futures_are_send() {
         true
     }
     assert!(spawnable(task));
+    async fn connect(config: ComponentConfig) {
+        let _ = Component::connect(config).await;
+    }
+    fn spawnable_connect<F: Future + Send>(_: fn(ComponentConfig) -> F) -> bool {
+        true
+    }
+    assert!(spawnable_connect(connect));
 }
 
 /// The lost wake-up `ZMQ_FD` invites: each receive here is woken by exactly one message (a
@@ -372,4 +379,34 @@ async fn ping_pong_never_loses_a_wake_up() {
         assert_eq!(number(&message), n);
     }
     server.await.unwrap();
+}
+
+/// A failed connect does not wait for the linger: its queued probes are discarded when the
+/// half-made component drops. Against a "backplane" that accepts TCP and never speaks (the
+/// probes stay queued), with a linger of 10 minutes: without the discard, dropping waits
+/// until libzmq gives up the handshake (30 s). The bound, 10 s, is 30 times the connect
+/// timeout: a behaviour check, not a speed claim.
+#[tokio::test]
+async fn a_failed_connect_does_not_wait_for_the_linger() {
+    let publisher = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let subscriber = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = ComponentConfig::new("frozen")
+        .backplane(
+            "127.0.0.1",
+            publisher.local_addr().unwrap().port(),
+            subscriber.local_addr().unwrap().port(),
+        )
+        .connect_timeout(Duration::from_millis(300));
+    config.linger = Duration::from_secs(600);
+    let start = std::time::Instant::now();
+    let result = Component::connect(config).await;
+    assert!(
+        matches!(result, Err(Error::NoBackplane { .. })),
+        "{result:?}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the failed connect waited {:?}",
+        start.elapsed()
+    );
 }
