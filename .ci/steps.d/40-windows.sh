@@ -62,7 +62,7 @@ echo "--- banyan-host unit tests under Wine: $(( $(date +%s) - t0 )) s"
 
 t0=$(date +%s)
 echo "--- Windows commands under Wine with native and Python components (banyan-cli/tests/wine.rs)"
-BANYAN_WINDOWS_BIN=target/windows cargo test -q -p banyan-cli --test wine -- --nocapture
-echo "--- banyan-gateway.exe on a COM port (a pseudo-terminal Wine offers as COMn), MCU echo"
-BANYAN_WINDOWS_BIN=target/windows cargo test -q --test wine_gateway
+echo "    and banyan-gateway.exe on a COM port (a pseudo-terminal Wine offers as COMn), MCU echo"
+# Without -p: the workspace's feature set, so the test binaries `cargo test` built are reused.
+BANYAN_WINDOWS_BIN=target/windows cargo test -q --test wine --test wine_gateway -- --nocapture
 echo "--- Windows commands under Wine: $(( $(date +%s) - t0 )) s"

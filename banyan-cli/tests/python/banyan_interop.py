@@ -48,6 +48,16 @@ def banyan_options(args):
     return options
 
 
+PROBE_MARK = '_ready_probe/'
+
+
+def is_probe(topic):
+    """True for a probe of `prove_subscription`. Probes are sent every 100 ms until one comes
+    back, so on a slow path (a backplane under Wine, a loaded machine) later ones still
+    arrive after the proof: the receive loop drops them with this."""
+    return PROBE_MARK in topic
+
+
 def prove_subscription(component, prefix, timeout=30.0):
     """Proves that the backplane applies this component's subscription to `prefix`.
 
@@ -56,7 +66,7 @@ def prove_subscription(component, prefix, timeout=30.0):
     received meanwhile are returned, in order, for the caller to process. Probes of other
     processes that share the prefix are dropped. Raises RuntimeError after `timeout` seconds.
     """
-    probe_prefix = prefix + '_ready_probe/'
+    probe_prefix = prefix + PROBE_MARK
     topic = '%s%d' % (probe_prefix, os.getpid())
     payload = msgpack.packb({'ready_probe': os.getpid()}, use_bin_type=True)
     held = []

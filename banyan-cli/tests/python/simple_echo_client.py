@@ -40,6 +40,8 @@ class EchoClient(BanyanBase):
             sys.exit(0)
 
     def incoming_message_processing(self, topic, payload):
+        if banyan_interop.is_probe(topic):
+            return  # a late probe of --prove
         if payload['message_number'] == 0:
             banyan_interop.say(str(self.number_of_messages) + ' messages sent and received.')
             if self.wait and sys.stdin.isatty():

@@ -38,6 +38,8 @@ class EchoServer(BanyanBase):
             sys.exit(0)
 
     def incoming_message_processing(self, topic, payload):
+        if banyan_interop.is_probe(topic):
+            return  # a late probe of --prove
         self.publish_payload(payload, 'reply')
         banyan_interop.say('Message number:', payload['message_number'])
 
