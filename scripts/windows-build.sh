@@ -78,7 +78,7 @@ CARGO_FLAGS=(
 if [ "$MODE" = lint ]; then
   # Checking links nothing: no libzmq needed. banyan-host with its tests (they need no test
   # kit); the other crates' tests use the Linux-only test kit, so their libraries and binaries.
-  cargo clippy -q -p banyan-host --features banyan-host/serial --all-targets \
+  cargo clippy -q -p banyan-host --features banyan-host/serial,banyan-host/tokio --all-targets \
     "${CARGO_FLAGS[@]}" -- -D warnings
   cargo clippy -q -p banyan-proto --features banyan-proto/std -p banyan-web -p banyan-cli \
     --lib --bins "${CARGO_FLAGS[@]}" -- -D warnings
@@ -136,8 +136,9 @@ fi
 
 # --- Rust ---------------------------------------------------------------------------------
 if [ "$MODE" = host-tests ]; then
-  # banyan-host's unit tests as a Windows program, run under Wine (see docs/windows-and-macos.md).
-  tests=$(cargo test -p banyan-host --lib --features serial --no-run --profile "$PROFILE" \
+  # banyan-host's unit tests (the async component's among them: feature tokio) as a Windows
+  # program, run under Wine (see docs/windows-and-macos.md).
+  tests=$(cargo test -p banyan-host --lib --features serial,tokio --no-run --profile "$PROFILE" \
     "${CARGO_FLAGS[@]}" --message-format=json \
     | grep -o '"executable":"[^"]*\.exe"' | sed 's/"executable":"\(.*\)"/\1/' | tail -1)
   [ -n "$tests" ] || { echo "no banyan-host test executable built" >&2; exit 1; }
