@@ -53,6 +53,7 @@ mod events;
 pub mod health;
 mod inbox;
 mod message;
+mod poll;
 mod proof;
 mod publisher;
 pub mod send_budget;
@@ -248,7 +249,7 @@ pub struct Component {
     proof: Option<PathProof>,
     inbox: Inbox,
     /// What the waits' poll knows of the sockets' notification descriptors.
-    readiness: wait::Readiness,
+    readiness: poll::Readiness,
     /// The subscriber lost its connection: connect it again at the next safe point (see
     /// [`wait`]'s `turn`).
     reconnect_due: bool,
@@ -377,7 +378,7 @@ impl Component {
             stop_endpoint,
             proof: None,
             inbox: Inbox::new(),
-            readiness: wait::Readiness::new(),
+            readiness: poll::Readiness::new(),
             reconnect_due: false,
             encode: RefCell::new(vec![0; ENCODE_BUFFER_START]),
             monitors,
