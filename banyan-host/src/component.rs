@@ -53,7 +53,6 @@ mod events;
 pub mod health;
 mod inbox;
 mod message;
-mod poll;
 mod proof;
 mod publisher;
 pub mod send_budget;
@@ -249,7 +248,7 @@ pub struct Component {
     proof: Option<PathProof>,
     inbox: Inbox,
     /// What the waits' poll knows of the sockets' notification descriptors.
-    readiness: poll::Readiness,
+    readiness: wait::Readiness,
     /// The subscriber lost its connection: connect it again at the next safe point (see
     /// [`wait`]'s `turn`).
     reconnect_due: bool,
@@ -378,7 +377,7 @@ impl Component {
             stop_endpoint,
             proof: None,
             inbox: Inbox::new(),
-            readiness: poll::Readiness::new(),
+            readiness: wait::Readiness::new(),
             reconnect_due: false,
             encode: RefCell::new(vec![0; ENCODE_BUFFER_START]),
             monitors,

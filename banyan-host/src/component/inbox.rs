@@ -31,7 +31,7 @@ pub(crate) struct Inbox {
     /// Messages read since the last poll (see `wait::FAST_READS`).
     pub fast_reads: u32,
     /// The last read found the subscriber empty (`EAGAIN`): a new message will signal its
-    /// `ZMQ_FD` (see `poll::Readiness`).
+    /// `ZMQ_FD` (see `wait::Readiness`).
     pub drained: bool,
     pub pending_dropped: u64,
     pub malformed_dropped: u64,
