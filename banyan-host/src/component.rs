@@ -409,6 +409,8 @@ impl Component {
         if self.outbox.is_none() {
             let endpoint = format!("inproc://banyan-outbox-{:016x}", nonce());
             self.outbox = Some(Outbox::new(&self.ctx, &endpoint, self.max_message)?);
+            // A new socket to poll: the next poll asks it (see `wait::Readiness`).
+            self.readiness.forget();
         }
         Ok(self
             .outbox

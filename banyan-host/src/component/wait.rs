@@ -430,12 +430,12 @@ impl Component {
         }
     }
 
-    /// One poll of everything a wait listens to: a `poll(2)` of the sockets' notification
-    /// descriptors (`ZMQ_FD`) and `fd`, with libzmq's edge-triggered rule kept (see
-    /// [`Readiness`]): `ZMQ_EVENTS` is asked only of the sockets whose descriptor signalled
-    /// and of those that may hold a message without signalling. (`zmq_poll` asks every
-    /// socket's `ZMQ_EVENTS` twice per call, one `poll(2)` each: eight system calls per wait
-    /// that a message does not need.)
+    /// One poll of everything a wait listens to: one `poll(2)` of the sockets' notification
+    /// descriptors (`ZMQ_FD`) and `fd` ([`poll_fds`]), with libzmq's edge-triggered rule kept
+    /// (see [`Readiness`]): `ZMQ_EVENTS` is asked only of the sockets whose descriptor
+    /// signalled and of those that may hold a message without signalling. (`zmq_poll` of the
+    /// four sockets makes two `poll(2)`s and asks every socket's `ZMQ_EVENTS` twice, one
+    /// `poll(2)` each: ten system calls per wait where this makes one or two.)
     fn poll(&self, timeout: i64, fd: Option<std::os::fd::RawFd>) -> Result<Ready> {
         let [pub_monitor, sub_monitor] = self.monitors.sockets();
         let sockets = [
@@ -458,38 +458,33 @@ impl Component {
                 ready[at] = readable(socket)?;
             }
         }
-        let mut items: [zmq::PollItem<'_>; SOCKETS + 1] =
-            std::array::from_fn(|_| zmq::PollItem::from_fd(-1, zmq::POLLIN));
+        let mut fds = [-1; SOCKETS + 1];
         let mut used = 0;
         let mut slots = [None; SOCKETS];
         for (at, socket) in sockets.iter().enumerate() {
             if let Some(socket) = socket {
-                items[used] = zmq::PollItem::from_fd(socket.get_fd()?, zmq::POLLIN);
+                fds[used] = socket.get_fd()?;
                 slots[at] = Some(used);
                 used += 1;
             }
         }
         let fd_at = fd.map(|fd| {
-            items[used] = zmq::PollItem::from_fd(fd, zmq::POLLIN);
+            fds[used] = fd;
             used += 1;
             used - 1
         });
         // Something is ready already: only look whether more is.
         let timeout = if ready.contains(&true) { 0 } else { timeout };
-        match zmq::poll(&mut items[..used], timeout) {
-            // A signal (e.g. the Ctrl-C that is about to stop us) interrupted the wait; the
-            // stop socket tells whether to return.
-            Err(zmq::Error::EINTR) => {}
-            other => {
-                other?;
-                for (at, socket) in sockets.iter().enumerate() {
-                    if let (Some(socket), Some(slot)) = (socket, slots[at])
-                        && !ready[at]
-                        && items[slot].is_readable()
-                    {
-                        ready[at] = readable(socket)?;
-                    }
-                }
+        let mut readable_fds = [Signalled::No; SOCKETS + 1];
+        // A signal (e.g. the Ctrl-C that is about to stop us) may interrupt the wait
+        // (`readable_fds` stays all `No`); the stop socket tells whether to return.
+        poll_fds(&fds[..used], &mut readable_fds[..used], timeout)?;
+        for (at, socket) in sockets.iter().enumerate() {
+            if let (Some(socket), Some(slot)) = (socket, slots[at])
+                && !ready[at]
+                && readable_fds[slot] != Signalled::No
+            {
+                ready[at] = readable(socket)?;
             }
         }
         self.readiness.after(&ready);
@@ -498,11 +493,7 @@ impl Component {
             stop: ready[1],
             monitors: [ready[2], ready[3]],
             outbox: ready[4],
-            fd: fd_at.is_some_and(|at| {
-                items[at]
-                    .get_revents()
-                    .intersects(zmq::POLLIN | zmq::POLLERR)
-            }),
+            fd: fd_at.is_some_and(|at| readable_fds[at] != Signalled::No),
         })
     }
 
@@ -515,6 +506,80 @@ impl Component {
         self.outbox = Some(outbox);
         result
     }
+}
+
+/// What [`poll_fds`] saw of one descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signalled {
+    No,
+    /// Readable.
+    In,
+    /// In error or hung up (for the gateway's extra descriptor: the read tells what).
+    Error,
+}
+
+/// Waits until one of `fds` is readable (or in error), at most `timeout` ms (-1: no limit),
+/// and says which in `seen`; an interrupted wait (`EINTR`) sees nothing. One `poll(2)`:
+/// `zmq_poll` would make two when it has to wait (a first pass with timeout 0, then the
+/// wait).
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn poll_fds(fds: &[std::os::fd::RawFd], seen: &mut [Signalled], timeout: i64) -> Result<()> {
+    let mut polled = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; SOCKETS + 1];
+    for (slot, &fd) in polled.iter_mut().zip(fds) {
+        slot.fd = fd;
+        slot.events = libc::POLLIN;
+    }
+    let polled = &mut polled[..fds.len()];
+    let timeout = libc::c_int::try_from(timeout).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `polled` is an exclusively borrowed array of `polled.len()` initialised
+    // `pollfd`s; poll(2) reads them and writes only their `revents`.
+    let rc = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, timeout) };
+    if rc < 0 {
+        let error = std::io::Error::last_os_error();
+        if error.kind() == std::io::ErrorKind::Interrupted {
+            return Ok(());
+        }
+        return Err(error.into());
+    }
+    for (seen, slot) in seen.iter_mut().zip(polled.iter()) {
+        *seen = if slot.revents & libc::POLLIN != 0 {
+            Signalled::In
+        } else if slot.revents != 0 {
+            Signalled::Error
+        } else {
+            Signalled::No
+        };
+    }
+    Ok(())
+}
+
+/// [`poll_fds`] where there is no `poll(2)`: `zmq_poll` of the raw descriptors.
+#[cfg(not(unix))]
+fn poll_fds(fds: &[zmq_sys::RawFd], seen: &mut [Signalled], timeout: i64) -> Result<()> {
+    let mut items: Vec<zmq::PollItem<'_>> = fds
+        .iter()
+        .map(|&fd| zmq::PollItem::from_fd(fd, zmq::POLLIN))
+        .collect();
+    match zmq::poll(&mut items, timeout) {
+        Err(zmq::Error::EINTR) => return Ok(()),
+        other => other?,
+    };
+    for (seen, item) in seen.iter_mut().zip(&items) {
+        let revents = item.get_revents();
+        *seen = if revents.contains(zmq::POLLIN) {
+            Signalled::In
+        } else if revents.intersects(zmq::POLLERR) {
+            Signalled::Error
+        } else {
+            Signalled::No
+        };
+    }
+    Ok(())
 }
 
 /// The sockets a wait polls, in [`Component::poll`]'s order: subscriber, stop, the
@@ -532,8 +597,9 @@ const SOCKETS: usize = 5;
 /// before the next sleep. Unsettled are: every socket but the subscriber that the last poll
 /// reported ready (its reader may take one message, like the stop socket, or a batch, like
 /// the handles' pipe), the subscriber unless its last read was empty (`Inbox::drained`: every
-/// turn of a wait reads it before polling), and every socket after
-/// someone else polled them ([`Component::wake_items`]) or before the first poll.
+/// turn of a wait reads it before polling), and every socket before the first poll, after a
+/// socket was added (the handles' pipe, [`Component::publisher`]) and after someone else
+/// polled them ([`Component::wake_items`]).
 #[derive(Debug)]
 pub(crate) struct Readiness {
     /// Bit `i` set: socket `i` (in [`SOCKETS`] order) must be asked before sleeping.
