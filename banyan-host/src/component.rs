@@ -45,6 +45,7 @@
 //!   event to its consumers (`Watch`: health and the send budget).
 //! - [`send_budget`]: the publishing queue's byte budget.
 //! - `wait.rs`: the receive API and the one poll loop that drives all of the above.
+//! - `readiness.rs`: what a wait knows of the sockets' `ZMQ_FD`s, and their one `poll(2)`.
 //! - `inbox.rs`: the reused receive frames, the pending queue, malformed-message drops.
 //! - `publisher.rs`: [`Publisher`], the cloneable handle that publishes from other threads.
 //! - `message.rs`: [`Message`], [`MessageRef`].
@@ -55,6 +56,7 @@ mod inbox;
 mod message;
 mod proof;
 mod publisher;
+mod readiness;
 pub mod send_budget;
 mod wait;
 
@@ -248,7 +250,7 @@ pub struct Component {
     proof: Option<PathProof>,
     inbox: Inbox,
     /// What the waits' poll knows of the sockets' notification descriptors.
-    readiness: wait::Readiness,
+    readiness: readiness::Readiness,
     encode: RefCell<Vec<u8>>,
     monitors: Monitors,
     /// Health and send budget, the monitors' consumers: borrowed by `publish` (the budget
@@ -359,7 +361,7 @@ impl Component {
             stop_endpoint,
             proof: None,
             inbox: Inbox::new(),
-            readiness: wait::Readiness::new(),
+            readiness: readiness::Readiness::new(),
             encode: RefCell::new(vec![0; ENCODE_BUFFER_START]),
             monitors,
             watch: RefCell::new(watch),

@@ -7,9 +7,9 @@
 //! [`Watch`](super::events::Watch)), the [`Publisher`](super::Publisher) handles' pipe and —
 //! for the serial gateway — one extra file descriptor, and returns what the caller waits for.
 //!
-//! A wait polls only when no message is queued, and then with one `zmq_poll` of the sockets'
-//! notification descriptors: [`Readiness`] knows which sockets may hold a message without
-//! signalling and asks only those (and the ones that signalled) for `ZMQ_EVENTS`.
+//! A wait polls only when no message is queued, and then with one `poll(2)` of the sockets'
+//! notification descriptors: `readiness.rs` knows which sockets may hold a message without
+//! signalling, and only those (and the ones that signalled) are asked for `ZMQ_EVENTS`.
 
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::health::SocketSide;
 use super::inbox::Read;
 use super::proof::{Backoff, Outcome, Step};
+use super::readiness::{SOCKETS, Signalled, poll_fds};
 use super::send_budget::zmtp_part;
 use super::{Component, Message, MessageRef};
 use crate::error::{Error, Result};
@@ -432,7 +433,7 @@ impl Component {
 
     /// One poll of everything a wait listens to: one `poll(2)` of the sockets' notification
     /// descriptors (`ZMQ_FD`) and `fd` ([`poll_fds`]), with libzmq's edge-triggered rule kept
-    /// (see [`Readiness`]): `ZMQ_EVENTS` is asked only of the sockets whose descriptor
+    /// (see `readiness.rs`): `ZMQ_EVENTS` is asked only of the sockets whose descriptor
     /// signalled and of those that may hold a message without signalling. (`zmq_poll` of the
     /// four sockets makes two `poll(2)`s and asks every socket's `ZMQ_EVENTS` twice, one
     /// `poll(2)` each: ten system calls per wait where this makes one or two.)
@@ -505,136 +506,6 @@ impl Component {
         let result = outbox.drain(|topic, payload| self.publish_frames(topic, payload));
         self.outbox = Some(outbox);
         result
-    }
-}
-
-/// What [`poll_fds`] saw of one descriptor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Signalled {
-    No,
-    /// Readable.
-    In,
-    /// In error or hung up (for the gateway's extra descriptor: the read tells what).
-    Error,
-}
-
-/// Waits until one of `fds` is readable (or in error), at most `timeout` ms (-1: no limit),
-/// and says which in `seen`; an interrupted wait (`EINTR`) sees nothing. One `poll(2)`:
-/// `zmq_poll` would make two when it has to wait (a first pass with timeout 0, then the
-/// wait).
-#[cfg(unix)]
-#[allow(unsafe_code)]
-fn poll_fds(fds: &[std::os::fd::RawFd], seen: &mut [Signalled], timeout: i64) -> Result<()> {
-    let mut polled = [libc::pollfd {
-        fd: -1,
-        events: 0,
-        revents: 0,
-    }; SOCKETS + 1];
-    for (slot, &fd) in polled.iter_mut().zip(fds) {
-        slot.fd = fd;
-        slot.events = libc::POLLIN;
-    }
-    let polled = &mut polled[..fds.len()];
-    let timeout = libc::c_int::try_from(timeout).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `polled` is an exclusively borrowed array of `polled.len()` initialised
-    // `pollfd`s; poll(2) reads them and writes only their `revents`.
-    let rc = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, timeout) };
-    if rc < 0 {
-        let error = std::io::Error::last_os_error();
-        if error.kind() == std::io::ErrorKind::Interrupted {
-            return Ok(());
-        }
-        return Err(error.into());
-    }
-    for (seen, slot) in seen.iter_mut().zip(polled.iter()) {
-        *seen = if slot.revents & libc::POLLIN != 0 {
-            Signalled::In
-        } else if slot.revents != 0 {
-            Signalled::Error
-        } else {
-            Signalled::No
-        };
-    }
-    Ok(())
-}
-
-/// [`poll_fds`] where there is no `poll(2)`: `zmq_poll` of the raw descriptors.
-#[cfg(not(unix))]
-fn poll_fds(fds: &[zmq_sys::RawFd], seen: &mut [Signalled], timeout: i64) -> Result<()> {
-    let mut items: Vec<zmq::PollItem<'_>> = fds
-        .iter()
-        .map(|&fd| zmq::PollItem::from_fd(fd, zmq::POLLIN))
-        .collect();
-    match zmq::poll(&mut items, timeout) {
-        Err(zmq::Error::EINTR) => return Ok(()),
-        other => other?,
-    };
-    for (seen, item) in seen.iter_mut().zip(&items) {
-        let revents = item.get_revents();
-        *seen = if revents.contains(zmq::POLLIN) {
-            Signalled::In
-        } else if revents.intersects(zmq::POLLERR) {
-            Signalled::Error
-        } else {
-            Signalled::No
-        };
-    }
-    Ok(())
-}
-
-/// The sockets a wait polls, in [`Component::poll`]'s order: subscriber, stop, the
-/// publisher's and the subscriber's monitor, the handles' pipe.
-const SOCKETS: usize = 5;
-
-/// What [`Component::poll`] knows of its sockets between two polls.
-///
-/// A ZeroMQ socket's `ZMQ_FD` signals when commands reach the socket (a message arrived on
-/// an empty pipe, a connection changed), and libzmq clears it whenever the socket processes
-/// its commands — in a receive, a send, a connect or a `ZMQ_EVENTS` query. A socket whose
-/// last receive found it empty (or whose `ZMQ_EVENTS` said "nothing") is *settled*: any new
-/// message signals its descriptor. A socket that was just read from without reaching
-/// `EAGAIN` may hold more with its descriptor quiet: *unsettled*, asked with `ZMQ_EVENTS`
-/// before the next sleep. Unsettled are: every socket but the subscriber that the last poll
-/// reported ready (its reader may take one message, like the stop socket, or a batch, like
-/// the handles' pipe), the subscriber unless its last read was empty (`Inbox::drained`: every
-/// turn of a wait reads it before polling), and every socket before the first poll, after a
-/// socket was added (the handles' pipe, [`Component::publisher`]) and after someone else
-/// polled them ([`Component::wake_items`]).
-#[derive(Debug)]
-pub(crate) struct Readiness {
-    /// Bit `i` set: socket `i` (in [`SOCKETS`] order) must be asked before sleeping.
-    unsettled: std::cell::Cell<u8>,
-}
-
-impl Readiness {
-    const ALL: u8 = (1 << SOCKETS) - 1;
-
-    /// Nothing known yet: every socket is asked at the first poll.
-    pub(crate) fn new() -> Self {
-        Self {
-            unsettled: std::cell::Cell::new(Self::ALL),
-        }
-    }
-
-    /// The unsettled sockets, leaving none (the poll settles or reports them).
-    fn take(&self) -> u8 {
-        self.unsettled.replace(0)
-    }
-
-    /// After a poll: the sockets it reported ready are unsettled for the next one — but the
-    /// subscriber, whose state its next read tells (`Inbox::drained`).
-    fn after(&self, ready: &[bool; SOCKETS]) {
-        let mask = ready
-            .iter()
-            .enumerate()
-            .skip(1)
-            .fold(0, |mask, (at, &ready)| mask | (u8::from(ready) << at));
-        self.unsettled.set(self.unsettled.get() | mask);
-    }
-
-    /// Someone else polls the sockets (and so may clear their descriptors): ask them all.
-    pub(crate) fn forget(&self) {
-        self.unsettled.set(Self::ALL);
     }
 }
 
