@@ -137,3 +137,39 @@ impl Readiness {
         self.unsettled.set(Self::ALL);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_socket_is_asked_first_then_only_the_ones_reported_ready_but_the_subscriber() {
+        let readiness = Readiness::new();
+        assert_eq!(readiness.take(), Readiness::ALL);
+        assert_eq!(readiness.take(), 0, "a poll settles what it asked");
+        readiness.after(&[true, true, false, false, true]);
+        assert_eq!(
+            readiness.take(),
+            0b10010,
+            "stop and the handles' pipe, not the subscriber"
+        );
+        readiness.forget();
+        assert_eq!(readiness.take(), Readiness::ALL);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn poll_fds_sees_the_readable_descriptor_and_times_out_on_none() {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        let (mut writer, reader) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (quiet, _other) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fds = [quiet.as_raw_fd(), reader.as_raw_fd()];
+        let mut seen = [Signalled::No; 2];
+        poll_fds(&fds, &mut seen, 0).unwrap();
+        assert_eq!(seen, [Signalled::No; 2]);
+        writer.write_all(b"x").unwrap();
+        poll_fds(&fds, &mut seen, 1000).unwrap();
+        assert_eq!(seen, [Signalled::No, Signalled::In]);
+    }
+}
