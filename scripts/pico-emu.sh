@@ -111,54 +111,15 @@ fi
 FIRMWARE="${APP}_${LINK}"
 ELF="$BOARD/target/thumbv6m-none-eabi/release/${NO_DEFMT:+no-defmt/}$FIRMWARE"
 
-PYTHON=${BANYAN_PYTHON:-}
-if [ -z "$PYTHON" ]; then
-  if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
-fi
+LIB_NAME=pico-emu
+# shellcheck source=scripts/lib.sh
+. "$REPO/scripts/lib.sh"
+lib_python
 for tool in node npm defmt-print python3; do
   command -v "$tool" >/dev/null || { echo "pico-emu: $tool not found" >&2; exit 2; }
 done
 
-LOGS=$(mktemp -d "${TMPDIR:-/tmp}/pico-emu.XXXXXX")
-PIDS=()
-cleanup() {
-  local status=$?
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    kill "${PIDS[i]}" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ "$status" -ne 0 ]; then
-    for log in backplane server gateway gateway2 proxy harness peer; do
-      if [ -s "$LOGS/$log.log" ]; then
-        echo "---- $log ----"
-        tail -n 40 "$LOGS/$log.log"
-      fi
-    done
-  fi
-  rm -rf "$LOGS"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Waits until FILE contains PATTERN (grep -E), or fails after SECONDS.
-wait_for() {
-  local file=$1 pattern=$2 seconds=$3 what=$4 pid=$5
-  local deadline=$(($(date +%s) + seconds))
-  until grep -qE "$pattern" "$file" 2>/dev/null; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "pico-emu: $what exited before it was ready" >&2
-      return 1
-    fi
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      echo "pico-emu: $what not ready after ${seconds}s" >&2
-      return 1
-    fi
-    sleep 0.05
-  done
-}
+lib_start backplane server gateway gateway2 proxy harness peer
 
 # One request on the harness's control port; the JSON reply on stdout.
 json_field() {
@@ -198,36 +159,11 @@ if [ ! -d "$EMU/node_modules/rp2040js" ]; then
   (cd "$EMU" && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# Backplane ports picked by the kernel; its start is retried if one was taken meanwhile.
-for attempt in 1 2 3 4 5; do
-  read -r PUB_PORT SUB_PORT < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*(x.getsockname()[1] for x in s))')
-  echo "== $FIRMWARE${FAULT:+ (fault: $FAULT)}; backplane publish $PUB_PORT, subscribe $SUB_PORT"
-  "$HOST_BIN/backplane" --bind 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" >"$LOGS/backplane.log" 2>&1 &
-  BACKPLANE_PID=$!
-  if wait_for "$LOGS/backplane.log" "Publisher +Port" 20 backplane "$BACKPLANE_PID"; then
-    PIDS+=("$BACKPLANE_PID")
-    break
-  fi
-  wait "$BACKPLANE_PID" 2>/dev/null || true
-  if [ "$attempt" -eq 5 ] || ! grep -q "already in use" "$LOGS/backplane.log"; then exit 1; fi
-done
+start_backplane
+echo "== $FIRMWARE${FAULT:+ (fault: $FAULT)}; backplane publish $PUB_PORT, subscribe $SUB_PORT"
 
-if [ "$APP" = echo ] && [ -n "$PY_SERVER" ]; then
-  echo "== echo server: Python Banyan ($PYTHON $PY_SERVER)"
-  "$PYTHON" -u "$PY_SERVER" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" --prove \
-    >"$LOGS/server.log" 2>&1 &
-  PIDS+=($!)
-  wait_for "$LOGS/server.log" "ready" 30 "Python echo server" "${PIDS[-1]}"
-elif [ "$APP" = echo ]; then
-  echo "== echo server: Rust (simple-echo-server)"
-  "$HOST_BIN/simple-echo-server" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" \
-    >"$LOGS/server.log" 2>&1 &
-  PIDS+=($!)
-  wait_for "$LOGS/server.log" "Publisher +Port" 20 "echo server" "${PIDS[-1]}"
+if [ "$APP" = echo ]; then
+  start_echo_server "$PY_SERVER"
 fi
 
 HARNESS_ARGS=(--elf "$ELF" --uf2 "$UF2" --ports-file "$LOGS/ports.json" --timeout "$TIMEOUT")

@@ -75,56 +75,17 @@ if [ -n "$PY_SERVER" ] && [ "$APP" != echo ]; then
 fi
 ELF="$BOARD/target/thumbv7m-none-eabi/release/$APP"
 
-PYTHON=${BANYAN_PYTHON:-}
-if [ -z "$PYTHON" ]; then
-  if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
-fi
+LIB_NAME=qemu-e2e
+# shellcheck source=scripts/lib.sh
+. "$REPO/scripts/lib.sh"
+lib_python
 
 for tool in qemu-system-arm defmt-print python3; do
   command -v "$tool" >/dev/null || { echo "qemu-e2e: $tool not found" >&2; exit 2; }
 done
 
-LOGS=$(mktemp -d "${TMPDIR:-/tmp}/qemu-e2e.XXXXXX")
-PIDS=()
-cleanup() {
-  local status=$?
-  # Newest first: peer, gateway, QEMU, echo server, backplane.
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    kill "${PIDS[i]}" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ "$status" -ne 0 ]; then
-    for log in backplane server gateway peer qemu-stderr; do
-      if [ -s "$LOGS/$log.log" ]; then
-        echo "---- $log ----"
-        tail -n 40 "$LOGS/$log.log"
-      fi
-    done
-  fi
-  rm -rf "$LOGS"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Waits until FILE contains PATTERN (grep -E), or fails after SECONDS.
-wait_for() {
-  local file=$1 pattern=$2 seconds=$3 what=$4 pid=$5
-  local deadline=$(($(date +%s) + seconds))
-  until grep -qE "$pattern" "$file" 2>/dev/null; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "qemu-e2e: $what exited before it was ready" >&2
-      return 1
-    fi
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      echo "qemu-e2e: $what not ready after ${seconds}s" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-}
+# Newest first on exit: peer, gateway, QEMU, echo server, backplane.
+lib_start backplane server gateway peer qemu-stderr
 
 if [ -z "${SKIP_BUILD:-}" ]; then
   echo "== build firmware (boards/qemu-lm3s6965, release, --bin $APP)"
@@ -140,49 +101,13 @@ for bin in "${HOST_NEEDED[@]}"; do
 done
 [ -f "$ELF" ] || { echo "qemu-e2e: $ELF missing" >&2; exit 2; }
 
-# Three distinct free loopback ports, picked by the kernel. On a busy machine another
-# process's outgoing connection can take a port between the pick and the bind (the kernel
-# hands freed ports out as source ports), so the backplane's start is retried with new ports.
-pick_ports() {
-  read -r PUB_PORT SUB_PORT QEMU_PORT < <(python3 - <<'PYEOF'
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-PYEOF
-)
-}
-for attempt in 1 2 3 4 5; do
-  pick_ports
-  echo "== app $APP; ports: backplane publish $PUB_PORT, subscribe $SUB_PORT; QEMU UART $QEMU_PORT"
-  "$HOST_BIN/backplane" --bind 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" >"$LOGS/backplane.log" 2>&1 &
-  BACKPLANE_PID=$!
-  if wait_for "$LOGS/backplane.log" "Publisher +Port" 20 backplane "$BACKPLANE_PID"; then
-    PIDS+=($BACKPLANE_PID)
-    break
-  fi
-  wait "$BACKPLANE_PID" 2>/dev/null || true
-  if [ "$attempt" -eq 5 ] || ! grep -q "already in use" "$LOGS/backplane.log"; then
-    PIDS+=($BACKPLANE_PID)
-    exit 1
-  fi
-  echo "qemu-e2e: a port was taken meanwhile; picking new ones"
-done
+# The backplane's ports and QEMU's UART port, picked by the kernel.
+start_backplane 1
+QEMU_PORT=${EXTRA_PORTS[0]}
+echo "== app $APP; ports: backplane publish $PUB_PORT, subscribe $SUB_PORT; QEMU UART $QEMU_PORT"
 
-if [ "$APP" = echo ] && [ -n "$PY_SERVER" ]; then
-  [ -f "$PY_SERVER" ] || { echo "qemu-e2e: $PY_SERVER not found" >&2; exit 2; }
-  echo "== echo server: Python ($PYTHON $PY_SERVER)"
-  "$PYTHON" -u "$PY_SERVER" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" --prove \
-    >"$LOGS/server.log" 2>&1 &
-  PIDS+=($!)
-  wait_for "$LOGS/server.log" "ready" 30 "Python echo server" "${PIDS[-1]}"
-elif [ "$APP" = echo ]; then
-  echo "== echo server: Rust (simple-echo-server)"
-  "$HOST_BIN/simple-echo-server" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" \
-    >"$LOGS/server.log" 2>&1 &
-  PIDS+=($!)
-  wait_for "$LOGS/server.log" "Publisher +Port" 20 "echo server" "${PIDS[-1]}"
+if [ "$APP" = echo ]; then
+  start_echo_server "$PY_SERVER"
 fi
 
 echo "== QEMU lm3s6965evb (timeout ${E2E_TIMEOUT}s)"

@@ -45,6 +45,7 @@
 //!   event to its consumers (`Watch`: health and the send budget).
 //! - [`send_budget`]: the publishing queue's byte budget.
 //! - `wait.rs`: the receive API and the one poll loop that drives all of the above.
+//! - `readiness.rs`: what a wait knows of the sockets' `ZMQ_FD`s, and their one `poll(2)`.
 //! - `inbox.rs`: the reused receive frames, the pending queue, malformed-message drops.
 //! - `publisher.rs`: [`Publisher`], the cloneable handle that publishes from other threads.
 //! - `message.rs`: [`Message`], [`MessageRef`].
@@ -55,6 +56,7 @@ mod inbox;
 mod message;
 mod proof;
 mod publisher;
+mod readiness;
 pub mod send_budget;
 pub(crate) mod wait;
 
@@ -248,7 +250,7 @@ pub struct Component {
     proof: Option<PathProof>,
     inbox: Inbox,
     /// What the waits' poll knows of the sockets' notification descriptors.
-    readiness: wait::Readiness,
+    readiness: readiness::Readiness,
     /// The subscriber lost its connection: connect it again at the next safe point (see
     /// [`wait`]'s `turn`).
     reconnect_due: bool,
@@ -377,7 +379,7 @@ impl Component {
             stop_endpoint,
             proof: None,
             inbox: Inbox::new(),
-            readiness: wait::Readiness::new(),
+            readiness: readiness::Readiness::new(),
             reconnect_due: false,
             encode: RefCell::new(vec![0; ENCODE_BUFFER_START]),
             monitors,
@@ -426,6 +428,8 @@ impl Component {
         if self.outbox.is_none() {
             let endpoint = format!("inproc://banyan-outbox-{:016x}", nonce());
             self.outbox = Some(Outbox::new(&self.ctx, &endpoint, self.max_message)?);
+            // A new socket to poll: the next poll asks it (see `wait::Readiness`).
+            self.readiness.forget();
         }
         Ok(self
             .outbox

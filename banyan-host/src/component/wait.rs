@@ -7,9 +7,9 @@
 //! [`Watch`](super::events::Watch)), the [`Publisher`](super::Publisher) handles' pipe and —
 //! for the serial gateway — one extra file descriptor, and returns what the caller waits for.
 //!
-//! A wait polls only when no message is queued, and then with one `zmq_poll` of the sockets'
-//! notification descriptors: [`Readiness`] knows which sockets may hold a message without
-//! signalling and asks only those (and the ones that signalled) for `ZMQ_EVENTS`.
+//! A wait polls only when no message is queued, and then with one `poll(2)` of the sockets'
+//! notification descriptors: `readiness.rs` knows which sockets may hold a message without
+//! signalling, and only those (and the ones that signalled) are asked for `ZMQ_EVENTS`.
 
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::health::SocketSide;
 use super::inbox::Read;
 use super::proof::{Backoff, Outcome, Step};
+use super::readiness::{SOCKETS, Signalled, poll_fds};
 use super::send_budget::zmtp_part;
 use super::{Component, Message, MessageRef};
 use crate::error::{Error, Result};
@@ -544,12 +545,12 @@ impl Component {
         sockets
     }
 
-    /// One poll of everything a wait listens to: a `poll(2)` of the sockets' notification
-    /// descriptors (`ZMQ_FD`) and `fd`, with libzmq's edge-triggered rule kept (see
-    /// [`Readiness`]): `ZMQ_EVENTS` is asked only of the sockets whose descriptor signalled
-    /// and of those that may hold a message without signalling. (`zmq_poll` asks every
-    /// socket's `ZMQ_EVENTS` twice per call, one `poll(2)` each: eight system calls per wait
-    /// that a message does not need.)
+    /// One poll of everything a wait listens to: one `poll(2)` of the sockets' notification
+    /// descriptors (`ZMQ_FD`) and `fd` ([`poll_fds`]), with libzmq's edge-triggered rule kept
+    /// (see `readiness.rs`): `ZMQ_EVENTS` is asked only of the sockets whose descriptor
+    /// signalled and of those that may hold a message without signalling. (`zmq_poll` of the
+    /// four sockets makes two `poll(2)`s and asks every socket's `ZMQ_EVENTS` twice, one
+    /// `poll(2)` each: ten system calls per wait where this makes one or two.)
     fn poll(&self, timeout: i64, fd: Option<crate::sys::Fd>) -> Result<Ready> {
         let [pub_monitor, sub_monitor] = self.monitors.sockets();
         let sockets = [
@@ -572,38 +573,33 @@ impl Component {
                 ready[at] = readable(socket)?;
             }
         }
-        let mut items: [zmq::PollItem<'_>; SOCKETS + 1] =
-            std::array::from_fn(|_| zmq::PollItem::from_fd(crate::sys::NO_FD, zmq::POLLIN));
+        let mut fds = [crate::sys::NO_FD; SOCKETS + 1];
         let mut used = 0;
         let mut slots = [None; SOCKETS];
         for (at, socket) in sockets.iter().enumerate() {
             if let Some(socket) = socket {
-                items[used] = zmq::PollItem::from_fd(socket.get_fd()?, zmq::POLLIN);
+                fds[used] = socket.get_fd()?;
                 slots[at] = Some(used);
                 used += 1;
             }
         }
         let fd_at = fd.map(|fd| {
-            items[used] = zmq::PollItem::from_fd(fd, zmq::POLLIN);
+            fds[used] = fd;
             used += 1;
             used - 1
         });
         // Something is ready already: only look whether more is.
         let timeout = if ready.contains(&true) { 0 } else { timeout };
-        match zmq::poll(&mut items[..used], timeout) {
-            // A signal (e.g. the Ctrl-C that is about to stop us) interrupted the wait; the
-            // stop socket tells whether to return.
-            Err(zmq::Error::EINTR) => {}
-            other => {
-                other?;
-                for (at, socket) in sockets.iter().enumerate() {
-                    if let (Some(socket), Some(slot)) = (socket, slots[at])
-                        && !ready[at]
-                        && items[slot].is_readable()
-                    {
-                        ready[at] = readable(socket)?;
-                    }
-                }
+        let mut readable_fds = [Signalled::No; SOCKETS + 1];
+        // A signal (e.g. the Ctrl-C that is about to stop us) may interrupt the wait
+        // (`readable_fds` stays all `No`); the stop socket tells whether to return.
+        poll_fds(&fds[..used], &mut readable_fds[..used], timeout)?;
+        for (at, socket) in sockets.iter().enumerate() {
+            if let (Some(socket), Some(slot)) = (socket, slots[at])
+                && !ready[at]
+                && readable_fds[slot] != Signalled::No
+            {
+                ready[at] = readable(socket)?;
             }
         }
         self.readiness.after(&ready);
@@ -612,11 +608,7 @@ impl Component {
             stop: ready[1],
             monitors: [ready[2], ready[3]],
             outbox: ready[4],
-            fd: fd_at.is_some_and(|at| {
-                items[at]
-                    .get_revents()
-                    .intersects(zmq::POLLIN | zmq::POLLERR)
-            }),
+            fd: fd_at.is_some_and(|at| readable_fds[at] != Signalled::No),
         })
     }
 
@@ -628,61 +620,6 @@ impl Component {
         let result = outbox.drain(|topic, payload| self.publish_frames(topic, payload));
         self.outbox = Some(outbox);
         result
-    }
-}
-
-/// The sockets a wait polls, in [`Component::poll`]'s order: subscriber, stop, the
-/// publisher's and the subscriber's monitor, the handles' pipe.
-const SOCKETS: usize = 5;
-
-/// What [`Component::poll`] knows of its sockets between two polls.
-///
-/// A ZeroMQ socket's `ZMQ_FD` signals when commands reach the socket (a message arrived on
-/// an empty pipe, a connection changed), and libzmq clears it whenever the socket processes
-/// its commands — in a receive, a send, a connect or a `ZMQ_EVENTS` query. A socket whose
-/// last receive found it empty (or whose `ZMQ_EVENTS` said "nothing") is *settled*: any new
-/// message signals its descriptor. A socket that was just read from without reaching
-/// `EAGAIN` may hold more with its descriptor quiet: *unsettled*, asked with `ZMQ_EVENTS`
-/// before the next sleep. Unsettled are: every socket but the subscriber that the last poll
-/// reported ready (its reader may take one message, like the stop socket, or a batch, like
-/// the handles' pipe), the subscriber unless its last read was empty (`Inbox::drained`: every
-/// turn of a wait reads it before polling), and every socket after
-/// someone else polled them ([`Component::wake_items`]) or before the first poll.
-#[derive(Debug)]
-pub(crate) struct Readiness {
-    /// Bit `i` set: socket `i` (in [`SOCKETS`] order) must be asked before sleeping.
-    unsettled: std::cell::Cell<u8>,
-}
-
-impl Readiness {
-    const ALL: u8 = (1 << SOCKETS) - 1;
-
-    /// Nothing known yet: every socket is asked at the first poll.
-    pub(crate) fn new() -> Self {
-        Self {
-            unsettled: std::cell::Cell::new(Self::ALL),
-        }
-    }
-
-    /// The unsettled sockets, leaving none (the poll settles or reports them).
-    fn take(&self) -> u8 {
-        self.unsettled.replace(0)
-    }
-
-    /// After a poll: the sockets it reported ready are unsettled for the next one — but the
-    /// subscriber, whose state its next read tells (`Inbox::drained`).
-    fn after(&self, ready: &[bool; SOCKETS]) {
-        let mask = ready
-            .iter()
-            .enumerate()
-            .skip(1)
-            .fold(0, |mask, (at, &ready)| mask | (u8::from(ready) << at));
-        self.unsettled.set(self.unsettled.get() | mask);
-    }
-
-    /// Someone else polls the sockets (and so may clear their descriptors): ask them all.
-    pub(crate) fn forget(&self) {
-        self.unsettled.set(Self::ALL);
     }
 }
 

@@ -22,80 +22,22 @@ Commands go on to_pico_gateway, reports come from from_pico_gateway. Steps:
 Exit status 0 when every step passed; otherwise 1 and a one-line reason on stderr.
 """
 
-import argparse
+import os
 import sys
 import time
 
-import msgpack
-import zmq
-from python_banyan.banyan_base import BanyanBase
-
-from pico_control import PicoControl
-
-
-class Failed(Exception):
-    """A step did not see what it expected."""
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../../python'))
+from onegpio_peer import (Failed, OneGpioPeer, digital, invalid_commands, kinds, main,  # noqa: E402
+                          say, wait_until_answering)
+from pico_control import PicoControl  # noqa: E402
 
 
-def say(*words):
-    print(*words, flush=True)
+class PicoCheck(OneGpioPeer):
+    """The shared OneGPIO peer plus the harness's control port, which reads the pins."""
 
-
-class OneGpioCheck(BanyanBase):
     def __init__(self, args):
-        super().__init__(back_plane_ip_address=args.back_plane_ip_address,
-                         subscriber_port=args.subscriber_port,
-                         publisher_port=args.publisher_port,
-                         process_name='pico_onegpio_check')
-        self.to_topic = 'to_pico_gateway'
-        self.from_topic = 'from_pico_gateway'
-        self.step_timeout = args.timeout
+        super().__init__(args, 'pico', 'pico_onegpio_check')
         self.ctl = PicoControl(args.control)
-        self.set_subscriber_topic(self.from_topic)
-        time.sleep(0.5)  # the subscription travels to the backplane asynchronously
-
-    def send(self, payload):
-        say('->', payload)
-        self.publish_payload(payload, self.to_topic)
-
-    def next_report(self, deadline):
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            if self.subscriber.poll(int(left * 1000) + 1) == 0:
-                continue
-            topic, data = self.subscriber.recv_multipart(zmq.NOBLOCK)
-            if topic.decode() != self.from_topic:
-                continue
-            payload = msgpack.unpackb(data, raw=False)
-            say('<-', payload)
-            return payload
-
-    def expect(self, want, what, resend=None, resend_every=1.0):
-        deadline = time.monotonic() + self.step_timeout
-        seen = []
-        next_send = time.monotonic() + resend_every
-        while time.monotonic() < deadline:
-            report = self.next_report(min(deadline, next_send) if resend else deadline)
-            if report is None:
-                if resend and time.monotonic() >= next_send:
-                    self.send(resend)
-                    next_send = time.monotonic() + resend_every
-                continue
-            seen.append(report)
-            if want(report):
-                return report
-        raise Failed(f'timed out waiting for {what}; saw {seen[-5:]}')
-
-    def drain(self, seconds):
-        deadline = time.monotonic() + seconds
-        out = []
-        while True:
-            report = self.next_report(deadline)
-            if report is None:
-                return out
-            out.append(report)
 
     def pin_level(self, pin, level, what):
         """Waits until the harness reads `level` on `pin`, driven by the chip as an output."""
@@ -109,29 +51,11 @@ class OneGpioCheck(BanyanBase):
             time.sleep(0.02)
 
 
-def digital(report, pin, value):
-    if report.get('report') != 'digital_input':
-        raise Failed(f'expected a digital_input report, got {report!r}')
-    if list(report.keys()) != ['report', 'pin', 'value', 'timestamp']:
-        raise Failed(f'digital_input report keys {list(report.keys())}')
-    if report['pin'] != pin or report['value'] != value:
-        raise Failed(f'expected pin {pin} = {value}, got {report!r}')
-    if not isinstance(report['timestamp'], float):
-        raise Failed(f'timestamp is not a float: {report!r}')
-    return report['timestamp']
-
-
 def run(check):
     ctl = check.ctl
-    kinds = lambda *k: (lambda r: r.get('report') in k)
 
     # 0. The path works.
-    probe = {'command': 'disable_digital_reporting', 'pin': 15}
-    check.send(probe)
-    check.expect(lambda r: r.get('report') == 'error'
-                 and r.get('command') == 'disable_digital_reporting',
-                 'the error report of the probe', resend=probe)
-    check.drain(1.5)
+    wait_until_answering(check)
     say('step 0 ok: the firmware answers')
 
     # 1. digital_write, read back at the pin.
@@ -211,23 +135,7 @@ def run(check):
     say('step 4 ok: PWM duty 64/255 at 1 kHz on GP6, servo 90° = 1472 µs at 50 Hz on GP8')
 
     # 5. Invalid commands, answered by error reports.
-    invalid = [
-        {'command': 'no_such_command', 'pin': 2},
-        {'command': 'digital_write', 'pin': 14, 'value': 1},  # GP14 is an input
-        {'command': 'digital_write', 'pin': 99, 'value': 1},  # no such pin
-    ]
-    for payload in invalid:
-        check.send(payload)
-    errors = []
-    while len(errors) < 3:
-        errors.append(check.expect(kinds('error'), 'error report'))
-    names = [e.get('command') for e in errors]
-    if names != [p['command'] for p in invalid]:
-        raise Failed(f'error reports name {names}')
-    for e in errors:
-        if not isinstance(e.get('reason'), str) or not e['reason']:
-            raise Failed(f'error report without a reason: {e!r}')
-    say('step 5 ok: three error reports:', [e['reason'] for e in errors])
+    say('step 5 ok: three error reports:', invalid_commands(check, input_pin=14))
 
     # 6. Still serving.
     check.send({'command': 'digital_write', 'pin': 15, 'value': 1})
@@ -235,26 +143,9 @@ def run(check):
     say('step 6 ok: the firmware still serves after the invalid commands')
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('-b', dest='back_plane_ip_address', default='127.0.0.1')
-    parser.add_argument('-p', dest='publisher_port', default='43124')
-    parser.add_argument('-s', dest='subscriber_port', default='43125')
+def control_argument(parser):
     parser.add_argument('--control', type=int, required=True, help="the harness's control port")
-    parser.add_argument('-t', dest='timeout', type=float, default=60.0,
-                        help='seconds each step may wait')
-    args = parser.parse_args()
-    check = OneGpioCheck(args)
-    try:
-        run(check)
-    except Failed as e:
-        print(f'onegpio_check: FAILED: {e}', file=sys.stderr, flush=True)
-        return 1
-    finally:
-        check.clean_up()
-    say('onegpio_check: all steps passed')
-    return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(main(__doc__.splitlines()[0], PicoCheck, run, control_argument))
