@@ -121,7 +121,9 @@ fn async_echo_client_finishes_through_backplane_restarts() {
     );
     assert_eq!(report.replies, u64::from(count) + 1);
     assert_eq!(report.sent, u64::from(count) + 1 + report.resent);
-    assert!(stats.reproofs >= 2, "{stats:?}");
+    // At least one: a second restart during the first re-proof is covered by it (see
+    // tests/self_healing.rs, echo_client_finishes_through_backplane_restarts).
+    assert!(stats.reproofs >= 1, "{stats:?}");
     server.stop();
     drop(backplane);
 }
@@ -171,8 +173,9 @@ fn async_echo_server_serves_through_backplane_restarts() {
     assert_eq!(replies, expected);
     stop.shutdown().unwrap();
     let (mut served, stats) = runtime.block_on(served).unwrap();
+    // At least one: a second restart during the first re-proof is covered by it.
     assert!(
-        stats.reproofs >= 2,
+        stats.reproofs >= 1,
         "the server re-proved its path: {stats:?}"
     );
     served.sort_unstable();

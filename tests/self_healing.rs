@@ -135,7 +135,12 @@ fn echo_client_finishes_through_backplane_restarts() {
     assert_complete_countdown(&replies, count);
     assert_eq!(report.replies, u64::from(count) + 1);
     assert_eq!(report.sent, u64::from(count) + 1 + report.resent);
-    assert!(client.stats().reproofs >= 2, "{:?}", client.stats());
+    // At least one re-proof: replies flow again before a re-proof has finished, so the second
+    // restart may come while the client still proves its path after the first, and one
+    // re-proof then covers both (a loss is counted once per proven path). Each restart counted
+    // on its own is `subscriber_receives_again_after_backplane_restarts`, which waits for the
+    // proof between restarts.
+    assert!(client.stats().reproofs >= 1, "{:?}", client.stats());
     server.stop();
     drop(backplane);
 }
