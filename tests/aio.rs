@@ -7,9 +7,11 @@ use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
 use banyan_host::component::PathState;
-use banyan_host::echo::{self, ClientOptions, ECHO_TOPIC, REPLY_TOPIC};
+use banyan_host::echo::{ClientOptions, ECHO_TOPIC, REPLY_TOPIC};
 use banyan_host::{Component, aio};
-use banyan_testkit::{EchoServer, backplane, config, restart_backplane};
+use banyan_testkit::{
+    EchoServer, backplane, config, replies_until, restart_backplane, spawn_echo_client,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -74,18 +76,6 @@ async fn async_subscriber_receives_again_after_backplane_restarts() {
     drop(backplane);
 }
 
-/// Replies seen by a client until `until` (inclusive).
-fn replies_until(rx: &std::sync::mpsc::Receiver<i64>, until: i64) -> Vec<i64> {
-    let mut seen = Vec::new();
-    loop {
-        let n = rx.recv_timeout(WAIT).expect("echo client stalled");
-        seen.push(n);
-        if n <= until {
-            return seen;
-        }
-    }
-}
-
 #[test]
 fn async_echo_client_finishes_through_backplane_restarts() {
     let count = 300u32;
@@ -146,22 +136,11 @@ fn async_echo_server_serves_through_backplane_restarts() {
             .unwrap();
         (served, server.stats())
     });
-    let mut client = config(&backplane, "EchoClient")
+    let client = config(&backplane, "EchoClient")
         .subscribe(REPLY_TOPIC)
         .connect()
         .unwrap();
-    let (tx, rx) = channel();
-    let thread = std::thread::spawn(move || {
-        let options = ClientOptions {
-            count,
-            resend_after: Duration::from_millis(300),
-            give_up_after: WAIT,
-        };
-        let report = echo::run_client_with(&mut client, &options, |n| {
-            let _ = tx.send(n);
-        });
-        (report, client)
-    });
+    let (rx, thread) = spawn_echo_client(client, count);
     let mut replies = replies_until(&rx, 150);
     backplane = restart_backplane(backplane);
     replies.extend(replies_until(&rx, 50));

@@ -1,14 +1,14 @@
 //! Self-healing components: the backplane (an in-process `Backplane` on the same ports) and the
 //! echo server restarted mid-run. Loopback, ephemeral ports; waits have generous deadlines.
 
-use std::sync::mpsc::{Receiver, channel};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use banyan_host::Component;
 use banyan_host::component::{PENDING_LIMIT_MESSAGES, PathState};
-use banyan_host::echo::{self, ClientOptions, EchoReport, REPLY_TOPIC};
-use banyan_testkit::{EchoServer, backplane, config, restart_backplane as restart};
+use banyan_host::echo::REPLY_TOPIC;
+use banyan_testkit::{
+    EchoServer, backplane, config, replies_until, restart_backplane as restart, spawn_echo_client,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -71,42 +71,6 @@ fn subscriber_receives_again_after_backplane_restarts() {
     drop(backplane);
 }
 
-/// A client thread counting down from `count`; replies are sent over the channel as they come.
-fn spawn_client(
-    client: Component,
-    count: u32,
-) -> (
-    Receiver<i64>,
-    JoinHandle<(echo::Result<EchoReport>, Component)>,
-) {
-    let (tx, rx) = channel();
-    let thread = std::thread::spawn(move || {
-        let mut client = client;
-        let options = ClientOptions {
-            count,
-            resend_after: Duration::from_millis(300),
-            give_up_after: WAIT,
-        };
-        let result = echo::run_client_with(&mut client, &options, |n| {
-            let _ = tx.send(n);
-        });
-        (result, client)
-    });
-    (rx, thread)
-}
-
-/// Waits for replies until `until` (inclusive) was seen; returns them.
-fn replies_until(rx: &Receiver<i64>, until: i64) -> Vec<i64> {
-    let mut seen = Vec::new();
-    loop {
-        let n = rx.recv_timeout(WAIT).expect("echo client stalled");
-        seen.push(n);
-        if n <= until {
-            return seen;
-        }
-    }
-}
-
 fn assert_complete_countdown(replies: &[i64], count: u32) {
     let expected: Vec<i64> = (0..=i64::from(count)).rev().collect();
     assert_eq!(
@@ -124,7 +88,7 @@ fn echo_client_finishes_through_backplane_restarts() {
         .subscribe(REPLY_TOPIC)
         .connect()
         .unwrap();
-    let (rx, thread) = spawn_client(client, count);
+    let (rx, thread) = spawn_echo_client(client, count);
     let mut replies = replies_until(&rx, 250);
     backplane = restart(backplane);
     replies.extend(replies_until(&rx, 150));
@@ -154,7 +118,7 @@ fn echo_client_finishes_through_echo_server_restarts() {
         .subscribe(REPLY_TOPIC)
         .connect()
         .unwrap();
-    let (rx, thread) = spawn_client(client, count);
+    let (rx, thread) = spawn_echo_client(client, count);
     let mut replies = replies_until(&rx, 150);
     let served_first = server.stop();
     // No server for a while: the client keeps re-sending and counts nothing new. Replies the

@@ -225,16 +225,7 @@ fn windows_ws_gateway_between_a_python_page_and_a_python_component() {
     let Some(python) = banyan_python(test) else {
         return;
     };
-    let websockets = Command::new(&python)
-        .args(["-c", "import websockets.sync.client"])
-        .status()
-        .is_ok_and(|status| status.success());
-    assert!(
-        websockets || !banyan_testkit::in_ci(),
-        "the Python `websockets` package is missing (.ci/pip.d/web.txt)"
-    );
-    if !websockets {
-        eprintln!("skipping {test}: the Python `websockets` package is not installed");
+    if !banyan_testkit::python_websockets(&python, test) {
         return;
     }
     run_scenario(

@@ -42,16 +42,10 @@ fn python_page_and_python_component_through_ws_gateway() {
     let Some(python) = banyan_python("python_page_and_python_component_through_ws_gateway") else {
         return;
     };
-    let websockets = Command::new(&python)
-        .args(["-c", "import websockets.sync.client"])
-        .status()
-        .is_ok_and(|status| status.success());
-    assert!(
-        websockets || !banyan_testkit::in_ci(),
-        "the Python `websockets` package is missing (.ci/pip.d/web.txt)"
-    );
-    if !websockets {
-        eprintln!("skipping: the Python `websockets` package is not installed");
+    if !banyan_testkit::python_websockets(
+        &python,
+        "python_page_and_python_component_through_ws_gateway",
+    ) {
         return;
     }
     run_scenario(

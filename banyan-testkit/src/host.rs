@@ -158,3 +158,45 @@ impl GatewayThread {
             .expect("gateway result")
     }
 }
+
+/// How long [`replies_until`] waits for the next reply before it calls the client stalled.
+pub const REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The blocking echo client counting down from `count` on a thread of its own (re-sending
+/// after 300 ms, giving up after [`REPLY_WAIT`]); each counted reply is sent over the channel
+/// as it comes. The thread hands back the run's result and the component.
+#[allow(clippy::type_complexity)]
+pub fn spawn_echo_client(
+    mut client: banyan_host::Component,
+    count: u32,
+) -> (
+    std::sync::mpsc::Receiver<i64>,
+    std::thread::JoinHandle<(echo::Result<echo::EchoReport>, banyan_host::Component)>,
+) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let options = echo::ClientOptions {
+            count,
+            resend_after: std::time::Duration::from_millis(300),
+            give_up_after: REPLY_WAIT,
+        };
+        let result = echo::run_client_with(&mut client, &options, |n| {
+            let _ = tx.send(n);
+        });
+        (result, client)
+    });
+    (rx, thread)
+}
+
+/// The replies from `rx` until `until` (inclusive) was seen; panics when none comes within
+/// [`REPLY_WAIT`].
+pub fn replies_until(rx: &std::sync::mpsc::Receiver<i64>, until: i64) -> Vec<i64> {
+    let mut seen = Vec::new();
+    loop {
+        let n = rx.recv_timeout(REPLY_WAIT).expect("echo client stalled");
+        seen.push(n);
+        if n <= until {
+            return seen;
+        }
+    }
+}

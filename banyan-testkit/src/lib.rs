@@ -24,7 +24,10 @@ pub use clock::SimClock;
 pub use error::{Error, Result};
 pub use fault::{FaultHandle, FaultInjector, FaultPipe, FaultStats, Faults, PERCENT, Rng};
 pub use fixtures::{AllKinds, GOLDEN_DIGITAL_WRITE, GOLDEN_ECHO_10, number_of, numbered};
-pub use host::{EchoServer, GatewayThread, backplane, config, restart_backplane};
+pub use host::{
+    EchoServer, GatewayThread, backplane, config, replies_until, restart_backplane,
+    spawn_echo_client,
+};
 pub use linerate::{
     LineCounters, LineGuard, LineRate, LineRateProxy, McuLineEnd, PacedWriter, Pacer, serial_line,
 };
@@ -34,8 +37,8 @@ pub use mem::{MemEnd, mem_pair};
 pub use ports::{LOOPBACK, free_port, free_port_pair, wait_closed, wait_listening};
 pub use process::{ChildGuard, backplane_ports, cargo_bin, served_numbers};
 pub use python::{
-    banyan_python, find_banyan_python, find_tool, in_ci, python_module, python_script, repo_root,
-    require_tool,
+    banyan_python, find_banyan_python, find_tool, in_ci, python_module, python_script,
+    python_websockets, repo_root, require_tool,
 };
 pub use relay::{FaultProxy, FaultRelay};
 pub use scenario::{Scenario, Step, ensure, run_python_scenario, run_scenario};

@@ -75,6 +75,24 @@ pub fn banyan_python(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// Whether `python` has the `websockets` package (the Python page of the WebSocket tests).
+/// `false` (after printing why test `test` skips) when it has not; **panics** instead when
+/// [`in_ci`] (CI installs it: `.ci/pip.d/web.txt`).
+pub fn python_websockets(python: &Path, test: &str) -> bool {
+    let websockets = Command::new(python)
+        .args(["-c", "import websockets.sync.client"])
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(
+        websockets || !in_ci(),
+        "the Python `websockets` package is missing (.ci/pip.d/web.txt)"
+    );
+    if !websockets {
+        eprintln!("skipping {test}: the Python `websockets` package is not installed");
+    }
+    websockets
+}
+
 /// Where Debian installs daemons (mosquitto), often not on a user's `PATH`.
 const SBIN: [&str; 2] = ["/usr/sbin", "/usr/local/sbin"];
 
