@@ -132,38 +132,13 @@ fn monitor_prints_topic_and_readable_payload() {
     monitor.wait_line("****").expect("monitor banner end");
 
     let publisher = banyan_testkit::config(&backplane, "pub").connect().unwrap();
-    #[derive(serde::Serialize)]
-    struct Reading<'a> {
-        message_number: i32,
-        name: &'a str,
-        #[serde(with = "serde_bytes")]
-        raw: &'a [u8],
-    }
-    let reading = Reading {
-        message_number: -3,
-        name: "x",
-        raw: &[0x0a, 0xff],
-    };
-    publisher.publish("sensor", &reading).unwrap();
-    publisher.publish_raw(b"broken", b"\xc1").unwrap();
+    banyan_testkit::publish_monitor_sample(&publisher).unwrap();
 
     monitor.set_deadline(Instant::now() + Duration::from_secs(10));
     assert!(monitor.wait_exit().unwrap().success());
-    let printed: Vec<String> = monitor
-        .stdout()
-        .into_iter()
-        .skip_while(|l| !l.starts_with("****"))
-        .skip(1)
-        .skip_while(|l| !l.starts_with("****"))
-        .skip(1)
-        .filter(|l| !l.is_empty())
-        .collect();
     assert_eq!(
-        printed,
-        [
-            r#"sensor  {"message_number": -3, "name": "x", "raw": b"0aff"}"#.to_owned(),
-            "broken  <not a msgpack payload (invalid msgpack marker byte 0xc1): c1>".to_owned(),
-        ]
+        banyan_testkit::monitor_printed(monitor.stdout()),
+        banyan_testkit::MONITOR_SAMPLE_PRINTED
     );
 }
 

@@ -20,8 +20,8 @@ use banyan_host::net::outward_ipv4;
 use banyan_host::{ComponentConfig, ShutdownHandle, aio};
 use banyan_testkit::served_numbers;
 use harness::{
-    Proc, Scenario, Step, banyan_python, ensure, python_backplane, python_script, run_scenario,
-    rust_backplane,
+    Proc, Scenario, Step, banyan_python, ensure, python_backplane, python_component, python_script,
+    run_scenario, rust_backplane,
 };
 
 /// How long a Rust component waits for its proofs (a loaded CI machine).
@@ -170,16 +170,13 @@ fn seed_python_echo_client_rust_async_echo_server_python_backplane() {
             let runtime = runtime()?;
             let config = rust_config("AsyncEchoServer", &address, &publisher, &subscriber);
             let (stop, task) = start_rust_server(&runtime, config)?;
-            let mut command = python_script(&python, "simple_echo_client.py");
-            command.args([
-                "-b",
+            let command = python_component(
+                &python,
+                "simple_echo_client.py",
                 &address,
-                "-p",
                 &publisher,
-                "-s",
                 &subscriber,
-                "--prove",
-            ]);
+            );
             let mut client = scenario.spawn("python echo client", command)?;
             check_against_rust_server(&runtime, &mut client, &stop, task)
         },

@@ -17,6 +17,7 @@
 #[path = "python_interop/all_kinds.rs"]
 mod all_kinds;
 #[path = "python_interop/harness.rs"]
+#[allow(dead_code)]
 mod harness;
 
 use std::process::Command;
@@ -28,8 +29,8 @@ use banyan_host::{Backplane, BackplaneConfig, Component, ComponentConfig};
 use banyan_proto::payload::{self, Value};
 use banyan_testkit::{backplane_ports, served_numbers};
 use harness::{
-    Proc, Scenario, Step, banyan_python, byte_difference, ensure, python_backplane, python_module,
-    python_script, run_scenario, rust_backplane, unhex,
+    Proc, Scenario, Step, banyan_python, byte_difference, ensure, python_backplane,
+    python_component, python_module, python_script, run_scenario, rust_backplane, unhex,
 };
 
 /// How long a Rust component waits for a (possibly still starting) backplane.
@@ -93,16 +94,13 @@ fn python_backplane_rust_echo_server_python_echo_client() {
             // The banner follows the proven connection and subscription.
             server.wait_stdout("EchoServer using Back Plane IP address")?;
 
-            let mut command = python_script(&python, "simple_echo_client.py");
-            command.args([
-                "-b",
+            let command = python_component(
+                &python,
+                "simple_echo_client.py",
                 &address,
-                "-p",
                 &publisher,
-                "-s",
                 &subscriber,
-                "--prove",
-            ]);
+            );
             let mut client = scenario.spawn("python echo client", command)?;
             check_echo(&mut client, &server)
         },
@@ -117,16 +115,13 @@ fn rust_backplane_python_echo_server_rust_echo_client() {
         |scenario| {
             let (_backplane, publisher, subscriber) = rust_backplane(scenario)?;
 
-            let mut command = python_script(&python, "simple_echo_server.py");
-            command.args([
-                "-b",
+            let command = python_component(
+                &python,
+                "simple_echo_server.py",
                 &outward(),
-                "-p",
                 &publisher,
-                "-s",
                 &subscriber,
-                "--prove",
-            ]);
+            );
             let server = scenario.spawn("python echo server", command)?;
             server.wait_stdout("EchoServer ready")?;
 

@@ -22,7 +22,7 @@ use banyan_testkit::{
     ChildGuard as Proc, LOOPBACK, Scenario, Step, WindowsBins, backplane_ports, ensure,
     run_scenario, served_numbers, wait_closed, windows_bins,
 };
-use harness::{banyan_python, free_port_pair, python_script};
+use harness::{banyan_python, free_port_pair, python_component, ws_page_and_device};
 use nix::sys::signal::Signal;
 
 /// Wine starts slowly (0.2–0.6 s a program, more for the first one of a prefix) and an echo
@@ -110,8 +110,7 @@ fn windows_backplane_carries_native_components_and_the_python_seed_client() {
             let server = scenario.spawn("native echo server", command)?;
             server.wait_stdout("EchoServer using Back Plane IP address")?;
 
-            let mut command = python_script(&python, "simple_echo_client.py");
-            command.args(["-b", "127.0.0.1", "-p", &p, "-s", &s, "--prove"]);
+            let command = python_component(&python, "simple_echo_client.py", "127.0.0.1", &p, &s);
             let mut client = scenario.spawn("python seed echo client", command)?;
             check_echo(&mut client, &server)?;
 
@@ -173,43 +172,12 @@ fn windows_monitor_prints_topic_and_readable_payload() {
         let publisher = banyan_testkit::config(&backplane, "pub")
             .connect()
             .map_err(|e| e.to_string())?;
-        #[derive(serde::Serialize)]
-        struct Reading<'a> {
-            message_number: i32,
-            name: &'a str,
-            #[serde(with = "serde_bytes")]
-            raw: &'a [u8],
-        }
-        let reading = Reading {
-            message_number: -3,
-            name: "x",
-            raw: &[0x0a, 0xff],
-        };
-        publisher
-            .publish("sensor", &reading)
-            .map_err(|e| e.to_string())?;
-        publisher
-            .publish_raw(b"broken", b"\xc1")
-            .map_err(|e| e.to_string())?;
+        banyan_testkit::publish_monitor_sample(&publisher).map_err(|e| e.to_string())?;
         monitor.wait_success()?;
-        let printed: Vec<String> = monitor
-            .stdout()
-            .into_iter()
-            .skip_while(|l| !l.starts_with("****"))
-            .skip(1)
-            .skip_while(|l| !l.starts_with("****"))
-            .skip(1)
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| l.trim_end().to_owned())
-            .collect();
-        ensure(
-            printed
-                == [
-                    r#"sensor  {"message_number": -3, "name": "x", "raw": b"0aff"}"#,
-                    "broken  <not a msgpack payload (invalid msgpack marker byte 0xc1): c1>",
-                ],
-            || format!("monitor.exe printed {printed:#?}"),
-        )
+        let printed = banyan_testkit::monitor_printed(monitor.stdout());
+        ensure(printed == banyan_testkit::MONITOR_SAMPLE_PRINTED, || {
+            format!("monitor.exe printed {printed:#?}")
+        })
     });
 }
 
@@ -247,15 +215,7 @@ fn windows_ws_gateway_between_a_python_page_and_a_python_component() {
                 .last()
                 .ok_or_else(|| format!("no address in {line:?}"))?
                 .to_owned();
-            let mut device = python_script(&python, "ws_device.py");
-            device.args(["-b", "127.0.0.1", "-p", &p, "-s", &s]);
-            let device = scenario.spawn("python ws_device", device)?;
-            device.wait_stdout("ready")?;
-            let mut page = python_script(&python, "ws_page.py");
-            page.arg(format!("ws://{address}/"));
-            let mut page = scenario.spawn("python ws_page", page)?;
-            page.wait_success()?;
-            page.wait_stdout("PAGE OK")?;
+            ws_page_and_device(scenario, &python, &address, &p, &s)?;
             ctrl_c(&mut gateway)
         },
     );

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use banyan_host::Backplane;
 use banyan_proto::payload::Value;
-use harness::{Step, banyan_python, ensure, python_script, run_scenario};
+use harness::{Step, banyan_python, ensure, run_scenario, ws_page_and_device};
 
 fn backplane() -> Step<Backplane> {
     Ok(banyan_testkit::backplane())
@@ -54,18 +54,13 @@ fn python_page_and_python_component_through_ws_gateway() {
             let backplane = backplane()?;
             let gateway = scenario.spawn("ws-gateway", ws_gateway(&backplane))?;
             let address = listening(&gateway.wait_stdout("ws-gateway listening on")?)?;
-            let mut device = python_script(&python, "ws_device.py");
-            device.args(["-b", "127.0.0.1"]);
-            device.args(["-p", &backplane.publisher_port().to_string()]);
-            device.args(["-s", &backplane.subscriber_port().to_string()]);
-            let device = scenario.spawn("python ws_device", device)?;
-            device.wait_stdout("ready")?;
-            let mut page = python_script(&python, "ws_page.py");
-            page.arg(format!("ws://{address}/"));
-            let mut page = scenario.spawn("python ws_page", page)?;
-            page.wait_success()?;
-            page.wait_stdout("PAGE OK")?;
-            Ok(())
+            ws_page_and_device(
+                scenario,
+                &python,
+                &address,
+                &backplane.publisher_port().to_string(),
+                &backplane.subscriber_port().to_string(),
+            )
         },
     );
 }

@@ -3,7 +3,9 @@
 //!
 //! [`AllKinds`] has one field per msgpack format Python Banyan produces, so one round trip
 //! covers every kind; [`numbered`] / [`number_of`] tag payloads to count deliveries; the
-//! `GOLDEN_*` constants are bytes Python wrote.
+//! `GOLDEN_*` constants are bytes Python wrote; [`publish_monitor_sample`] is what the
+//! `monitor` tests (native and under Wine) publish and [`MONITOR_SAMPLE_PRINTED`] what the
+//! monitor prints for it.
 
 use std::collections::BTreeMap;
 
@@ -119,6 +121,51 @@ pub fn numbered(n: u32) -> Vec<u8> {
 pub fn number_of(bytes: &[u8]) -> u32 {
     let map: BTreeMap<String, u32> = payload::from_slice(bytes).expect("a numbered payload");
     map["n"]
+}
+
+/// What the `monitor` tests publish, through `publisher`: on `sensor`, a map with a negative
+/// integer, a string and a byte string; on `broken`, bytes that are not msgpack. The monitor
+/// prints [`MONITOR_SAMPLE_PRINTED`] for them.
+///
+/// # Errors
+/// The component's error, when a publish fails.
+pub fn publish_monitor_sample(publisher: &banyan_host::Component) -> banyan_host::Result<()> {
+    #[derive(Serialize)]
+    struct Reading<'a> {
+        message_number: i32,
+        name: &'a str,
+        #[serde(with = "serde_bytes")]
+        raw: &'a [u8],
+    }
+    let reading = Reading {
+        message_number: -3,
+        name: "x",
+        raw: &[0x0a, 0xff],
+    };
+    publisher.publish("sensor", &reading)?;
+    publisher.publish_raw(b"broken", b"\xc1")
+}
+
+/// The lines `monitor` prints for [`publish_monitor_sample`]'s two messages (Python Banyan's
+/// monitor layout: the topic, two spaces, the payload as a Python literal; bytes that are not
+/// msgpack shown as hex with the reason).
+pub const MONITOR_SAMPLE_PRINTED: [&str; 2] = [
+    r#"sensor  {"message_number": -3, "name": "x", "raw": b"0aff"}"#,
+    "broken  <not a msgpack payload (invalid msgpack marker byte 0xc1): c1>",
+];
+
+/// What `monitor` printed after its banner (the lines after the second `****` rule), blank
+/// lines left out and line ends trimmed (Wine's console adds `\r`).
+pub fn monitor_printed(stdout: impl IntoIterator<Item = String>) -> Vec<String> {
+    stdout
+        .into_iter()
+        .skip_while(|line| !line.starts_with("****"))
+        .skip(1)
+        .skip_while(|line| !line.starts_with("****"))
+        .skip(1)
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.trim_end().to_owned())
+        .collect()
 }
 
 #[cfg(test)]

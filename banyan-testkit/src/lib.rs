@@ -23,7 +23,10 @@ pub mod wire;
 pub use clock::SimClock;
 pub use error::{Error, Result};
 pub use fault::{FaultHandle, FaultInjector, FaultPipe, FaultStats, Faults, PERCENT, Rng};
-pub use fixtures::{AllKinds, GOLDEN_DIGITAL_WRITE, GOLDEN_ECHO_10, number_of, numbered};
+pub use fixtures::{
+    AllKinds, GOLDEN_DIGITAL_WRITE, GOLDEN_ECHO_10, MONITOR_SAMPLE_PRINTED, monitor_printed,
+    number_of, numbered, publish_monitor_sample,
+};
 pub use host::{
     EchoServer, GatewayThread, backplane, config, replies_until, restart_backplane,
     spawn_echo_client,

@@ -23,6 +23,43 @@ pub fn python_script(python: &Path, script: &str) -> Command {
     banyan_testkit::python_script(python, &scripts_dir().join(script))
 }
 
+/// A script of [`scripts_dir`] as a component of the backplane at `address` (`-b`, `-p`, `-s`),
+/// told to prove its path before it starts (`--prove`: the echo scripts' flag to publish
+/// probes until one comes back, instead of the seed's fixed sleep).
+pub fn python_component(
+    python: &Path,
+    script: &str,
+    address: &str,
+    publisher: &str,
+    subscriber: &str,
+) -> Command {
+    let mut command = python_script(python, script);
+    command.args(["-b", address, "-p", publisher, "-s", subscriber, "--prove"]);
+    command
+}
+
+/// A Python Banyan component (`ws_device.py`) on the loopback backplane and a Python page
+/// (`ws_page.py`, the `websockets` package) on the ws-gateway at `gateway` (host:port): the
+/// page checks the shapes of Python's `ws_gateway.py` both ways and prints `PAGE OK`.
+pub fn ws_page_and_device(
+    scenario: &mut Scenario,
+    python: &Path,
+    gateway: &str,
+    publisher: &str,
+    subscriber: &str,
+) -> Step {
+    let mut device = python_script(python, "ws_device.py");
+    device.args(["-b", "127.0.0.1", "-p", publisher, "-s", subscriber]);
+    let device = scenario.spawn("python ws_device", device)?;
+    device.wait_stdout("ready")?;
+    let mut page = python_script(python, "ws_page.py");
+    page.arg(format!("ws://{gateway}/"));
+    let mut page = scenario.spawn("python ws_page", page)?;
+    page.wait_success()?;
+    page.wait_stdout("PAGE OK")?;
+    Ok(())
+}
+
 /// Two TCP ports free on all IPv4 interfaces a moment ago (for Python's backplane).
 pub fn free_port_pair() -> (u16, u16) {
     banyan_testkit::free_port_pair().expect("two free ports")
