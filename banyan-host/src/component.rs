@@ -44,7 +44,8 @@
 //! - `events.rs`: `Monitors::pump`, the one reader of each socket monitor, handing every
 //!   event to its consumers (`Watch`: health and the send budget).
 //! - [`send_budget`]: the publishing queue's byte budget.
-//! - `wait.rs`: the receive API and the one poll loop that drives all of the above.
+//! - `receive.rs`: the receive API (`recv`, `recv_timeout`, `recv_ref`, `receive_loop`).
+//! - `wait.rs`: the one poll loop under it, which drives all of the above.
 //! - `readiness.rs`: what a wait knows of the sockets' `ZMQ_FD`s, and their one `poll(2)`.
 //! - `inbox.rs`: the reused receive frames, the pending queue, malformed-message drops.
 //! - `publisher.rs`: [`Publisher`], the cloneable handle that publishes from other threads.
@@ -57,6 +58,7 @@ mod message;
 mod proof;
 mod publisher;
 mod readiness;
+mod receive;
 pub mod send_budget;
 pub(crate) mod wait;
 

@@ -24,7 +24,8 @@
 //! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`, built from small
 //!   sans-IO parts: the path proof (`component/proof.rs`), [`component::health`], the monitor
 //!   reader (`component/events.rs`), [`component::send_budget`], the poll loop
-//!   (`component/wait.rs`: a non-blocking turn, then `zmq_poll`), and [`Publisher`] handles
+//!   (`component/wait.rs`: a non-blocking turn, then one `poll(2)` of the sockets'
+//!   `ZMQ_FD`s, `component/readiness.rs`), and [`Publisher`] handles
 //!   for other threads.
 //! - `aio` (feature `tokio`): `aio::Component`, the counterpart of Python's `BanyanBaseAIO`:
 //!   the same component, its waits driven by the tokio reactor (`aio/ready.rs`: the sockets'

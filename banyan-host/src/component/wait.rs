@@ -1,4 +1,5 @@
-//! The receive API and the one loop every wait of a component goes through.
+//! The one loop every wait of a component goes through (the receive API on top of it is
+//! `receive.rs`).
 //!
 //! `wait_limit` is the driver of the component's sans-IO parts: it reads messages (a fast
 //! path without `poll(2)` while messages are queued), hands own probes to the proofs, asks
@@ -19,7 +20,7 @@ use super::inbox::Read;
 use super::proof::{Backoff, Outcome, Step};
 use super::readiness::{SOCKETS, Signalled, poll_fds};
 use super::send_budget::zmtp_part;
-use super::{Component, Message, MessageRef};
+use super::{Component, Message};
 use crate::error::{Error, Result};
 use crate::net::tcp_endpoint;
 
@@ -118,90 +119,6 @@ fn millis(duration: Duration) -> i64 {
 }
 
 impl Component {
-    /// Blocks until a message arrives. Returns [`Error::Shutdown`] when a
-    /// [`ShutdownHandle`](super::ShutdownHandle) fired.
-    pub fn recv(&mut self) -> Result<Message> {
-        match self.recv_deadline(Limit::Forever)? {
-            Some(message) => Ok(message),
-            None => Err(Error::Shutdown),
-        }
-    }
-
-    /// Waits at most `timeout` for a message; `Ok(None)` when none came.
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Message>> {
-        self.recv_deadline(Limit::After(timeout))
-    }
-
-    /// [`recv`](Self::recv) without a copy: the message is borrowed from the component until
-    /// the next receive. The fastest way to receive.
-    pub fn recv_ref(&mut self) -> Result<MessageRef<'_>> {
-        match self.recv_ref_deadline(Limit::Forever)? {
-            Some(message) => Ok(message),
-            None => Err(Error::Shutdown),
-        }
-    }
-
-    /// [`recv_timeout`](Self::recv_timeout) without a copy (see [`recv_ref`](Self::recv_ref)).
-    pub fn recv_ref_timeout(&mut self, timeout: Duration) -> Result<Option<MessageRef<'_>>> {
-        self.recv_ref_deadline(Limit::After(timeout))
-    }
-
-    /// Receives messages and hands each to `handler` until the handler returns
-    /// `ControlFlow::Break`, a [`ShutdownHandle`](super::ShutdownHandle) fires (both return
-    /// `Ok`), or an error occurs. Malformed messages from foreign publishers are logged and
-    /// skipped.
-    pub fn receive_loop<F>(&mut self, mut handler: F) -> Result<()>
-    where
-        F: FnMut(&mut Self, Message) -> Result<ControlFlow<()>>,
-    {
-        loop {
-            let message = match self.recv() {
-                Ok(message) => message,
-                Err(Error::Shutdown) => return Ok(()),
-                Err(error) => return Err(error),
-            };
-            if handler(self, message)?.is_break() {
-                return Ok(());
-            }
-        }
-    }
-
-    fn recv_deadline(&mut self, limit: Limit) -> Result<Option<Message>> {
-        if let Some(message) = self.inbox.pop_pending() {
-            return Ok(Some(message));
-        }
-        loop {
-            match self.wait_limit(limit, None)? {
-                Raw::Frames => return Ok(Some(self.inbox.message().to_owned())),
-                Raw::Timeout => return Ok(None),
-                Raw::Stop => return Err(Error::Shutdown),
-                Raw::FdReady | Raw::Proof(_) => {}
-            }
-        }
-    }
-
-    fn recv_ref_deadline(&mut self, limit: Limit) -> Result<Option<MessageRef<'_>>> {
-        if let Some(message) = self.inbox.pop_pending() {
-            return Ok(Some(self.inbox.current.insert(message).as_ref()));
-        }
-        self.inbox.current = None;
-        loop {
-            match self.wait_limit(limit, None)? {
-                Raw::Frames => return Ok(Some(self.inbox.message())),
-                Raw::Timeout => return Ok(None),
-                Raw::Stop => return Err(Error::Shutdown),
-                Raw::FdReady | Raw::Proof(_) => {}
-            }
-        }
-    }
-
-    /// The next message without waiting (connection events and re-proofs handled as in any
-    /// receive): lets [`crate::multi::MultiComponent`] serve several components from one
-    /// poll.
-    pub(crate) fn try_next(&mut self) -> Result<Option<Message>> {
-        self.recv_timeout(Duration::ZERO)
-    }
-
     /// Poll items that wake a waiting component: the subscriber, both connection monitors
     /// and the handles' pipe.
     pub(crate) fn wake_items(&self) -> Vec<zmq::PollItem<'_>> {
