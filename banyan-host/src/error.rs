@@ -35,8 +35,8 @@ pub enum Error {
     },
     /// The backplane did not answer the connection probe in time.
     #[error(
-        "no backplane reachable at {address}:{publisher_port}/{subscriber_port} after {waited:?} \
-         (is a backplane running there, on these ports?)"
+        "no backplane reachable at {address}:{publisher_port}/{subscriber_port} after {waited:?}: \
+         no connection probe came back"
     )]
     NoBackplane {
         /// Address the component tried.
