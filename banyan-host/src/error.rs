@@ -18,7 +18,7 @@ pub enum Error {
         port: u16,
     },
     /// The address cannot be bound (not an address of this machine, malformed, ...).
-    #[error("cannot bind {endpoint}: {reason} (not an address of this machine?)")]
+    #[error("cannot bind {endpoint}: {reason}")]
     Bind {
         /// The ZeroMQ endpoint, e.g. `tcp://10.0.0.5:43124`.
         endpoint: String,
