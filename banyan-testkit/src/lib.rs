@@ -16,6 +16,7 @@ pub mod python;
 pub mod relay;
 pub mod scenario;
 pub mod tcp_device;
+pub mod telemetrix;
 pub mod thread;
 pub mod wine;
 pub mod wire;
@@ -46,6 +47,7 @@ pub use python::{
 pub use relay::{FaultProxy, FaultRelay};
 pub use scenario::{Scenario, Step, ensure, run_python_scenario, run_scenario};
 pub use tcp_device::TcpDevice;
+pub use telemetrix::TelemetrixDevice;
 pub use thread::ThreadGuard;
 pub use wine::{WINDOWS_BIN_ENV, WindowsBins, windows_bins};
 pub use wire::SerialWire;
