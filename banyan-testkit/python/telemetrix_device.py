@@ -9,6 +9,8 @@ control channel asks. Standard library only.
 
     python3 telemetrix_device.py --family rpi_pico            # pty
     python3 telemetrix_device.py --family esp32 --tcp-port 0  # TCP, ephemeral port
+    python3 telemetrix_device.py --family rpi_pico --link /tmp/x/ttyACM0  # pty behind a
+        # stable symlink: a replugged board (drop_link, reset) is back at the same path
 
 On start it prints one JSON line: {"ready": true, "family": ..., "control_port": N,
 "device": "/dev/pts/K" | null, "tcp_port": M | null}. The control channel (TCP on
@@ -19,7 +21,9 @@ On start it prints one JSON line: {"ready": true, "family": ..., "control_port":
     {"op": "sonar", "trigger": T, "cm": C, "hundredths": H}   one sonar reading
     {"op": "i2c", "address": A, "register": R, "data": [..]}  what a later i2c read returns
     {"op": "send", "hex": "03 02 0f 01"}       raw bytes to the host, as they are
-    {"op": "drop_link"}                        unplug: close the link (state is kept)
+    {"op": "drop_link"}                        unplug and replug: the link closes (a TCP
+                                               connection; a pty is replaced by a new one,
+                                               at the same --link path), state is kept
     {"op": "reset"}                            device reset: state cleared, link dropped
     {"op": "log", "clear": B}                  every frame received: [{"hex", "name"}]
                                                (and forget them, atomically, if B)
@@ -62,6 +66,7 @@ buffer), the model records the frame, counts it in "state" and ignores it.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import select
@@ -328,8 +333,9 @@ class Device:
 class Link:
     """The device end: a pty (Pico, Arduino) or a TCP listener (ESP32)."""
 
-    def __init__(self, family, tcp_port):
+    def __init__(self, family, tcp_port, link=None):
         self.family = family
+        self.link = link
         self.listener = None
         self.conn = None
         self.master = self.slave = None
@@ -350,6 +356,13 @@ class Link:
         tty.setraw(self.master)
         self.device = os.ttyname(self.slave)
         os.set_blocking(self.master, False)
+        if self.link:
+            tmp = self.link + ".new"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            os.symlink(self.device, tmp)
+            os.replace(tmp, self.link)
+            self.device = self.link
 
     def fds(self):
         if self.listener is not None:
@@ -412,10 +425,12 @@ def main():
     ap.add_argument("--family", choices=[PICO, ESP32, ARDUINO], required=True)
     ap.add_argument("--tcp-port", type=int, default=None,
                     help="serve the board on TCP 127.0.0.1:PORT (0 = ephemeral) instead of a pty")
+    ap.add_argument("--link", default=None,
+                    help="a symlink to create to the pty (kept pointing at the current one)")
     args = ap.parse_args()
 
     device = Device(args.family)
-    link = Link(args.family, args.tcp_port)
+    link = Link(args.family, args.tcp_port, args.link)
     control = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     control.bind(("127.0.0.1", 0))
     control.listen(4)

@@ -11,6 +11,7 @@ the same files with the same script.
     diff.py --gateway rpgw --record > rpgw.expected.jsonl     # re-record (Python gateway)
     diff.py --gateway rpgw --check rpgw.expected.jsonl       # compare with the recording
     diff.py --gateway rpgw --check F --command 'target/debug/rpgw'   # another implementation
+    diff.py --gateway rpgw --script script_rpgw_unplug.json --check rpgw_unplug.expected.jsonl
 
 Everything runs in a private network namespace (`unshare -n`, as root; CI runs as root):
 loopback only, so the ESP32 model listens on the firmware's fixed port 31336 and the
@@ -32,6 +33,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,10 +81,13 @@ class Child:
 
 
 class Model:
-    def __init__(self, family, children):
+    def __init__(self, family, children, workdir):
         argv = [sys.executable, MODEL, "--family", family]
         if family == "esp32":
             argv += ["--tcp-port", "31336"]
+        else:
+            # A stable path, as a replugged Pico's /dev/ttyACM0.
+            argv += ["--link", os.path.join(workdir, "ttyACM0")]
         child = Child(argv, stdout=subprocess.PIPE, text=True)
         children.append(child)
         self.info = json.loads(child.proc.stdout.readline())
@@ -152,9 +157,9 @@ def settle(model, peer, gateway):
             return {"device": frames, "published": published, "gateway_alive": gateway.alive()}
 
 
-def run(gateway_name, command):
+def run(gateway_name, script_path, command, workdir):
     spec = GATEWAYS[gateway_name]
-    with open(os.path.join(HERE, f"script_{gateway_name}.json")) as f:
+    with open(script_path) as f:
         script = json.load(f)
     children = []
     records = []
@@ -163,7 +168,7 @@ def run(gateway_name, command):
         backplane = Child([os.path.join(BIN, "backplane")], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
         children.append(backplane)
-        model = Model(spec["family"], children)
+        model = Model(spec["family"], children, workdir)
         argv = (command.split() if command else [os.path.join(BIN, gateway_name)])
         argv += ["-b", "127.0.0.1"]
         if spec["family"] == "rpi_pico":
@@ -194,12 +199,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gateway", choices=sorted(GATEWAYS), required=True)
     ap.add_argument("--command", help="gateway command line to test instead of s3-extend's")
+    ap.add_argument("--script", help="the script to play (default: script_<gateway>.json here)")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--record", action="store_true", help="print the recording")
     mode.add_argument("--check", metavar="FILE", help="compare with a recording")
     args = ap.parse_args()
     in_private_namespace()
-    records = run(args.gateway, args.command)
+    script = args.script or os.path.join(HERE, f"script_{args.gateway}.json")
+    with tempfile.TemporaryDirectory(prefix="tmx-diff-") as workdir:
+        records = run(args.gateway, script, args.command, workdir)
     lines = [json.dumps(r, sort_keys=True) for r in records]
     if args.record:
         print("\n".join(lines))
