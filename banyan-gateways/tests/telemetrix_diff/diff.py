@@ -141,8 +141,11 @@ class Peer:
             self.base.clean_up()
 
 
-def settle(model, peer, gateway):
-    """Collects device frames and publications until the step is quiet."""
+def settle(model, peer, gateway, expect=None):
+    """Collects device frames and publications until the step is quiet. With `expect` (the
+    recorded step, when checking) it first waits, up to STEP_MAX, for as many frames and
+    publications as were recorded and for the recorded liveness, so a slow machine does not
+    move a late frame into the next step; then it waits for quiet as when recording."""
     frames, published = [], []
     start = last = time.monotonic()
     while True:
@@ -153,11 +156,18 @@ def settle(model, peer, gateway):
             frames += new_frames
             published += new_pub
             last = now
-        if now - last >= QUIET or now - start >= STEP_MAX:
-            return {"device": frames, "published": published, "gateway_alive": gateway.alive()}
+        if now - start >= STEP_MAX:
+            break
+        if expect is not None and (len(frames) < len(expect["device"])
+                                   or len(published) < len(expect["published"])
+                                   or gateway.alive() != expect["gateway_alive"]):
+            continue
+        if now - last >= QUIET:
+            break
+    return {"device": frames, "published": published, "gateway_alive": gateway.alive()}
 
 
-def run(gateway_name, script_path, command, workdir):
+def run(gateway_name, script_path, command, workdir, expected=None):
     spec = GATEWAYS[gateway_name]
     with open(script_path) as f:
         script = json.load(f)
@@ -178,14 +188,15 @@ def run(gateway_name, script_path, command, workdir):
         gateway = Child(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         children.append(gateway)
         time.sleep(1.0)
-        records.append(dict({"step": "start"}, **settle(model, peer, gateway)))
+        expect = iter(expected or [])
+        records.append(dict({"step": "start"}, **settle(model, peer, gateway, next(expect, None))))
         for i, step in enumerate(script):
             if "send" in step:
                 peer.send(step["send"])
             else:
                 model.ask(**step["device"])
             record = {"step": i, "action": step}
-            record.update(settle(model, peer, gateway))
+            record.update(settle(model, peer, gateway, next(expect, None)))
             records.append(record)
     finally:
         if peer:
@@ -206,14 +217,17 @@ def main():
     args = ap.parse_args()
     in_private_namespace()
     script = args.script or os.path.join(HERE, f"script_{args.gateway}.json")
+    want = None
+    if args.check:
+        with open(args.check) as f:
+            want = [line.rstrip("\n") for line in f if line.strip()]
     with tempfile.TemporaryDirectory(prefix="tmx-diff-") as workdir:
-        records = run(args.gateway, script, args.command, workdir)
+        records = run(args.gateway, script, args.command, workdir,
+                      [json.loads(w) for w in want] if want else None)
     lines = [json.dumps(r, sort_keys=True) for r in records]
     if args.record:
         print("\n".join(lines))
         return
-    with open(args.check) as f:
-        want = [line.rstrip("\n") for line in f if line.strip()]
     if want != lines:
         import difflib
         sys.stdout.writelines(difflib.unified_diff([w + "\n" for w in want], [g + "\n" for g in lines],

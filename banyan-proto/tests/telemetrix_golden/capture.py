@@ -58,6 +58,37 @@ class Model:
         self.proc.wait(timeout=10)
 
 
+def wait_quiet(take, need, quiet=0.3, limit=10.0):
+    """Polls `take()` (new items since the last call) until `need` items came and then
+    nothing more for `quiet` seconds, or `limit` seconds passed."""
+    got = []
+    start = last = time.monotonic()
+    while True:
+        time.sleep(0.02)
+        new = take()
+        now = time.monotonic()
+        if new:
+            got += new
+            last = now
+        if now - start >= limit or (len(got) >= need and now - last >= quiet):
+            return got
+
+
+async def await_quiet(take, need, quiet=0.3, limit=10.0):
+    """`wait_quiet` for the asyncio clients, whose callbacks run only while the loop runs."""
+    got = []
+    start = last = time.monotonic()
+    while True:
+        await asyncio.sleep(0.02)
+        new = take()
+        now = time.monotonic()
+        if new:
+            got += new
+            last = now
+        if now - start >= limit or (len(got) >= need and now - last >= quiet):
+            return got
+
+
 class Recorder:
     def __init__(self, family, model):
         self.family, self.model = family, model
@@ -65,12 +96,23 @@ class Recorder:
         self.callbacks = []
 
     def command(self, label):
-        frames = self.model.frames()
+        # Every captured call writes at least one frame: wait for it, then for quiet.
+        frames = wait_quiet(self.model.frames, need=1)
         self.lines.append(f"command\t{self.family}\t{label}\t{' '.join(frames)}")
 
+    def take_callbacks(self):
+        got = self.callbacks[:]
+        del self.callbacks[:len(got)]
+        return got
+
     def report(self, hex_frame):
-        data = self.callbacks[:]
-        self.callbacks.clear()
+        # Every captured report reaches a callback (the client's thread calls it).
+        self.record_report(hex_frame, wait_quiet(self.take_callbacks, need=1))
+
+    async def areport(self, hex_frame):
+        self.record_report(hex_frame, await await_quiet(self.take_callbacks, need=1))
+
+    def record_report(self, hex_frame, data):
         for d in data:
             self.lines.append(f"report\t{self.family}\t{hex_frame}\t{' '.join(map(str, d))}")
         if not data:
@@ -121,16 +163,15 @@ async def pico(rec, model):
     ]
     for label, coro in calls:
         await coro
-        await asyncio.sleep(0.15)
         rec.command(label)
-    rec.callbacks.clear()
+    # Let the client's task deliver what the calls caused (reports the replies), then forget it.
+    await await_quiet(rec.take_callbacks, need=0, quiet=0.5)
     # Reports: each frame as the firmware sends it, and what the client makes of it.
     for hex_frame in ["03 02 0f 01", "03 02 0f 00", "04 03 00 03 ff", "04 03 01 0f a0",
                       "04 0b 02 19 32", "04 0b 02 00 00",
                       "07 0a 00 53 32 02 aa bb", "02 00 41"]:
         model.ask(op="send", hex=hex_frame)
-        await asyncio.sleep(0.15)
-        rec.report(hex_frame)
+        await rec.areport(hex_frame)
     with contextlib.redirect_stdout(io.StringIO()):
         await board.shutdown()
     await asyncio.sleep(0.2)
@@ -172,14 +213,13 @@ async def esp32(rec, model):
     ]
     for label, coro in calls:
         await coro
-        await asyncio.sleep(0.15)
         rec.command(label)
-    rec.callbacks.clear()
+    # Let the client's task deliver what the calls caused (reports the replies), then forget it.
+    await await_quiet(rec.take_callbacks, need=0, quiet=0.5)
     for hex_frame in ["03 02 04 01", "03 02 05 00", "04 03 20 0f ff", "04 0a 10 01 2c",
                       "06 09 02 53 32 aa bb", "02 00 41"]:
         model.ask(op="send", hex=hex_frame)
-        await asyncio.sleep(0.15)
-        rec.report(hex_frame)
+        await rec.areport(hex_frame)
     with contextlib.redirect_stdout(io.StringIO()):
         await board.shutdown()
     await asyncio.sleep(0.2)
@@ -218,13 +258,11 @@ def arduino(rec, model):
     ]
     for label, call in calls:
         call()
-        time.sleep(0.15)
         rec.command(label)
-    rec.callbacks.clear()
+    wait_quiet(rec.take_callbacks, need=0, quiet=0.5)
     for hex_frame in ["03 02 02 01", "04 03 00 01 ff", "04 0b 07 01 2c",
                       "07 0a 00 02 53 32 aa bb", "02 00 41"]:
         model.ask(op="send", hex=hex_frame)
-        time.sleep(0.15)
         rec.report(hex_frame)
     with contextlib.redirect_stdout(io.StringIO()):
         board.shutdown()
