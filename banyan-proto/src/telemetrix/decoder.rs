@@ -26,6 +26,29 @@ pub enum Feed<'me, 'a> {
     },
 }
 
+// By hand, as `length_prefix::Feed`: defmt's derive cannot pick between its `[u8]` and `&T`
+// impls for slices of two lifetimes.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Feed<'_, '_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self {
+            Self::Consumed => defmt::write!(f, "Consumed"),
+            Self::Report { report, remaining } => defmt::write!(
+                f,
+                "Report {{ report: {}, remaining: {=[u8]} }}",
+                report,
+                remaining
+            ),
+            Self::Malformed { error, remaining } => defmt::write!(
+                f,
+                "Malformed {{ error: {}, remaining: {=[u8]} }}",
+                error,
+                remaining
+            ),
+        }
+    }
+}
+
 /// Counters of everything a decoder saw since it was made (never reset by
 /// [`ReportDecoder::reset`]), for a gateway's log and its decision to reopen the link.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
