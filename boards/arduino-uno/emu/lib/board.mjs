@@ -334,10 +334,13 @@ export class Board {
     });
   }
 
-  /** Resolves when the pin reads `level` (true) or after `ms` of emulated time (false). */
+  /**
+   * Resolves when the pin reads `level` (true) or after `ms` of emulated time (false); pin -1
+   * waits the whole time.
+   */
   waitLevel(pin, level, ms) {
     return new Promise((resolve) => {
-      if (this.pin(pin).level === level) {
+      if (pin >= 0 && this.pin(pin).level === level) {
         resolve({ reached: true, waitedUs: 0 });
         return;
       }

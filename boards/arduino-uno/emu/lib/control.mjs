@@ -11,6 +11,7 @@
 //   {"op":"history","pin":N}                  -> level changes [[emulated µs, level]...] since
 //                                                the last call, and how many were dropped
 //   {"op":"wait_level","pin":N,"level":L,"ms":M} -> reached (bool), waited_us (emulated)
+//   {"op":"wait","ms":M}                      -> waited_us: returns after M ms of emulated time
 //   {"op":"reset"}                            board reset (DTR auto-reset); serial client kept
 //   {"op":"drop"}                             close the serial client (unplugged cable)
 //   {"op":"stats"}                            -> time, byte counters, cycles, lag
@@ -164,6 +165,10 @@ export class ControlServer {
         const { reached, waitedUs } = await board.waitLevel(pin, level, msArg(request));
         return { pin, level: board.pin(pin).level, reached, waited_us: round(waitedUs, 3) };
       }
+      case 'wait': {
+        const { waitedUs } = await board.waitLevel(-1, -1, msArg(request));
+        return { waited_us: round(waitedUs, 3) };
+      }
       case 'reset':
         board.reset();
         return { resets: board.stats.resets, serial_client: this.serial.connected() };
@@ -173,7 +178,7 @@ export class ControlServer {
         return this.stats();
       default:
         throw new RequestError(
-          `unknown op ${JSON.stringify(request.op)} (pin, drive, release, adc, pwm, pulse, history, wait_level, reset, drop, stats)`,
+          `unknown op ${JSON.stringify(request.op)} (pin, drive, release, adc, pwm, pulse, history, wait_level, wait, reset, drop, stats)`,
         );
     }
   }
