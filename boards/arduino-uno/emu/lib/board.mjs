@@ -176,6 +176,16 @@ export class Board {
     else this.timer = setTimeout(() => this.runSlice(), 1);
   }
 
+  /** Runs `cycles` as fast as the host can, without pacing (for bench.mjs only). */
+  runUnpaced(cycles) {
+    const cpu = this.cpu;
+    const end = cpu.cycles + cycles;
+    while (cpu.cycles < end) {
+      avrInstruction(cpu);
+      cpu.tick();
+    }
+  }
+
   /** Board reset (the DTR auto-reset): the same image restarts on a fresh CPU. */
   reset() {
     this.stats.resets++;
