@@ -33,6 +33,8 @@ import { Board } from './lib/board.mjs';
 import { ControlServer } from './lib/control.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** Bytes written to the serial client but not yet taken by it; beyond, output is dropped. */
+const TX_BACKLOG_LIMIT = 1024 * 1024;
 
 function fail(message, code = 2) {
   process.stderr.write(`uno-harness: ${message}\n`);
@@ -119,9 +121,13 @@ board.onTransmit = (byte) => {
   serial.out.push(byte);
   if (serial.out.length === 1) {
     setImmediate(() => {
-      if (serial.socket) serial.socket.write(Buffer.from(serial.out));
-      else board.stats.txDropped += serial.out.length;
+      const bytes = serial.out;
       serial.out = [];
+      if (!serial.socket) board.stats.txDropped += bytes.length;
+      // A client that does not read: beyond 1 MiB unsent, bytes are dropped (counted) rather
+      // than buffered without bound (the firmware sends at most ~5.9 KB/s).
+      else if (serial.socket.writableLength > TX_BACKLOG_LIMIT) board.stats.txBackpressure += bytes.length;
+      else serial.socket.write(Buffer.from(bytes));
     });
   }
 };
@@ -146,7 +152,10 @@ function finish(code, why) {
 process.on('SIGTERM', () => finish(0, 'SIGTERM'));
 process.on('SIGINT', () => finish(0, 'SIGINT'));
 if (!options['ignore-stdin']) {
-  process.stdin.on('end', () => finish(0, 'stdin closed'));
+  process.stdin.on('end', () => {
+    log('stdin closed: exiting (run with --ignore-stdin to keep running without a stdin)');
+    finish(0, 'stdin closed');
+  });
   process.stdin.on('error', () => finish(0, 'stdin closed'));
   process.stdin.resume();
 }

@@ -53,6 +53,44 @@ export function pinLocation(pin) {
   return ['C', pin - 14];
 }
 
+/** The last `limit` level changes of one pin (a ring: recording costs the same when full). */
+export class EdgeRing {
+  constructor(limit) {
+    this.us = new Float64Array(limit);
+    this.levels = new Uint8Array(limit);
+    this.start = 0;
+    this.count = 0;
+    this.dropped = 0;
+  }
+
+  push(us, level) {
+    const limit = this.us.length;
+    const at = (this.start + this.count) % limit;
+    this.us[at] = us;
+    this.levels[at] = level;
+    if (this.count < limit) {
+      this.count++;
+    } else {
+      this.start = (this.start + 1) % limit;
+      this.dropped++;
+    }
+  }
+
+  /** The changes, oldest first, as [µs (3 decimals), level], and how many were dropped; empties. */
+  take() {
+    const edges = [];
+    for (let i = 0; i < this.count; i++) {
+      const at = (this.start + i) % this.us.length;
+      edges.push([Math.round(this.us[at] * 1000) / 1000, this.levels[at]]);
+    }
+    const result = { edges, dropped: this.dropped };
+    this.start = 0;
+    this.count = 0;
+    this.dropped = 0;
+    return result;
+  }
+}
+
 export class Board {
   /**
    * @param {Uint8Array} flash the program memory image (32 KiB)
@@ -66,9 +104,9 @@ export class Board {
     /** ADC channel -> raw 10-bit value. */
     this.adcRaw = new Array(8).fill(0);
     this.rxQueue = [];
-    this.stats = { bytesIn: 0, bytesOut: 0, txDropped: 0, rxLost: 0, rxOverflow: 0, resets: 0 };
+    this.stats = { bytesIn: 0, bytesOut: 0, txDropped: 0, txBackpressure: 0, rxLost: 0, rxOverflow: 0, resets: 0 };
     this.onTransmit = () => {};
-    this.histories = Array.from({ length: PIN_COUNT }, () => ({ edges: [], dropped: 0 }));
+    this.histories = Array.from({ length: PIN_COUNT }, () => new EdgeRing(HISTORY_LIMIT));
     this.captures = new Set();
     this.waiters = new Set();
     this.emuBaseUs = 0;
@@ -295,12 +333,7 @@ export class Board {
   }
 
   recordEdge(pin, us, level) {
-    const history = this.histories[pin];
-    if (history.edges.length >= HISTORY_LIMIT) {
-      history.edges.shift();
-      history.dropped++;
-    }
-    history.edges.push({ us, level });
+    this.histories[pin].push(us, level);
     for (const capture of this.captures) {
       if (capture.pin !== pin) continue;
       if (capture.edges.length < CAPTURE_EDGE_LIMIT) capture.edges.push({ us, level });
@@ -313,10 +346,7 @@ export class Board {
 
   /** The pin's level changes since the last call, oldest first, and how many were dropped. */
   takeHistory(pin) {
-    const history = this.histories[pin];
-    const result = { edges: history.edges.map(({ us, level }) => [Math.round(us * 1000) / 1000, level]), dropped: history.dropped };
-    this.histories[pin] = { edges: [], dropped: 0 };
-    return result;
+    return this.histories[pin].take();
   }
 
   setAdc(channel, value) {

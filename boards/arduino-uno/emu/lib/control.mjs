@@ -24,6 +24,8 @@ import { pwmOf, pulsesOf } from './measure.mjs';
 
 /** Longest request line; a longer one ends the connection with an error. */
 const LINE_LIMIT = 64 * 1024;
+/** Requests queued on one connection; one more closes it (with an error line). */
+const PENDING_LIMIT = 1024;
 /** Longest measurement or wait, in emulated ms. */
 const MAX_MS = 60_000;
 
@@ -66,23 +68,33 @@ export class ControlServer {
   connection(socket) {
     let buffered = '';
     let queue = Promise.resolve();
+    let pending = 0;
+    const refuse = (error) => {
+      buffered = '';
+      socket.end(JSON.stringify({ ok: false, error }) + '\n');
+    };
     socket.setNoDelay(true);
     socket.on('data', (data) => {
+      if (socket.writableEnded) return;
       buffered += data.toString('utf8');
       let newline;
       while ((newline = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, newline).trim();
         buffered = buffered.slice(newline + 1);
         if (!line) continue;
+        if (pending >= PENDING_LIMIT) {
+          refuse(`more than ${PENDING_LIMIT} requests waiting for their replies: connection closed`);
+          return;
+        }
+        pending++;
         queue = queue.then(async () => {
-          const reply = await this.handle(line);
-          if (!socket.destroyed) socket.write(JSON.stringify(reply) + '\n');
+          // Requests of a connection that is gone are not run (a flood's waits included).
+          const reply = socket.destroyed || socket.writableEnded ? null : await this.handle(line);
+          pending--;
+          if (reply && !socket.destroyed && !socket.writableEnded) socket.write(JSON.stringify(reply) + '\n');
         });
       }
-      if (buffered.length > LINE_LIMIT) {
-        buffered = '';
-        socket.end(JSON.stringify({ ok: false, error: `request line longer than ${LINE_LIMIT} bytes` }) + '\n');
-      }
+      if (buffered.length > LINE_LIMIT) refuse(`request line longer than ${LINE_LIMIT} bytes: connection closed`);
     });
     socket.on('error', () => {});
   }
@@ -192,8 +204,9 @@ export class ControlServer {
       cycles: board.cycles,
       bytes_in: stats.bytesIn,
       bytes_out: stats.bytesOut,
-      bytes_dropped: stats.txDropped + stats.rxLost + stats.rxOverflow,
+      bytes_dropped: stats.txDropped + stats.txBackpressure + stats.rxLost + stats.rxOverflow,
       tx_dropped_no_client: stats.txDropped,
+      tx_dropped_slow_client: stats.txBackpressure,
       rx_lost: stats.rxLost,
       rx_overflow: stats.rxOverflow,
       resets: stats.resets,

@@ -137,6 +137,27 @@ test('bad control requests get an error reply, and the harness goes on', { skip 
   assert.equal((await control.ask({ op: 'stats' })).ok, true);
 });
 
+test('the control port closes a connection that floods it, and serves the others', { skip }, async () => {
+  const flood = connect(harness.controlPort, '127.0.0.1');
+  flood.on('error', () => {});
+  let received = '';
+  flood.on('data', (data) => (received += data.toString()));
+  const closed = new Promise((resolve) => flood.once('close', resolve));
+  await new Promise((resolve) => flood.once('connect', resolve));
+  flood.write('{"op":"wait","ms":60000}\n'.repeat(1100));
+  await closed;
+  assert.match(received, /more than 1024 requests waiting/);
+  const long = connect(harness.controlPort, '127.0.0.1');
+  long.on('error', () => {});
+  let answer = '';
+  long.on('data', (data) => (answer += data.toString()));
+  const longClosed = new Promise((resolve) => long.once('close', resolve));
+  long.write('x'.repeat(70 * 1024));
+  await longClosed;
+  assert.match(answer, /request line longer than 65536 bytes/);
+  assert.equal((await control.ask({ op: 'stats' })).ok, true);
+});
+
 test('wait_level that is not reached says so after its emulated time', { skip }, async () => {
   await control.ask({ op: 'release', pin: 3 });
   const reply = await control.ask({ op: 'wait_level', pin: 3, level: 1, ms: 50 });

@@ -52,3 +52,13 @@ test('high time is clipped to the asked span', () => {
   assert.equal(highTime(capture, 0, 100), 70);
   assert.equal(highTime(capture, 20, 70), 20);
 });
+
+test('a pin history keeps the last changes in order and counts the dropped ones', async () => {
+  const { EdgeRing } = await import('../lib/board.mjs');
+  const ring = new EdgeRing(4);
+  for (let i = 0; i < 6; i++) ring.push(i * 1.5, i & 1);
+  assert.deepEqual(ring.take(), { edges: [[3, 0], [4.5, 1], [6, 0], [7.5, 1]], dropped: 2 });
+  assert.deepEqual(ring.take(), { edges: [], dropped: 0 });
+  ring.push(1, 1);
+  assert.deepEqual(ring.take(), { edges: [[1, 1]], dropped: 0 });
+});
