@@ -111,7 +111,16 @@ def run(board, args, gate):
     emit("a0_read", value=a0_value.wait_for(lambda v: True, args.timeout, "A0"))
 
 
+def quiet_board_finalizer(unraisable, default=sys.unraisablehook):
+    """pyfirmata2's Board.__del__ raises on a board whose port never opened (no `analog` yet):
+    that is the error already reported in one line, not a second one with a traceback."""
+    if getattr(unraisable.object, "__qualname__", "") == "Board.__del__":
+        return
+    default(unraisable)
+
+
 def main():
+    sys.unraisablehook = quiet_board_finalizer
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", required=True, help="serial device (a pty from socat, /dev/ttyACM0)")
     parser.add_argument("--lockstep", action="store_true", help="wait for a stdin line before each step")
