@@ -103,7 +103,7 @@ export class Board {
     this.driven = new Map();
     /** ADC channel -> raw 10-bit value. */
     this.adcRaw = new Array(8).fill(0);
-    this.rxQueue = [];
+    this.rx = { bytes: new Uint8Array(RX_QUEUE_LIMIT), head: 0, count: 0 };
     this.stats = { bytesIn: 0, bytesOut: 0, txDropped: 0, txBackpressure: 0, rxLost: 0, rxOverflow: 0, resets: 0 };
     this.onTransmit = () => {};
     this.histories = Array.from({ length: PIN_COUNT }, () => new EdgeRing(HISTORY_LIMIT));
@@ -230,8 +230,8 @@ export class Board {
     this.emuBaseUs = this.emulatedUs;
     this.cyclesBeforeReset += this.cpu.cycles;
     // Bytes on their way into the receiver are lost with it, as on the chip.
-    this.stats.rxLost += this.rxQueue.length;
-    this.rxQueue = [];
+    this.stats.rxLost += this.rx.count;
+    this.rx.count = 0;
     // Every pin is an input again: boot records the changes that makes.
     this.boot(this.levels);
     this.log(`reset #${this.stats.resets}: the firmware restarts`);
@@ -247,9 +247,10 @@ export class Board {
   /** Bytes from the serial client, for the receiver. */
   receive(bytes) {
     this.stats.bytesIn += bytes.length;
-    const room = RX_QUEUE_LIMIT - this.rxQueue.length;
-    if (bytes.length > room) this.stats.rxOverflow += bytes.length - Math.max(room, 0);
-    for (let i = 0; i < Math.min(bytes.length, room); i++) this.rxQueue.push(bytes[i]);
+    const rx = this.rx;
+    const taken = Math.min(bytes.length, RX_QUEUE_LIMIT - rx.count);
+    this.stats.rxOverflow += bytes.length - taken;
+    for (let i = 0; i < taken; i++) rx.bytes[(rx.head + rx.count++) % RX_QUEUE_LIMIT] = bytes[i];
     if (!this.usart.rxBusy) this.feedReceiver();
   }
 
@@ -259,13 +260,17 @@ export class Board {
    * With the receiver disabled, bytes are lost, as on a wire into a disabled USART.
    */
   feedReceiver() {
-    if (this.rxQueue.length === 0 || this.usart.rxBusy) return;
+    const rx = this.rx;
+    if (rx.count === 0 || this.usart.rxBusy) return;
     if (!this.usart.rxEnable) {
-      this.stats.rxLost += this.rxQueue.length;
-      this.rxQueue = [];
+      this.stats.rxLost += rx.count;
+      rx.count = 0;
       return;
     }
-    this.usart.writeByte(this.rxQueue.shift());
+    const byte = rx.bytes[rx.head];
+    rx.head = (rx.head + 1) % RX_QUEUE_LIMIT;
+    rx.count--;
+    this.usart.writeByte(byte);
   }
 
   // ---- pins ---------------------------------------------------------------------------

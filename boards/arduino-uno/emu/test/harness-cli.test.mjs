@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EMU_DIR } from '../lib/session.mjs';
+import { connect } from 'node:net';
+import { Control, EMU_DIR, startHarness } from '../lib/session.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'uno-cli-test-'));
 
@@ -49,4 +50,31 @@ test('a valid image with stdin closed: announces its ports, then exits 0 with a 
   assert.ok(ports.serial_port > 0 && ports.control_port > 0);
   assert.equal(summary.why, 'stdin closed');
   assert.ok(summary.emulated_us <= summary.wall_us);
+});
+
+test('bytes for a receiver the firmware never enabled are lost and counted, as on the chip', async () => {
+  const file = join(dir, 'loop2.hex');
+  writeFileSync(file, ':02000000FFCF30\n:00000001FF\n');
+  const run = await startHarness(['--hex', file]);
+  try {
+    const control = await Control.open(run.controlPort);
+    const serial = connect(run.serialPort, '127.0.0.1');
+    serial.on('error', () => {});
+    await new Promise((resolve) => serial.once('connect', resolve));
+    serial.write(Buffer.alloc(100, 0x55));
+    let stats;
+    for (let i = 0; i < 100; i++) {
+      stats = await control.ask({ op: 'stats' });
+      if (stats.bytes_in === 100) break;
+      await control.ask({ op: 'wait', ms: 10 });
+    }
+    assert.equal(stats.bytes_in, 100);
+    assert.equal(stats.rx_lost, 100);
+    assert.equal(stats.bytes_dropped, 100);
+    assert.equal(stats.baud, null, 'the USART is off');
+    serial.destroy();
+    control.close();
+  } finally {
+    await run.stop();
+  }
 });
