@@ -78,3 +78,29 @@ test('bytes for a receiver the firmware never enabled are lost and counted, as o
     await run.stop();
   }
 });
+
+test('--reset-on-connect resets the board for every new serial client (DTR)', async () => {
+  const file = join(dir, 'loop3.hex');
+  writeFileSync(file, ':02000000FFCF30\n:00000001FF\n');
+  const run = await startHarness(['--hex', file, '--reset-on-connect']);
+  try {
+    const control = await Control.open(run.controlPort);
+    assert.equal((await control.ask({ op: 'stats' })).resets, 0);
+    for (const expected of [1, 2]) {
+      const serial = connect(run.serialPort, '127.0.0.1');
+      serial.on('error', () => {});
+      await new Promise((resolve) => serial.once('connect', resolve));
+      let stats;
+      for (let i = 0; i < 100; i++) {
+        stats = await control.ask({ op: 'stats' });
+        if (stats.serial_connections === expected) break;
+        await control.ask({ op: 'wait', ms: 10 });
+      }
+      assert.equal(stats.resets, expected);
+      serial.destroy();
+    }
+    control.close();
+  } finally {
+    await run.stop();
+  }
+});
