@@ -5,7 +5,8 @@
 #   emu_prepare          npm ci (when node_modules is missing or older than the lock file) and
 #                        fetch + verify the firmware image
 #   emu_start [ARGS...]  starts the harness (ARGS go to harness.mjs), waits for its ports and
-#                        exports ARDUINO_SERIAL_PORT and ARDUINO_CONTROL_PORT (127.0.0.1)
+#                        exports ARDUINO_SERIAL_PORT and ARDUINO_CONTROL_PORT (127.0.0.1);
+#                        one harness per script (EMU_PID; its log is $LOGS/uno.log)
 #   emu_ctl 'JSON'       one control request; its reply line on stdout; status 1 when the reply
 #                        is {"ok":false,...} or none came
 #   emu_stop             ends the harness; its exit summary (one JSON line) on stdout (call
