@@ -137,6 +137,15 @@ export async function runPython(ports, python, log = () => {}) {
       results.push({ step: step.name, observation, value: done.value, wrong });
     }
     client.stdin.end();
+    const code = await new Promise((resolve, reject) => {
+      if (client.exitCode !== null) return resolve(client.exitCode);
+      const timer = setTimeout(() => reject(new Error('the Python client did not exit after its last step')), 30_000);
+      client.once('exit', (status) => {
+        clearTimeout(timer);
+        resolve(status);
+      });
+    });
+    if (code !== 0) throw new Error(`the Python client exited with ${code}: ${stderr.trim()}`);
     return { hello, results };
   } finally {
     for (const child of children.reverse()) await end(child);
