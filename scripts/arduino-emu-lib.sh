@@ -7,6 +7,8 @@
 #   emu_start [ARGS...]  starts the harness (ARGS go to harness.mjs), waits for its ports and
 #                        exports ARDUINO_SERIAL_PORT and ARDUINO_CONTROL_PORT (127.0.0.1);
 #                        one harness per script (EMU_PID; its log is $LOGS/uno.log)
+#   emu_pty              a serial device for clients that want one: socat bridges a pty
+#                        ($LOGS/uno.tty, raw, no echo) to the serial port; exports ARDUINO_TTY
 #   emu_ctl 'JSON'       one control request; its reply line on stdout; status 1 when the reply
 #                        is {"ok":false,...} or none came
 #   emu_stop             ends the harness; its exit summary (one JSON line) on stdout (call
@@ -42,6 +44,21 @@ emu_start() {
   ARDUINO_SERIAL_PORT=$(printf '%s' "$ports" | sed -n 's/.*"serial_port":\([0-9]*\).*/\1/p')
   ARDUINO_CONTROL_PORT=$(printf '%s' "$ports" | sed -n 's/.*"control_port":\([0-9]*\).*/\1/p')
   export ARDUINO_SERIAL_PORT ARDUINO_CONTROL_PORT
+}
+
+emu_pty() {
+  ARDUINO_TTY="$LOGS/uno.tty"
+  socat "PTY,raw,echo=0,link=$ARDUINO_TTY" "TCP:127.0.0.1:$ARDUINO_SERIAL_PORT" 2>"$LOGS/socat.log" &
+  PIDS+=($!)
+  local deadline=$(($(date +%s) + 10))
+  until [ -e "$ARDUINO_TTY" ]; do
+    if ! kill -0 "${PIDS[-1]}" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "$LIB_NAME: socat made no pty for the serial port ($(tail -n 1 "$LOGS/socat.log"))" >&2
+      return 1
+    fi
+    sleep 0.02
+  done
+  export ARDUINO_TTY
 }
 
 emu_ctl() {

@@ -52,6 +52,20 @@ echo "== side by side: raw Firmata and pyfirmata2 ($PYTHON) on the same emulated
 node "$UNO_EMU/side-by-side.mjs" --serial-port "$ARDUINO_SERIAL_PORT" \
   --control-port "$ARDUINO_CONTROL_PORT" --python "$PYTHON"
 
+echo "== a serial device: emu_pty, REPORT_VERSION (F9) through the pty"
+emu_pty
+python3 - "$ARDUINO_TTY" <<'PY'
+import os, select, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)
+os.write(fd, bytes([0xF9]))
+got, deadline = b"", time.monotonic() + 30
+while b"\xf9\x02\x04" not in got:
+    if time.monotonic() > deadline or not select.select([fd], [], [], deadline - time.monotonic())[0]:
+        sys.exit(f"arduino-emu: no F9 02 04 through {sys.argv[1]} (got {got.hex()})")
+    got += os.read(fd, 64)
+print(f"   {sys.argv[1]}: F9 answered with f90204 (Firmata 2.4)")
+PY
+
 STATS=$(emu_ctl '{"op":"stats"}')
 echo "== harness stats: $STATS"
 # The harness's promise: emulated time never ran ahead of wall time.
