@@ -3,7 +3,8 @@
 # (avrgirl-arduino 5.0.1's, sha256-pinned) in avr8js (boards/arduino-uno/emu), and the same
 # OneGPIO script driven through raw Firmata bytes and through the real Python client
 # pyfirmata2 (on a socat pty), the pins read through the harness's control port after every
-# step (side-by-side.mjs):
+# step (side-by-side.mjs), then an F9 through the pty of `emu_pty` (the path a gateway that
+# opens a serial device takes):
 #
 #   harness (ATmega328P + StandardFirmata) ══ serial = tcp:127.0.0.1:S ══ socat pty ══ pyfirmata2
 #             └── control port (JSON lines): pins, ADC, PWM/servo, reset ══ side-by-side.mjs
