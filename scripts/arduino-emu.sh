@@ -22,7 +22,7 @@ SERVE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --serve) SERVE=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "arduino-emu: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
