@@ -23,7 +23,8 @@ use banyan_host::component::PollFd;
 
 use crate::reconnect::{Backoff, Reconnect, Say};
 
-#[cfg(any(windows, test))]
+// Documented on every platform; compiled for Windows (and the tests).
+#[cfg(any(windows, test, doc))]
 pub mod bridge;
 
 /// How long a TCP connection attempt may take, and a write to a TCP link may block.
