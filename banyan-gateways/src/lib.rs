@@ -3,6 +3,7 @@
 
 pub mod link;
 pub mod reconnect;
+pub mod serial;
 
 pub use link::{Connector, Device, Link, SerialConnector, TcpConnector};
 pub use reconnect::{Backoff, Reconnect, Say, Tally};
