@@ -500,7 +500,7 @@ fn two_backplanes_bridged_through_one_broker() {
 fn bad_max_backoff_is_a_one_line_error() {
     for value in ["nan", "inf", "0", "-1"] {
         let output = Command::new(MGW)
-            .args(["--max-backoff", value])
+            .arg(format!("--max-backoff={value}"))
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
