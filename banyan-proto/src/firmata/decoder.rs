@@ -288,6 +288,12 @@ impl<const N: usize> FirmataDecoder<N> {
                 self.state = State::Idle;
                 return Step::Continue;
             }
+            State::SysexCommand if byte == cmd::END_SYSEX => {
+                // `F0 F7`: a sysex without a command.
+                self.stats.interrupted = self.stats.interrupted.saturating_add(1);
+                self.state = State::Idle;
+                return Step::Continue;
+            }
             State::Short { .. } | State::SysexCommand | State::Sysex { .. } => {
                 self.stats.interrupted = self.stats.interrupted.saturating_add(1);
             }
