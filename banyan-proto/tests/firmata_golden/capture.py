@@ -9,7 +9,8 @@ capability and mapping bytes the real StandardFirmata sent, standard_firmata_uno
 the client starts, and records every byte the client writes. After each API call the script
 waits until the bytes have arrived and files them under the call's source text.
 
-Rerun (rewrites pymata4.txt and pyfirmata2.txt beside this file; about 10 s):
+Rerun (rewrites pymata4.txt and pyfirmata2.txt beside this file, or in DIR with
+`--out DIR`; about 45 s):
 
     python3 -m venv /tmp/firmata-venv
     /tmp/firmata-venv/bin/pip install pymata4==1.15 pyfirmata2==2.5.1
@@ -120,10 +121,10 @@ def open_pty():
     return master, slave, os.ttyname(slave)
 
 
-def record(board, rows, call, thunk):
+def record(board, rows, call, thunk, settle=0.3):
     board.take(0.1)  # anything still in flight belongs to the call before
     thunk()
-    data = board.take()
+    data = board.take(settle)
     rows.append((call, data))
     print(f"{call:55} {data.hex(' ')}", file=sys.stderr)
 
@@ -187,8 +188,9 @@ def capture_pymata4():
     ]
     for call in calls:
         record(board, rows, call, lambda call=call: eval(call, {"b": b}))
-    # Last: it starts a thread that keeps sending KEEP_ALIVE every period - margin seconds.
-    record(board, rows, "b.keep_alive(period=2)", lambda: b.keep_alive(period=2))
+    # Last: it starts a thread that sends KEEP_ALIVE at once, then every period - margin
+    # (1.7 s); the recording window (2 x settle = 1 s) takes the first one only.
+    record(board, rows, "b.keep_alive(period=2)", lambda: b.keep_alive(period=2), settle=0.5)
     return rows, f"pymata4 {metadata.version('pymata4')}"
 
 
@@ -225,8 +227,8 @@ def capture_pyfirmata2():
     return rows, f"pyfirmata2 {metadata.version('pyfirmata2')}"
 
 
-def write(name, rows, client):
-    path = os.path.join(HERE, name)
+def write(out_dir, name, rows, client):
+    path = os.path.join(out_dir, name)
     with open(path, "w") as f:
         f.write(f"# Bytes {client} wrote for each call (Python {sys.version.split()[0]}),\n")
         f.write("# recorded by capture.py through a pty with a fake Uno answering queries.\n")
@@ -236,10 +238,12 @@ def write(name, rows, client):
 
 
 def main():
+    # --out DIR writes the files there instead (CI compares them with the committed ones).
+    out_dir = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else HERE
     rows, client = capture_pymata4()
-    write("pymata4.txt", rows, client)
+    write(out_dir, "pymata4.txt", rows, client)
     rows, client = capture_pyfirmata2()
-    write("pyfirmata2.txt", rows, client)
+    write(out_dir, "pyfirmata2.txt", rows, client)
     # Daemon threads (receivers, keep-alive) end with the process.
     os._exit(0)
 

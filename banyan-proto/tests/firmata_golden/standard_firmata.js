@@ -9,7 +9,7 @@
 //
 //   mkdir /tmp/sf && cd /tmp/sf && npm pack avrgirl-arduino@5.0.1 && tar xzf avrgirl-arduino-5.0.1.tgz
 //   npm install avr8js@0.21.1
-//   node $REPO/banyan-proto/tests/firmata_golden/standard_firmata.js   (from /tmp/sf)
+//   node $REPO/banyan-proto/tests/firmata_golden/standard_firmata.js [OUT_DIR]   (from /tmp/sf)
 //
 // `cargo test` never runs this: the data file is committed.
 const fs = require('fs');
@@ -59,5 +59,6 @@ const lines = [
   `startup\t${hex(sent.slice(0, marks[0]))}`,
   ...QUERIES.map((q, i) => `${q}\t${hex(sent.slice(marks[i], marks[i + 1]))}`),
 ];
-fs.writeFileSync(path.join(__dirname, 'standard_firmata_uno.txt'), lines.join('\n') + '\n');
+const outDir = process.argv[2] || __dirname;
+fs.writeFileSync(path.join(outDir, 'standard_firmata_uno.txt'), lines.join('\n') + '\n');
 console.log(lines.join('\n'));
