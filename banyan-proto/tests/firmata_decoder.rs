@@ -336,3 +336,75 @@ fn pin_modes_map_every_byte() {
     assert_eq!(PinMode::Dht.to_string(), "Dht");
     assert_eq!(PinMode::Other(0x0E).to_string(), "mode 0x0e");
 }
+
+#[test]
+fn capabilities_in_either_order() {
+    use banyan_proto::firmata::{AnalogMapping, Capabilities, CapabilityError, CapabilityResponse};
+    let raw = [0x7F, 0, 1, 1, 1, 3, 8, 0x7F, 0, 1, 2, 10, 0x7F];
+    let response = CapabilityResponse::parse(&raw).unwrap();
+    let mapping = AnalogMapping::parse(&[0x7F, 0x7F, 0]).unwrap();
+    let both = Capabilities::new(&response, &mapping).unwrap();
+    assert!(both.is_complete());
+
+    let mut mapping_first = Capabilities::empty();
+    mapping_first.set_analog_mapping(&mapping).unwrap();
+    assert!(!mapping_first.is_complete());
+    assert_eq!(mapping_first.pin_count(), 3);
+    assert!(!mapping_first.supports(2, PinMode::Analog));
+    assert_eq!(mapping_first.pin_of_channel(0), Some(2));
+    mapping_first.set_capabilities(&response).unwrap();
+    assert_eq!(mapping_first, both);
+
+    // A mapping for another board is refused and changes nothing.
+    let mut caps = both.clone();
+    let short = AnalogMapping::parse(&[0x7F, 0]).unwrap();
+    let err = caps.set_analog_mapping(&short).unwrap_err();
+    assert_eq!(
+        err,
+        CapabilityError::PinCountMismatch {
+            capability: 3,
+            mapping: 2
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "the capability response lists 3 pins but the analog mapping 2"
+    );
+    assert_eq!(caps, both);
+    let one_pin = CapabilityResponse::parse(&[0, 1, 0x7F]).unwrap();
+    assert!(caps.set_capabilities(&one_pin).is_err());
+    assert_eq!(caps, both);
+    assert_eq!(Capabilities::from_capabilities(&one_pin).pin_count(), 1);
+}
+
+#[test]
+fn digital_outputs_keep_each_port() {
+    use banyan_proto::firmata::DigitalOutputs;
+    let mut outputs = DigitalOutputs::new();
+    assert_eq!(
+        outputs.write(2, true),
+        Ok(Command::DigitalPort { port: 0, pins: 4 })
+    );
+    assert_eq!(
+        outputs.write(127, true),
+        Ok(Command::DigitalPort {
+            port: 15,
+            pins: 0x80
+        })
+    );
+    assert!(matches!(
+        outputs.write(128, true),
+        Err(EncodeError::OutOfRange { value: 128, .. })
+    ));
+    assert_eq!(
+        (outputs.port(0), outputs.port(15), outputs.port(16)),
+        (4, 0x80, 0)
+    );
+    assert!(outputs.level(127) && !outputs.level(200));
+    // The port's MSB bit goes in the second data byte.
+    let mut buf = [0u8; 3];
+    encode(&outputs.write(127, true).unwrap(), &mut buf).unwrap();
+    assert_eq!(buf, [0x9F, 0x00, 0x01]);
+    outputs.clear();
+    assert_eq!(outputs, DigitalOutputs::new());
+}

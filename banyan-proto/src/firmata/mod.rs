@@ -8,7 +8,8 @@
 //!   allocates, resynchronises on the next status byte after noise.
 //! * [`encode`] (host → board): a typed [`Command`] written into a caller buffer.
 //! * [`Capabilities`]: what each pin supports, built from the capability and analog-mapping
-//!   responses; the gateway asks it before sending a pin a mode.
+//!   responses (in either order); the gateway asks it before sending a pin a mode.
+//! * [`DigitalOutputs`]: the per-port output image DIGITAL_MESSAGE needs.
 //! * [`Event::encode`]: the board's side of the replies (for test boards and fuzzing).
 //!
 //! # Wire format
@@ -113,11 +114,13 @@ mod board;
 mod capabilities;
 mod decoder;
 mod encoder;
+mod ports;
 mod views;
 
 pub use capabilities::{Capabilities, CapabilityError, ModeInfo, PinInfo};
 pub use decoder::{Event, Feed, FirmataDecoder, Malformed, SYSEX_CAPACITY, Stats};
 pub use encoder::{Command, EncodeError, I2cOp, StepperPins, encode};
+pub use ports::DigitalOutputs;
 pub use views::{
     AnalogMapping, CapabilityPins, CapabilityResponse, DhtReading, FIRMWARE_NAME_CAPACITY,
     FirmwareName, I2cReply, PinCapabilities, StringData,
