@@ -408,3 +408,21 @@ fn digital_outputs_keep_each_port() {
     outputs.clear();
     assert_eq!(outputs, DigitalOutputs::new());
 }
+
+#[cfg(feature = "std")]
+#[test]
+fn encode_to_vec_matches_encode() {
+    use banyan_proto::firmata::encode_to_vec;
+    let command = Command::I2cRequest {
+        address: 0x48,
+        restart: false,
+        op: I2cOp::Write(&[1, 0x60, 0xA0]),
+    };
+    assert_eq!(
+        encode_to_vec(&command).unwrap(),
+        [
+            0xF0, 0x76, 0x48, 0x00, 0x01, 0x00, 0x60, 0x00, 0x20, 0x01, 0xF7
+        ]
+    );
+    assert!(encode_to_vec(&Command::PinStateQuery { pin: 200 }).is_err());
+}

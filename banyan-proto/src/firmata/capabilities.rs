@@ -150,8 +150,10 @@ impl Capabilities {
                 mapping: self.pins.len(),
             });
         }
-        let channels: heapless::Vec<Option<u8>, MAX_PINS> =
-            self.pins.iter().map(|info| info.analog_channel).collect();
+        let mut channels = [None; MAX_PINS];
+        for (slot, info) in channels.iter_mut().zip(&self.pins) {
+            *slot = info.analog_channel;
+        }
         self.set_pins(response);
         for (info, channel) in self.pins.iter_mut().zip(channels) {
             info.analog_channel = channel;

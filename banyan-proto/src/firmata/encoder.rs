@@ -477,6 +477,15 @@ pub fn encode(command: &Command<'_>, out: &mut [u8]) -> Result<usize, EncodeErro
     Ok(w.len())
 }
 
+/// [`encode`] into a new vector (feature `std`).
+#[cfg(feature = "std")]
+pub fn encode_to_vec(command: &Command<'_>) -> Result<std::vec::Vec<u8>, EncodeError> {
+    let mut out = std::vec![0u8; command.encoded_len()];
+    let n = encode(command, &mut out)?;
+    out.truncate(n);
+    Ok(out)
+}
+
 /// `F0 command data F7`; `data` must already be 7-bit.
 pub(crate) fn sysex(w: &mut Writer<'_>, command: u8, data: &[u8]) -> Result<(), EncodeError> {
     w.put(&[cmd::START_SYSEX, command])?;

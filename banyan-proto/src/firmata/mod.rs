@@ -6,7 +6,8 @@
 //! * [`FirmataDecoder`] (board → host): a streaming parser fed arbitrary chunks, with a fixed
 //!   sysex buffer; yields [`Feed`] events, each with the unconsumed input. Never panics, never
 //!   allocates, resynchronises on the next status byte after noise.
-//! * [`encode`] (host → board): a typed [`Command`] written into a caller buffer.
+//! * [`encode`] (host → board): a typed [`Command`] written into a caller buffer
+//!   (`encode_to_vec` with feature `std`).
 //! * [`Capabilities`]: what each pin supports, built from the capability and analog-mapping
 //!   responses (in either order); the gateway asks it before sending a pin a mode.
 //! * [`DigitalOutputs`]: the per-port output image DIGITAL_MESSAGE needs.
@@ -119,6 +120,8 @@ mod views;
 
 pub use capabilities::{Capabilities, CapabilityError, ModeInfo, PinInfo};
 pub use decoder::{Event, Feed, FirmataDecoder, Malformed, SYSEX_CAPACITY, Stats};
+#[cfg(feature = "std")]
+pub use encoder::encode_to_vec;
 pub use encoder::{Command, EncodeError, I2cOp, StepperPins, encode};
 pub use ports::DigitalOutputs;
 pub use views::{
