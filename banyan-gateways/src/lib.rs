@@ -1,0 +1,6 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod reconnect;
+
+pub use reconnect::{Backoff, Reconnect, Say, Tally};
