@@ -4,7 +4,8 @@
 # - the bytes pymata4 and pyfirmata2 (.ci/pip.d/firmata.txt) write for each call, through a
 #   pty with a fake Uno (banyan-proto/tests/firmata_golden/capture.py, ~45 s);
 # - the replies of the unmodified StandardFirmata for the Uno (avrgirl-arduino 5.0.1's hex)
-#   under avr8js 0.21.1 (standard_firmata.js, ~10 s plus two npm downloads).
+#   under avr8js 0.21.1, both from the Uno harness boards/arduino-uno/emu (standard_firmata.js,
+#   ~5 s).
 # Comment lines (they name the Python version) are not compared.
 set -euo pipefail
 STEP_START=$(date +%s)
@@ -33,15 +34,12 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-mkdir "$work/avr"
-(
-  cd "$work/avr"
-  timeout 300 npm pack --silent avrgirl-arduino@5.0.1 >/dev/null
-  tar xzf avrgirl-arduino-5.0.1.tgz
-  echo "6d57ea7cf30e26c9c2f3a01ee37907d2c951f8bc9c27f84dddad12fa9c8b8f36  package/junk/hex/uno/StandardFirmata.cpp.hex" \
-    | sha256sum -c --quiet
-  timeout 300 npm install --silent --no-audit --no-fund avr8js@0.21.1 >/dev/null
-  timeout 120 node "$OLDPWD/$GOLDEN/standard_firmata.js" "$work" >/dev/null
-)
+# The Uno harness's pinned avr8js and its sha256-checked image (33-arduino-emu.sh has usually
+# fetched both already; both commands are then quick).
+EMU=boards/arduino-uno/emu
+[ -d "$EMU/node_modules/avr8js" ] \
+  || (cd "$EMU" && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
+sh "$EMU/fetch-firmware.sh"
+timeout 120 node "$GOLDEN/standard_firmata.js" "$work" >/dev/null
 compare "$GOLDEN/standard_firmata_uno.txt" "$work/standard_firmata_uno.txt"
 echo "firmata golden: done in $(( $(date +%s) - STEP_START ))s"

@@ -1,22 +1,24 @@
 // Records what the unmodified StandardFirmata of an Arduino Uno answers, as golden decoder
 // input for banyan-proto's Firmata decoder (tests/firmata_golden.rs).
 //
-// The firmware is avrgirl-arduino 5.0.1's junk/hex/uno/StandardFirmata.cpp.hex (sha256
-// 6d57ea7c…8b8f36, Firmata protocol 2.4), run on avr8js 0.21.1's ATmega328P at 16 MHz. After
+// The firmware is avrgirl-arduino 5.0.1's junk/hex/uno/StandardFirmata.cpp.hex (Firmata
+// protocol 2.4), fetched and sha256-checked by boards/arduino-uno/emu/fetch-firmware.sh, run on
+// the avr8js that harness pins (0.21.1, package-lock.json): an ATmega328P at 16 MHz. After
 // 2.5 s of emulated time (its start-up report and version blink are over) each query is
 // written to the USART, 0.5 s apart, and every byte the firmware sends is filed under the
-// query that preceded it. Rerun (about 5 s; rewrites standard_firmata_uno.txt):
+// query that preceded it. Rerun (about 5 s; rewrites standard_firmata_uno.txt, or writes it in
+// OUT_DIR):
 //
-//   mkdir /tmp/sf && cd /tmp/sf && npm pack avrgirl-arduino@5.0.1 && tar xzf avrgirl-arduino-5.0.1.tgz
-//   npm install avr8js@0.21.1
-//   node $REPO/banyan-proto/tests/firmata_golden/standard_firmata.js [OUT_DIR]   (from /tmp/sf)
+//   (cd boards/arduino-uno/emu && npm ci && sh fetch-firmware.sh)
+//   node banyan-proto/tests/firmata_golden/standard_firmata.js [OUT_DIR]
 //
 // `cargo test` never runs this: the data file is committed.
 const fs = require('fs');
 const path = require('path');
-const avr = require(path.join(process.cwd(), 'node_modules', 'avr8js'));
+const EMU = path.join(__dirname, '..', '..', '..', 'boards', 'arduino-uno', 'emu');
+const avr = require(path.join(EMU, 'node_modules', 'avr8js'));
 
-const HEX = 'package/junk/hex/uno/StandardFirmata.cpp.hex';
+const HEX = path.join(EMU, '.firmware', 'StandardFirmata.cpp.hex');
 const QUERIES = ['f9', 'f0 79 f7', 'f0 6b f7', 'f0 69 f7', 'f0 6d 0d f7', 'f0 6d 0e f7'];
 const MHZ = 16e6;
 
