@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Issue 26, item 4: an emulated Arduino Uno running the unmodified StandardFirmata image
+# (avrgirl-arduino 5.0.1's, sha256-pinned) in avr8js (boards/arduino-uno/emu), and the same
+# OneGPIO script driven through raw Firmata bytes and through the real Python client
+# pyfirmata2 (on a socat pty), the pins read through the harness's control port after every
+# step (side-by-side.mjs):
+#
+#   harness (ATmega328P + StandardFirmata) ══ serial = tcp:127.0.0.1:S ══ socat pty ══ pyfirmata2
+#             └── control port (JSON lines): pins, ADC, PWM/servo, reset ══ side-by-side.mjs
+#
+# Usage: scripts/arduino-emu.sh [--serve]
+#   --serve   start the harness, print its ports and keep it running until Ctrl-C (by hand:
+#             point a Firmata client at the serial port, `emu_ctl` requests at the control port)
+# Environment: BANYAN_PYTHON (Python with pyfirmata2; else .venv/bin/python, else python3).
+# Needs node (>= 20), npm, socat, python3. Functions to reuse: scripts/arduino-emu-lib.sh.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+HOST_BIN="${CARGO_TARGET_DIR:-$REPO/target}/debug"
+SERVE=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --serve) SERVE=1 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "arduino-emu: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+LIB_NAME=arduino-emu
+# shellcheck source=scripts/lib.sh
+. "$REPO/scripts/lib.sh"
+# shellcheck source=scripts/arduino-emu-lib.sh
+. "$REPO/scripts/arduino-emu-lib.sh"
+lib_python
+for tool in socat python3; do
+  command -v "$tool" >/dev/null || { echo "arduino-emu: $tool not found" >&2; exit 2; }
+done
+lib_start uno
+START=$(date +%s.%N)
+
+emu_prepare
+emu_start
+echo "== harness: serial 127.0.0.1:$ARDUINO_SERIAL_PORT, control 127.0.0.1:$ARDUINO_CONTROL_PORT"
+if [ -n "$SERVE" ]; then
+  echo "== serving until Ctrl-C (log: $LOGS/uno.log)"
+  wait "$EMU_PID"
+  exit 0
+fi
+
+echo "== side by side: raw Firmata and pyfirmata2 ($PYTHON) on the same emulated StandardFirmata"
+node "$UNO_EMU/side-by-side.mjs" --serial-port "$ARDUINO_SERIAL_PORT" \
+  --control-port "$ARDUINO_CONTROL_PORT" --python "$PYTHON"
+
+STATS=$(emu_ctl '{"op":"stats"}')
+echo "== harness stats: $STATS"
+# The harness's promise: emulated time never ran ahead of wall time.
+python3 -c 'import json,sys; s=json.loads(sys.argv[1]); sys.exit(0 if s["emulated_us"] <= s["wall_us"] else 1)' \
+  "$STATS" || { echo "== FAIL: emulated time ran ahead of wall time"; exit 1; }
+echo "== harness exit:"
+emu_stop
+echo "== PASS after $(python3 -c "import time; print(f'{time.time() - $START:.1f}')")s"
