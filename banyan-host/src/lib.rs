@@ -71,8 +71,8 @@ pub use limits::Limits;
 pub use multi::MultiComponent;
 
 /// A random number per call (std's `RandomState` keys, mixed with the process id): probe
-/// topics, in-process endpoints, the gateway's boot nonce.
-pub(crate) fn nonce() -> u64 {
+/// topics, in-process endpoints, the serial gateway's boot nonce (`banyan-gateways`).
+pub fn nonce() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(std::process::id());
