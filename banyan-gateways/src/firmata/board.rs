@@ -55,7 +55,7 @@ impl Core {
                     self.heard.instance = Some(id);
                 }
             }
-            Action::Capabilities(caps) => self.heard.capabilities = Some(caps),
+            Action::Capabilities(caps) => self.heard.capabilities = Some(*caps),
             Action::Mapping(raw) => self.heard.mapping_raw = Some(raw),
             Action::Digital { port, pins } => self.digital_port(port, pins, wall_us),
             Action::Analog { channel, value } => self.analog(channel, value, wall_us),
@@ -125,17 +125,15 @@ impl Core {
                 self.ask_pins();
             }
             Phase::Learn { .. } => {
-                let (Some(caps), Some(raw)) =
-                    (&self.heard.capabilities, &self.heard.mapping_raw)
+                let (Some(caps), Some(raw)) = (&self.heard.capabilities, &self.heard.mapping_raw)
                 else {
                     return;
                 };
                 let mut caps = caps.clone();
                 let mapping = AnalogMapping::parse(raw).map_err(|e| format!("{e:?}"));
-                if let Err(e) = mapping.and_then(|m| {
-                    caps.set_analog_mapping(&m)
-                        .map_err(|e| format!("{e:?}"))
-                }) {
+                if let Err(e) =
+                    mapping.and_then(|m| caps.set_analog_mapping(&m).map_err(|e| format!("{e:?}")))
+                {
                     self.note(Note::BadCapabilities(e));
                     // Asked again at the next retry.
                     self.heard.capabilities = None;
@@ -259,7 +257,7 @@ enum Action {
     Protocol((u8, u8)),
     Firmware(String, (u8, u8)),
     IAmHere(u8),
-    Capabilities(Capabilities),
+    Capabilities(Box<Capabilities>),
     Mapping(Vec<u8>),
     Digital {
         port: u8,
@@ -291,7 +289,7 @@ impl Action {
             }
             Event::IAmHere { instance_id } => Action::IAmHere(*instance_id),
             Event::Capabilities(response) => {
-                Action::Capabilities(Capabilities::from_capabilities(response))
+                Action::Capabilities(Box::new(Capabilities::from_capabilities(response)))
             }
             Event::AnalogMapping(mapping) => Action::Mapping(mapping.raw().to_vec()),
             Event::DigitalPort { port, pins } => Action::Digital {
@@ -305,7 +303,10 @@ impl Action {
             Event::I2cReply(reply) => Action::I2c {
                 address: reply.address(),
                 register: reply.register(),
-                data: reply.data().take(banyan_onegpio::command::MAX_I2C_BYTES).collect(),
+                data: reply
+                    .data()
+                    .take(banyan_onegpio::command::MAX_I2C_BYTES)
+                    .collect(),
             },
             Event::SonarData {
                 trigger_pin,

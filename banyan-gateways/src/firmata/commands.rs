@@ -9,9 +9,7 @@
 use banyan_onegpio::command::{self, Command, Context, PinKind};
 use banyan_onegpio::report::{self, REPORT_BUF_LEN};
 use banyan_onegpio::{Field, PinMode as OneMode, Reason};
-use banyan_proto::firmata::{
-    Capabilities, Command as Fm, I2cOp, PinMode as FmMode, StepperPins,
-};
+use banyan_proto::firmata::{Capabilities, Command as Fm, I2cOp, PinMode as FmMode, StepperPins};
 
 use super::pins::{self, Mode};
 use super::{Core, Firmware, Phase};
@@ -305,9 +303,10 @@ impl Core {
                 }
                 let was = self.table.i2c;
                 self.table.i2c = true;
-                self.emit(&[Fm::I2cConfig { delay_us: 0 }]).inspect_err(|_| {
-                    self.table.i2c = was;
-                })
+                self.emit(&[Fm::I2cConfig { delay_us: 0 }])
+                    .inspect_err(|_| {
+                        self.table.i2c = was;
+                    })
             }
             Command::I2cRead {
                 addr,
@@ -380,9 +379,9 @@ impl Core {
                         return Err(Reason::NotInCapabilities("stepper"));
                     }
                 }
-                let wire = match pins.as_slice() {
-                    &[a, b] => StepperPins::Two([a, b]),
-                    &[a, b, c, d] => StepperPins::Four([a, b, c, d]),
+                let wire = match *pins.as_slice() {
+                    [a, b] => StepperPins::Two([a, b]),
+                    [a, b, c, d] => StepperPins::Four([a, b, c, d]),
                     _ => return Err(Reason::OutOfRange(Field::Pins)),
                 };
                 self.emit(&[Fm::StepperConfig {
@@ -458,7 +457,8 @@ impl Core {
         self.check_mode(pin, mode, asked)?;
         let before = self.table.get(pin);
         let same = before.mode == Some(mode);
-        if same && mode != Mode::Output && !(mode.is_input() && !before.reporting) {
+        let re_enable = mode.is_input() && !before.reporting;
+        if same && mode != Mode::Output && !re_enable {
             // Re-setting PWM would write 0 on StandardFirmata; the Tk demo sends
             // set_mode_pwm before every pwm_write.
             return Ok(());
@@ -481,7 +481,8 @@ impl Core {
         }
         // The port byte: an output's level, a pull-up's 1 (or clearing a former one).
         let was_driven = matches!(before.mode, Some(Mode::Output | Mode::InputPullup));
-        if self.table.port_driven(port) || was_driven {
+        let now_driven = matches!(mode, Mode::Output | Mode::InputPullup);
+        if now_driven || was_driven {
             messages.push(self.port_message(pin));
         }
         let reporting_was = (0..8u8).any(|bit| {
@@ -490,7 +491,7 @@ impl Core {
             s.reporting && s.mode.is_some_and(Mode::is_input)
         });
         let reporting_now = self.table.port_reporting(port);
-        if reporting_now || reporting_was {
+        if reporting_now != reporting_was || mode.is_input() {
             messages.push(Fm::ReportDigital {
                 port,
                 enable: reporting_now,

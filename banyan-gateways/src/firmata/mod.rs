@@ -359,7 +359,10 @@ impl Core {
         } else {
             self.pacer.next_send(now)
         };
-        [handshake, send, self.next_keep_alive].into_iter().flatten().min()
+        [handshake, send, self.next_keep_alive]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next report payload to publish on the report topic.
@@ -435,9 +438,7 @@ impl Core {
         match self.phase {
             Phase::Identify { .. } if self.heard.firmware.is_none() => "the firmware report",
             Phase::Identify { .. } => "I_AM_HERE with the instance id",
-            Phase::Learn { .. } if self.heard.capabilities.is_none() => {
-                "the capability report"
-            }
+            Phase::Learn { .. } if self.heard.capabilities.is_none() => "the capability report",
             _ => "the analog mapping",
         }
     }

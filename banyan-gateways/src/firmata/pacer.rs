@@ -215,7 +215,10 @@ mod tests {
         assert_eq!(pacer.push(vec![2]), Err(QueueFull));
         pacer.clear();
         let stats = pacer.stats();
-        assert_eq!((stats.refused, stats.discarded, stats.high_water), (1, 4, 4));
+        assert_eq!(
+            (stats.refused, stats.discarded, stats.high_water),
+            (1, 4, 4)
+        );
     }
 
     #[test]

@@ -161,11 +161,8 @@ impl PinTable {
                 min_pulse_us: SERVO_MIN_US,
                 max_pulse_us: SERVO_MAX_US,
             }),
-            Some(Mode::Tone) => {
-                if caps.supports(pin, FmMode::Tone) {
-                    out.push(set(FmMode::Tone));
-                }
-            }
+            Some(Mode::Tone) if caps.supports(pin, FmMode::Tone) => out.push(set(FmMode::Tone)),
+            Some(Mode::Tone) => {}
             Some(Mode::Analog) => out.push(set(FmMode::Analog)),
             Some(Mode::Sonar | Mode::Stepper) => {}
         }
@@ -241,7 +238,12 @@ impl PinTable {
 
 /// The messages that attach a sonar: both pins to SONAR mode where the capability report
 /// lists it (as pymata does), then SONAR_CONFIG.
-pub fn sonar_messages(trigger_pin: u8, echo_pin: u8, caps: &Capabilities, out: &mut Vec<Fm<'static>>) {
+pub fn sonar_messages(
+    trigger_pin: u8,
+    echo_pin: u8,
+    caps: &Capabilities,
+    out: &mut Vec<Fm<'static>>,
+) {
     for pin in [trigger_pin, echo_pin] {
         if caps.supports(pin, FmMode::Sonar) {
             out.push(Fm::SetPinMode {
