@@ -51,6 +51,8 @@
 
 mod board;
 mod commands;
+pub mod discover;
+pub mod driver;
 pub mod pacer;
 pub mod pins;
 
