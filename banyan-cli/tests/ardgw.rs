@@ -104,7 +104,10 @@ fn drives_a_standard_firmata_board_and_restores_it_after_a_dropped_link() {
         let deadline = scenario.deadline();
 
         // D13 output high: mode, port 1 low, then port 1 with bit 5.
-        let output = command(&[("command", text("set_mode_digital_output")), ("pin", int(13))]);
+        let output = command(&[
+            ("command", text("set_mode_digital_output")),
+            ("pin", int(13)),
+        ]);
         send_until(&test, &board, &output, &[0xF4, 13, 1, 0x91, 0, 0], deadline)?;
         let high = command(&[
             ("command", text("digital_write")),
@@ -146,10 +149,7 @@ fn drives_a_standard_firmata_board_and_restores_it_after_a_dropped_link() {
         board.clear();
         board.drop_connection();
         board.wait_for(&[0xF0, 0x6B, 0xF7], TIMEOUT)?;
-        board.wait_for(
-            &[0xF4, 2, 0, 0xF4, 13, 1, 0x91, 0x20, 0, 0xD0, 1],
-            TIMEOUT,
-        )?;
+        board.wait_for(&[0xF4, 2, 0, 0xF4, 13, 1, 0x91, 0x20, 0, 0xD0, 1], TIMEOUT)?;
         ensure(board.connections() == 2, || {
             format!("{} connections", board.connections())
         })?;
@@ -176,7 +176,10 @@ fn bad_flags_and_no_board_are_one_line_and_a_failure() {
         (&["--baud", "5"], "--baud 5 is not a serial rate"),
         (&["-l", "loud"], "-l takes True, False or a log level"),
         (&["--bogus"], "unexpected argument '--bogus'"),
-        (&["-c", "/dev/x", "--tcp", "127.0.0.1:1"], "cannot be used with"),
+        (
+            &["-c", "/dev/x", "--tcp", "127.0.0.1:1"],
+            "cannot be used with",
+        ),
     ] {
         let output = Command::new(ARDGW).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);

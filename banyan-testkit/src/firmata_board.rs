@@ -112,12 +112,12 @@ impl FirmataBoard {
     /// Sends `bytes` as the board, on the current connection.
     pub fn send(&self, bytes: &[u8]) -> Result<()> {
         let mut state = self.lock();
-        let stream = state
-            .current
-            .as_mut()
-            .ok_or_else(|| {
-                Error::io("sending as the board", std::io::ErrorKind::NotConnected.into())
-            })?;
+        let stream = state.current.as_mut().ok_or_else(|| {
+            Error::io(
+                "sending as the board",
+                std::io::ErrorKind::NotConnected.into(),
+            )
+        })?;
         stream
             .write_all(bytes)
             .map_err(|e| Error::io("sending as the board", e))?;
