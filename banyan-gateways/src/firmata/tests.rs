@@ -528,3 +528,165 @@ mod props {
         }
     }
 }
+
+/// Bytes a board sends for `event` (the codec's board side).
+fn board(event: banyan_proto::firmata::Event<'_>) -> Vec<u8> {
+    let mut out = vec![0u8; event.encoded_len()];
+    let n = event.encode(&mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+fn express_identity(instance_id: u8) -> Vec<u8> {
+    use banyan_proto::firmata::{Event, FirmwareName};
+    let mut bytes = board(Event::ProtocolVersion { major: 2, minor: 5 });
+    bytes.extend(board(Event::Firmware {
+        major: 1,
+        minor: 2,
+        name: FirmwareName::try_from("FirmataExpress.ino").unwrap(),
+    }));
+    bytes.extend(board(Event::IAmHere { instance_id }));
+    bytes
+}
+
+impl Rig {
+    fn express(keep_alive_s: Option<u16>) -> Self {
+        let mut config = Config::for_baud(115_200);
+        config.keep_alive_s = keep_alive_s;
+        Self {
+            core: Core::new(config),
+            now: Instant::now(),
+        }
+    }
+
+    fn ready_express(&mut self) -> Vec<u8> {
+        self.core.connected(self.now);
+        self.sent(Duration::ZERO);
+        self.feed(&express_identity(1));
+        assert_eq!(
+            self.sent(Duration::ZERO),
+            [0xF0, 0x6B, 0xF7, 0xF0, 0x69, 0xF7]
+        );
+        self.feed(&recorded("pins"));
+        assert!(self.core.is_ready());
+        assert_eq!(self.core.firmware(), Some(Firmware::Express));
+        self.sent(Duration::ZERO)
+    }
+}
+
+#[test]
+fn firmata_express_answers_with_its_instance_id_and_gets_keep_alives() {
+    let mut rig = Rig::express(Some(1));
+    // Right after the handshake: the keep-alive period (1 s), then one every 0.7 s.
+    assert_eq!(rig.ready_express(), [0xF0, 0x50, 1, 0, 0xF7]);
+    assert!(rig.sent(Duration::from_millis(690)).is_empty());
+    assert_eq!(rig.sent(Duration::from_millis(20)), [0xF0, 0x50, 1, 0, 0xF7]);
+    assert!(matches!(
+        rig.notes()[0],
+        Note::Identified {
+            firmware: Firmware::Express,
+            protocol: Some((2, 5)),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn another_instance_id_is_not_used() {
+    let mut rig = Rig::express(None);
+    rig.core.connected(rig.now);
+    rig.sent(Duration::ZERO);
+    rig.feed(&express_identity(2));
+    assert!(!rig.core.is_ready());
+    assert_eq!(rig.notes(), [Note::WrongInstance { got: 2, want: 1 }]);
+    rig.sent(HANDSHAKE_TIMEOUT);
+    assert!(rig.core.gave_up());
+    assert!(rig.notes().contains(&Note::Unresponsive {
+        waiting_for: "I_AM_HERE with the instance id"
+    }));
+}
+
+#[test]
+fn firmata_express_plays_tones_pings_sonars_and_steps() {
+    let mut rig = Rig::express(None);
+    rig.ready_express();
+    // A tone on D3 without set_mode_tone (the Tk demo): the Uno's report lists no TONE mode,
+    // so only the tone sysex goes out. 440 Hz = 0x1B8, 500 ms = 0x1F4.
+    let out = rig.command(&cmd(
+        "play_tone",
+        &[("pin", I(3)), ("freq", I(440)), ("duration", I(500))],
+    ));
+    assert_eq!(out, [0xF0, 0x5F, 0, 3, 0x38, 3, 0x74, 3, 0xF7]);
+    let out = rig.command(&cmd("play_tone", &[("pin", I(3)), ("freq", I(0)), ("duration", I(5))]));
+    assert!(out.is_empty());
+    assert_eq!(
+        error_reason(&rig.reports()[0]),
+        "'freq' out of range"
+    );
+    // Sonar on D7/D8: SONAR_CONFIG with pymata's timeout as it reaches the wire.
+    let out = rig.command(&cmd("set_mode_sonar", &[("trigger_pin", I(7)), ("echo_pin", I(8))]));
+    assert_eq!(out, [0xF0, 0x62, 7, 8, 0x00, 0x71, 0xF7]);
+    // Distances: 0 is never reported (as pymata), a change is, a repeat is not.
+    for cm in [0u16, 25, 25, 30] {
+        rig.feed(&[0xF0, 0x63, 7, (cm & 0x7f) as u8, (cm >> 7) as u8, 0xF7]);
+    }
+    let mut buf = [0u8; report::REPORT_BUF_LEN];
+    let expected: Vec<Vec<u8>> = [25, 30]
+        .iter()
+        .map(|&cm| {
+            let n = report::sonar_data(&mut buf, cm).unwrap();
+            buf[..n].to_vec()
+        })
+        .collect();
+    assert_eq!(rig.reports(), expected);
+    // Stepper: configure on four pins, then 100 steps back at speed 500.
+    let pins = {
+        let mut v = vec![0x81];
+        str_(&mut v, "pins");
+        v.clear();
+        v
+    };
+    drop(pins);
+    let mut payload = map(&cmd("set_mode_stepper", &[("steps_per_revolution", I(200))]));
+    payload[0] += 1;
+    str_(&mut payload, "pins");
+    payload.extend_from_slice(&[0x94, 9, 10, 11, 12]);
+    rig.core.command(&payload);
+    let out = rig.sent(Duration::from_millis(50));
+    assert_eq!(out, [0xF0, 0x72, 0, 0x48, 1, 9, 10, 11, 12, 0xF7]);
+    let out = rig.command(&cmd(
+        "stepper_write",
+        &[("motor_speed", I(500)), ("number_of_steps", I(-100))],
+    ));
+    assert_eq!(out, [0xF0, 0x72, 1, 0x74, 3, 0, 100, 0, 0, 0xF7]);
+    assert!(rig.reports().is_empty());
+}
+
+#[test]
+fn i2c_reads_become_pythons_i2c_data_string() {
+    let mut rig = Rig::new();
+    rig.ready();
+    let read = cmd(
+        "i2c_read",
+        &[("addr", I(0x48)), ("register", I(0)), ("number_of_bytes", I(2))],
+    );
+    // Before set_mode_i2c: refused.
+    assert!(rig.command(&read).is_empty());
+    assert_eq!(
+        error_reason(&rig.reports()[0]),
+        "pin cannot be used as i2c before set_mode_i2c (not in the board's capabilities)"
+    );
+    assert_eq!(rig.command(&cmd("set_mode_i2c", &[])), [0xF0, 0x78, 0, 0, 0xF7]);
+    let out = rig.command(&read);
+    let errors: Vec<String> = rig.reports().iter().map(|r| error_reason(r)).collect();
+    assert_eq!(out, [0xF0, 0x76, 0x48, 0x08, 0, 0, 2, 0, 0xF7], "{errors:?} {:?} {:?} {}", rig.core.stats(), rig.core.pacer_stats(), rig.core.queued());
+    // The reply: address 0x48, register 0, bytes 0x12 0x34, every value as LSB/MSB.
+    rig.feed(&[0xF0, 0x77, 0x48, 0, 0, 0, 0x12, 0, 0x34, 0, 0xF7]);
+    let reports = rig.reports();
+    let map = MapReader::new(&reports[0]).unwrap();
+    assert_eq!(map.get("report"), Some(ValueRef::Str("i2c_data")));
+    assert_eq!(
+        map.get("value"),
+        Some(ValueRef::Str("6, 72, 0, 18, 52, 1765000000.25"))
+    );
+}
