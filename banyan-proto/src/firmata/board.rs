@@ -57,9 +57,11 @@ impl Event<'_> {
                 }
                 w.byte(cmd::END_SYSEX)?;
             }
-            Self::Capabilities(view) => sysex(&mut w, cmd::CAPABILITY_RESPONSE, view.raw())?,
+            Self::Capabilities(view) => {
+                sysex(&mut w, cmd::CAPABILITY_RESPONSE, seven_bit(view.raw())?)?;
+            }
             Self::AnalogMapping(view) => {
-                sysex(&mut w, cmd::ANALOG_MAPPING_RESPONSE, view.raw())?;
+                sysex(&mut w, cmd::ANALOG_MAPPING_RESPONSE, seven_bit(view.raw())?)?;
             }
             Self::PinState { pin, mode, state } => {
                 let pin = bits7("pin", *pin)?;
@@ -71,8 +73,8 @@ impl Event<'_> {
                 }
                 w.byte(cmd::END_SYSEX)?;
             }
-            Self::I2cReply(view) => sysex(&mut w, cmd::I2C_REPLY, view.raw())?,
-            Self::StringData(view) => sysex(&mut w, cmd::STRING_DATA, view.raw())?,
+            Self::I2cReply(view) => sysex(&mut w, cmd::I2C_REPLY, seven_bit(view.raw())?)?,
+            Self::StringData(view) => sysex(&mut w, cmd::STRING_DATA, seven_bit(view.raw())?)?,
             Self::IAmHere { instance_id } => {
                 sysex(
                     &mut w,
@@ -102,14 +104,20 @@ impl Event<'_> {
             }
             Self::UnknownSysex { command, data } => {
                 bits7("sysex command", *command)?;
-                for &byte in *data {
-                    bits7("sysex data byte", byte)?;
-                }
-                sysex(&mut w, *command, data)?;
+                sysex(&mut w, *command, seven_bit(data)?)?;
             }
         }
         Ok(w.len())
     }
+}
+
+/// `data`, once every byte is checked to be a data byte (views built by hand with
+/// `parse` may hold any bytes; the decoder's never do).
+fn seven_bit(data: &[u8]) -> Result<&[u8], EncodeError> {
+    for &byte in data {
+        bits7("sysex data byte", byte)?;
+    }
+    Ok(data)
 }
 
 /// 7-bit groups a pin state takes (at least one).

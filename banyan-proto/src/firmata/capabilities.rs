@@ -82,7 +82,10 @@ impl core::error::Error for CapabilityError {}
 
 /// A board's pins: which modes each supports (with resolution) and the pin ↔ analog channel
 /// map. Built from [`Event::Capabilities`](super::Event) and
-/// [`Event::AnalogMapping`](super::Event); a gateway checks it before sending a pin a mode.
+/// [`Event::AnalogMapping`](super::Event) in either order ([`empty`](Self::empty), then
+/// [`set_capabilities`](Self::set_capabilities) and
+/// [`set_analog_mapping`](Self::set_analog_mapping); or [`new`](Self::new) with both); a
+/// gateway checks it before sending a pin a mode.
 /// Fixed capacity ([`MAX_PINS`] pins × [`MAX_MODES_PER_PIN`] modes, about 5 KiB): the
 /// decoder's validation guarantees every response fits.
 ///
@@ -102,39 +105,26 @@ impl core::error::Error for CapabilityError {}
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Capabilities {
     pins: heapless::Vec<PinInfo, MAX_PINS>,
+    has_modes: bool,
+    has_mapping: bool,
 }
 
 impl Capabilities {
-    /// The pins of a capability response, without analog channels.
-    pub fn from_capabilities(response: &CapabilityResponse<'_>) -> Self {
-        let mut pins = heapless::Vec::new();
-        for pin in response.pins() {
-            let mut info = PinInfo::default();
-            for mode in pin.modes() {
-                // A validated response has at most MAX_MODES_PER_PIN modes per pin and
-                // MAX_PINS pins, so neither push can fail.
-                let _ = info.modes.push(mode);
-            }
-            let _ = pins.push(info);
+    /// Nothing known yet: no pins. Feed it both responses, in either order.
+    pub const fn empty() -> Self {
+        Self {
+            pins: heapless::Vec::new(),
+            has_modes: false,
+            has_mapping: false,
         }
-        Self { pins }
     }
 
-    /// Adds the analog channels of an analog mapping response for the same board.
-    pub fn set_analog_mapping(
-        &mut self,
-        mapping: &AnalogMapping<'_>,
-    ) -> Result<(), CapabilityError> {
-        if mapping.pin_count() != self.pins.len() {
-            return Err(CapabilityError::PinCountMismatch {
-                capability: self.pins.len(),
-                mapping: mapping.pin_count(),
-            });
-        }
-        for (info, channel) in self.pins.iter_mut().zip(mapping.channels()) {
-            info.analog_channel = channel;
-        }
-        Ok(())
+    /// The pins of a capability response, without analog channels.
+    pub fn from_capabilities(response: &CapabilityResponse<'_>) -> Self {
+        let mut caps = Self::empty();
+        caps.set_pins(response);
+        caps.has_modes = true;
+        caps
     }
 
     /// Both responses at once.
@@ -145,6 +135,73 @@ impl Capabilities {
         let mut caps = Self::from_capabilities(response);
         caps.set_analog_mapping(mapping)?;
         Ok(caps)
+    }
+
+    /// Takes the modes of a capability response (replacing any earlier ones). When an analog
+    /// mapping is already known, both must list the same number of pins; on an error nothing
+    /// changes.
+    pub fn set_capabilities(
+        &mut self,
+        response: &CapabilityResponse<'_>,
+    ) -> Result<(), CapabilityError> {
+        if self.has_mapping && response.pin_count() != self.pins.len() {
+            return Err(CapabilityError::PinCountMismatch {
+                capability: response.pin_count(),
+                mapping: self.pins.len(),
+            });
+        }
+        let channels: heapless::Vec<Option<u8>, MAX_PINS> =
+            self.pins.iter().map(|info| info.analog_channel).collect();
+        self.set_pins(response);
+        for (info, channel) in self.pins.iter_mut().zip(channels) {
+            info.analog_channel = channel;
+        }
+        self.has_modes = true;
+        Ok(())
+    }
+
+    /// Takes the analog channels of an analog mapping response (replacing any earlier ones).
+    /// When the modes are already known, both must list the same number of pins; on an error
+    /// nothing changes.
+    pub fn set_analog_mapping(
+        &mut self,
+        mapping: &AnalogMapping<'_>,
+    ) -> Result<(), CapabilityError> {
+        if self.has_modes && mapping.pin_count() != self.pins.len() {
+            return Err(CapabilityError::PinCountMismatch {
+                capability: self.pins.len(),
+                mapping: mapping.pin_count(),
+            });
+        }
+        // Without modes yet, the mapping decides the pin count (its pins list no modes).
+        self.pins.truncate(mapping.pin_count());
+        while self.pins.len() < mapping.pin_count() {
+            // mapping.pin_count() <= MAX_PINS (validated), so this cannot fail.
+            let _ = self.pins.push(PinInfo::default());
+        }
+        for (info, channel) in self.pins.iter_mut().zip(mapping.channels()) {
+            info.analog_channel = channel;
+        }
+        self.has_mapping = true;
+        Ok(())
+    }
+
+    /// Whether both responses have been taken.
+    pub fn is_complete(&self) -> bool {
+        self.has_modes && self.has_mapping
+    }
+
+    fn set_pins(&mut self, response: &CapabilityResponse<'_>) {
+        self.pins.clear();
+        for pin in response.pins() {
+            let mut info = PinInfo::default();
+            for mode in pin.modes() {
+                // A validated response has at most MAX_MODES_PER_PIN modes per pin and
+                // MAX_PINS pins, so neither push can fail.
+                let _ = info.modes.push(mode);
+            }
+            let _ = self.pins.push(info);
+        }
     }
 
     /// Number of pins (an Uno: 20, D0–D13 and A0–A5 as 14–19).

@@ -9,7 +9,7 @@ use super::{
 
 /// Default sysex buffer of [`FirmataDecoder`]: the largest capability response the decoder
 /// accepts, [`MAX_PINS`](super::MAX_PINS) pins × ([`MAX_MODES_PER_PIN`](super::MAX_MODES_PER_PIN)
-/// mode/resolution pairs + `7F`). An Uno's is 117 bytes, a Mega's about 700.
+/// mode/resolution pairs + `7F`), 4 224 bytes. A real Uno's (StandardFirmata 2.4) is 156.
 pub const SYSEX_CAPACITY: usize = super::MAX_PINS * (2 * super::MAX_MODES_PER_PIN + 1);
 
 /// Why a complete, known sysex message was not accepted. The message is dropped; the decoder
@@ -285,6 +285,12 @@ impl<const N: usize> FirmataDecoder<N> {
                 return Step::Sysex(command);
             }
             State::Overflowed if byte == cmd::END_SYSEX => {
+                self.state = State::Idle;
+                return Step::Continue;
+            }
+            State::SysexCommand if byte == cmd::END_SYSEX => {
+                // `F0 F7`: a sysex without a command.
+                self.stats.interrupted = self.stats.interrupted.saturating_add(1);
                 self.state = State::Idle;
                 return Step::Continue;
             }

@@ -322,7 +322,7 @@ impl Command<'_> {
             Self::SamplingInterval { .. } | Self::I2cConfig { .. } | Self::KeepAlive { .. } => 5,
             Self::ServoConfig { .. } => 8,
             Self::I2cRequest { op, .. } => {
-                4 + match op {
+                5 + match op {
                     I2cOp::Write(bytes) => 2 * bytes.len(),
                     I2cOp::Read { register, .. } | I2cOp::ReadContinuously { register, .. } => {
                         2 + if register.is_some() { 2 } else { 0 }

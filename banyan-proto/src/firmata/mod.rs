@@ -8,7 +8,8 @@
 //!   allocates, resynchronises on the next status byte after noise.
 //! * [`encode`] (host → board): a typed [`Command`] written into a caller buffer.
 //! * [`Capabilities`]: what each pin supports, built from the capability and analog-mapping
-//!   responses; the gateway asks it before sending a pin a mode.
+//!   responses (in either order); the gateway asks it before sending a pin a mode.
+//! * [`DigitalOutputs`]: the per-port output image DIGITAL_MESSAGE needs.
 //! * [`Event::encode`]: the board's side of the replies (for test boards and fuzzing).
 //!
 //! # Wire format
@@ -21,8 +22,10 @@
 //! Sources: the Firmata protocol specification (`firmata/protocol`: `protocol.md`,
 //! `i2c.md`, `servos.md`, `capabilities.md` … protocol version 2.6) and the constants of
 //! FirmataExpress as pymata4 1.15 / pymata-express 1.21 define them in their
-//! `private_constants.py` (identical where both define one; the two packages send the same
-//! bytes for every call listed here, see `tests/firmata_golden/`).
+//! `private_constants.py` (identical where both define one, and their code builds the same
+//! bytes for these calls). `tests/firmata_golden/` holds the bytes pymata4 and pyfirmata2
+//! really wrote for each call and what a real StandardFirmata Uno answered; `docs/firmata.md`
+//! has the measurements and the clients' quirks.
 //!
 //! ## Board → host (decoded)
 //!
@@ -81,6 +84,9 @@
 //! * pymata's receive loop raises on a sysex it has no handler for and busy-waits on a
 //!   message that never ends; the decoder yields [`Event::UnknownSysex`] and resynchronises
 //!   at the next status byte.
+//! * FirmataExpress reuses sysex ids that ConfigurableFirmata gives other meanings (`62` is
+//!   its SONAR_CONFIG but ConfigurableFirmata's ACCELSTEPPER_DATA): send the FirmataExpress
+//!   commands only to a board that answered [`Command::AreYouThere`].
 //!
 //! # Example
 //!
@@ -108,11 +114,13 @@ mod board;
 mod capabilities;
 mod decoder;
 mod encoder;
+mod ports;
 mod views;
 
 pub use capabilities::{Capabilities, CapabilityError, ModeInfo, PinInfo};
 pub use decoder::{Event, Feed, FirmataDecoder, Malformed, SYSEX_CAPACITY, Stats};
 pub use encoder::{Command, EncodeError, I2cOp, StepperPins, encode};
+pub use ports::DigitalOutputs;
 pub use views::{
     AnalogMapping, CapabilityPins, CapabilityResponse, DhtReading, FIRMWARE_NAME_CAPACITY,
     FirmwareName, I2cReply, PinCapabilities, StringData,
