@@ -580,7 +580,10 @@ fn firmata_express_answers_with_its_instance_id_and_gets_keep_alives() {
     // Right after the handshake: the keep-alive period (1 s), then one every 0.7 s.
     assert_eq!(rig.ready_express(), [0xF0, 0x50, 1, 0, 0xF7]);
     assert!(rig.sent(Duration::from_millis(690)).is_empty());
-    assert_eq!(rig.sent(Duration::from_millis(20)), [0xF0, 0x50, 1, 0, 0xF7]);
+    assert_eq!(
+        rig.sent(Duration::from_millis(20)),
+        [0xF0, 0x50, 1, 0, 0xF7]
+    );
     assert!(matches!(
         rig.notes()[0],
         Note::Identified {
@@ -617,14 +620,17 @@ fn firmata_express_plays_tones_pings_sonars_and_steps() {
         &[("pin", I(3)), ("freq", I(440)), ("duration", I(500))],
     ));
     assert_eq!(out, [0xF0, 0x5F, 0, 3, 0x38, 3, 0x74, 3, 0xF7]);
-    let out = rig.command(&cmd("play_tone", &[("pin", I(3)), ("freq", I(0)), ("duration", I(5))]));
+    let out = rig.command(&cmd(
+        "play_tone",
+        &[("pin", I(3)), ("freq", I(0)), ("duration", I(5))],
+    ));
     assert!(out.is_empty());
-    assert_eq!(
-        error_reason(&rig.reports()[0]),
-        "'freq' out of range"
-    );
+    assert_eq!(error_reason(&rig.reports()[0]), "'freq' out of range");
     // Sonar on D7/D8: SONAR_CONFIG with pymata's timeout as it reaches the wire.
-    let out = rig.command(&cmd("set_mode_sonar", &[("trigger_pin", I(7)), ("echo_pin", I(8))]));
+    let out = rig.command(&cmd(
+        "set_mode_sonar",
+        &[("trigger_pin", I(7)), ("echo_pin", I(8))],
+    ));
     assert_eq!(out, [0xF0, 0x62, 7, 8, 0x00, 0x71, 0xF7]);
     // Distances: 0 is never reported (as pymata), a change is, a repeat is not.
     for cm in [0u16, 25, 25, 30] {
@@ -640,14 +646,11 @@ fn firmata_express_plays_tones_pings_sonars_and_steps() {
         .collect();
     assert_eq!(rig.reports(), expected);
     // Stepper: configure on four pins, then 100 steps back at speed 500.
-    let pins = {
-        let mut v = vec![0x81];
-        str_(&mut v, "pins");
-        v.clear();
-        v
-    };
-    drop(pins);
-    let mut payload = map(&cmd("set_mode_stepper", &[("steps_per_revolution", I(200))]));
+    // (`pins` is a list: appended to the map by hand.)
+    let mut payload = map(&cmd(
+        "set_mode_stepper",
+        &[("steps_per_revolution", I(200))],
+    ));
     payload[0] += 1;
     str_(&mut payload, "pins");
     payload.extend_from_slice(&[0x94, 9, 10, 11, 12]);
@@ -668,7 +671,11 @@ fn i2c_reads_become_pythons_i2c_data_string() {
     rig.ready();
     let read = cmd(
         "i2c_read",
-        &[("addr", I(0x48)), ("register", I(0)), ("number_of_bytes", I(2))],
+        &[
+            ("addr", I(0x48)),
+            ("register", I(0)),
+            ("number_of_bytes", I(2)),
+        ],
     );
     // Before set_mode_i2c: refused.
     assert!(rig.command(&read).is_empty());
@@ -676,10 +683,17 @@ fn i2c_reads_become_pythons_i2c_data_string() {
         error_reason(&rig.reports()[0]),
         "pin cannot be used as i2c before set_mode_i2c (not in the board's capabilities)"
     );
-    assert_eq!(rig.command(&cmd("set_mode_i2c", &[])), [0xF0, 0x78, 0, 0, 0xF7]);
+    assert_eq!(
+        rig.command(&cmd("set_mode_i2c", &[])),
+        [0xF0, 0x78, 0, 0, 0xF7]
+    );
     let out = rig.command(&read);
     let errors: Vec<String> = rig.reports().iter().map(|r| error_reason(r)).collect();
-    assert_eq!(out, [0xF0, 0x76, 0x48, 0x08, 0, 0, 2, 0, 0xF7], "{errors:?} {:?} {:?} {}", rig.core.stats(), rig.core.pacer_stats(), rig.core.queued());
+    assert_eq!(
+        out,
+        [0xF0, 0x76, 0x48, 0x08, 0, 0, 2, 0, 0xF7],
+        "{errors:?}"
+    );
     // The reply: address 0x48, register 0, bytes 0x12 0x34, every value as LSB/MSB.
     rig.feed(&[0xF0, 0x77, 0x48, 0, 0, 0, 0x12, 0, 0x34, 0, 0xF7]);
     let reports = rig.reports();
