@@ -3,7 +3,10 @@
 
 pub mod firmata;
 pub mod link;
+pub mod mqtt;
 pub mod reconnect;
+pub mod serial;
+pub mod tgw;
 
 pub use link::{Connector, Device, Link, SerialConnector, TcpConnector};
 pub use reconnect::{Backoff, Reconnect, Say, Tally};

@@ -1,5 +1,5 @@
-//! Rust Banyan on std: a Python-Banyan-compatible ZeroMQ backplane, the component API, the
-//! echo demo and the serial gateway.
+//! Rust Banyan on std: a Python-Banyan-compatible ZeroMQ backplane, the component API and the
+//! echo demo (the gateways, built on the component, are in `banyan-gateways`).
 //!
 //! ```text
 //!            ┌─────────────── backplane (forwarder) ───────────────┐
@@ -33,7 +33,6 @@
 //! - `monitor`: libzmq socket monitor events, read the same way by every consumer.
 //! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests (its
 //!   countdown sans-IO, also driven by `aio::echo`).
-//! - [`gateway`]: the serial gateway bridging an MCU link onto the backplane.
 //! - [`multi`]: [`MultiComponent`], one component on several backplanes (Python's
 //!   `BanyanBaseMulti`).
 //! - [`net`]: ports and address detection.
@@ -51,7 +50,6 @@ pub mod budget;
 pub mod component;
 pub mod echo;
 pub mod error;
-pub mod gateway;
 pub mod json;
 pub mod limits;
 mod monitor;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::health::SocketSide;
 use super::inbox::Read;
-use super::proof::{Backoff, Outcome, Step};
+use super::proof::{Outcome, ProbeSchedule, Step};
 use super::readiness::{SOCKETS, Signalled, poll_fds};
 use super::send_budget::zmtp_part;
 use super::{Component, Message};
@@ -150,7 +150,7 @@ impl Component {
     /// proven.
     pub fn start_proof(&mut self) -> Result<()> {
         self.abandon_proof()?;
-        let backoff = Backoff {
+        let backoff = ProbeSchedule {
             max: PROOF_MAX_INTERVAL,
             give_up: Some(self.connect_timeout),
         };
