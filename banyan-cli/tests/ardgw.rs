@@ -2,8 +2,8 @@
 //! exit), and the real binary against a fake StandardFirmata board on a TCP stream
 //! (`banyan_testkit::FirmataBoard`, answering with bytes recorded from the real firmware)
 //! and an in-process backplane: OneGPIO commands become the Firmata bytes, board messages
-//! become Python's reports, a bad value gets an error report, and a dropped link is reopened,
-//! handshaken again and every pin setting restored. The emulated Uno runs are in
+//! become Python's reports, a bad value gets an error report, a dropped link is reopened,
+//! handshaken again and every pin setting restored, and so is a board that announces a reboot. The emulated Uno runs are in
 //! `scripts/arduino-emu.sh` (CI step 33).
 
 use std::process::Command;
@@ -88,7 +88,7 @@ fn field<'a>(payload: &'a [u8], key: &str) -> Option<ValueRef<'a>> {
 }
 
 #[test]
-fn drives_a_standard_firmata_board_and_restores_it_after_a_dropped_link() {
+fn drives_a_standard_firmata_board_and_restores_it_after_a_dropped_link_and_a_reset() {
     run_scenario("ardgw: fake StandardFirmata", TIMEOUT, |scenario| {
         let bp = backplane();
         let board = FirmataBoard::start()?;
@@ -155,13 +155,20 @@ fn drives_a_standard_firmata_board_and_restores_it_after_a_dropped_link() {
         })?;
         gateway.wait_stderr("pin settings restored")?;
 
+        // The board boots again (its unasked version and name): the same restore.
+        board.clear();
+        board.send(&banyan_testkit::firmata_board::recorded("identity"))?;
+        gateway.wait_stderr("it was reset; restoring its pin settings")?;
+        board.wait_for(&[0xF4, 2, 0, 0xF4, 13, 1, 0x91, 0x20, 0, 0xD0, 1], TIMEOUT)?;
+
         let status = gateway.terminate()?;
         ensure(status.success(), || format!("ardgw exited with {status:?}"))?;
         let stdout = gateway.stdout();
         ensure(
-            stdout
-                .iter()
-                .any(|l| l.starts_with("ardgw stopped: 2 connection(s), 1 lost")),
+            stdout.iter().any(|l| {
+                l.starts_with("ardgw stopped: 2 connection(s), 1 lost")
+                    && l.ends_with("1 resets seen")
+            }),
             || format!("exit line: {stdout:?}"),
         )?;
         Ok(())

@@ -47,6 +47,9 @@ impl Core {
             }
             Action::IAmHere(id) => {
                 if id != self.config.instance_id {
+                    if std::mem::replace(&mut self.heard.wrong_instance_said, true) {
+                        return;
+                    }
                     self.note(Note::WrongInstance {
                         got: id,
                         want: self.config.instance_id,

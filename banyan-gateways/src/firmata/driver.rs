@@ -5,7 +5,8 @@
 //! write what the pacer allows, publish the reports, log the notes, then wait for a message,
 //! the board's bytes or the next deadline. Logging follows "say once, then count": one line
 //! when the board goes away (`board lost … reconnecting`), the failed attempts counted, one
-//! line when it is back (`board back after N failed attempts`).
+//! line when it is back (`board back after N failed attempts`). A board that opens but never
+//! answers (the wrong baud rate, another firmware) is said once and then counted too.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,6 +15,7 @@ use banyan_host::component::Incoming;
 
 use super::{Core, Note};
 use crate::link::{Attempt, Connector, Device, Received};
+use crate::reconnect::Tally;
 
 /// What [`run`] needs besides its parts.
 #[derive(Debug, Clone)]
@@ -59,12 +61,16 @@ pub fn run<C: Connector>(
     let mut buf = vec![0u8; 4096];
     let mut out = Vec::new();
     let mut reopen_failures = 0u64;
+    // Opened links whose board never answered, in a row.
+    let mut silent = Tally::new();
     loop {
         let now = Instant::now();
         match device.open_if_due(now) {
             Attempt::Opened { failed } => {
                 summary.connections += 1;
-                if summary.connections == 1 {
+                if silent.count() > 0 {
+                    tracing::debug!("board {}: opened again, asking", device.name());
+                } else if summary.connections == 1 {
                     tracing::warn!("board {}: connected, asking who is there", device.name());
                 } else {
                     tracing::warn!(
@@ -92,7 +98,7 @@ pub fn run<C: Connector>(
         if device.is_open() && core.gave_up() {
             device.close(now);
             summary.losses += 1;
-            tracing::warn!("board {}: lost (no answer); reconnecting", device.name());
+            tracing::debug!("board {}: closed (no answer); reopening", device.name());
         }
         out.clear();
         core.transmit(now, &mut out);
@@ -111,7 +117,7 @@ pub fn run<C: Connector>(
             summary.published += 1;
         }
         while let Some(note) = core.pop_note() {
-            log(device.name(), &note);
+            log(device.name(), &note, &mut silent);
         }
         let deadline = [core.next_deadline(now), device.retry_at()]
             .into_iter()
@@ -151,8 +157,8 @@ pub fn run<C: Connector>(
     }
 }
 
-/// One log line per note.
-fn log(board: &str, note: &Note) {
+/// One log line per note (silent boards: the first, then every hundredth).
+fn log(board: &str, note: &Note, silent: &mut Tally) {
     match note {
         Note::Identified {
             firmware,
@@ -173,6 +179,10 @@ fn log(board: &str, note: &Note) {
             channels,
             restored,
         } => {
+            let unanswered = silent.take();
+            if unanswered > 0 {
+                tracing::warn!("board {board}: answered after {unanswered} silent attempt(s)");
+            }
             if *restored > 0 {
                 tracing::warn!(
                     "board {board}: ready, {pins} pins, {channels} analog channels; pin \
@@ -186,11 +196,21 @@ fn log(board: &str, note: &Note) {
             tracing::warn!("board {board}: it was reset; restoring its pin settings")
         }
         Note::Unresponsive { waiting_for } => {
-            tracing::warn!("board {board}: no answer (waiting for {waiting_for})")
+            if let Some(n) = silent.bump() {
+                tracing::warn!(
+                    "board {board}: no answer (waiting for {waiting_for}); reopening and \
+                     asking again ({n} silent attempt(s) so far)"
+                );
+            }
         }
-        Note::WrongInstance { got, want } => tracing::warn!(
-            "board {board}: FirmataExpress instance id {got}, not {want} (-i); not using it"
-        ),
+        Note::WrongInstance { got, want } => {
+            if silent.count() == 0 {
+                tracing::warn!(
+                    "board {board}: FirmataExpress instance id {got}, not {want} (-i); not \
+                     using it"
+                );
+            }
+        }
         Note::NoKeepAlive(firmware) => tracing::info!(
             "board {board}: {} has no keep-alive; -k ignored",
             firmware.name()

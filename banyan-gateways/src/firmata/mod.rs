@@ -215,6 +215,8 @@ struct Heard {
     protocol: Option<(u8, u8)>,
     firmware: Option<(String, (u8, u8))>,
     instance: Option<u8>,
+    /// A wrong I_AM_HERE was noted on this connection (the retries would repeat it).
+    wrong_instance_said: bool,
     capabilities: Option<Capabilities>,
     mapping_raw: Option<Vec<u8>>,
 }
