@@ -9,11 +9,24 @@
 #   harness (ATmega328P + StandardFirmata) ══ serial = tcp:127.0.0.1:S ══ socat pty ══ pyfirmata2
 #             └── control port (JSON lines): pins, ADC, PWM/servo, reset ══ side-by-side.mjs
 #
+# then the same board through Rust Banyan's Firmata gateway and a Python Banyan peer
+# (boards/arduino-uno/emu/ardgw_check.py, python-banyan's BanyanBase):
+#
+#   harness ══ tcp:127.0.0.1:S ══ ardgw --tcp ── backplane ── ardgw_check.py (OneGPIO)
+#      └── control port ═══════════════════════════════════════════┘ (pins, ADC, drop, reset)
+#
+# ardgw_check: D13 levels, D2 reports on both edges, A0 reports of two ADC values, PWM duty on
+# D9, a servo pulse on D10, bad values answered by error reports, a 200-command burst whole
+# and in order (its drain time printed), a dropped TCP stream and a board reset with every
+# pin setting restored by ardgw alone.
+#
 # Usage: scripts/arduino-emu.sh [--serve]
 #   --serve   start the harness, print its ports and keep it running until Ctrl-C (by hand:
 #             point a Firmata client at the serial port, `emu_ctl` requests at the control port)
 # Environment: BANYAN_PYTHON (Python with pyfirmata2; else .venv/bin/python, else python3).
-# Needs node (>= 20), npm, socat, python3. Functions to reuse: scripts/arduino-emu-lib.sh.
+# Needs node (>= 20), npm, socat, python3 (with python-banyan for the ardgw run), and the host
+# binaries backplane and ardgw in target/debug (cargo build -p banyan-cli --bins).
+# Functions to reuse: scripts/arduino-emu-lib.sh.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +50,7 @@ lib_python
 for tool in socat python3; do
   command -v "$tool" >/dev/null || { echo "arduino-emu: $tool not found" >&2; exit 2; }
 done
-lib_start uno
+lib_start uno backplane ardgw ardgw_check
 START=$(date +%s.%N)
 
 emu_prepare
@@ -66,6 +79,27 @@ while b"\xf9\x02\x04" not in got:
     got += os.read(fd, 64)
 print(f"   {sys.argv[1]}: F9 answered with f90204 (Firmata 2.4)")
 PY
+echo "== ardgw --tcp on the same board, a Rust backplane, a Python Banyan peer ($PYTHON)"
+for bin in backplane ardgw; do
+  [ -x "$HOST_BIN/$bin" ] || { echo "arduino-emu: $HOST_BIN/$bin missing (cargo build -p banyan-cli --bins)" >&2; exit 2; }
+done
+# A fresh board, as opening a real Uno's port gives (the side by side left a servo on D10,
+# whose Timer1 also drives D9's PWM).
+emu_ctl '{"op":"reset"}' >/dev/null
+start_backplane
+"$HOST_BIN/ardgw" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" --tcp "127.0.0.1:$ARDUINO_SERIAL_PORT" \
+  >"$LOGS/ardgw.out" 2>"$LOGS/ardgw.log" &
+ARDGW_PID=$!
+PIDS+=("$ARDGW_PID")
+timeout 600 "$PYTHON" "$UNO_EMU/ardgw_check.py" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" \
+  -t 60 --control-port "$ARDUINO_CONTROL_PORT" >"$LOGS/ardgw_check.log" 2>&1 \
+  || { echo "== FAIL: ardgw_check (logs below)"; exit 1; }
+grep '^==' "$LOGS/ardgw_check.log"
+kill -TERM "$ARDGW_PID"
+wait "$ARDGW_PID" 2>/dev/null || true
+echo "== ardgw log:"
+sed 's/\x1b\[[0-9;]*m//g' "$LOGS/ardgw.log"
+tail -n 1 "$LOGS/ardgw.out"
 
 STATS=$(emu_ctl '{"op":"stats"}')
 echo "== harness stats: $STATS"

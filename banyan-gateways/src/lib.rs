@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod firmata;
 pub mod link;
 pub mod mqtt;
 pub mod reconnect;
