@@ -22,7 +22,6 @@ use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
 
 pub mod launch;
 pub mod launcher;
-pub mod tgw;
 
 pub use banyan_host::hex;
 

@@ -61,6 +61,17 @@ pub enum Say {
 }
 
 impl Say {
+    /// The policy itself: what to do with the `n`th occurrence (counted from 1) — the first
+    /// is said, then every hundredth is counted aloud. For counters shared between threads
+    /// (atomics) that cannot be a [`Tally`].
+    pub const fn of_count(n: u64) -> Self {
+        match n {
+            1 => Say::First,
+            n if n.is_multiple_of(100) => Say::Count(n),
+            _ => Say::Quiet,
+        }
+    }
+
     /// `true` unless [`Say::Quiet`].
     pub fn loud(self) -> bool {
         !matches!(self, Say::Quiet)
@@ -83,11 +94,13 @@ impl Tally {
     /// Counts one occurrence and says whether to log it.
     pub fn note(&mut self) -> Say {
         self.count = self.count.saturating_add(1);
-        match self.count {
-            1 => Say::First,
-            n if n.is_multiple_of(100) => Say::Count(n),
-            _ => Say::Quiet,
-        }
+        Say::of_count(self.count)
+    }
+
+    /// Counts one occurrence; `Some(count so far)` when it is one to log (for lines such as
+    /// "dropped a message (7 dropped so far)").
+    pub fn bump(&mut self) -> Option<u64> {
+        self.note().loud().then_some(self.count)
     }
 
     /// Occurrences so far.
@@ -293,5 +306,12 @@ mod tests {
         assert_eq!(t.count(), 300);
         assert_eq!(t.take(), 300);
         assert_eq!(t.note(), Say::First);
+        assert_eq!(t.bump(), None);
+        assert_eq!(Say::of_count(1), Say::First);
+        assert_eq!(Say::of_count(2), Say::Quiet);
+        assert_eq!(Say::of_count(200), Say::Count(200));
+        let mut u = Tally::new();
+        let logged: Vec<u64> = (0..200).filter_map(|_| u.bump()).collect();
+        assert_eq!(logged, [1, 100, 200]);
     }
 }
