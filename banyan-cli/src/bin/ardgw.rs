@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use banyan_cli::board_gateway::{init_logging, log_filter, parse, truthy};
 use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
 use banyan_gateways::firmata::driver::{self, Topics};
 use banyan_gateways::firmata::{Config, Core, Pace, discover};
@@ -58,46 +59,6 @@ struct Args {
     /// Longest wait between attempts to reopen the board's link, in seconds
     #[arg(long = "max-backoff", default_value_t = 2.0)]
     max_backoff: f64,
-}
-
-/// A Python-style boolean flag value.
-fn truthy(flag: &str, value: &str) -> anyhow::Result<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" | "none" => Ok(false),
-        _ => anyhow::bail!("{flag} takes True or False, not {value:?}"),
-    }
-}
-
-/// The `tracing` filter `-l` asks for.
-fn log_filter(value: &str) -> Option<&'static str> {
-    Some(match value.to_ascii_lowercase().as_str() {
-        "false" | "none" | "" => "warn",
-        "true" | "debug" => "debug",
-        "error" => "error",
-        "warn" | "warning" => "warn",
-        "info" => "info",
-        "trace" => "trace",
-        _ => return None,
-    })
-}
-
-/// Logging is set up before the flags are parsed (so that parse errors go through the same
-/// path): `-l` is looked up in the raw arguments.
-fn init_logging() {
-    let args: Vec<String> = std::env::args().collect();
-    let level = args
-        .iter()
-        .position(|a| a == "-l")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| log_filter(v))
-        .unwrap_or("warn");
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// Without `--baud`, serial opens alternate between StandardFirmata's and FirmataExpress's
@@ -162,36 +123,6 @@ fn connector(args: &Args) -> anyhow::Result<Box<dyn Connector>> {
     })
 }
 
-/// Parses the flags; a bad flag is one line, help and version print and exit 0.
-fn parse() -> anyhow::Result<Option<Args>> {
-    use clap::error::ErrorKind;
-    match Args::try_parse() {
-        Ok(args) => Ok(Some(args)),
-        Err(error)
-            if matches!(
-                error.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) =>
-        {
-            let _ = error.print();
-            Ok(None)
-        }
-        Err(error) => {
-            let text = error.to_string();
-            let message: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .take_while(|line| !line.is_empty() && !line.starts_with("Usage:"))
-                .collect();
-            let message = message.join(" ");
-            let message = message.strip_prefix("error: ").unwrap_or(&message);
-            anyhow::bail!("{message} (see ardgw --help)")
-        }
-    }
-}
-
 /// The core's configuration from the flags.
 fn core_config(args: &Args) -> anyhow::Result<Config> {
     let instance_id = match args.instance_id.as_deref() {
@@ -226,7 +157,7 @@ fn core_config(args: &Args) -> anyhow::Result<Config> {
 fn main() -> ExitCode {
     init_logging();
     run_main("ardgw", || {
-        let Some(args) = parse()? else {
+        let Some(args) = parse::<Args>("ardgw")? else {
             return Ok(());
         };
         let config = core_config(&args)?;

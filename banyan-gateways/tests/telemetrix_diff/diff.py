@@ -12,6 +12,13 @@ the same files with the same script.
     diff.py --gateway rpgw --check rpgw.expected.jsonl       # compare with the recording
     diff.py --gateway rpgw --check F --command 'target/debug/rpgw'   # another implementation
     diff.py --gateway rpgw --script script_rpgw_unplug.json --check rpgw_unplug.expected.jsonl
+    diff.py --gateway rpgw --check rpgw.expected.jsonl --command target/debug/rpgw \
+            --differences rust_rpgw.differences.json     # ours, with its differences on purpose
+
+A differences file lists, per step of the Python recording, what the Rust gateway does
+instead and why ({"steps": {"9": {"why": ..., "device": [...], "published": [...],
+"gateway_alive": true}}}); every step not listed must match the Python recording exactly,
+and every listed step must match the stated difference exactly.
 
 Everything runs in a private network namespace (`unshare -n`, as root; CI runs as root):
 loopback only, so the ESP32 model listens on the firmware's fixed port 31336 and the
@@ -206,11 +213,31 @@ def run(gateway_name, script_path, command, workdir, expected=None):
     return records
 
 
+def apply_differences(want, path):
+    """The recording with the listed steps replaced by the stated differences."""
+    with open(path) as f:
+        steps = json.load(f)["steps"]
+    out = []
+    for line in want:
+        record = json.loads(line)
+        change = steps.get(str(record["step"]))
+        if change is not None:
+            for key in ("device", "published", "gateway_alive"):
+                record[key] = change[key]
+        out.append(json.dumps(record, sort_keys=True))
+    unknown = set(steps) - {str(json.loads(w)["step"]) for w in want}
+    if unknown:
+        sys.exit(f"telemetrix diff: {path} names steps the recording lacks: {sorted(unknown)}")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gateway", choices=sorted(GATEWAYS), required=True)
     ap.add_argument("--command", help="gateway command line to test instead of s3-extend's")
     ap.add_argument("--script", help="the script to play (default: script_<gateway>.json here)")
+    ap.add_argument("--differences", metavar="FILE",
+                    help="steps where the implementation under test differs on purpose")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--record", action="store_true", help="print the recording")
     mode.add_argument("--check", metavar="FILE", help="compare with a recording")
@@ -221,6 +248,8 @@ def main():
     if args.check:
         with open(args.check) as f:
             want = [line.rstrip("\n") for line in f if line.strip()]
+        if args.differences:
+            want = apply_differences(want, args.differences)
     with tempfile.TemporaryDirectory(prefix="tmx-diff-") as workdir:
         records = run(args.gateway, script, args.command, workdir,
                       [json.loads(w) for w in want] if want else None)
@@ -234,7 +263,9 @@ def main():
                                                    args.check, "this run"))
         print(f"telemetrix diff: {args.gateway} differs from {args.check}", file=sys.stderr)
         sys.exit(1)
-    print(f"telemetrix diff: {args.gateway}: {len(lines)} steps match {args.check}")
+    stated = f" with the differences stated in {args.differences}" if args.differences else ""
+    print(f"telemetrix diff: {args.command or args.gateway}: {len(lines)} steps match "
+          f"{args.check}{stated}")
 
 
 if __name__ == "__main__":
