@@ -39,7 +39,9 @@ pub enum Board {
     /// A TCP listener on 127.0.0.1 with an ephemeral port (the ESP32's Wi-Fi server; any
     /// family may use it).
     Tcp,
-    /// A pseudo-terminal (the USB serial port of a Pico or an Arduino).
+    /// A pseudo-terminal (the USB serial port of a Pico or an Arduino), reached through a
+    /// symlink in a private temporary directory that keeps pointing at the current pty, as a
+    /// replugged board comes back at the same `/dev/ttyACM0`.
     Pty,
 }
 
@@ -51,6 +53,16 @@ pub struct TelemetrixDevice {
     family: Family,
     tcp: Option<SocketAddr>,
     pty: Option<PathBuf>,
+    /// The directory of the pty's symlink, removed on drop.
+    link_dir: Option<PathBuf>,
+}
+
+impl Drop for TelemetrixDevice {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.link_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl TelemetrixDevice {
@@ -60,8 +72,24 @@ impl TelemetrixDevice {
         command
             .arg(model_script())
             .args(["--family", family_name(family)]);
-        if board == Board::Tcp {
-            command.args(["--tcp-port", "0"]);
+        let mut link_dir = None;
+        match board {
+            Board::Tcp => {
+                command.args(["--tcp-port", "0"]);
+            }
+            Board::Pty => {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static NEXT: AtomicU32 = AtomicU32::new(0);
+                let dir = std::env::temp_dir().join(format!(
+                    "banyan-tmx-{}-{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| Error::io("creating the pty link's directory", e))?;
+                command.arg("--link").arg(dir.join("ttyACM0"));
+                link_dir = Some(dir);
+            }
         }
         let guard = ChildGuard::spawn(format!("telemetrix model ({family})"), command)?;
         let line = guard.wait_stdout("\"ready\"")?;
@@ -91,6 +119,7 @@ impl TelemetrixDevice {
             family,
             tcp,
             pty,
+            link_dir,
         })
     }
 
