@@ -36,7 +36,10 @@ enum Action {
         value: u16,
     },
     I2c(Vec<u8>),
-    Sonar(Vec<u8>),
+    Sonar {
+        trigger: u8,
+        payload: Vec<u8>,
+    },
     Error {
         command: &'static str,
         pin: Option<u8>,
@@ -98,7 +101,14 @@ impl Core {
                     }
                 }
             }
-            Action::I2c(payload) | Action::Sonar(payload) => self.report(payload),
+            Action::I2c(payload) => self.report(payload),
+            Action::Sonar { trigger, payload } => {
+                // Only sonars the bus set up (the Python clients look the callback up by
+                // trigger pin and raise KeyError for another).
+                if self.table.sonars.iter().any(|&(t, _)| t == trigger) {
+                    self.report(payload);
+                }
+            }
             Action::Error { command, pin } => self.reject(Some(command), pin, Reason::Hardware),
             Action::Debug { id, value } => self.note(Note::Debug { id, value }),
             Action::Garbled => {
@@ -125,7 +135,13 @@ impl Action {
                 register,
                 data,
             } => Action::I2c(i2c_payload(family, port, address, register, data, wall_us)?),
-            Report::Sonar { distance, .. } => Action::Sonar(sonar_payload(distance)?),
+            Report::Sonar {
+                trigger_pin,
+                distance,
+            } => Action::Sonar {
+                trigger: trigger_pin,
+                payload: sonar_payload(distance)?,
+            },
             Report::I2cError { kind, .. } => Action::Error {
                 command: match kind {
                     I2cErrorKind::WriteFailed => "i2c_write",

@@ -304,6 +304,11 @@ impl Core {
         self.pacer.stats()
     }
 
+    /// Commands waiting for the board.
+    pub fn queued(&self) -> usize {
+        self.pacer.len()
+    }
+
     // ---- internals shared by the submodules ----
 
     fn note(&mut self, note: Note) {
