@@ -4,7 +4,8 @@
 //! board's reports become their reports, a bad value gets an error report and the gateway
 //! serves on, and a dropped link or a device reset is reopened, handshaken again and every
 //! pin setting restored. `rpgw` opens the model's pty as a serial port; `esp32gw` learns the
-//! board's address from the `ip_address` message. The comparison with s3-extend's own
+//! board's address from the `ip_address` message; `ardgw --telemetrix` drives a
+//! Telemetrix4Arduino on a pty. The comparison with s3-extend's own
 //! gateways, step for step, is `banyan-gateways/tests/telemetrix_diff/diff.py` (CI step 35).
 //! Needs `python3` for the model (standard library only): skipped when absent, a failure
 //! under CI=true.
@@ -20,6 +21,7 @@ use banyan_testkit::{ChildGuard, Scenario, Step, backplane, ensure, require_tool
 
 const RPGW: &str = env!("CARGO_BIN_EXE_rpgw");
 const ESP32GW: &str = env!("CARGO_BIN_EXE_esp32gw");
+const ARDGW: &str = env!("CARGO_BIN_EXE_ardgw");
 const TIMEOUT: Duration = Duration::from_secs(90);
 
 fn gateway(
@@ -435,6 +437,109 @@ fn esp32gw_takes_its_address_from_the_bus_and_restores_the_board_after_a_reset()
         )?;
         Ok(())
     });
+}
+
+#[test]
+fn ardgw_telemetrix_drives_a_telemetrix4arduino_and_restores_it_after_an_unplug() {
+    let Some(mut device) = start(Family::Arduino, Board::Pty, "ardgw --telemetrix") else {
+        return;
+    };
+    run_scenario(
+        "ardgw --telemetrix: Telemetrix4Arduino model",
+        TIMEOUT,
+        |scenario| {
+            let bp = backplane();
+            let pty = device.pty_path().expect("a pty").display().to_string();
+            let mut frames = Frames::new();
+            let mut ardgw = gateway(scenario, ARDGW, &bp, &["--telemetrix", "-c", &pty])?;
+            // ARE_U_THERE, GET_FIRMWARE_VERSION, then ENABLE_ALL_REPORTS once I_AM_HERE is 1.
+            frames.wait_for(&mut device, &[&[1, 6], &[1, 5]], TIMEOUT)?;
+            frames.wait_for(&mut device, &[&[1, 17]], TIMEOUT)?;
+            ardgw.wait_stderr("ready")?;
+            let mut test = banyan_testkit::config(&bp, "test")
+                .subscribe("from_arduino_gateway")
+                .connect()
+                .map_err(|e| e.to_string())?;
+            let deadline = scenario.deadline();
+            let to = "to_arduino_gateway";
+
+            let output = command(&[
+                ("command", text("set_mode_digital_output")),
+                ("pin", int(13)),
+            ]);
+            send_until(
+                &test,
+                to,
+                &mut device,
+                &mut frames,
+                &output,
+                &[&[3, 1, 13, 1]],
+                deadline,
+            )?;
+            let high = command(&[
+                ("command", text("digital_write")),
+                ("pin", int(13)),
+                ("value", int(1)),
+            ]);
+            send_until(
+                &test,
+                to,
+                &mut device,
+                &mut frames,
+                &high,
+                &[&[3, 2, 13, 1]],
+                deadline,
+            )?;
+            let input = command(&[("command", text("set_mode_digital_input")), ("pin", int(2))]);
+            send_until(
+                &test,
+                to,
+                &mut device,
+                &mut frames,
+                &input,
+                &[&[4, 1, 2, 0, 1]],
+                deadline,
+            )?;
+            device.input(2, 1).map_err(|e| e.to_string())?;
+            let got = report(&mut test, "from_arduino_gateway")?;
+            ensure(is_input_report(&got, "digital_input", 2, 1), || {
+                format!("report {got:02x?}")
+            })?;
+            // Telemetrix has no tone: an error report, the gateway serves on.
+            let tone = command(&[
+                ("command", text("play_tone")),
+                ("pin", int(3)),
+                ("freq", int(440)),
+            ]);
+            test.publish_raw(to.as_bytes(), &tone)
+                .map_err(|e| e.to_string())?;
+            let got = report(&mut test, "from_arduino_gateway")?;
+            ensure(
+                is_error(&got, "command not supported by Telemetrix4Arduino"),
+                || format!("report {got:02x?}"),
+            )?;
+
+            frames.clear(&mut device)?;
+            device.drop_link().map_err(|e| e.to_string())?;
+            frames.wait_for(
+                &mut device,
+                &[&[1, 17], &[4, 1, 2, 0, 1], &[3, 1, 13, 1], &[3, 2, 13, 1]],
+                TIMEOUT,
+            )?;
+            ardgw.wait_stderr("pin settings restored (3 commands)")?;
+
+            let status = ardgw.terminate()?;
+            ensure(status.success(), || format!("ardgw exited with {status:?}"))?;
+            let stdout = ardgw.stdout();
+            ensure(
+                stdout
+                    .iter()
+                    .any(|l| l.starts_with("ardgw stopped: 2 connection(s), 1 lost")),
+                || format!("exit line: {stdout:?}"),
+            )?;
+            Ok(())
+        },
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! `ardgw`: the Arduino gateway — OneGPIO messages on the backplane to a stock Arduino
 //! running StandardFirmata or FirmataExpress, a drop-in for s3-extend 1.35's `ardgw` (same
-//! flags, same topics, same reports). The protocol lives in `banyan_gateways::firmata`; this
-//! file is flags → configuration → run. See `docs/arduino.md`.
+//! flags, same topics, same reports); with `--telemetrix`, to one running
+//! Telemetrix4Arduino. The protocols live in `banyan_gateways::firmata` and
+//! `banyan_gateways::telemetrix`; this file is flags → configuration → run. See
+//! `docs/arduino.md` and `docs/telemetrix.md`.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -12,6 +14,8 @@ use banyan_gateways::firmata::driver::{self, Topics};
 use banyan_gateways::firmata::{Config, Core, Pace, discover};
 use banyan_gateways::link::{Connector, Device, Link, SerialConnector, TcpConnector};
 use banyan_gateways::reconnect::Backoff;
+use banyan_gateways::telemetrix;
+use banyan_proto::telemetrix::Family;
 use clap::Parser;
 
 /// StandardFirmata's baud rate (the Arduino IDE example).
@@ -59,6 +63,10 @@ struct Args {
     /// Longest wait between attempts to reopen the board's link, in seconds
     #[arg(long = "max-backoff", default_value_t = 2.0)]
     max_backoff: f64,
+    /// The board runs Telemetrix4Arduino (115200 baud unless --baud; -i is its ARDUINO_ID;
+    /// -k does not apply)
+    #[arg(long = "telemetrix")]
+    telemetrix: bool,
 }
 
 /// Without `--baud`, serial opens alternate between StandardFirmata's and FirmataExpress's
@@ -119,6 +127,7 @@ fn connector(args: &Args) -> anyhow::Result<Box<dyn Connector>> {
     };
     Ok(match args.baud {
         Some(baud) => Box::new(SerialConnector::new(path, baud)),
+        None if args.telemetrix => Box::new(SerialConnector::new(path, EXPRESS_BAUD)),
         None => Box::new(AutoBaud { path, next: 0 }),
     })
 }
@@ -179,11 +188,22 @@ fn main() -> ExitCode {
         })?;
         let backoff = Backoff::up_to(Duration::from_secs_f64(args.max_backoff.min(3600.0)));
         let mut device = Device::new(connector, backoff, Instant::now());
-        let mut core = Core::new(config);
         let topics = Topics {
             commands: args.subscriber_list.clone(),
             reports: args.publisher_topic.clone(),
         };
+        if args.telemetrix {
+            let mut core = telemetrix::Core::new(telemetrix::Config {
+                family: Family::Arduino,
+                instance_id: config.instance_id,
+                pace: Pace::for_baud(args.baud.unwrap_or(EXPRESS_BAUD)),
+            });
+            let summary =
+                banyan_gateways::driver::run(&mut component, &mut device, &mut core, &topics)?;
+            banyan_cli::board_gateway::print_summary("ardgw", &summary, &core);
+            return Ok(());
+        }
+        let mut core = Core::new(config);
         let summary = driver::run(&mut component, &mut device, &mut core, &topics)?;
         let stats = core.stats();
         let pacer = core.pacer_stats();

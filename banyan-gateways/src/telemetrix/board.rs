@@ -5,7 +5,7 @@
 //! |---|---|
 //! | DIGITAL_REPORT | `{'report': 'digital_input', 'pin', 'value', 'timestamp'}` |
 //! | ANALOG_REPORT | `{'report': 'analog_input', 'pin', 'value', 'timestamp'}` (pin: the Pico's ADC number) |
-//! | I2C_READ_REPORT | `{'report': 'i2c_data', 'value': text}`, text = `', '.join` of the client's callback list: Pico `10, port, address, register, count, data…, time`; ESP32 `9, count, address, register, data…, time` |
+//! | I2C_READ_REPORT | `{'report': 'i2c_data', 'value': text}`, text = `', '.join` of the client's callback list: Pico `10, port, address, register, count, data…, time`; ESP32 `9, count, address, register, data…, time`; Arduino (`telemetrix`'s list) `10, port, count, address, register, data…, time` |
 //! | SONAR_DISTANCE | `{'report': 'sonar_data', 'value': d}`: Pico `cm + hundredths / 100` (a float; `0` when no echo), ESP32 whole cm |
 //! | I2C failures, SERVO_UNAVAILABLE | ours: an `error` report (the Python clients print or raise) |
 
@@ -27,6 +27,7 @@ const I2C_TEXT_CAP: usize = 5 * 5 + 255 * 5 + 32;
 enum Action {
     Firmware(banyan_proto::telemetrix::FirmwareVersion),
     UniqueId([u8; 8]),
+    IAmHere(u8),
     Digital {
         pin: u8,
         value: u8,
@@ -85,6 +86,7 @@ impl Core {
         match action {
             Action::Firmware(version) => self.identified(version),
             Action::UniqueId(id) => self.unique_id = Some(id),
+            Action::IAmHere(id) => self.i_am_here(id),
             Action::Digital { pin, value } => {
                 if self.table.get(pin).is_some_and(|s| s.mode.is_input()) {
                     let mut buf = [0u8; REPORT_BUF_LEN];
@@ -155,10 +157,8 @@ impl Action {
             },
             Report::Debug { id, value } => Action::Debug { id, value },
             Report::Unknown { .. } => Action::Garbled,
-            Report::LoopBack { .. }
-            | Report::IAmHere { .. }
-            | Report::Features(_)
-            | Report::Other { .. } => return None,
+            Report::IAmHere { instance_id } => Action::IAmHere(instance_id),
+            Report::LoopBack { .. } | Report::Features(_) | Report::Other { .. } => return None,
         })
     }
 }
@@ -183,7 +183,17 @@ fn i2c_payload(
             )
             .ok()?;
         }
-        _ => {
+        Family::Arduino => {
+            write!(
+                text,
+                "{}, {}, {}, {address}, {register}",
+                ids::arduino::report::I2C_READ,
+                port.unwrap_or(0),
+                data.len()
+            )
+            .ok()?;
+        }
+        Family::RpiPico => {
             write!(
                 text,
                 "{}, {}, {address}, {register}, {}",

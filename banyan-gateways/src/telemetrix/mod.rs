@@ -1,6 +1,7 @@
-//! The sans-IO core of `rpgw` and `esp32gw`: Banyan's OneGPIO messages to a Raspberry Pi
-//! Pico running **Telemetrix4RpiPico** (USB serial) or an ESP32 running **Telemetrix4Esp32**
-//! (Wi-Fi TCP 31336) — drop-ins for s3-extend 1.35's `rpgw` and `esp32gw`.
+//! The sans-IO core of `rpgw`, `esp32gw` and `ardgw --telemetrix`: Banyan's OneGPIO messages
+//! to a Raspberry Pi Pico running **Telemetrix4RpiPico** (USB serial), an ESP32 running
+//! **Telemetrix4Esp32** (Wi-Fi TCP 31336) — drop-ins for s3-extend 1.35's `rpgw` and
+//! `esp32gw` — or an Arduino running **Telemetrix4Arduino** (USB serial).
 //!
 //! ```text
 //!  OneGPIO command ──▶ Core::command ─▶ parse (banyan-onegpio) ─▶ validate against the
@@ -19,8 +20,9 @@
 //!
 //! 1. [`Core::connected`]: the family's handshake, as its Python client does — Pico:
 //!    RETRIEVE_PICO_UNIQUE_ID and GET_FIRMWARE_VERSION; ESP32: GET_FIRMWARE_VERSION, then
-//!    ENABLE_ALL_REPORTS once it answers. Asked again every [`RETRY`] until
-//!    [`HANDSHAKE_TIMEOUT`]; then the driver reopens the link.
+//!    ENABLE_ALL_REPORTS once it answers; Arduino: ARE_U_THERE (its I_AM_HERE must carry
+//!    [`Config::instance_id`]) and GET_FIRMWARE_VERSION, then ENABLE_ALL_REPORTS. Asked again
+//!    every [`RETRY`] until [`handshake_timeout`]; then the driver reopens the link.
 //! 2. Ready: the [`PinTable`](pins::PinTable) is replayed — every mode, output value,
 //!    reporting setting, the I2C bus and the sonars the bus had set — and commands flow.
 //! 3. [`Core::disconnected`] keeps the table. Telemetrix firmwares announce nothing when they
@@ -52,6 +54,18 @@ pub const RETRY: Duration = Duration::from_millis(1000);
 /// How long a board may take to answer the handshake before the link is given up.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The same for an Arduino, which resets when its port opens (its bootloader runs first;
+/// the `telemetrix` client waits 4 s before it asks).
+pub const ARDUINO_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long `family`'s board may take to answer the handshake.
+pub fn handshake_timeout(family: Family) -> Duration {
+    match family {
+        Family::Arduino => ARDUINO_HANDSHAKE_TIMEOUT,
+        _ => HANDSHAKE_TIMEOUT,
+    }
+}
+
 /// Quiet time after which a partial frame is dropped as misalignment.
 pub const IDLE_RESYNC: Duration = Duration::from_millis(100);
 
@@ -70,8 +84,11 @@ pub const ESP32_PORT: u16 = 31336;
 /// How the core is set up (from the binary's flags).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Config {
-    /// Which firmware the board runs: [`Family::RpiPico`] or [`Family::Esp32`].
+    /// Which firmware the board runs.
     pub family: Family,
+    /// The instance id a Telemetrix4Arduino sketch must answer ARE_U_THERE with
+    /// (`ARDUINO_ID`, 1 unless changed; `ardgw -i`).
+    pub instance_id: u8,
     /// The outbound pace.
     pub pace: Pace,
 }
@@ -82,6 +99,7 @@ impl Config {
     pub fn for_family(family: Family) -> Self {
         Self {
             family,
+            instance_id: 1,
             pace: Pace::for_baud(115_200),
         }
     }
@@ -103,8 +121,15 @@ pub enum Note {
         /// Commands replayed.
         restored: usize,
     },
-    /// The handshake got no answer in [`HANDSHAKE_TIMEOUT`]; the driver reopens the link.
+    /// The handshake got no answer in [`handshake_timeout`]; the driver reopens the link.
     Unresponsive,
+    /// A Telemetrix4Arduino answered with another instance id than asked for.
+    WrongInstance {
+        /// The board's id.
+        got: u8,
+        /// The id asked for.
+        want: u8,
+    },
     /// [`SUSPECT_LIMIT`] bad frames in a row: the stream is misaligned; the link is reopened.
     Misaligned,
     /// Undecodable frames from the board (said once per power of two).
@@ -159,6 +184,9 @@ pub struct Core {
     phase: Phase,
     decoder: ReportDecoder,
     unique_id: Option<[u8; 8]>,
+    version: Option<FirmwareVersion>,
+    instance_ok: bool,
+    wrong_instance_said: bool,
     last_rx: Option<Instant>,
     table: pins::PinTable,
     tags: std::collections::HashMap<String, u8>,
@@ -177,6 +205,9 @@ impl Core {
             phase: Phase::Down,
             decoder: ReportDecoder::new(config.family),
             unique_id: None,
+            version: None,
+            instance_ok: false,
+            wrong_instance_said: false,
             last_rx: None,
             table: pins::PinTable::default(),
             tags: std::collections::HashMap::new(),
@@ -198,6 +229,9 @@ impl Core {
         self.pacer.clear();
         self.decoder.reset();
         self.unique_id = None;
+        self.version = None;
+        self.instance_ok = false;
+        self.wrong_instance_said = false;
         self.last_rx = None;
         self.phase = Phase::Handshake {
             since: now,
@@ -232,7 +266,7 @@ impl Core {
     /// Timers: handshake retries and give-up, resynchronisation after a quiet link.
     pub fn poll(&mut self, now: Instant) {
         if let Phase::Handshake { since, asked } = self.phase {
-            if now.duration_since(since) >= HANDSHAKE_TIMEOUT {
+            if now.duration_since(since) >= handshake_timeout(self.config.family) {
                 self.note(Note::Unresponsive);
                 self.disconnected();
                 return;
@@ -263,7 +297,7 @@ impl Core {
     pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let handshake = match self.phase {
             Phase::Handshake { since, asked } => {
-                Some((asked + RETRY).min(since + HANDSHAKE_TIMEOUT))
+                Some((asked + RETRY).min(since + handshake_timeout(self.config.family)))
             }
             _ => None,
         };
@@ -339,24 +373,50 @@ impl Core {
         }
     }
 
-    /// The handshake's question (the ESP32's ENABLE_ALL_REPORTS follows its answer).
+    /// The handshake's questions (ENABLE_ALL_REPORTS follows the answers).
     fn ask(&mut self) {
-        if self.config.family == Family::RpiPico {
+        if self.config.family != Family::Esp32 {
             self.send(&Tx::AreYouThere);
         }
         self.send(&Tx::GetFirmwareVersion);
     }
 
-    /// The firmware answered: finish the handshake and replay the table.
+    /// A Telemetrix4Arduino's I_AM_HERE.
+    fn i_am_here(&mut self, id: u8) {
+        if id == self.config.instance_id {
+            self.instance_ok = true;
+            self.try_ready();
+        } else if !std::mem::replace(&mut self.wrong_instance_said, true) {
+            self.note(Note::WrongInstance {
+                got: id,
+                want: self.config.instance_id,
+            });
+        }
+    }
+
+    /// The firmware told its version.
     fn identified(&mut self, version: FirmwareVersion) {
+        self.version = Some(version);
+        self.try_ready();
+    }
+
+    /// Once the handshake has what it waits for: ENABLE_ALL_REPORTS where the client sends
+    /// it, then ready and the table replayed.
+    fn try_ready(&mut self) {
         if !matches!(self.phase, Phase::Handshake { .. }) {
             return; // a repeated answer to a retried question
+        }
+        let Some(version) = self.version else {
+            return;
+        };
+        if self.config.family == Family::Arduino && !self.instance_ok {
+            return;
         }
         self.note(Note::Identified {
             version,
             unique_id: self.unique_id,
         });
-        if self.config.family == Family::Esp32 {
+        if self.config.family != Family::RpiPico {
             self.send(&Tx::EnableAllReports);
         }
         self.phase = Phase::Ready;
@@ -464,6 +524,9 @@ fn log(board: &str, note: &Note, silent: &mut Tally) {
                 );
             }
         }
+        Note::WrongInstance { got, want } => tracing::warn!(
+            "board {board}: Telemetrix4Arduino instance id {got}, not {want} (-i); not using it"
+        ),
         Note::Misaligned => {
             tracing::warn!("board {board}: the report stream lost its alignment; reopening")
         }

@@ -33,12 +33,22 @@ pub const PICO_SERVO_DUTY: (u16, u16) = (300, 1900);
 /// The Pico's ADC inputs (ADC0–ADC2 on GPIO 26–28, ADC3 VSYS/3, ADC4 the temperature).
 pub const PICO_ADCS: u8 = 5;
 
+/// Digital pins accepted for a Telemetrix4Arduino (an Arduino Mega's 70).
+pub const ARDUINO_PINS: u8 = 70;
+/// Analog inputs accepted for it (A0–A15, a Mega's).
+pub const ARDUINO_ANALOG: u8 = 16;
+/// Servo pulse range `ardgw --telemetrix` attaches with (the `telemetrix` client's, µs).
+pub const ARDUINO_SERVO_US: (u16, u16) = (544, 2400);
+
 /// Whether `pin` is a GPIO of the family's board that can be an output (`output`) or an
 /// input.
 pub fn gpio_ok(family: Family, pin: u8, output: bool) -> bool {
     match family {
         // tmx_pico_aio's pico_pins: GPIO 0–22 and 25–28.
-        Family::RpiPico | Family::Arduino => pin <= 22 || (25..=28).contains(&pin),
+        Family::RpiPico => pin <= 22 || (25..=28).contains(&pin),
+        // Telemetrix4Arduino has no capability query: any pin of the largest board it
+        // runs on (a Mega's 70).
+        Family::Arduino => pin < ARDUINO_PINS,
         Family::Esp32 if output => ESP32_OUTPUTS.contains(&pin),
         Family::Esp32 => ESP32_INPUTS.contains(&pin),
     }
@@ -47,7 +57,8 @@ pub fn gpio_ok(family: Family, pin: u8, output: bool) -> bool {
 /// Whether `pin` names an analog input: an ADC number on the Pico, a GPIO on the ESP32.
 pub fn analog_ok(family: Family, pin: u8) -> bool {
     match family {
-        Family::RpiPico | Family::Arduino => pin < PICO_ADCS,
+        Family::RpiPico => pin < PICO_ADCS,
+        Family::Arduino => pin < ARDUINO_ANALOG,
         Family::Esp32 => ESP32_ANALOG.contains(&pin),
     }
 }
@@ -158,6 +169,11 @@ impl PinTable {
                 min_pulse: ESP32_SERVO_US.0,
                 max_pulse: ESP32_SERVO_US.1,
             },
+            Mode::Servo if family == Family::Arduino => Tx::ServoAttach {
+                pin,
+                min_pulse: ARDUINO_SERVO_US.0,
+                max_pulse: ARDUINO_SERVO_US.1,
+            },
             // The Pico drives servos as 50 Hz PWM pins.
             Mode::Servo => set(TxMode::PwmOutput),
             Mode::Sonar => return None,
@@ -172,7 +188,7 @@ impl PinTable {
                 value: value != 0,
             }),
             Mode::Pwm { .. } => Some(Tx::PwmWrite { pin, value }),
-            Mode::Servo if family == Family::Esp32 => Some(Tx::ServoWrite {
+            Mode::Servo if family != Family::RpiPico => Some(Tx::ServoWrite {
                 pin,
                 angle: u8::try_from(value).unwrap_or(u8::MAX),
             }),

@@ -374,3 +374,38 @@ fn ip_address_is_handed_to_the_driver_once() {
     assert_eq!(esp.take_address(), None);
     assert!(reports(&mut esp).is_empty());
 }
+
+#[test]
+fn an_arduino_must_answer_with_its_instance_id_before_it_is_used() {
+    let mut uno = Core::new(Config::for_family(Family::Arduino));
+    let t0 = Instant::now();
+    uno.connected(t0);
+    assert_eq!(sent(&mut uno, t0), [vec![1, 6], vec![1, 5]]);
+    // Another sketch's id, then the version: not ready, said once.
+    uno.board_bytes(&[2, 6, 7, 4, 5, 5, 4, 4, 2, 6, 7], t0, 0);
+    assert!(!uno.is_ready());
+    let notes: Vec<Note> = std::iter::from_fn(|| uno.pop_note()).collect();
+    assert_eq!(notes, [Note::WrongInstance { got: 7, want: 1 }]);
+    // The right one: ready, ENABLE_ALL_REPORTS (17) as the telemetrix client sends it.
+    uno.board_bytes(&[2, 6, 1], t0, 0);
+    assert!(uno.is_ready());
+    assert_eq!(sent(&mut uno, t0), [vec![1, 17]]);
+    // Golden bytes of the telemetrix client (banyan-proto/tests/telemetrix_golden).
+    uno.command(&cmd("set_mode_digital_input", &[("pin", 2)]));
+    uno.command(&cmd("set_mode_servo", &[("pin", 10)]));
+    uno.command(&cmd("servo_position", &[("pin", 10), ("position", 90)]));
+    assert_eq!(
+        sent(&mut uno, t0),
+        [
+            vec![4, 1, 2, 0, 1],
+            vec![6, 7, 10, 2, 0x20, 9, 0x60],
+            vec![3, 8, 10, 90]
+        ]
+    );
+    uno.board_bytes(&[7, 10, 0, 2, 83, 50, 170, 187], t0, 1_000_000);
+    let got = reports(&mut uno);
+    assert_eq!(
+        field(&got[0], "value"),
+        Some(ValueRef::Str("10, 0, 2, 83, 50, 170, 187, 1.0"))
+    );
+}
