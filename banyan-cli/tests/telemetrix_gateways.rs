@@ -543,6 +543,23 @@ fn ardgw_telemetrix_drives_a_telemetrix4arduino_and_restores_it_after_an_unplug(
 }
 
 #[test]
+fn rpgw_without_a_port_and_no_pico_plugged_in_says_so() {
+    // A test machine with a Pico plugged in would find it: skip then.
+    if !banyan_gateways::firmata::discover::picos().is_empty() {
+        eprintln!("a Pico serial port is present: the no-board message is not tested");
+        return;
+    }
+    let output = Command::new(RPGW).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("rpgw: error: no Raspberry Pi Pico found among the serial ports"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn bad_flags_are_one_line_and_a_failure() {
     for (program, args, needle) in [
         (
@@ -550,7 +567,6 @@ fn bad_flags_are_one_line_and_a_failure() {
             &["-l", "loud"][..],
             "-l takes True, False or a log level",
         ),
-        (RPGW, &[], "name the Pico's serial port with -c PORT"),
         (
             RPGW,
             &["-c", "/dev/x", "--tcp", "127.0.0.1:1"],

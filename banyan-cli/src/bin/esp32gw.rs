@@ -25,9 +25,9 @@ use clap::Parser;
 struct Args {
     #[command(flatten)]
     component: ComponentArgs,
-    /// The ESP32's address, HOST[:PORT] (port 31336 by default) [default: from the
-    /// {'command': 'ip_address', 'address': ...} message]
-    #[arg(short = 'a', long = "address", value_name = "HOST[:PORT]")]
+    /// The ESP32's address, HOST or HOST:PORT (port 31336 by default); without it, the
+    /// address comes from the {'command': 'ip_address', 'address': ...} message
+    #[arg(short = 'a', long = "address", value_name = "HOST")]
     address: Option<String>,
     /// Accepted for s3-extend compatibility: "None" only (the ESP32 is reached over Wi-Fi)
     #[arg(short = 'c', value_name = "PORT", default_value = "None")]

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use banyan_cli::board_gateway::{init_logging, log_filter, parse};
 use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
 use banyan_gateways::driver::{self, Topics};
+use banyan_gateways::firmata::discover;
 use banyan_gateways::link::{Connector, Device, SerialConnector, TcpConnector};
 use banyan_gateways::reconnect::Backoff;
 use banyan_gateways::telemetrix::{Config, Core};
@@ -26,7 +27,7 @@ const BAUD: u32 = 115_200;
 struct Args {
     #[command(flatten)]
     component: ComponentArgs,
-    /// Serial port of the Pico (/dev/ttyACM0, COM3); "None" as in s3-extend
+    /// Serial port of the Pico [default: found by USB vendor id]; "None" as in s3-extend
     #[arg(short = 'c', long = "com-port", value_name = "PORT")]
     com_port: Option<String>,
     /// The board is behind a TCP byte stream (a serial-to-TCP bridge, a test device)
@@ -58,13 +59,31 @@ fn connector(args: &Args) -> anyhow::Result<Box<dyn Connector>> {
     if let Some(address) = &args.tcp {
         return Ok(Box::new(TcpConnector::new(address.clone())));
     }
-    match args.com_port.as_deref().filter(|p| *p != "None") {
-        Some(path) => Ok(Box::new(SerialConnector::new(path.to_owned(), BAUD))),
-        None => anyhow::bail!(
-            "name the Pico's serial port with -c PORT (e.g. -c /dev/ttyACM0 or -c COM3), or \
-             use --tcp HOST:PORT; rpgw does not search for it"
-        ),
-    }
+    let path = match args.com_port.as_deref().filter(|p| *p != "None") {
+        Some(path) => path.to_owned(),
+        None => {
+            let found = discover::picos();
+            let Some(first) = found.first() else {
+                anyhow::bail!(
+                    "no Raspberry Pi Pico found among the serial ports (USB vendor id 2e8a); \
+                     plug one in, or name it with -c PORT or --tcp HOST:PORT"
+                );
+            };
+            eprintln!(
+                "rpgw: using {} ({:04x}:{:04x}){}",
+                first.path.display(),
+                first.vendor,
+                first.product,
+                if found.len() > 1 {
+                    format!("; {} more found, choose with -c", found.len() - 1)
+                } else {
+                    String::new()
+                }
+            );
+            first.path.display().to_string()
+        }
+    };
+    Ok(Box::new(SerialConnector::new(path, BAUD)))
 }
 
 fn main() -> ExitCode {
