@@ -28,7 +28,9 @@ fn ready(family: Family) -> (Core, Instant) {
     core.connected(t0);
     let version: &[u8] = match family {
         Family::Esp32 => &[4, 5, 3, 1, 0],
-        _ => &[3, 5, 1, 1],
+        // I_AM_HERE 1, then the version.
+        Family::Arduino => &[2, 6, 1, 4, 5, 5, 4, 4],
+        Family::RpiPico => &[3, 5, 1, 1],
     };
     core.board_bytes(version, t0, 0);
     assert!(core.is_ready());
@@ -408,4 +410,94 @@ fn an_arduino_must_answer_with_its_instance_id_before_it_is_used() {
         field(&got[0], "value"),
         Some(ValueRef::Str("10, 0, 2, 83, 50, 170, 187, 1.0"))
     );
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A OneGPIO-ish payload: a map of known keys to small values, or raw bytes.
+    fn command_payload() -> impl Strategy<Value = Vec<u8>> {
+        let names = prop::sample::select(
+            banyan_onegpio::command::Name::ALL
+                .iter()
+                .map(|n| n.as_str())
+                .chain(["ip_address", "blink", ""])
+                .collect::<Vec<_>>(),
+        );
+        let keys = prop::sample::select(vec![
+            "pin",
+            "value",
+            "tag",
+            "position",
+            "freq",
+            "addr",
+            "register",
+            "number_of_bytes",
+            "trigger_pin",
+            "echo_pin",
+            "differential",
+            "address",
+        ]);
+        let value = prop_oneof![
+            (-3i64..300).prop_map(Value::Int),
+            prop::sample::select(vec!["x", "led", "", "10.0.0.1"])
+                .prop_map(|s| Value::Str(s.into())),
+        ];
+        let map = (names, prop::collection::vec((keys, value), 0..5)).prop_map(|(name, rest)| {
+            let mut entries = vec![("command", Value::Str(name.into()))];
+            entries.extend(rest);
+            payload(&entries)
+        });
+        prop_oneof![map, prop::collection::vec(any::<u8>(), 0..40)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any commands, any board bytes, reconnects and time: no panic, every queue
+        /// within its bound, every frame sent one the family's firmware takes.
+        #[test]
+        fn any_bytes_and_payloads_never_panic_and_queues_stay_bounded(
+            family in prop::sample::select(Family::ALL.to_vec()),
+            steps in prop::collection::vec(
+                prop_oneof![
+                    command_payload().prop_map(|p| (0u8, p)),
+                    prop::collection::vec(any::<u8>(), 0..64).prop_map(|b| (1u8, b)),
+                    Just((2u8, Vec::new())),
+                    Just((3u8, Vec::new())),
+                ],
+                0..60,
+            )
+        ) {
+            let (mut core, t0) = ready(family);
+            let mut now = t0;
+            for (kind, bytes) in steps {
+                match kind {
+                    0 => core.command(&bytes),
+                    1 => core.board_bytes(&bytes, now, 0),
+                    2 => {
+                        core.disconnected();
+                        core.connected(now);
+                    }
+                    _ => {
+                        now += Duration::from_millis(150);
+                        core.poll(now);
+                    }
+                }
+                let mut out = Vec::new();
+                core.transmit(now + Duration::from_secs(3600), &mut out);
+                let mut rest = out.as_slice();
+                while let Some((&len, tail)) = rest.split_first() {
+                    prop_assert!(len >= 1 && len <= family.max_command_length());
+                    prop_assert!(usize::from(len) <= tail.len());
+                    rest = &tail[usize::from(len)..];
+                }
+                prop_assert!(core.reports.len() <= REPORT_QUEUE);
+                prop_assert!(core.notes.len() <= NOTE_QUEUE);
+                prop_assert!(core.table.sonars.len() <= commands::MAX_SONARS);
+            }
+        }
+    }
 }
