@@ -207,26 +207,14 @@ impl Core {
             Command::SetAnalogInput {
                 channel,
                 differential,
-            }
-            | Command::AnalogReporting {
+            } => self.set_analog(channel, differential),
+            // Enabling a channel the bus never set up sets it up (reporting on).
+            Command::AnalogReporting {
                 channel,
                 enable: true,
                 differential,
-            } if !self.table.analog.contains_key(&channel)
-                || matches!(command, Command::SetAnalogInput { .. }) =>
-            {
-                let state = AnalogState {
-                    reporting: true,
-                    differential: differential.unwrap_or(0),
-                };
-                let before = self.table.analog.insert(channel, state);
-                self.emit(&[PinTable::analog_command(channel, state)])
-                    .inspect_err(|_| {
-                        match before {
-                            Some(old) => self.table.analog.insert(channel, old),
-                            None => self.table.analog.remove(&channel),
-                        };
-                    })
+            } if !self.table.analog.contains_key(&channel) => {
+                self.set_analog(channel, differential)
             }
             Command::AnalogReporting {
                 channel, enable, ..
@@ -248,7 +236,6 @@ impl Core {
                     }
                 })
             }
-            Command::SetAnalogInput { .. } => Ok(()), // covered by the first arm
             Command::DigitalReporting { pin, enable } => {
                 let state = self
                     .table
@@ -395,6 +382,23 @@ impl Core {
                 Ok(())
             }
         }
+    }
+
+    /// An analog input with reporting on (`set_mode_analog_input`): differential 0 unless
+    /// given, as the clients' default.
+    fn set_analog(&mut self, channel: u8, differential: Option<u16>) -> Result<(), Reason> {
+        let state = AnalogState {
+            reporting: true,
+            differential: differential.unwrap_or(0),
+        };
+        let before = self.table.analog.insert(channel, state);
+        self.emit(&[PinTable::analog_command(channel, state)])
+            .inspect_err(|_| {
+                match before {
+                    Some(old) => self.table.analog.insert(channel, old),
+                    None => self.table.analog.remove(&channel),
+                };
+            })
     }
 
     fn need_i2c(&self) -> Result<(), Reason> {
