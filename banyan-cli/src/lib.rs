@@ -10,6 +10,7 @@
 //!   (one-line error exit) and [`flag_hint`] (which flag to change for a library error).
 //! - [`launch`]: the launcher's sans-IO logic (launch file, state machine, wire messages).
 //! - [`launcher`]: the launcher's process side (spawning, process groups, restarts).
+//! - [`web`]: the WebSocket gateway's process side, shared by `ws-gateway` and `wsgw`.
 #![deny(missing_docs)]
 
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
 pub mod launch;
 pub mod launcher;
 pub mod tgw;
+pub mod web;
 
 pub use banyan_host::hex;
 
