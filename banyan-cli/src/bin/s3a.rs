@@ -1,0 +1,48 @@
+//! `s3a`: Scratch 3 OneGPIO for an Arduino, as s3-extend's `s3a`: a backplane, `wsgw -i 9000`
+//! and `ardgw`, with prefixed output, restarts and a clean Ctrl-C (`banyan_cli::classroom`).
+
+use std::process::ExitCode;
+
+use banyan_cli::classroom::{Board, ClassroomArgs, run};
+use banyan_cli::run_main;
+use clap::Parser;
+
+/// Scratch 3 OneGPIO for an Arduino (FirmataExpress): backplane, wsgw on port 9000 and ardgw.
+#[derive(Debug, Parser)]
+#[command(name = "s3a", version)]
+struct Args {
+    /// Serial port of the Arduino (passed to ardgw -c) [default: ardgw finds it]
+    #[arg(short = 'c', value_name = "PORT", conflicts_with = "instance_id")]
+    com_port: Option<String>,
+    /// FirmataExpress instance id to look for (passed to ardgw -i)
+    #[arg(short = 'i', value_name = "ID")]
+    instance_id: Option<u8>,
+    #[command(flatten)]
+    classroom: ClassroomArgs,
+    /// More arguments for ardgw (after `--`)
+    #[arg(last = true, value_name = "ARDGW_ARGS")]
+    gateway_args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    run_main("s3a", || {
+        let args = Args::parse();
+        let board = Board::Arduino;
+        let mut gateway_args = Vec::new();
+        if let Some(port) = &args.com_port {
+            gateway_args.extend(["-c".to_owned(), port.clone()]);
+        }
+        if let Some(id) = args.instance_id {
+            gateway_args.extend(["-i".to_owned(), id.to_string()]);
+        }
+        gateway_args.extend(args.gateway_args.iter().cloned());
+        run(
+            board.launcher(),
+            board.title(),
+            board.gateway(),
+            &gateway_args,
+            args.classroom.ws_port.unwrap_or(board.ws_port()),
+            &args.classroom,
+        )
+    })
+}
