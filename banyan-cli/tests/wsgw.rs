@@ -1,5 +1,6 @@
-//! `wsgw` carries the Scratch 3 OneGPIO extension's messages: a Python page (the `websockets`
-//! package, `tests/python/scratch_page.py`) sends exactly what the Arduino extension sends,
+//! `wsgw` carries the Scratch 3 OneGPIO extensions' messages: a Python page (the `websockets`
+//! package, `tests/python/scratch_page.py`) sends exactly what the Arduino and the Raspberry
+//! Pi Pico extensions send,
 //! a Python Banyan board (`scratch_board.py`) records what reaches the bus and answers with
 //! s3-extend's report shapes. The same run goes through s3-extend 1.35's own `wsgw` (PyPI,
 //! `.ci/pip.d/classroom.txt`), and both must give the same bus messages and the same reports.
@@ -26,8 +27,8 @@ struct Run {
     raw: Vec<String>,
 }
 
-/// What the board must receive after the warm-up, as Python's `json.dumps` prints it.
-const EXPECTED_BUS: [&str; 11] = [
+/// What the Arduino board must receive after the warm-up, as Python's `json.dumps` prints it.
+const ARDUINO_BUS: [&str; 11] = [
     r#"{"command": "set_mode_digital_output", "pin": 13}"#,
     r#"{"command": "digital_write", "pin": 13, "value": 1}"#,
     r#"{"command": "set_mode_pwm", "pin": 9}"#,
@@ -41,14 +42,45 @@ const EXPECTED_BUS: [&str; 11] = [
     r#"{"command": "set_mode_digital_input", "pin": 4}"#,
 ];
 
+/// What the Pico board must receive after the warm-up.
+const RPI_PICO_BUS: [&str; 9] = [
+    r#"{"command": "set_mode_digital_output", "pin": 13}"#,
+    r#"{"command": "digital_write", "pin": 13, "value": 1}"#,
+    r#"{"command": "set_mode_pwm", "pin": 9}"#,
+    r#"{"command": "pwm_write", "pin": 9, "value": 50}"#,
+    r#"{"command": "set_mode_servo", "pin": 5}"#,
+    r#"{"command": "servo_position", "pin": 5, "position": 90}"#,
+    r#"{"command": "set_mode_analog_input", "pin": 1}"#,
+    r#"{"command": "set_mode_sonar", "trigger_pin": 7, "echo_pin": 8}"#,
+    r#"{"command": "set_mode_digital_input", "pin": 4, "pull": "^"}"#,
+];
+
+/// One extension: its board name, what reaches the bus, its warm-up message.
+struct Case {
+    board: &'static str,
+    bus: &'static [&'static str],
+    warm_up: &'static str,
+}
+
+const CASES: [Case; 2] = [
+    Case {
+        board: "arduino",
+        bus: &ARDUINO_BUS,
+        warm_up: r#"{"command": "set_mode_digital_input", "pin": 2}"#,
+    },
+    Case {
+        board: "rpi_pico",
+        bus: &RPI_PICO_BUS,
+        warm_up: r#"{"command": "set_mode_digital_input", "pin": 2, "pull": "^"}"#,
+    },
+];
+
 /// What the page must receive (timestamps as local time text, the gateways run with TZ=UTC).
 const EXPECTED_REPORTS: [&str; 3] = [
     r#"{"report": "analog_input", "pin": 1, "value": 512, "timestamp": "2023-11-14 22:13:20"}"#,
     r#"{"report": "sonar_data", "value": 42}"#,
     r#"{"report": "digital_input", "pin": 4, "value": 1, "timestamp": "2023-11-14 22:13:20"}"#,
 ];
-
-const WARM_UP: &str = r#"{"command": "set_mode_digital_input", "pin": 2}"#;
 
 /// Which `wsgw` runs.
 #[derive(Debug, Clone, Copy)]
@@ -65,12 +97,12 @@ fn lines_after(proc: &Proc, prefix: &str) -> Vec<String> {
 }
 
 /// One run: a Rust backplane, the board, the gateway, the page.
-fn run(scenario: &mut Scenario, python: &Path, gateway: Gateway) -> Step<Run> {
+fn run(scenario: &mut Scenario, python: &Path, gateway: Gateway, case: &Case) -> Step<Run> {
     let (_backplane, publisher, subscriber) = harness::rust_backplane(scenario)?;
     let mut board = python_script(python, "scratch_board.py");
     board.args([
         "-d",
-        "arduino",
+        case.board,
         "-b",
         "127.0.0.1",
         "-p",
@@ -120,14 +152,14 @@ fn run(scenario: &mut Scenario, python: &Path, gateway: Gateway) -> Step<Run> {
     };
 
     let mut page = python_script(python, "scratch_page.py");
-    page.arg(format!("ws://{address}/"));
+    page.arg(format!("ws://{address}/")).arg(case.board);
     let mut page = scenario.spawn("python scratch page", page)?;
     page.wait_success()?;
     page.wait_stdout("PAGE DONE")?;
-    board.wait_stdout(EXPECTED_BUS[EXPECTED_BUS.len() - 1])?;
+    board.wait_stdout(case.bus[case.bus.len() - 1])?;
     let bus = lines_after(&board, "got ")
         .into_iter()
-        .filter(|line| line != WARM_UP)
+        .filter(|line| line != case.warm_up)
         .collect();
     Ok(Run {
         bus,
@@ -156,8 +188,8 @@ fn s3_extend(python: &Path) -> bool {
 }
 
 #[test]
-fn scratch_extension_messages_through_wsgw_and_s3_extends_wsgw() {
-    const TEST: &str = "scratch_extension_messages_through_wsgw_and_s3_extends_wsgw";
+fn scratch_extensions_messages_through_wsgw_and_s3_extends_wsgw() {
+    const TEST: &str = "scratch_extensions_messages_through_wsgw_and_s3_extends_wsgw";
     let Some(python) = banyan_python(TEST) else {
         return;
     };
@@ -165,35 +197,38 @@ fn scratch_extension_messages_through_wsgw_and_s3_extends_wsgw() {
         return;
     }
     let compare = s3_extend(&python);
-    harness::run_scenario("Scratch extension ⇄ wsgw ⇄ board", |scenario| {
-        let ours = run(scenario, &python, Gateway::Ours)?;
-        ensure(ours.bus == EXPECTED_BUS, || {
-            format!("bus messages through wsgw: {:#?}", ours.bus)
-        })?;
-        ensure(ours.reports == EXPECTED_REPORTS, || {
-            format!("reports through wsgw: {:#?}", ours.reports)
-        })?;
-        if !compare {
-            return Ok(());
+    harness::run_scenario("Scratch extensions ⇄ wsgw ⇄ board", |scenario| {
+        for case in &CASES {
+            let ours = run(scenario, &python, Gateway::Ours, case)?;
+            ensure(ours.bus == case.bus, || {
+                format!("{}: bus messages through wsgw: {:#?}", case.board, ours.bus)
+            })?;
+            ensure(ours.reports == EXPECTED_REPORTS, || {
+                format!("{}: reports through wsgw: {:#?}", case.board, ours.reports)
+            })?;
+            if !compare {
+                continue;
+            }
+            let theirs = run(scenario, &python, Gateway::S3Extend, case)?;
+            ensure(theirs.bus == ours.bus, || {
+                format!(
+                    "{}: s3-extend's wsgw put other messages on the bus: {:#?} (ours: {:#?})",
+                    case.board, theirs.bus, ours.bus
+                )
+            })?;
+            ensure(theirs.reports == ours.reports, || {
+                format!(
+                    "{}: s3-extend's wsgw sent other reports: {:#?} (ours: {:#?})",
+                    case.board, theirs.reports, ours.reports
+                )
+            })?;
+            // The JSON text differs on purpose only in spacing: Python's json.dumps writes
+            // `{"a": 1}`, serde_json `{"a":1}` (the extensions parse both with JSON.parse).
+            ensure(theirs.raw.len() == ours.raw.len(), || {
+                format!("raw reports: {:#?} vs {:#?}", theirs.raw, ours.raw)
+            })?;
         }
-        let theirs = run(scenario, &python, Gateway::S3Extend)?;
-        ensure(theirs.bus == ours.bus, || {
-            format!(
-                "s3-extend's wsgw put other messages on the bus: {:#?} (ours: {:#?})",
-                theirs.bus, ours.bus
-            )
-        })?;
-        ensure(theirs.reports == ours.reports, || {
-            format!(
-                "s3-extend's wsgw sent other reports: {:#?} (ours: {:#?})",
-                theirs.reports, ours.reports
-            )
-        })?;
-        // The JSON text differs on purpose only in spacing: Python's json.dumps writes
-        // `{"a": 1}`, serde_json `{"a":1}` (the extension parses both with JSON.parse).
-        ensure(theirs.raw.len() == ours.raw.len(), || {
-            format!("raw reports: {:#?} vs {:#?}", theirs.raw, ours.raw)
-        })
+        Ok(())
     });
 }
 

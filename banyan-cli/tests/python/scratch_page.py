@@ -1,19 +1,21 @@
-"""The Scratch 3 OneGPIO Arduino extension's WebSocket traffic, played with `websockets`.
+"""The Scratch 3 OneGPIO extensions' WebSocket traffic, played with `websockets`.
 
-Sends exactly what the extension (MrYsLab/s3onegpio,
-scratch-vm/src/extensions/scratch3_onegpioArduino/index.js) sends: `{"id":
-"to_arduino_gateway"}` on open, then for each block its set-mode message (once per pin and
+Sends exactly what an extension (MrYsLab/s3onegpio, scratch-vm/src/extensions/
+scratch3_onegpioArduino/index.js and scratch3_onegpioRpiPico/index.js) sends: `{"id":
+"to_<board>_gateway"}` on open, then for each block its set-mode message (once per pin and
 mode) and its command, as `JSON.stringify` writes them (no spaces, the block's key order).
 The reporter blocks' reports come back as the extension parses them.
 
 1. Warm-up: the `Read Digital Pin 2` block's `set_mode_digital_input` is repeated until its
    report arrives (the board's subscription reaches the backplane at an unknown moment).
-2. The script: Write Digital Pin 13 1, Write PWM Pin 9 50 %, Tone Pin 3 1000 Hz 500 ms,
-   Write Servo Pin 5 90 Deg., Read Analog Pin 1, Read SONAR T 7 E 8, Read Digital Pin 4.
+2. The script (BOARD `arduino`): Write Digital Pin 13 1, Write PWM Pin 9 50 %, Tone Pin 3
+   1000 Hz 500 ms, Write Servo Pin 5 90 Deg., Read Analog Pin 1, Read SONAR T 7 E 8, Read
+   Digital Pin 4. BOARD `rpi_pico`: the same without tone (the Pico extension has no tone
+   block), PWM sent as the percentage (clamped to 99) and digital reads with `"pull": "^"`.
 3. Prints every report after the warm-up as `report <json.dumps(parsed)>` and `raw <text>`,
    until the report of pin 4; then `PAGE DONE`. Exits 1 with `PAGE FAILED: ...` on a timeout.
 
-    scratch_page.py ws://127.0.0.1:PORT/
+    scratch_page.py ws://127.0.0.1:PORT/ [arduino|rpi_pico]
 """
 
 import json
@@ -28,7 +30,7 @@ def stringify(message):
     return json.dumps(message, separators=(',', ':'))
 
 
-SCRIPT = [
+ARDUINO = [
     {"command": "set_mode_digital_output", "pin": 13},
     {"command": "digital_write", "pin": 13, "value": 1},
     {"command": "set_mode_pwm", "pin": 9},
@@ -42,6 +44,23 @@ SCRIPT = [
     {"command": "set_mode_digital_input", "pin": 4},
 ]
 
+RPI_PICO = [
+    {"command": "set_mode_digital_output", "pin": 13},
+    {"command": "digital_write", "pin": 13, "value": 1},
+    {"command": "set_mode_pwm", "pin": 9},
+    {"command": "pwm_write", "pin": 9, "value": 50},  # the percentage, at most 99
+    {"command": "set_mode_servo", "pin": 5},
+    {"command": "servo_position", "pin": 5, "position": 90},
+    {"command": "set_mode_analog_input", "pin": 1},
+    {"command": "set_mode_sonar", "trigger_pin": 7, "echo_pin": 8},
+    {"command": "set_mode_digital_input", "pin": 4, "pull": "^"},
+]
+
+BOARDS = {
+    'arduino': (ARDUINO, {"command": "set_mode_digital_input", "pin": 2}),
+    'rpi_pico': (RPI_PICO, {"command": "set_mode_digital_input", "pin": 2, "pull": "^"}),
+}
+
 
 def fail(message):
     print('PAGE FAILED:', message, flush=True)
@@ -50,9 +69,10 @@ def fail(message):
 
 def main():
     url = sys.argv[1]
+    board = sys.argv[2] if len(sys.argv) > 2 else 'arduino'
+    script, warm_up = BOARDS[board]
     with connect(url, open_timeout=30) as ws:
-        ws.send(stringify({"id": "to_arduino_gateway"}))
-        warm_up = {"command": "set_mode_digital_input", "pin": 2}
+        ws.send(stringify({"id": "to_%s_gateway" % board}))
         deadline = time.time() + 40
         sent = 0
         while True:
@@ -67,7 +87,7 @@ def main():
             if report.get('report') == 'digital_input' and report.get('pin') == 2:
                 break
         print('warm-up sends', sent, flush=True)
-        for message in SCRIPT:
+        for message in script:
             ws.send(stringify(message))
         deadline = time.time() + 30
         while True:
