@@ -88,6 +88,14 @@ pub struct ClassroomArgs {
     /// WebSocket port for the Scratch extension [default: the board's, as s3-extend's]
     #[arg(long = "ws-port", value_name = "PORT")]
     pub ws_port: Option<u16>,
+    /// Address wsgw listens on [default: 127.0.0.1, pages on this machine only]; 0.0.0.0
+    /// serves the browsers of other machines (s3-extend's wsgw always does), best with
+    /// --ws-allow
+    #[arg(long = "ws-bind", value_name = "ADDR")]
+    pub ws_bind: Option<std::net::IpAddr>,
+    /// Accept pages only from this address or network (repeatable; wsgw --allow)
+    #[arg(long = "ws-allow", value_name = "CIDR")]
+    pub ws_allow: Vec<String>,
     /// Never start a backplane (by default one is started when none answers)
     #[arg(long)]
     pub no_backplane: bool,
@@ -143,6 +151,12 @@ impl Plan {
             .then(|| command_line(&programs.backplane, ["-p", &p, "-s", &s].map(String::from)));
         let mut wsgw = vec!["-i".to_owned(), ws_port.to_string()];
         wsgw.extend(bus.iter().cloned());
+        if let Some(bind) = args.ws_bind {
+            wsgw.extend(["--bind".to_owned(), bind.to_string()]);
+        }
+        for allow in &args.ws_allow {
+            wsgw.extend(["--allow".to_owned(), allow.clone()]);
+        }
         let mut gateway = bus;
         gateway.extend(gateway_args.iter().cloned());
         Self {
@@ -378,9 +392,19 @@ mod tests {
                 "/dev/tty ACM0"
             ]
         );
-        let args = Args::parse_from(["s3rp"]);
+        let args = Args::parse_from([
+            "s3rp",
+            "--ws-bind",
+            "0.0.0.0",
+            "--ws-allow",
+            "192.168.1.0/24",
+        ]);
         let plan = Plan::new(&programs(), &args.classroom, false, 9006, &[]);
         assert_eq!(plan.backplane, None);
+        assert_eq!(
+            words(&plan.wsgw)[7..],
+            ["--bind", "0.0.0.0", "--allow", "192.168.1.0/24"]
+        );
         assert_eq!(
             words(&plan.gateway),
             ["/usr/bin/ardgw", "-p", "43124", "-s", "43125"]
