@@ -46,3 +46,21 @@ fn main() -> ExitCode {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_as_s3_extend_s_s3a_and_more_for_ardgw() {
+        let args = Args::try_parse_from(["s3a", "-c", "/dev/ttyACM0", "--", "-k", "False"])
+            .expect("s3a -c PORT -- ARGS");
+        assert_eq!(args.com_port.as_deref(), Some("/dev/ttyACM0"));
+        assert_eq!(args.gateway_args, ["-k", "False"]);
+        assert_eq!(args.classroom.ws_port, None);
+        let args = Args::try_parse_from(["s3a", "-i", "7"]).expect("s3a -i ID");
+        assert_eq!(args.instance_id, Some(7));
+        // s3-extend: "Both com_port arduino_instance_id were set. Only one is allowed".
+        assert!(Args::try_parse_from(["s3a", "-c", "COM5", "-i", "7"]).is_err());
+    }
+}
