@@ -131,7 +131,8 @@ pub struct Programs {
 impl Plan {
     /// The command lines for `programs` with `args`; `start_backplane` says whether a
     /// backplane is to be started; `ws_port` is the Scratch extension's port;
-    /// `gateway_args` are added to the board gateway's command line.
+    /// `gateway_args` come first on the board gateway's command line, the bus flags
+    /// (`-p -s [-b]`) after them.
     pub fn new(
         programs: &Programs,
         args: &ClassroomArgs,
@@ -157,8 +158,10 @@ impl Plan {
         for allow in &args.ws_allow {
             wsgw.extend(["--allow".to_owned(), allow.clone()]);
         }
-        let mut gateway = bus;
-        gateway.extend(gateway_args.iter().cloned());
+        // The gateway's own arguments first: a gateway run through an interpreter
+        // (`python -u gateway.py …`) then still gets the bus flags as its script's.
+        let mut gateway = gateway_args.to_vec();
+        gateway.extend(bus);
         Self {
             backplane,
             wsgw: command_line(&programs.wsgw, wsgw),
@@ -382,14 +385,14 @@ mod tests {
             words(&plan.gateway),
             [
                 "/usr/bin/ardgw",
+                "-c",
+                "/dev/tty ACM0",
                 "-p",
                 "5000",
                 "-s",
                 "5001",
                 "-b",
-                "127.0.0.1",
-                "-c",
-                "/dev/tty ACM0"
+                "127.0.0.1"
             ]
         );
         let args = Args::parse_from([

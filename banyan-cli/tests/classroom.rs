@@ -2,8 +2,11 @@
 //! it: a real backplane, `wsgw` and a board gateway (here `onegpio-sim`, the OneGPIO engine on
 //! virtual pins, standing in for `ardgw`), each one's output prefixed; a killed gateway is
 //! reported and restarted and answers again; SIGINT leaves no process behind (checked by PID).
-//! Rust only: no Python needed.
+//! That test is Rust only. A second one runs the whole classroom path: the Scratch Arduino
+//! extension's messages (the Python page of `tests/wsgw.rs`) through `s3x`'s `wsgw` to a Python
+//! Banyan board started by `s3x` itself (skipped without Python, failing under `CI=true`).
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -159,4 +162,59 @@ fn a_missing_board_gateway_is_named_in_one_line_before_anything_starts() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!stdout.contains("started"), "{stdout}");
+}
+
+#[test]
+fn a_scratch_page_through_the_launched_stack() {
+    const TEST: &str = "a_scratch_page_through_the_launched_stack";
+    let Some(python) = banyan_testkit::banyan_python(TEST) else {
+        return;
+    };
+    if !banyan_testkit::python_websockets(&python, TEST) {
+        return;
+    }
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python");
+    banyan_testkit::run_python_scenario(
+        "Scratch page → s3x (backplane, wsgw, Python board)",
+        Duration::from_secs(90),
+        |scenario| {
+            let (publisher, subscriber) =
+                banyan_testkit::free_port_pair().map_err(|e| e.to_string())?;
+            let mut command = Command::new(env!("CARGO_BIN_EXE_s3x"));
+            command.args(["-b", "127.0.0.1", "--ws-port", "0"]);
+            command.args(["-p", &publisher.to_string(), "-s", &subscriber.to_string()]);
+            // The board gateway through its interpreter: s3x puts the bus flags after these.
+            command
+                .arg(&python)
+                .arg("-u")
+                .arg(scripts.join("scratch_board.py"));
+            command.args(["-d", "arduino"]);
+            command.env("TZ", "UTC");
+            let s3x = scenario.spawn("s3x", command)?;
+            let line = s3x.wait_stdout("[wsgw] wsgw listening on ")?;
+            let address = line.rsplit(' ').next().unwrap_or_default().to_owned();
+            // The board's lines come through s3x, prefixed with its program's name.
+            let board = format!(
+                "[{}]",
+                python
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            );
+            s3x.wait_stdout(&format!("{board} ready"))?;
+            let mut page = banyan_testkit::python_script(&python, &scripts.join("scratch_page.py"));
+            page.arg(format!("ws://{address}/")).arg("arduino");
+            let mut page = scenario.spawn("python scratch page", page)?;
+            page.wait_success()?;
+            page.wait_stdout("PAGE DONE")?;
+            // The board's lines come through s3x, prefixed with its program's name.
+            s3x.wait_stdout(
+                r#"[python] got {"command": "play_tone", "pin": 3, "freq": 1000, "duration": 500}"#,
+            )?;
+            page.wait_stdout(
+                r#"report {"report": "digital_input", "pin": 4, "value": 1, "timestamp": "2023-11-14 22:13:20"}"#,
+            )?;
+            Ok(())
+        },
+    );
 }
