@@ -272,9 +272,31 @@ impl Driver {
 
     /// Stops every process group: SIGTERM (Ctrl-Break), then SIGKILL (the Job Object
     /// terminated) after the grace period; reaps all.
+    ///
+    /// With [`Self::prefix_output`] the processes stop one by one in reverse start order
+    /// (board gateway, `wsgw`, backplane last), each given the grace period, so that none
+    /// sees the backplane vanish under it.
     pub fn shutdown(&mut self, component: Option<&Component>) {
-        let actions = self.launcher.shutdown();
-        self.execute(actions, component);
+        let mut actions = self.launcher.shutdown();
+        if self.prefixed {
+            actions.reverse();
+            for action in actions {
+                let slot = match action {
+                    Action::Terminate { slot, .. } => Some(slot),
+                    _ => None,
+                };
+                self.execute(vec![action], component);
+                let until = Instant::now() + self.grace;
+                while slot.is_some_and(|slot| self.children.contains_key(&slot))
+                    && Instant::now() < until
+                {
+                    self.reap(component);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        } else {
+            self.execute(actions, component);
+        }
         let give_up = Instant::now() + self.grace;
         while !self.children.is_empty() && Instant::now() < give_up {
             self.reap(component);

@@ -125,6 +125,16 @@ fn s3x_runs_backplane_wsgw_and_gateway_prefixed_restarts_and_stops_all() {
             s3x.signal(Signal::SIGINT).map_err(|e| e.to_string())?;
             s3x.wait_success()?;
             s3x.wait_stdout("[s3x] stopped")?;
+            // In reverse start order: the gateway, wsgw, the backplane last.
+            let stopped: Vec<String> = s3x
+                .stdout()
+                .iter()
+                .filter(|line| line.starts_with("[s3x] ") && line.contains(") stopped ("))
+                .map(|line| line.split(' ').nth(1).unwrap_or_default().to_owned())
+                .collect();
+            ensure(stopped == ["onegpio-sim", "wsgw", "backplane"], || {
+                format!("stop order {stopped:?}")
+            })?;
             let all: Vec<u32> = [backplane, wsgw, gateways].concat();
             let until = Instant::now() + Duration::from_secs(10);
             while all.iter().any(|&pid| alive(pid)) && Instant::now() < until {
