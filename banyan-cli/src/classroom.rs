@@ -62,6 +62,19 @@ impl Board {
         }
     }
 
+    /// Runs this board's classroom stack (see [`run`]): its launcher label, its gateway with
+    /// `gateway_args`, `wsgw` on `--ws-port` or the board's port.
+    pub fn run(self, gateway_args: &[String], args: &ClassroomArgs) -> anyhow::Result<()> {
+        run(
+            self.launcher(),
+            self.title(),
+            self.gateway(),
+            gateway_args,
+            args.ws_port.unwrap_or(self.ws_port()),
+            args,
+        )
+    }
+
     /// The board's name for people.
     pub fn title(self) -> &'static str {
         match self {

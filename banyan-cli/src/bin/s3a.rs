@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use banyan_cli::classroom::{Board, ClassroomArgs, run};
+use banyan_cli::classroom::{Board, ClassroomArgs};
 use banyan_cli::run_main;
 use clap::Parser;
 
@@ -36,14 +36,7 @@ fn main() -> ExitCode {
             gateway_args.extend(["-i".to_owned(), id.to_string()]);
         }
         gateway_args.extend(args.gateway_args.iter().cloned());
-        run(
-            board.launcher(),
-            board.title(),
-            board.gateway(),
-            &gateway_args,
-            args.classroom.ws_port.unwrap_or(board.ws_port()),
-            &args.classroom,
-        )
+        board.run(&gateway_args, &args.classroom)
     })
 }
 

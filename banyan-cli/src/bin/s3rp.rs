@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use banyan_cli::classroom::{Board, ClassroomArgs, run};
+use banyan_cli::classroom::{Board, ClassroomArgs};
 use banyan_cli::run_main;
 use clap::Parser;
 
@@ -22,14 +22,6 @@ struct Args {
 fn main() -> ExitCode {
     run_main("s3rp", || {
         let args = Args::parse();
-        let board = Board::RpiPico;
-        run(
-            board.launcher(),
-            board.title(),
-            board.gateway(),
-            &args.gateway_args,
-            args.classroom.ws_port.unwrap_or(board.ws_port()),
-            &args.classroom,
-        )
+        Board::RpiPico.run(&args.gateway_args, &args.classroom)
     })
 }
