@@ -28,12 +28,7 @@ compare "$GOLDEN/pymata4.txt" "$work/pymata4.txt"
 compare "$GOLDEN/pyfirmata2.txt" "$work/pyfirmata2.txt"
 
 echo "== StandardFirmata (Uno) under avr8js"
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  SUDO=""
-  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
+source .ci/need-npm.sh
 # The Uno harness's pinned avr8js and its sha256-checked image (33-arduino-emu.sh has usually
 # fetched both already; both commands are then quick).
 EMU=boards/arduino-uno/emu

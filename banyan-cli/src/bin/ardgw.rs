@@ -93,6 +93,14 @@ impl Connector for AutoBaud {
 /// The board's link from the flags.
 fn connector(args: &Args) -> anyhow::Result<Box<dyn Connector>> {
     if let Some(address) = &args.tcp {
+        // A name that does not resolve yet may later (a board joining the Wi-Fi): retried.
+        // An address without a port never will: a flag error now.
+        let port = address
+            .rsplit_once(':')
+            .map(|(_, port)| port.parse::<u16>());
+        if !matches!(port, Some(Ok(port)) if port != 0) {
+            anyhow::bail!("--tcp {address}: expected HOST:PORT, e.g. 127.0.0.1:5000");
+        }
         return Ok(Box::new(TcpConnector::new(address.clone())));
     }
     let path = match args.com_port.as_deref().filter(|p| *p != "None") {
