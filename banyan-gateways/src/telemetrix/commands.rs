@@ -220,7 +220,8 @@ impl Core {
                 channel, enable, ..
             } => {
                 let Some(state) = self.table.analog.get_mut(&channel) else {
-                    // Never set up: nothing reports, nothing to switch off.
+                    // Never set up: sent as the Python clients send it (the firmware
+                    // ignores a pin it does not scan); nothing to record.
                     return self.emit(&[Tx::ModifyReporting(Reporting::AnalogDisable(channel))]);
                 };
                 let was = state.reporting;
