@@ -1,10 +1,11 @@
 //! `rust_banyan._native`: the Rust half of the `rust_banyan` Python package.
 //!
-//! One class, `Core`: a `banyan_host::Component` (proven connect and subscribe, byte budget,
+//! `Core`: a `banyan_host::Component` (proven connect and subscribe, byte budget,
 //! self-healing after a backplane restart) that Python's `BanyanBase`, `BanyanBaseAIO` and
 //! `BanyanBaseMulti` (in `python/rust_banyan/`) drive. Payload bytes are made and read by the
 //! real `msgpack` package in the Python half, so they are Python Banyan's bytes by
-//! construction; this half moves `[topic, payload]` frames and waits.
+//! construction; this half moves `[topic, payload]` frames and waits. `Half` (`half.rs`):
+//! one plain socket for `BanyanBaseMulti`'s one-sided backplane rows.
 //!
 //! # Waiting
 //! Every wait runs with the GIL released (`Python::detach`) and lasts at most [`TICK`]
@@ -17,6 +18,8 @@
 //! waits in `recv`/`receive_loop` does not wait for the lock: it goes through the
 //! component's `Publisher` handle, whose queue the waiting component sends at once (the
 //! handle's bounds and drop counts are banyan-host's, `HANDLE_QUEUE_*`).
+
+mod half;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
@@ -42,6 +45,13 @@ create_exception!(
     "An error of the Rust Banyan component (a RuntimeError, as Python Banyan's errors)."
 );
 
+create_exception!(
+    _native,
+    ClosedError,
+    BanyanError,
+    "The component (or socket) is closed: clean_up was called."
+);
+
 /// The message Python Banyan gives when it finds no backplane, then what was tried.
 const NO_BACKPLANE: &str = "Backplane is not running - please start it.";
 
@@ -53,7 +63,7 @@ fn banyan_error(error: Error) -> PyErr {
 }
 
 fn closed() -> PyErr {
-    BanyanError::new_err("the component is closed (clean_up was called)")
+    ClosedError::new_err("the component is closed (clean_up was called)")
 }
 
 /// A duration from Python seconds: finite, not negative, at most [`LONGEST_WAIT`].
@@ -87,7 +97,9 @@ struct Core {
 
 impl Core {
     fn lock(&self) -> MutexGuard<'_, Option<Component>> {
-        self.component.lock().unwrap_or_else(PoisonError::into_inner)
+        self.component
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// One wait of at most `wait` with the GIL released.
@@ -302,6 +314,8 @@ impl Core {
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Core>()?;
+    module.add_class::<half::Half>()?;
     module.add("BanyanError", module.py().get_type::<BanyanError>())?;
+    module.add("ClosedError", module.py().get_type::<ClosedError>())?;
     Ok(())
 }

@@ -10,9 +10,10 @@ instead of a 0.3 s sleep; the payload bytes are ``msgpack.packb(payload, use_bin
 (msgpack-numpy's with ``numpy=True``), as Python Banyan's. See docs/python.md.
 """
 
-from rust_banyan._native import BanyanError
+from rust_banyan._native import BanyanError, ClosedError
 from rust_banyan.banyan_base import BanyanBase
 from rust_banyan.banyan_base_aio import BanyanBaseAIO
+from rust_banyan.banyan_base_multi import BanyanBaseMulti
 
-__all__ = ['BanyanBase', 'BanyanBaseAIO', 'BanyanError']
+__all__ = ['BanyanBase', 'BanyanBaseAIO', 'BanyanBaseMulti', 'BanyanError', 'ClosedError']
 __version__ = '0.1.0'

@@ -13,6 +13,7 @@ import sys
 import msgpack
 
 from rust_banyan import _common
+from rust_banyan._native import ClosedError
 
 # Longest wait of one receive in the worker thread; a closed component ends it at once.
 RECEIVE_TICK = 1.0
@@ -129,11 +130,9 @@ class BanyanBaseAIO(object):
                     self._in_worker(self._core.recv, RECEIVE_TICK))
             try:
                 message = await asyncio.shield(self._waiting)
-            except _native_error() as error:
+            except ClosedError:
                 self._waiting = None
-                if self._core.path_state() == 'closed':
-                    return None
-                raise error
+                return None
             self._waiting = None
             if message is not None:
                 return message
@@ -169,7 +168,3 @@ class BanyanBaseAIO(object):
             self._core.close()
         self._worker.shutdown(wait=False)
 
-
-def _native_error():
-    from rust_banyan._native import BanyanError
-    return BanyanError
