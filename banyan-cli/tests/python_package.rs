@@ -171,7 +171,7 @@ fn client(
     if !matches!(side, Side::Rust) {
         command.arg("--no-wait");
     }
-    scenario.spawn(&format!("{side:?} echo client"), command)
+    Ok(scenario.spawn(&format!("{side:?} echo client"), command)?)
 }
 
 /// The client said it finished and exited 0; the server served 10 down to 0.
