@@ -19,7 +19,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
 fi
 
 cd "$(dirname "$0")"
-targets=(frame_decoder payload_reader onegpio_engine gateway_session length_prefix_decoder alias_link)
+targets=(frame_decoder payload_reader onegpio_engine gateway_session length_prefix_decoder alias_link firmata_decoder)
 
 # No --release: cargo fuzz's default is an optimised build *with* debug assertions and
 # overflow checks, which is what we want.

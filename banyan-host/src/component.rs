@@ -84,7 +84,7 @@ pub use proof::{PROBE_ABOUT, PROBE_TOPIC_PREFIX};
 use publisher::Outbox;
 pub use publisher::{HANDLE_QUEUE_BYTES, HANDLE_QUEUE_MESSAGES, Publisher};
 use send_budget::{SendBudget, SystemLink, zmtp_part};
-pub(crate) use wait::Incoming;
+pub use wait::{Incoming, PollFd};
 
 /// Default time [`Component::connect`] waits for a backplane.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -465,8 +465,9 @@ impl Component {
         Ok(())
     }
 
-    /// Adds a subscription without proving it (the serial gateway has it proven without
-    /// blocking, with `start_proof`; a component whose path is not proven yet, see
+    /// Adds a subscription without proving it (a gateway has it proven without blocking,
+    /// with [`start_proof`](Self::start_proof), while it keeps serving its device link; a
+    /// component whose path is not proven yet, see
     /// [`connect_in_background`](Self::connect_in_background), has it proven with the path).
     pub fn subscribe_unproven(&mut self, topic: &str) -> Result<()> {
         self.subscriber.set_subscribe(topic.as_bytes())?;

@@ -1,5 +1,5 @@
-//! Rust Banyan on std: a Python-Banyan-compatible ZeroMQ backplane, the component API, the
-//! echo demo and the serial gateway.
+//! Rust Banyan on std: a Python-Banyan-compatible ZeroMQ backplane, the component API and the
+//! echo demo (the gateways, built on the component, are in `banyan-gateways`).
 //!
 //! ```text
 //!            ┌─────────────── backplane (forwarder) ───────────────┐
@@ -33,7 +33,6 @@
 //! - `monitor`: libzmq socket monitor events, read the same way by every consumer.
 //! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests (its
 //!   countdown sans-IO, also driven by `aio::echo`).
-//! - [`gateway`]: the serial gateway bridging an MCU link onto the backplane.
 //! - [`multi`]: [`MultiComponent`], one component on several backplanes (Python's
 //!   `BanyanBaseMulti`).
 //! - [`net`]: ports and address detection.
@@ -51,7 +50,6 @@ pub mod budget;
 pub mod component;
 pub mod echo;
 pub mod error;
-pub mod gateway;
 pub mod json;
 pub mod limits;
 mod monitor;
@@ -71,8 +69,8 @@ pub use limits::Limits;
 pub use multi::MultiComponent;
 
 /// A random number per call (std's `RandomState` keys, mixed with the process id): probe
-/// topics, in-process endpoints, the gateway's boot nonce.
-pub(crate) fn nonce() -> u64 {
+/// topics, in-process endpoints, the serial gateway's boot nonce (`banyan-gateways`).
+pub fn nonce() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(std::process::id());

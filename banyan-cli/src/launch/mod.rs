@@ -5,11 +5,13 @@
 //! - [`slot`]: the launcher's configuration and slots (what each entry runs, its state).
 //! - [`machine`]: the state machine: start sequence, restart with back-off and a limit,
 //!   remote requests until acknowledged, shutdown, the status table.
+//! - [`lines`]: a child's output cut into lines, for the classroom launchers' prefixes.
 //! - [`winsplit`]: command lines split by Windows' rules (used on Windows).
 //!
 //! The binaries only spawn and reap processes (process groups), move messages and print.
 
 pub mod file;
+pub mod lines;
 pub mod machine;
 pub mod slot;
 pub mod winsplit;
