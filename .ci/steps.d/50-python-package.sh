@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 28: the rust_banyan Python package (banyan-py/, pyo3 + maturin, abi3 for CPython ≥ 3.9).
-#  1. builds the wheel with maturin (from .ci/pip.d/python-package.txt), release;
+#  1. checks fmt and clippy of banyan-py (its own workspace), builds the wheel with maturin
+#     (from .ci/pip.d/python-package.txt), release;
 #  2. installs it with python-banyan 3.17 and pytest into a fresh venv (target/py-package);
 #  3. runs rust_banyan's own tests (banyan-py/tests, real Rust backplane);
 #  4. runs Python Banyan's own wheel suite (tests/banyan_base, tests/banyan_base_multi) with
@@ -14,6 +15,11 @@ set -euo pipefail
 START=$(date +%s)
 lap() { echo "python-package: $* at $(( $(date +%s) - START )) s"; }
 PY="${BANYAN_PYTHON:?BANYAN_PYTHON must name the .venv python}"
+
+# banyan-py is its own workspace: the root fmt/clippy do not see it.
+cargo fmt --manifest-path banyan-py/Cargo.toml --check
+PYO3_PYTHON="$PY" cargo clippy -q --manifest-path banyan-py/Cargo.toml --all-targets -- -D warnings
+lap "fmt and clippy clean"
 
 rm -rf target/wheels/rust_banyan-*.whl
 "$PY" -m maturin build --release --manifest-path banyan-py/Cargo.toml --out target/wheels \
