@@ -15,6 +15,9 @@ set -euo pipefail
 START=$(date +%s)
 lap() { echo "python-package: $* at $(( $(date +%s) - START )) s"; }
 PY="${BANYAN_PYTHON:?BANYAN_PYTHON must name the .venv python}"
+# banyan-py's own workspace builds into the root's target dir: the dependencies it shares
+# with the root workspace (libzmq, banyan-host, …) are then built once, not twice.
+export CARGO_TARGET_DIR="$PWD/target"
 
 # banyan-py is its own workspace: the root fmt/clippy do not see it.
 cargo fmt --manifest-path banyan-py/Cargo.toml --check
