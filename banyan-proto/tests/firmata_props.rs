@@ -437,7 +437,8 @@ proptest! {
         let mut stream = a[..cut.min(a.len() - 1)].to_vec();
         stream.extend(&b);
         let (outcomes, stats) = run::<{ banyan_proto::firmata::SYSEX_CAPACITY }>([stream.as_slice()]);
-        prop_assert_eq!(outcomes.last(), Some(&Outcome::Event(format!("{:?}", second.event()))));
+        let expected = Outcome::Event(format!("{:?}", second.event()));
+        prop_assert_eq!(outcomes.last(), Some(&expected));
         prop_assert!(stats[1] <= 1);
     }
 
