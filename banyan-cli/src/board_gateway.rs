@@ -1,6 +1,86 @@
-//! What the board gateways' binaries (`ardgw`, `rpgw`, `esp32gw`) share: s3-extend's `-l`
-//! logging flag, Python-style boolean flag values, and flag parsing that prints one line
-//! for a bad flag.
+//! What the board gateways' binaries (`ardgw`, `rpgw`, `esp32gw`) share: the `main` frame
+//! ([`main`]: logging from s3-extend's `-l` flag, flag parsing that prints one line for a bad
+//! flag, the one-line error exit), the checks of `-l` and `--max-backoff` ([`backoff`]), the
+//! component's start ([`start_component`], also `onegpio-sim`'s) and a Telemetrix run with
+//! its exit lines ([`run_telemetrix`]).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use banyan_gateways::driver::{self, Topics};
+use banyan_gateways::link::{Connector, Device};
+use banyan_gateways::reconnect::Backoff;
+use banyan_gateways::telemetrix;
+use banyan_host::Component;
+
+use crate::{ComponentArgs, on_termination, print_component_banner, run_main};
+
+/// A board gateway's `main`: logging as `-l` asks, the flags of `T` parsed (help and version
+/// print and exit 0), then `body`; an error is one line and exit code 1.
+pub fn main<T: clap::Parser>(
+    program: &str,
+    body: impl FnOnce(T) -> anyhow::Result<()>,
+) -> ExitCode {
+    init_logging();
+    run_main(program, || match parse::<T>(program)? {
+        Some(args) => body(args),
+        None => Ok(()),
+    })
+}
+
+/// Checks `-l LEVEL` and `--max-backoff SECONDS` (the flags every board gateway has) and gives
+/// the reconnect back-off they ask for (at most an hour).
+pub fn backoff(log: &str, max_backoff: f64) -> anyhow::Result<Backoff> {
+    if log_filter(log).is_none() {
+        anyhow::bail!("-l takes True, False or a log level, not {log:?}");
+    }
+    if !(max_backoff.is_finite() && max_backoff > 0.0) {
+        anyhow::bail!("--max-backoff must be a positive number of seconds");
+    }
+    Ok(Backoff::up_to(Duration::from_secs_f64(
+        max_backoff.min(3600.0),
+    )))
+}
+
+/// Connects the component (named `default_name` unless `-n`) subscribed to `commands`, prints
+/// Python Banyan's banner and arranges for Ctrl-C or SIGTERM to shut it down.
+pub fn start_component<S: Into<String>>(
+    args: &ComponentArgs,
+    default_name: &str,
+    commands: impl IntoIterator<Item = S>,
+) -> anyhow::Result<Component> {
+    let mut config = args.config(default_name);
+    for topic in commands {
+        config = config.subscribe(topic);
+    }
+    let component = config.connect()?;
+    print_component_banner(
+        component.name(),
+        component.backplane_address(),
+        component.publisher_port(),
+        component.subscriber_port(),
+    );
+    let handle = component.shutdown_handle();
+    on_termination(move || {
+        let _ = handle.shutdown();
+    })?;
+    Ok(component)
+}
+
+/// Serves a Telemetrix board (`rpgw`, `esp32gw`, `ardgw --telemetrix`) until shut down, then
+/// prints the exit lines.
+pub fn run_telemetrix<C: Connector>(
+    program: &str,
+    component: &mut Component,
+    device: &mut Device<C>,
+    config: telemetrix::Config,
+    topics: &Topics,
+) -> anyhow::Result<()> {
+    let mut core = telemetrix::Core::new(config);
+    let summary = driver::run(component, device, &mut core, topics)?;
+    print_summary(program, &summary, &core);
+    Ok(())
+}
 
 /// A Python-style boolean flag value (`True`/`False`, `1`/`0`, `None` = false).
 pub fn truthy(flag: &str, value: &str) -> anyhow::Result<bool> {
@@ -35,12 +115,7 @@ pub fn init_logging() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| log_filter(v))
         .unwrap_or("warn");
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::init_logging_at(level);
 }
 
 /// Parses the flags of `program`; a bad flag is one line (`… (see PROGRAM --help)`), help
@@ -74,12 +149,8 @@ pub fn parse<T: clap::Parser>(program: &str) -> anyhow::Result<Option<T>> {
     }
 }
 
-/// The exit lines of a Telemetrix gateway (`rpgw`, `esp32gw`).
-pub fn print_summary(
-    program: &str,
-    summary: &banyan_gateways::driver::Summary,
-    core: &banyan_gateways::telemetrix::Core,
-) {
+/// The exit lines of a Telemetrix gateway (`rpgw`, `esp32gw`, `ardgw --telemetrix`).
+pub fn print_summary(program: &str, summary: &driver::Summary, core: &telemetrix::Core) {
     let stats = core.stats();
     let pacer = core.pacer_stats();
     println!("Exiting Through Signal Handler");

@@ -10,6 +10,8 @@
 //!   (one-line error exit) and [`flag_hint`] (which flag to change for a library error).
 //! - [`launch`]: the launcher's sans-IO logic (launch file, state machine, wire messages).
 //! - [`launcher`]: the launcher's process side (spawning, process groups, restarts).
+//! - [`board_gateway`]: what the board gateways' binaries share (`main`, flag checks, the
+//!   component's start, a Telemetrix run).
 //! - [`classroom`]: the classroom launchers `s3a`, `s3rp`, `s32`, `s3x` (s3-extend's).
 //! - [`web`]: the WebSocket gateway's process side, shared by `ws-gateway` and `wsgw`.
 #![deny(missing_docs)]
@@ -151,8 +153,14 @@ pub fn print_component_banner(
 
 /// Installs a `tracing` subscriber writing to stderr, filtered by `RUST_LOG` (default `warn`).
 pub fn init_logging() {
+    init_logging_at("warn");
+}
+
+/// Installs a `tracing` subscriber writing to stderr, filtered by `RUST_LOG` (default
+/// `default_filter`); a second call keeps the first subscriber.
+pub fn init_logging_at(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -6,14 +6,13 @@
 //! `docs/arduino.md` and `docs/telemetrix.md`.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use banyan_cli::board_gateway::{init_logging, log_filter, parse, truthy};
-use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
+use banyan_cli::ComponentArgs;
+use banyan_cli::board_gateway::{self, truthy};
 use banyan_gateways::firmata::driver::{self, Topics};
 use banyan_gateways::firmata::{Config, Core, Pace, discover};
 use banyan_gateways::link::{Connector, Device, Link, SerialConnector, TcpConnector};
-use banyan_gateways::reconnect::Backoff;
 use banyan_gateways::telemetrix;
 use banyan_proto::telemetrix::Family;
 use clap::Parser;
@@ -157,12 +156,6 @@ fn core_config(args: &Args) -> anyhow::Result<Config> {
     {
         anyhow::bail!("--baud {baud} is not a serial rate (300 to 2000000)");
     }
-    if log_filter(&args.log).is_none() {
-        anyhow::bail!("-l takes True, False or a log level, not {:?}", args.log);
-    }
-    if !(args.max_backoff.is_finite() && args.max_backoff > 0.0) {
-        anyhow::bail!("--max-backoff must be a positive number of seconds");
-    }
     Ok(Config {
         instance_id,
         keep_alive_s: truthy("-k", &args.keep_alive)?.then_some(1),
@@ -172,44 +165,33 @@ fn core_config(args: &Args) -> anyhow::Result<Config> {
 }
 
 fn main() -> ExitCode {
-    init_logging();
-    run_main("ardgw", || {
-        let Some(args) = parse::<Args>("ardgw")? else {
-            return Ok(());
-        };
+    board_gateway::main("ardgw", |args: Args| {
         let config = core_config(&args)?;
+        let backoff = board_gateway::backoff(&args.log, args.max_backoff)?;
         let connector = connector(&args)?;
-        let mut component_config = args.component.config("ArduinoGateway");
-        for topic in &args.subscriber_list {
-            component_config = component_config.subscribe(topic.clone());
-        }
-        let mut component = component_config.connect()?;
-        print_component_banner(
-            component.name(),
-            component.backplane_address(),
-            component.publisher_port(),
-            component.subscriber_port(),
-        );
-        let handle = component.shutdown_handle();
-        on_termination(move || {
-            let _ = handle.shutdown();
-        })?;
-        let backoff = Backoff::up_to(Duration::from_secs_f64(args.max_backoff.min(3600.0)));
+        let mut component = board_gateway::start_component(
+            &args.component,
+            "ArduinoGateway",
+            &args.subscriber_list,
+        )?;
         let mut device = Device::new(connector, backoff, Instant::now());
         let topics = Topics {
             commands: args.subscriber_list.clone(),
             reports: args.publisher_topic.clone(),
         };
         if args.telemetrix {
-            let mut core = telemetrix::Core::new(telemetrix::Config {
+            let config = telemetrix::Config {
                 family: Family::Arduino,
                 instance_id: config.instance_id,
                 pace: Pace::for_baud(args.baud.unwrap_or(EXPRESS_BAUD)),
-            });
-            let summary =
-                banyan_gateways::driver::run(&mut component, &mut device, &mut core, &topics)?;
-            banyan_cli::board_gateway::print_summary("ardgw", &summary, &core);
-            return Ok(());
+            };
+            return board_gateway::run_telemetrix(
+                "ardgw",
+                &mut component,
+                &mut device,
+                config,
+                &topics,
+            );
         }
         let mut core = Core::new(config);
         let summary = driver::run(&mut component, &mut device, &mut core, &topics)?;

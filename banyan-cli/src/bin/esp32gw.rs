@@ -6,15 +6,13 @@
 //! this file is flags → configuration → run. See `docs/telemetrix.md`.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use banyan_cli::board_gateway::{init_logging, log_filter, parse};
-use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
-use banyan_gateways::driver::{self, Topics};
+use banyan_cli::{ComponentArgs, board_gateway};
+use banyan_gateways::driver::Topics;
 use banyan_gateways::link::Device;
-use banyan_gateways::reconnect::Backoff;
+use banyan_gateways::telemetrix::Config;
 use banyan_gateways::telemetrix::address::Esp32Connector;
-use banyan_gateways::telemetrix::{Config, Core};
 use banyan_proto::telemetrix::Family;
 use clap::Parser;
 
@@ -54,48 +52,23 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    init_logging();
-    run_main("esp32gw", || {
-        let Some(args) = parse::<Args>("esp32gw")? else {
-            return Ok(());
-        };
-        if log_filter(&args.log).is_none() {
-            anyhow::bail!("-l takes True, False or a log level, not {:?}", args.log);
-        }
+    board_gateway::main("esp32gw", |args: Args| {
         if args.com_port != "None" {
             anyhow::bail!(
                 "esp32gw reaches the ESP32 over Wi-Fi, not a serial port: leave out -c and \
                  give the board's address with --address HOST or the ip_address message"
             );
         }
-        if !(args.max_backoff.is_finite() && args.max_backoff > 0.0) {
-            anyhow::bail!("--max-backoff must be a positive number of seconds");
-        }
-        let mut component_config = args.component.config("esp32Gateway");
-        for topic in &args.subscriber_list {
-            component_config = component_config.subscribe(topic.clone());
-        }
-        let mut component = component_config.connect()?;
-        print_component_banner(
-            component.name(),
-            component.backplane_address(),
-            component.publisher_port(),
-            component.subscriber_port(),
-        );
-        let handle = component.shutdown_handle();
-        on_termination(move || {
-            let _ = handle.shutdown();
-        })?;
-        let backoff = Backoff::up_to(Duration::from_secs_f64(args.max_backoff.min(3600.0)));
+        let backoff = board_gateway::backoff(&args.log, args.max_backoff)?;
+        let mut component =
+            board_gateway::start_component(&args.component, "esp32Gateway", &args.subscriber_list)?;
         let connector = Esp32Connector::new(args.address.as_deref());
         let mut device = Device::new(connector, backoff, Instant::now());
-        let mut core = Core::new(Config::for_family(Family::Esp32));
         let topics = Topics {
             commands: args.subscriber_list.clone(),
             reports: args.publisher_topic.clone(),
         };
-        let summary = driver::run(&mut component, &mut device, &mut core, &topics)?;
-        banyan_cli::board_gateway::print_summary("esp32gw", &summary, &core);
-        Ok(())
+        let config = Config::for_family(Family::Esp32);
+        board_gateway::run_telemetrix("esp32gw", &mut component, &mut device, config, &topics)
     })
 }

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
+use banyan_cli::board_gateway::start_component;
+use banyan_cli::{ComponentArgs, run_main};
 use banyan_host::Error as HostError;
 use banyan_onegpio::loopback::{LoopbackBank, Wires};
 use banyan_onegpio::{Config, Engine, Outcome, SinkFull, Topics};
@@ -40,21 +41,7 @@ fn main() -> ExitCode {
     run_main("onegpio-sim", || {
         let args = Args::parse();
         let topics = Topics::new(&args.device).context("--device")?;
-        let mut component = args
-            .component
-            .config("OneGpioSim")
-            .subscribe(topics.commands())
-            .connect()?;
-        print_component_banner(
-            component.name(),
-            component.backplane_address(),
-            component.publisher_port(),
-            component.subscriber_port(),
-        );
-        let handle = component.shutdown_handle();
-        on_termination(move || {
-            let _ = handle.shutdown();
-        })?;
+        let mut component = start_component(&args.component, "OneGpioSim", [topics.commands()])?;
 
         let config = Config {
             debounce_us: args.debounce_ms.saturating_mul(1000),

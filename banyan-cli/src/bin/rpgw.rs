@@ -5,15 +5,13 @@
 //! `docs/telemetrix.md`.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use banyan_cli::board_gateway::{init_logging, log_filter, parse};
-use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
-use banyan_gateways::driver::{self, Topics};
+use banyan_cli::{ComponentArgs, board_gateway};
+use banyan_gateways::driver::Topics;
 use banyan_gateways::firmata::discover;
 use banyan_gateways::link::{Connector, Device, SerialConnector, TcpConnector};
-use banyan_gateways::reconnect::Backoff;
-use banyan_gateways::telemetrix::{Config, Core};
+use banyan_gateways::telemetrix::Config;
 use banyan_proto::telemetrix::Family;
 use clap::Parser;
 
@@ -87,42 +85,20 @@ fn connector(args: &Args) -> anyhow::Result<Box<dyn Connector>> {
 }
 
 fn main() -> ExitCode {
-    init_logging();
-    run_main("rpgw", || {
-        let Some(args) = parse::<Args>("rpgw")? else {
-            return Ok(());
-        };
-        if log_filter(&args.log).is_none() {
-            anyhow::bail!("-l takes True, False or a log level, not {:?}", args.log);
-        }
-        if !(args.max_backoff.is_finite() && args.max_backoff > 0.0) {
-            anyhow::bail!("--max-backoff must be a positive number of seconds");
-        }
+    board_gateway::main("rpgw", |args: Args| {
+        let backoff = board_gateway::backoff(&args.log, args.max_backoff)?;
         let connector = connector(&args)?;
-        let mut component_config = args.component.config("RpiPicoGateway");
-        for topic in &args.subscriber_list {
-            component_config = component_config.subscribe(topic.clone());
-        }
-        let mut component = component_config.connect()?;
-        print_component_banner(
-            component.name(),
-            component.backplane_address(),
-            component.publisher_port(),
-            component.subscriber_port(),
-        );
-        let handle = component.shutdown_handle();
-        on_termination(move || {
-            let _ = handle.shutdown();
-        })?;
-        let backoff = Backoff::up_to(Duration::from_secs_f64(args.max_backoff.min(3600.0)));
+        let mut component = board_gateway::start_component(
+            &args.component,
+            "RpiPicoGateway",
+            &args.subscriber_list,
+        )?;
         let mut device = Device::new(connector, backoff, Instant::now());
-        let mut core = Core::new(Config::for_family(Family::RpiPico));
         let topics = Topics {
             commands: args.subscriber_list.clone(),
             reports: args.publisher_topic.clone(),
         };
-        let summary = driver::run(&mut component, &mut device, &mut core, &topics)?;
-        banyan_cli::board_gateway::print_summary("rpgw", &summary, &core);
-        Ok(())
+        let config = Config::for_family(Family::RpiPico);
+        board_gateway::run_telemetrix("rpgw", &mut component, &mut device, config, &topics)
     })
 }

@@ -92,43 +92,19 @@ impl Args {
     }
 }
 
-/// Parses the flags; a bad flag is one line (`-n: invalid value ...`), help and version print
-/// and exit 0.
+/// Parses the flags; a bad flag is one line (`-n: invalid value ... (see tgw --help)`), help
+/// and version print and exit 0.
 fn parse() -> anyhow::Result<Option<Args>> {
-    use clap::error::ErrorKind;
-    match Args::try_parse() {
-        Ok(args) => {
-            if !(args.max_backoff.is_finite() && args.max_backoff > 0.0) {
-                anyhow::bail!("--max-backoff must be a positive number of seconds");
-            }
-            if args.device.is_empty() || args.device == "None" {
-                anyhow::bail!("-a needs the device's IP address (the Pico W's TCP server)");
-            }
-            Ok(Some(args))
-        }
-        Err(error)
-            if matches!(
-                error.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) =>
-        {
-            let _ = error.print();
-            Ok(None)
-        }
-        Err(error) => {
-            let text = error.to_string();
-            let message: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .take_while(|line| !line.is_empty() && !line.starts_with("Usage:"))
-                .collect();
-            let message = message.join(" ");
-            let message = message.strip_prefix("error: ").unwrap_or(&message);
-            anyhow::bail!("{message} (see tgw --help)")
-        }
+    let Some(args) = banyan_cli::board_gateway::parse::<Args>("tgw")? else {
+        return Ok(None);
+    };
+    if !(args.max_backoff.is_finite() && args.max_backoff > 0.0) {
+        anyhow::bail!("--max-backoff must be a positive number of seconds");
     }
+    if args.device.is_empty() || args.device == "None" {
+        anyhow::bail!("-a needs the device's IP address (the Pico W's TCP server)");
+    }
+    Ok(Some(args))
 }
 
 fn main() -> ExitCode {
