@@ -50,6 +50,61 @@ pub trait Protocol {
     }
 }
 
+/// Implements [`Protocol`] for a core whose inherent methods carry the trait's names and
+/// signatures (`firmata::Core`, `telemetrix::Core`): each trait method calls the inherent
+/// one, and `log_notes` drains the core's `pop_note` through `$log(board, &note, silent)`.
+/// Further trait methods (`take_address`) follow as written.
+macro_rules! forward_protocol {
+    ($core:ty, $log:path $(, $($extra:tt)*)?) => {
+        impl $crate::driver::Protocol for $core {
+            fn connected(&mut self, now: ::std::time::Instant) {
+                <$core>::connected(self, now);
+            }
+
+            fn disconnected(&mut self) {
+                <$core>::disconnected(self);
+            }
+
+            fn poll(&mut self, now: ::std::time::Instant) {
+                <$core>::poll(self, now);
+            }
+
+            fn gave_up(&self) -> bool {
+                <$core>::gave_up(self)
+            }
+
+            fn transmit(&mut self, now: ::std::time::Instant, out: &mut Vec<u8>) -> usize {
+                <$core>::transmit(self, now, out)
+            }
+
+            fn next_deadline(&self, now: ::std::time::Instant) -> Option<::std::time::Instant> {
+                <$core>::next_deadline(self, now)
+            }
+
+            fn pop_report(&mut self) -> Option<Vec<u8>> {
+                <$core>::pop_report(self)
+            }
+
+            fn command(&mut self, payload: &[u8]) {
+                <$core>::command(self, payload);
+            }
+
+            fn board_bytes(&mut self, bytes: &[u8], now: ::std::time::Instant, wall_us: u64) {
+                <$core>::board_bytes(self, bytes, now, wall_us);
+            }
+
+            fn log_notes(&mut self, board: &str, silent: &mut $crate::reconnect::Tally) {
+                while let Some(note) = self.pop_note() {
+                    $log(board, &note, silent);
+                }
+            }
+
+            $($($extra)*)?
+        }
+    };
+}
+pub(crate) use forward_protocol;
+
 /// Where to listen and where to publish.
 #[derive(Debug, Clone)]
 pub struct Topics {

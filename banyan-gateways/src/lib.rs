@@ -5,6 +5,7 @@ pub mod driver;
 pub mod firmata;
 pub mod link;
 pub mod mqtt;
+pub mod outbox;
 pub mod pacer;
 pub mod reconnect;
 pub mod serial;

@@ -38,7 +38,7 @@ impl Core {
                 if self.phase == Phase::Ready {
                     // Asked for nothing: the board booted again.
                     self.stats.resets += 1;
-                    self.note(Note::Reset);
+                    self.outbox.note(Note::Reset);
                     self.table.forget_inputs();
                     self.restore(now);
                 } else {
@@ -50,7 +50,7 @@ impl Core {
                     if std::mem::replace(&mut self.heard.wrong_instance_said, true) {
                         return;
                     }
-                    self.note(Note::WrongInstance {
+                    self.outbox.note(Note::WrongInstance {
                         got: id,
                         want: self.config.instance_id,
                     });
@@ -69,7 +69,7 @@ impl Core {
             } => {
                 let mut buf = [0u8; I2C_REPORT_BUF_LEN];
                 if let Ok(n) = report::i2c_data(&mut buf, address, register, &data, wall_us) {
-                    self.report(buf[..n].to_vec());
+                    self.outbox.report(buf[..n].to_vec());
                 }
             }
             Action::Sonar { trigger_pin, cm } => {
@@ -79,16 +79,16 @@ impl Core {
                     state.last_input = Some(cm);
                     let mut buf = [0u8; REPORT_BUF_LEN];
                     if let Ok(n) = report::sonar_data(&mut buf, cm) {
-                        self.report(buf[..n].to_vec());
+                        self.outbox.report(buf[..n].to_vec());
                     }
                 }
             }
-            Action::Text(text) => self.note(Note::BoardSays(text)),
+            Action::Text(text) => self.outbox.note(Note::BoardSays(text)),
             Action::Garbled => {
                 self.stats.garbled += 1;
                 let messages = self.stats.garbled;
                 if messages == 1 || messages.is_power_of_two() {
-                    self.note(Note::Garbled { messages });
+                    self.outbox.note(Note::Garbled { messages });
                 }
             }
         }
@@ -112,14 +112,14 @@ impl Core {
                 }
                 self.firmware = Some(firmware);
                 self.protocol = self.heard.protocol;
-                self.note(Note::Identified {
+                self.outbox.note(Note::Identified {
                     firmware,
                     name,
                     version,
                     protocol: self.heard.protocol,
                 });
                 if firmware == Firmware::Standard && self.config.keep_alive_s.is_some() {
-                    self.note(Note::NoKeepAlive(firmware));
+                    self.outbox.note(Note::NoKeepAlive(firmware));
                 }
                 self.phase = Phase::Learn {
                     since: now,
@@ -137,7 +137,7 @@ impl Core {
                 if let Err(e) =
                     mapping.and_then(|m| caps.set_analog_mapping(&m).map_err(|e| format!("{e:?}")))
                 {
-                    self.note(Note::BadCapabilities(e));
+                    self.outbox.note(Note::BadCapabilities(e));
                     // Asked again at the next retry.
                     self.heard.capabilities = None;
                     self.heard.mapping_raw = None;
@@ -149,7 +149,7 @@ impl Core {
                 let caps = self.caps.as_deref();
                 let (pins, channels) =
                     caps.map_or((0, 0), |c| (c.pin_count(), c.analog_channels()));
-                self.note(Note::Ready {
+                self.outbox.note(Note::Ready {
                     pins,
                     channels,
                     restored,
@@ -186,7 +186,7 @@ impl Core {
         self.table
             .restore_messages(caps, self.native_pullup(), &mut messages);
         for pin in unusable {
-            self.note(Note::NotRestored { pin });
+            self.outbox.note(Note::NotRestored { pin });
         }
         let count = messages.len();
         for message in &messages {
@@ -228,7 +228,7 @@ impl Core {
             self.table.get_mut(pin).last_input = Some(level);
             let mut buf = [0u8; REPORT_BUF_LEN];
             if let Ok(n) = report::digital_input(&mut buf, pin, level == 1, wall_us) {
-                self.report(buf[..n].to_vec());
+                self.outbox.report(buf[..n].to_vec());
             }
         }
     }
@@ -250,7 +250,7 @@ impl Core {
         self.table.get_mut(pin).last_input = Some(value);
         let mut buf = [0u8; REPORT_BUF_LEN];
         if let Ok(n) = report::analog_input(&mut buf, channel, value, wall_us) {
-            self.report(buf[..n].to_vec());
+            self.outbox.report(buf[..n].to_vec());
         }
     }
 }

@@ -7,7 +7,6 @@
 //! with `no board connected`.
 
 use banyan_onegpio::command::{self, Command, Context, PinKind};
-use banyan_onegpio::report::{self, REPORT_BUF_LEN};
 use banyan_onegpio::{Field, PinMode as OneMode, Reason};
 use banyan_proto::firmata::{Capabilities, Command as Fm, I2cOp, PinMode as FmMode, StepperPins};
 
@@ -82,7 +81,8 @@ impl Core {
         let parsed = match command::parse(payload, &Pins { core: self }) {
             Ok(parsed) => parsed,
             Err(rejection) => {
-                self.reject(rejection.command, rejection.pin, rejection.reason);
+                self.outbox
+                    .reject(rejection.command, rejection.pin, rejection.reason);
                 return;
             }
         };
@@ -94,15 +94,7 @@ impl Core {
                     self.tags.insert(tag.to_owned(), pin);
                 }
             }
-            Err(reason) => self.reject(Some(parsed.name.as_str()), pin, reason),
-        }
-    }
-
-    fn reject(&mut self, command: Option<&str>, pin: Option<u8>, reason: Reason) {
-        self.stats.rejected += 1;
-        let mut buf = [0u8; REPORT_BUF_LEN];
-        if let Ok(n) = report::error(&mut buf, command, pin, reason) {
-            self.report(buf[..n].to_vec());
+            Err(reason) => self.outbox.reject(Some(parsed.name.as_str()), pin, reason),
         }
     }
 

@@ -1,16 +1,14 @@
-//! The thin driver of `ardgw`: the shared board-gateway loop ([`crate::driver`]) with
-//! the Firmata [`Core`] as its [`Protocol`], and the log lines of the core's notes.
+//! The thin driver of `ardgw`: the shared board-gateway loop ([`crate::driver`]) with the
+//! Firmata [`Core`] as its [`Protocol`](crate::driver::Protocol), and the log lines of the
+//! core's notes.
 //!
 //! One thread joins the core to a backplane [`Component`] and a board [`Device`] (a serial
 //! port, a TCP stream, a pty in tests); see [`crate::driver`] for a turn of the loop and
 //! the "say once, then count" logging.
 
-use std::time::Instant;
-
 use banyan_host::Component;
 
 use super::{Core, Note};
-use crate::driver::Protocol;
 pub use crate::driver::{Summary, Topics, wall_us};
 use crate::link::{Connector, Device};
 use crate::reconnect::Tally;
@@ -25,49 +23,7 @@ pub fn run<C: Connector>(
     crate::driver::run(component, device, core, topics)
 }
 
-impl Protocol for Core {
-    fn connected(&mut self, now: Instant) {
-        Core::connected(self, now);
-    }
-
-    fn disconnected(&mut self) {
-        Core::disconnected(self);
-    }
-
-    fn poll(&mut self, now: Instant) {
-        Core::poll(self, now);
-    }
-
-    fn gave_up(&self) -> bool {
-        Core::gave_up(self)
-    }
-
-    fn transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> usize {
-        Core::transmit(self, now, out)
-    }
-
-    fn next_deadline(&self, now: Instant) -> Option<Instant> {
-        Core::next_deadline(self, now)
-    }
-
-    fn pop_report(&mut self) -> Option<Vec<u8>> {
-        Core::pop_report(self)
-    }
-
-    fn command(&mut self, payload: &[u8]) {
-        Core::command(self, payload);
-    }
-
-    fn board_bytes(&mut self, bytes: &[u8], now: Instant, wall_us: u64) {
-        Core::board_bytes(self, bytes, now, wall_us);
-    }
-
-    fn log_notes(&mut self, board: &str, silent: &mut Tally) {
-        while let Some(note) = self.pop_note() {
-            log(board, &note, silent);
-        }
-    }
-}
+crate::driver::forward_protocol!(Core, log);
 
 /// One log line per note (silent boards: the first, then every hundredth).
 fn log(board: &str, note: &Note, silent: &mut Tally) {

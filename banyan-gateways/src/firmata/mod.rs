@@ -57,12 +57,14 @@ pub mod pins;
 /// The paced outbound queue (shared with the Telemetrix gateways: [`crate::pacer`]).
 pub use crate::pacer;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use banyan_proto::firmata::{Capabilities, Command as Fm, FirmataDecoder, encode};
 
 pub use pacer::{Pace, PacerStats};
+
+use crate::outbox::Outbox;
 
 /// How often an unanswered handshake question is asked again.
 pub const RETRY: Duration = Duration::from_millis(1000);
@@ -71,11 +73,7 @@ pub const RETRY: Duration = Duration::from_millis(1000);
 /// reopened by the driver's reconnect machine).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(12);
 
-/// Most reports waiting for the driver; beyond it the oldest is dropped (counted).
-pub const REPORT_QUEUE: usize = 1024;
-
-/// Most notes waiting for the driver; beyond it new notes are dropped (counted).
-pub const NOTE_QUEUE: usize = 256;
+pub use crate::outbox::{NOTE_QUEUE, REPORT_QUEUE};
 
 /// The firmware families the core speaks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,8 +233,7 @@ pub struct Core {
     table: pins::PinTable,
     tags: HashMap<String, u8>,
     pacer: pacer::Pacer,
-    reports: VecDeque<Vec<u8>>,
-    notes: VecDeque<Note>,
+    outbox: Outbox<Note>,
     next_keep_alive: Option<Instant>,
     stats: Stats,
 }
@@ -255,8 +252,7 @@ impl Core {
             caps: None,
             table: pins::PinTable::default(),
             tags: HashMap::new(),
-            reports: VecDeque::new(),
-            notes: VecDeque::new(),
+            outbox: Outbox::default(),
             next_keep_alive: None,
             stats: Stats::default(),
         }
@@ -310,7 +306,7 @@ impl Core {
             Phase::Identify { since, asked } | Phase::Learn { since, asked } => {
                 if now.duration_since(since) >= HANDSHAKE_TIMEOUT {
                     let waiting_for = self.waiting_for();
-                    self.note(Note::Unresponsive { waiting_for });
+                    self.outbox.note(Note::Unresponsive { waiting_for });
                     self.disconnected();
                     return;
                 }
@@ -372,17 +368,24 @@ impl Core {
 
     /// The next report payload to publish on the report topic.
     pub fn pop_report(&mut self) -> Option<Vec<u8>> {
-        self.reports.pop_front()
+        self.outbox.pop_report()
     }
 
     /// The next note to log.
     pub fn pop_note(&mut self) -> Option<Note> {
-        self.notes.pop_front()
+        self.outbox.pop_note()
     }
 
     /// The counters.
     pub fn stats(&self) -> Stats {
-        self.stats
+        let outbox = self.outbox.stats();
+        Stats {
+            rejected: outbox.rejected,
+            reports: outbox.reports,
+            reports_dropped: outbox.reports_dropped,
+            notes_dropped: outbox.notes_dropped,
+            ..self.stats
+        }
     }
 
     /// The outbound queue's counters.
@@ -396,23 +399,6 @@ impl Core {
     }
 
     // ---- internals shared by the submodules ----
-
-    fn note(&mut self, note: Note) {
-        if self.notes.len() >= NOTE_QUEUE {
-            self.stats.notes_dropped += 1;
-        } else {
-            self.notes.push_back(note);
-        }
-    }
-
-    fn report(&mut self, payload: Vec<u8>) {
-        if self.reports.len() >= REPORT_QUEUE {
-            self.reports.pop_front();
-            self.stats.reports_dropped += 1;
-        }
-        self.reports.push_back(payload);
-        self.stats.reports += 1;
-    }
 
     /// Encodes and queues one message. Encoding errors cannot happen for the messages the
     /// core builds (values are validated first); one that does is dropped, never sent

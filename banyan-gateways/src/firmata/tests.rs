@@ -516,8 +516,8 @@ mod props {
                 rig.core.transmit(rig.now, &mut out);
                 rig.now += Duration::from_millis(3);
                 prop_assert!(rig.core.queued() <= Pace::DEFAULT_CAPACITY);
-                prop_assert!(rig.core.reports.len() <= REPORT_QUEUE);
-                prop_assert!(rig.core.notes.len() <= NOTE_QUEUE);
+                prop_assert!(rig.core.outbox.reports_waiting() <= REPORT_QUEUE);
+                prop_assert!(rig.core.outbox.notes_waiting() <= NOTE_QUEUE);
                 // Every report is a map with a `report` key.
                 while let Some(report) = rig.core.pop_report() {
                     let map = MapReader::new(&report);

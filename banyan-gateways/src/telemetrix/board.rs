@@ -75,7 +75,7 @@ impl Core {
             }
             input = remaining;
             if self.decoder.stats().suspect_run >= SUSPECT_LIMIT {
-                self.note(Note::Misaligned);
+                self.outbox.note(Note::Misaligned);
                 self.disconnected();
                 return;
             }
@@ -91,7 +91,7 @@ impl Core {
                 if self.table.get(pin).is_some_and(|s| s.mode.is_input()) {
                     let mut buf = [0u8; REPORT_BUF_LEN];
                     if let Ok(n) = report::digital_input(&mut buf, pin, value != 0, wall_us) {
-                        self.report(buf[..n].to_vec());
+                        self.outbox.report(buf[..n].to_vec());
                     }
                 }
             }
@@ -99,25 +99,27 @@ impl Core {
                 if self.table.analog.contains_key(&pin) {
                     let mut buf = [0u8; REPORT_BUF_LEN];
                     if let Ok(n) = report::analog_input(&mut buf, pin, value, wall_us) {
-                        self.report(buf[..n].to_vec());
+                        self.outbox.report(buf[..n].to_vec());
                     }
                 }
             }
-            Action::I2c(payload) => self.report(payload),
+            Action::I2c(payload) => self.outbox.report(payload),
             Action::Sonar { trigger, payload } => {
                 // Only sonars the bus set up (the Python clients look the callback up by
                 // trigger pin and raise KeyError for another).
                 if self.table.sonars.iter().any(|&(t, _)| t == trigger) {
-                    self.report(payload);
+                    self.outbox.report(payload);
                 }
             }
-            Action::Error { command, pin } => self.reject(Some(command), pin, Reason::Hardware),
-            Action::Debug { id, value } => self.note(Note::Debug { id, value }),
+            Action::Error { command, pin } => {
+                self.outbox.reject(Some(command), pin, Reason::Hardware)
+            }
+            Action::Debug { id, value } => self.outbox.note(Note::Debug { id, value }),
             Action::Garbled => {
                 self.stats.garbled += 1;
                 let frames = self.stats.garbled;
                 if frames == 1 || frames.is_power_of_two() {
-                    self.note(Note::Garbled { frames });
+                    self.outbox.note(Note::Garbled { frames });
                 }
             }
         }

@@ -7,7 +7,7 @@
 //! transfers) need the board now and are refused with `no board connected`.
 
 use banyan_onegpio::command::{self, Command, Context, Name, PinKind};
-use banyan_onegpio::report::{self, REPORT_BUF_LEN};
+use banyan_onegpio::report::REPORT_BUF_LEN;
 use banyan_onegpio::{Field, PinMode as OneMode, Reason};
 use banyan_proto::payload::{MapReader, MapWriter, ValueRef};
 use banyan_proto::telemetrix::{Command as Tx, Family, Reporting, encode};
@@ -79,7 +79,8 @@ impl Core {
         let parsed = match command::parse(payload, &Pins { core: self }) {
             Ok(parsed) => parsed,
             Err(rejection) => {
-                self.reject(rejection.command, rejection.pin, rejection.reason);
+                self.outbox
+                    .reject(rejection.command, rejection.pin, rejection.reason);
                 return;
             }
         };
@@ -91,7 +92,7 @@ impl Core {
                     self.tags.insert(tag.to_owned(), pin);
                 }
             }
-            Err(reason) => self.reject(Some(parsed.name.as_str()), pin, reason),
+            Err(reason) => self.outbox.reject(Some(parsed.name.as_str()), pin, reason),
         }
     }
 
@@ -118,17 +119,8 @@ impl Core {
         true
     }
 
-    pub(super) fn reject(&mut self, command: Option<&str>, pin: Option<u8>, reason: Reason) {
-        self.stats.rejected += 1;
-        let mut buf = [0u8; REPORT_BUF_LEN];
-        if let Ok(n) = report::error(&mut buf, command, pin, reason) {
-            self.report(buf[..n].to_vec());
-        }
-    }
-
     /// An error report whose reason is not one of OneGPIO's.
     fn reject_text(&mut self, command: &str, reason: &str) {
-        self.stats.rejected += 1;
         let mut buf = [0u8; REPORT_BUF_LEN];
         let written = MapWriter::new(&mut buf, 3).and_then(|mut map| {
             map.entry("report", "error")?
@@ -136,9 +128,7 @@ impl Core {
                 .entry("reason", reason)?;
             map.finish()
         });
-        if let Ok(n) = written {
-            self.report(buf[..n].to_vec());
-        }
+        self.outbox.reject_with(written.ok().map(|n| &buf[..n]));
     }
 
     /// One-shot commands need the board now.

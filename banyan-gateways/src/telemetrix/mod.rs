@@ -40,11 +40,11 @@ mod board;
 mod commands;
 pub mod pins;
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use banyan_proto::telemetrix::{Command as Tx, Family, FirmwareVersion, ReportDecoder, encode};
 
+use crate::outbox::Outbox;
 use crate::pacer::{Pace, Pacer, PacerStats};
 use crate::reconnect::Tally;
 
@@ -72,11 +72,7 @@ pub const IDLE_RESYNC: Duration = Duration::from_millis(100);
 /// Malformed or unknown frames in a row after which the link is reopened.
 pub const SUSPECT_LIMIT: u32 = 3;
 
-/// Most reports waiting for the driver; beyond it the oldest is dropped (counted).
-pub const REPORT_QUEUE: usize = 1024;
-
-/// Most notes waiting for the driver; beyond it new notes are dropped (counted).
-pub const NOTE_QUEUE: usize = 256;
+pub use crate::outbox::{NOTE_QUEUE, REPORT_QUEUE};
 
 /// The ESP32 firmware's TCP port (Telemetrix4Esp32WIFI.ino).
 pub const ESP32_PORT: u16 = 31336;
@@ -191,8 +187,7 @@ pub struct Core {
     table: pins::PinTable,
     tags: std::collections::HashMap<String, u8>,
     pacer: Pacer,
-    reports: VecDeque<Vec<u8>>,
-    notes: VecDeque<Note>,
+    outbox: Outbox<Note>,
     address: Option<String>,
     stats: Stats,
 }
@@ -211,8 +206,7 @@ impl Core {
             last_rx: None,
             table: pins::PinTable::default(),
             tags: std::collections::HashMap::new(),
-            reports: VecDeque::new(),
-            notes: VecDeque::new(),
+            outbox: Outbox::default(),
             address: None,
             stats: Stats::default(),
             config,
@@ -267,7 +261,7 @@ impl Core {
     pub fn poll(&mut self, now: Instant) {
         if let Phase::Handshake { since, asked } = self.phase {
             if now.duration_since(since) >= handshake_timeout(self.config.family) {
-                self.note(Note::Unresponsive);
+                self.outbox.note(Note::Unresponsive);
                 self.disconnected();
                 return;
             }
@@ -315,12 +309,12 @@ impl Core {
 
     /// The next report payload to publish on the report topic.
     pub fn pop_report(&mut self) -> Option<Vec<u8>> {
-        self.reports.pop_front()
+        self.outbox.pop_report()
     }
 
     /// The next note to log.
     pub fn pop_note(&mut self) -> Option<Note> {
-        self.notes.pop_front()
+        self.outbox.pop_note()
     }
 
     /// A board address from an `ip_address` command, once.
@@ -330,7 +324,14 @@ impl Core {
 
     /// The counters.
     pub fn stats(&self) -> Stats {
-        self.stats
+        let outbox = self.outbox.stats();
+        Stats {
+            rejected: outbox.rejected,
+            reports: outbox.reports,
+            reports_dropped: outbox.reports_dropped,
+            notes_dropped: outbox.notes_dropped,
+            ..self.stats
+        }
     }
 
     /// The outbound queue's counters.
@@ -344,23 +345,6 @@ impl Core {
     }
 
     // ---- internals shared by the submodules ----
-
-    fn note(&mut self, note: Note) {
-        if self.notes.len() >= NOTE_QUEUE {
-            self.stats.notes_dropped += 1;
-        } else {
-            self.notes.push_back(note);
-        }
-    }
-
-    fn report(&mut self, payload: Vec<u8>) {
-        if self.reports.len() >= REPORT_QUEUE {
-            self.reports.pop_front();
-            self.stats.reports_dropped += 1;
-        }
-        self.reports.push_back(payload);
-        self.stats.reports += 1;
-    }
 
     /// Encodes and queues one command. Encoding errors cannot happen for the commands the
     /// core builds (values are validated first); one that does is dropped, never sent
@@ -387,7 +371,7 @@ impl Core {
             self.instance_ok = true;
             self.try_ready();
         } else if !std::mem::replace(&mut self.wrong_instance_said, true) {
-            self.note(Note::WrongInstance {
+            self.outbox.note(Note::WrongInstance {
                 got: id,
                 want: self.config.instance_id,
             });
@@ -412,7 +396,7 @@ impl Core {
         if self.config.family == Family::Arduino && !self.instance_ok {
             return;
         }
-        self.note(Note::Identified {
+        self.outbox.note(Note::Identified {
             version,
             unique_id: self.unique_id,
         });
@@ -421,7 +405,7 @@ impl Core {
         }
         self.phase = Phase::Ready;
         let restored = self.restore();
-        self.note(Note::Ready { restored });
+        self.outbox.note(Note::Ready { restored });
     }
 
     /// Queues the table's replay; returns how many commands.
@@ -442,53 +426,13 @@ impl Core {
     }
 }
 
-impl crate::driver::Protocol for Core {
-    fn connected(&mut self, now: Instant) {
-        Core::connected(self, now);
-    }
-
-    fn disconnected(&mut self) {
-        Core::disconnected(self);
-    }
-
-    fn poll(&mut self, now: Instant) {
-        Core::poll(self, now);
-    }
-
-    fn gave_up(&self) -> bool {
-        Core::gave_up(self)
-    }
-
-    fn transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> usize {
-        Core::transmit(self, now, out)
-    }
-
-    fn next_deadline(&self, now: Instant) -> Option<Instant> {
-        Core::next_deadline(self, now)
-    }
-
-    fn pop_report(&mut self) -> Option<Vec<u8>> {
-        Core::pop_report(self)
-    }
-
-    fn command(&mut self, payload: &[u8]) {
-        Core::command(self, payload);
-    }
-
-    fn board_bytes(&mut self, bytes: &[u8], now: Instant, wall_us: u64) {
-        Core::board_bytes(self, bytes, now, wall_us);
-    }
-
-    fn log_notes(&mut self, board: &str, silent: &mut Tally) {
-        while let Some(note) = self.pop_note() {
-            log(board, &note, silent);
-        }
-    }
-
+crate::driver::forward_protocol!(
+    Core,
+    log,
     fn take_address(&mut self) -> Option<String> {
         Core::take_address(self)
     }
-}
+);
 
 /// One log line per note (silent boards: the first, then every hundredth).
 fn log(board: &str, note: &Note, silent: &mut Tally) {

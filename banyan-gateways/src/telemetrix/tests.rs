@@ -494,8 +494,8 @@ mod props {
                     prop_assert!(usize::from(len) <= tail.len());
                     rest = &tail[usize::from(len)..];
                 }
-                prop_assert!(core.reports.len() <= REPORT_QUEUE);
-                prop_assert!(core.notes.len() <= NOTE_QUEUE);
+                prop_assert!(core.outbox.reports_waiting() <= REPORT_QUEUE);
+                prop_assert!(core.outbox.notes_waiting() <= NOTE_QUEUE);
                 prop_assert!(core.table.sonars.len() <= commands::MAX_SONARS);
             }
         }
