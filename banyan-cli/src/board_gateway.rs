@@ -15,6 +15,52 @@ use banyan_host::Component;
 
 use crate::{ComponentArgs, on_termination, print_component_banner, run_main};
 
+/// The flags every board gateway has after its link flags: `-l`, `-m`, `-r`,
+/// `--max-backoff`. The topics' defaults are the gateway's own, set with
+/// `#[command(mut_arg("subscriber_list", …), mut_arg("publisher_topic", …))]` on its flags
+/// (without them `-m` defaults to nothing and a missing `-r` is a flag error).
+#[derive(Debug, clap::Args)]
+pub struct GatewayArgs {
+    /// Logging: False (default: state changes), True (debug), or a level (error, warn,
+    /// info, debug, trace); RUST_LOG overrides
+    #[arg(short = 'l', value_name = "LEVEL", default_value = "False")]
+    pub log: String,
+    /// Topics of OneGPIO commands (prefix subscriptions, space separated)
+    #[arg(short = 'm', value_name = "TOPIC", num_args = 1..)]
+    pub subscriber_list: Vec<String>,
+    /// Topic of the reports
+    #[arg(short = 'r', value_name = "TOPIC", required = false)]
+    pub publisher_topic: String,
+    /// Longest wait between attempts to reopen the board's link, in seconds
+    #[arg(long = "max-backoff", default_value_t = 2.0)]
+    pub max_backoff: f64,
+}
+
+impl GatewayArgs {
+    /// Checks `-l` and `--max-backoff` and gives the reconnect back-off ([`backoff`]).
+    pub fn backoff(&self) -> anyhow::Result<Backoff> {
+        backoff(&self.log, self.max_backoff)
+    }
+
+    /// Where the driver listens (`-m`) and publishes (`-r`).
+    pub fn topics(&self) -> Topics {
+        Topics {
+            commands: self.subscriber_list.clone(),
+            reports: self.publisher_topic.clone(),
+        }
+    }
+
+    /// The component (named `default_name` unless `-n`), subscribed to `-m`, started as
+    /// [`start_component`] does.
+    pub fn start(
+        &self,
+        component: &ComponentArgs,
+        default_name: &str,
+    ) -> anyhow::Result<Component> {
+        start_component(component, default_name, &self.subscriber_list)
+    }
+}
+
 /// A board gateway's `main`: logging as `-l` asks, the flags of `T` parsed (help and version
 /// print and exit 0), then `body`; an error is one line and exit code 1.
 pub fn main<T: clap::Parser>(

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use banyan_cli::ComponentArgs;
-use banyan_cli::board_gateway::{self, truthy};
-use banyan_gateways::firmata::driver::{self, Topics};
+use banyan_cli::board_gateway::{self, GatewayArgs, truthy};
+use banyan_gateways::firmata::driver;
 use banyan_gateways::firmata::{Config, Core, Pace, discover};
 use banyan_gateways::link::{Connector, Device, Link, SerialConnector, TcpConnector};
 use banyan_gateways::telemetrix;
@@ -26,6 +26,10 @@ const EXPRESS_BAUD: u32 = 115_200;
 /// FirmataExpress, its inputs as OneGPIO reports (-r).
 #[derive(Debug, Parser)]
 #[command(name = "ardgw", version)]
+#[command(
+    mut_arg("subscriber_list", |a| a.default_value("to_arduino_gateway")),
+    mut_arg("publisher_topic", |a| a.default_value("from_arduino_gateway"))
+)]
 struct Args {
     #[command(flatten)]
     component: ComponentArgs,
@@ -44,24 +48,8 @@ struct Args {
     /// FirmataExpress keep-alive: True or False (StandardFirmata has none)
     #[arg(short = 'k', value_name = "BOOL", default_value = "True")]
     keep_alive: String,
-    /// Logging: False (default: state changes), True (debug), or a level (error, warn,
-    /// info, debug, trace); RUST_LOG overrides
-    #[arg(short = 'l', value_name = "LEVEL", default_value = "False")]
-    log: String,
-    /// Topics of OneGPIO commands (prefix subscriptions, space separated)
-    #[arg(short = 'm', value_name = "TOPIC", num_args = 1..,
-          default_values_t = ["to_arduino_gateway".to_string()])]
-    subscriber_list: Vec<String>,
-    /// Topic of the reports
-    #[arg(
-        short = 'r',
-        value_name = "TOPIC",
-        default_value = "from_arduino_gateway"
-    )]
-    publisher_topic: String,
-    /// Longest wait between attempts to reopen the board's link, in seconds
-    #[arg(long = "max-backoff", default_value_t = 2.0)]
-    max_backoff: f64,
+    #[command(flatten)]
+    gateway: GatewayArgs,
     /// The board runs Telemetrix4Arduino (115200 baud unless --baud; -i is its ARDUINO_ID;
     /// -k does not apply)
     #[arg(long = "telemetrix")]
@@ -167,18 +155,11 @@ fn core_config(args: &Args) -> anyhow::Result<Config> {
 fn main() -> ExitCode {
     board_gateway::main("ardgw", |args: Args| {
         let config = core_config(&args)?;
-        let backoff = board_gateway::backoff(&args.log, args.max_backoff)?;
+        let backoff = args.gateway.backoff()?;
         let connector = connector(&args)?;
-        let mut component = board_gateway::start_component(
-            &args.component,
-            "ArduinoGateway",
-            &args.subscriber_list,
-        )?;
+        let mut component = args.gateway.start(&args.component, "ArduinoGateway")?;
         let mut device = Device::new(connector, backoff, Instant::now());
-        let topics = Topics {
-            commands: args.subscriber_list.clone(),
-            reports: args.publisher_topic.clone(),
-        };
+        let topics = args.gateway.topics();
         if args.telemetrix {
             let config = telemetrix::Config {
                 family: Family::Arduino,

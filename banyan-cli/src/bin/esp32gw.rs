@@ -8,8 +8,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use banyan_cli::{ComponentArgs, board_gateway};
-use banyan_gateways::driver::Topics;
+use banyan_cli::ComponentArgs;
+use banyan_cli::board_gateway::{self, GatewayArgs};
 use banyan_gateways::link::Device;
 use banyan_gateways::telemetrix::Config;
 use banyan_gateways::telemetrix::address::Esp32Connector;
@@ -20,6 +20,10 @@ use clap::Parser;
 /// its inputs as OneGPIO reports (-r).
 #[derive(Debug, Parser)]
 #[command(name = "esp32gw", version)]
+#[command(
+    mut_arg("subscriber_list", |a| a.default_value("to_esp32_gateway")),
+    mut_arg("publisher_topic", |a| a.default_value("from_esp32_gateway").help("Topic of the reports (s3-extend's -r is ignored there; its reports go to from_esp32_gateway, the default here)"))
+)]
 struct Args {
     #[command(flatten)]
     component: ComponentArgs,
@@ -30,25 +34,8 @@ struct Args {
     /// Accepted for s3-extend compatibility: "None" only (the ESP32 is reached over Wi-Fi)
     #[arg(short = 'c', value_name = "PORT", default_value = "None")]
     com_port: String,
-    /// Logging: False (default: state changes), True (debug), or a level (error, warn,
-    /// info, debug, trace); RUST_LOG overrides
-    #[arg(short = 'l', value_name = "LEVEL", default_value = "False")]
-    log: String,
-    /// Topics of OneGPIO commands (prefix subscriptions, space separated)
-    #[arg(short = 'm', value_name = "TOPIC", num_args = 1..,
-          default_values_t = ["to_esp32_gateway".to_string()])]
-    subscriber_list: Vec<String>,
-    /// Topic of the reports (s3-extend's -r is ignored there; its reports go to
-    /// from_esp32_gateway, the default here)
-    #[arg(
-        short = 'r',
-        value_name = "TOPIC",
-        default_value = "from_esp32_gateway"
-    )]
-    publisher_topic: String,
-    /// Longest wait between attempts to reopen the board's link, in seconds
-    #[arg(long = "max-backoff", default_value_t = 2.0)]
-    max_backoff: f64,
+    #[command(flatten)]
+    gateway: GatewayArgs,
 }
 
 fn main() -> ExitCode {
@@ -59,15 +46,11 @@ fn main() -> ExitCode {
                  give the board's address with --address HOST or the ip_address message"
             );
         }
-        let backoff = board_gateway::backoff(&args.log, args.max_backoff)?;
-        let mut component =
-            board_gateway::start_component(&args.component, "esp32Gateway", &args.subscriber_list)?;
+        let backoff = args.gateway.backoff()?;
+        let mut component = args.gateway.start(&args.component, "esp32Gateway")?;
         let connector = Esp32Connector::new(args.address.as_deref());
         let mut device = Device::new(connector, backoff, Instant::now());
-        let topics = Topics {
-            commands: args.subscriber_list.clone(),
-            reports: args.publisher_topic.clone(),
-        };
+        let topics = args.gateway.topics();
         let config = Config::for_family(Family::Esp32);
         board_gateway::run_telemetrix("esp32gw", &mut component, &mut device, config, &topics)
     })

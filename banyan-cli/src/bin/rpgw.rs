@@ -7,8 +7,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use banyan_cli::{ComponentArgs, board_gateway};
-use banyan_gateways::driver::Topics;
+use banyan_cli::ComponentArgs;
+use banyan_cli::board_gateway::{self, GatewayArgs};
 use banyan_gateways::firmata::discover;
 use banyan_gateways::link::{Connector, Device, SerialConnector, TcpConnector};
 use banyan_gateways::telemetrix::Config;
@@ -22,6 +22,10 @@ const BAUD: u32 = 115_200;
 /// its inputs as OneGPIO reports (-r).
 #[derive(Debug, Parser)]
 #[command(name = "rpgw", version)]
+#[command(
+    mut_arg("subscriber_list", |a| a.default_value("to_rpi_pico_gateway")),
+    mut_arg("publisher_topic", |a| a.default_value("from_rpi_pico_gateway").help("Topic of the reports (s3-extend's -r is ignored there; its reports go to from_rpi_pico_gateway, the default here)"))
+)]
 struct Args {
     #[command(flatten)]
     component: ComponentArgs,
@@ -31,25 +35,8 @@ struct Args {
     /// The board is behind a TCP byte stream (a serial-to-TCP bridge, a test device)
     #[arg(long = "tcp", value_name = "HOST:PORT", conflicts_with = "com_port")]
     tcp: Option<String>,
-    /// Logging: False (default: state changes), True (debug), or a level (error, warn,
-    /// info, debug, trace); RUST_LOG overrides
-    #[arg(short = 'l', value_name = "LEVEL", default_value = "False")]
-    log: String,
-    /// Topics of OneGPIO commands (prefix subscriptions, space separated)
-    #[arg(short = 'm', value_name = "TOPIC", num_args = 1..,
-          default_values_t = ["to_rpi_pico_gateway".to_string()])]
-    subscriber_list: Vec<String>,
-    /// Topic of the reports (s3-extend's -r is ignored there; its reports go to
-    /// from_rpi_pico_gateway, the default here)
-    #[arg(
-        short = 'r',
-        value_name = "TOPIC",
-        default_value = "from_rpi_pico_gateway"
-    )]
-    publisher_topic: String,
-    /// Longest wait between attempts to reopen the board's link, in seconds
-    #[arg(long = "max-backoff", default_value_t = 2.0)]
-    max_backoff: f64,
+    #[command(flatten)]
+    gateway: GatewayArgs,
 }
 
 /// The board's link from the flags.
@@ -86,18 +73,11 @@ fn connector(args: &Args) -> anyhow::Result<Box<dyn Connector>> {
 
 fn main() -> ExitCode {
     board_gateway::main("rpgw", |args: Args| {
-        let backoff = board_gateway::backoff(&args.log, args.max_backoff)?;
+        let backoff = args.gateway.backoff()?;
         let connector = connector(&args)?;
-        let mut component = board_gateway::start_component(
-            &args.component,
-            "RpiPicoGateway",
-            &args.subscriber_list,
-        )?;
+        let mut component = args.gateway.start(&args.component, "RpiPicoGateway")?;
         let mut device = Device::new(connector, backoff, Instant::now());
-        let topics = Topics {
-            commands: args.subscriber_list.clone(),
-            reports: args.publisher_topic.clone(),
-        };
+        let topics = args.gateway.topics();
         let config = Config::for_family(Family::RpiPico);
         board_gateway::run_telemetrix("rpgw", &mut component, &mut device, config, &topics)
     })
