@@ -16,6 +16,38 @@ pub fn backplane() -> Backplane {
     Backplane::bind(&BackplaneConfig::ephemeral_loopback()).expect("bind a loopback backplane")
 }
 
+/// A backplane bound to 127.0.0.1 on OS-chosen ports with `limits` and `access` (the
+/// backplane's own tests).
+///
+/// # Panics
+/// When it cannot bind (a test setup failure).
+pub fn limited_backplane(
+    limits: banyan_host::limits::Limits,
+    access: banyan_host::access::AccessControl,
+) -> Backplane {
+    Backplane::bind(&BackplaneConfig {
+        limits,
+        access,
+        ..BackplaneConfig::ephemeral_loopback()
+    })
+    .expect("bind a loopback backplane")
+}
+
+/// A SUB socket subscribed to everything that will read nothing and buffers almost nothing
+/// (one message, a 4 KiB kernel buffer): a stalled subscriber. Not connected yet, so that a
+/// monitor can be set first.
+///
+/// # Panics
+/// When a socket option is refused (a test setup failure).
+pub fn frozen_subscriber(ctx: &zmq::Context) -> zmq::Socket {
+    let socket = ctx.socket(zmq::SUB).expect("a SUB socket");
+    socket.set_rcvhwm(1).expect("receive HWM");
+    socket.set_rcvbuf(4096).expect("receive buffer");
+    socket.set_linger(0).expect("linger");
+    socket.set_subscribe(b"").expect("subscribe to everything");
+    socket
+}
+
 /// Stops `backplane` and binds a new one on the same address and ports, as a restarted
 /// backplane service does (retrying for up to [`PROOF_TIMEOUT`] while the ports are not free
 /// yet).

@@ -6,6 +6,7 @@ pub mod error;
 pub mod fault;
 pub mod fixtures;
 pub mod host;
+pub mod interop;
 pub mod linerate;
 pub mod link;
 pub mod mcu;
@@ -17,6 +18,7 @@ pub mod relay;
 pub mod scenario;
 pub mod tcp_device;
 pub mod thread;
+pub mod wait;
 pub mod wine;
 pub mod wire;
 
@@ -28,8 +30,8 @@ pub use fixtures::{
     number_of, numbered, publish_monitor_sample,
 };
 pub use host::{
-    EchoServer, GatewayThread, backplane, config, replies_until, restart_backplane,
-    spawn_echo_client,
+    EchoServer, GatewayThread, backplane, config, frozen_subscriber, limited_backplane,
+    replies_until, restart_backplane, spawn_echo_client,
 };
 pub use linerate::{
     LineCounters, LineGuard, LineRate, LineRateProxy, McuLineEnd, PacedWriter, Pacer, serial_line,
@@ -47,5 +49,6 @@ pub use relay::{FaultProxy, FaultRelay};
 pub use scenario::{Scenario, Step, ensure, run_python_scenario, run_scenario};
 pub use tcp_device::TcpDevice;
 pub use thread::ThreadGuard;
+pub use wait::{WAIT, try_wait_for, wait_for, wait_until};
 pub use wine::{WINDOWS_BIN_ENV, WindowsBins, windows_bins};
 pub use wire::SerialWire;

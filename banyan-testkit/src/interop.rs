@@ -1,26 +1,27 @@
-//! The interop suites' own helpers (their script directory, the Rust and Python backplanes,
-//! hex comparison), shared by `python_interop.rs` and `python_aio.rs`. Processes, scenarios,
-//! ports and the Python lookup come from `banyan-testkit`.
+//! The Python interop rig: the interop scripts (`banyan-cli/tests/python/`), the Rust and
+//! Python backplanes as scenario processes, Python components proving their path, and the
+//! byte comparisons the suites print on a mismatch. Used by banyan-cli's interop, launcher,
+//! MQTT, OneGPIO, ws-gateway and Wine suites (it was a second kit they each included).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-pub use banyan_testkit::{
-    ChildGuard as Proc, Scenario, Step, backplane_ports, banyan_python, ensure, python_module,
-};
+use crate::process::{ChildGuard, backplane_ports, cargo_bin};
+use crate::python::{python_module, repo_root};
+use crate::scenario::{Scenario, Step, ensure, run_python_scenario};
 
-/// How long a whole scenario may take before it fails.
+/// How long a whole interop scenario may take before it fails.
 pub const SCENARIO_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The directory holding the Python scripts.
+/// The directory holding the interop suites' Python scripts.
 pub fn scripts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
+    repo_root().join("banyan-cli/tests/python")
 }
 
-/// A `python -u SCRIPT` command for a script in [`scripts_dir`].
-pub fn python_script(python: &Path, script: &str) -> Command {
-    banyan_testkit::python_script(python, &scripts_dir().join(script))
+/// A `python -u SCRIPT` command for a script of [`scripts_dir`].
+pub fn interop_script(python: &Path, name: &str) -> Command {
+    crate::python::python_script(python, &scripts_dir().join(name))
 }
 
 /// A script of [`scripts_dir`] as a component of the backplane at `address` (`-b`, `-p`, `-s`),
@@ -28,12 +29,12 @@ pub fn python_script(python: &Path, script: &str) -> Command {
 /// probes until one comes back, instead of the seed's fixed sleep).
 pub fn python_component(
     python: &Path,
-    script: &str,
+    name: &str,
     address: &str,
     publisher: &str,
     subscriber: &str,
 ) -> Command {
-    let mut command = python_script(python, script);
+    let mut command = interop_script(python, name);
     command.args(["-b", address, "-p", publisher, "-s", subscriber, "--prove"]);
     command
 }
@@ -48,11 +49,11 @@ pub fn ws_page_and_device(
     publisher: &str,
     subscriber: &str,
 ) -> Step {
-    let mut device = python_script(python, "ws_device.py");
+    let mut device = interop_script(python, "ws_device.py");
     device.args(["-b", "127.0.0.1", "-p", publisher, "-s", subscriber]);
     let device = scenario.spawn("python ws_device", device)?;
     device.wait_stdout("ready")?;
-    let mut page = python_script(python, "ws_page.py");
+    let mut page = interop_script(python, "ws_page.py");
     page.arg(format!("ws://{gateway}/"));
     let mut page = scenario.spawn("python ws_page", page)?;
     page.wait_success()?;
@@ -60,35 +61,30 @@ pub fn ws_page_and_device(
     Ok(())
 }
 
-/// Two TCP ports free on all IPv4 interfaces a moment ago (for Python's backplane).
-pub fn free_port_pair() -> (u16, u16) {
-    banyan_testkit::free_port_pair().expect("two free ports")
+/// Runs `body` as scenario `name` within [`SCENARIO_TIMEOUT`] (see [`run_python_scenario`]:
+/// an attempt that only hit python-banyan's own process-scan crash is run again).
+pub fn run_interop(name: &str, body: impl FnMut(&mut Scenario) -> Step) {
+    run_python_scenario(name, SCENARIO_TIMEOUT, body);
 }
 
-/// Runs `body` as scenario `name` within [`SCENARIO_TIMEOUT`] (see
-/// [`banyan_testkit::run_python_scenario`]: an attempt that only hit python-banyan's own
-/// process-scan crash is run again).
-pub fn run_scenario(name: &str, body: impl FnMut(&mut Scenario) -> Step) {
-    banyan_testkit::run_python_scenario(name, SCENARIO_TIMEOUT, body);
-}
-
-/// Starts the Rust `backplane` binary on OS-chosen ports (default bind `0.0.0.0`); returns it
-/// with its (publisher, subscriber) ports read from its banner.
-pub fn rust_backplane(scenario: &mut Scenario) -> Step<(Proc, String, String)> {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_backplane"));
+/// Starts the Rust `backplane` binary (built beside the test) on OS-chosen ports (default
+/// bind `0.0.0.0`); returns it with its (publisher, subscriber) ports read from its banner.
+pub fn rust_backplane(scenario: &mut Scenario) -> Step<(ChildGuard, String, String)> {
+    let program = cargo_bin("backplane")
+        .ok_or("no `backplane` binary beside the test (build banyan-cli's binaries)")?;
+    let mut command = Command::new(program);
     command.args(["-p", "0", "-s", "0"]);
     let backplane = scenario.spawn("rust backplane", command)?;
     let (publisher, subscriber) = backplane_ports(&backplane)?;
-    let (publisher, subscriber) = (publisher.to_string(), subscriber.to_string());
-    Ok((backplane, publisher, subscriber))
+    Ok((backplane, publisher.to_string(), subscriber.to_string()))
 }
 
 /// Starts python-banyan's backplane (it binds the outward address only) on free ports.
 pub fn python_backplane(
     scenario: &mut Scenario,
-    python: &std::path::Path,
-) -> Step<(Proc, String, String)> {
-    let (publisher, subscriber) = free_port_pair();
+    python: &Path,
+) -> Step<(ChildGuard, String, String)> {
+    let (publisher, subscriber) = crate::ports::free_port_pair()?;
     let (publisher, subscriber) = (publisher.to_string(), subscriber.to_string());
     let mut command = python_module(python, "python_banyan.backplane.backplane");
     command.args(["-p", &publisher, "-s", &subscriber]);
@@ -134,4 +130,25 @@ pub fn byte_difference(actual: &[u8], expected: &[u8]) -> String {
         window(actual),
         window(expected)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_of_either_case_decodes_and_bad_hex_is_an_error() {
+        assert_eq!(unhex("81aE0a\n").unwrap(), [0x81, 0xae, 0x0a]);
+        assert!(unhex("abc").unwrap_err().contains("odd-length"));
+        assert!(unhex("zz").unwrap_err().contains("bad hex at 0"));
+    }
+
+    #[test]
+    fn the_first_difference_is_located() {
+        let text = byte_difference(&[1, 2, 3], &[1, 9, 3, 4]);
+        assert!(
+            text.starts_with("lengths 3 vs 4, first difference at byte 1"),
+            "{text}"
+        );
+    }
 }
