@@ -12,7 +12,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use banyan_testkit::interop::run_interop;
-use banyan_testkit::{ChildGuard, Scenario, Step, banyan_python, ensure, free_port_pair};
+use banyan_testkit::{
+    ChildGuard, Scenario, Step, banyan_python, ensure, free_port_pair, wait_until,
+};
 
 fn bin(name: &str) -> &'static str {
     match name {
@@ -70,15 +72,15 @@ fn alive(pid: u32) -> bool {
 }
 
 fn wait_gone(pids: &[u32], limit: Duration) -> Step {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if pids.iter().all(|&pid| !alive(pid)) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let left: Vec<_> = pids.iter().filter(|&&pid| alive(pid)).collect();
-    Err(format!("processes still alive: {left:?}"))
+    wait_until(
+        Instant::now() + limit,
+        "the launched processes gone",
+        || pids.iter().all(|&pid| !alive(pid)),
+    )
+    .map_err(|error| {
+        let left: Vec<_> = pids.iter().filter(|&&pid| alive(pid)).collect();
+        format!("{error}; still alive: {left:?}")
+    })
 }
 
 /// PIDs from launcher lines `<command> PID = <pid>` whose command contains `needle`.
@@ -97,16 +99,14 @@ fn pids_of(proc: &ChildGuard, needle: &str) -> Vec<u32> {
 
 /// Waits until at least `count` start lines for `needle` were printed.
 fn wait_pids(proc: &ChildGuard, needle: &str, count: usize, scenario: &Scenario) -> Step<Vec<u32>> {
-    loop {
-        let pids = pids_of(proc, needle);
-        if pids.len() >= count {
-            return Ok(pids);
-        }
-        ensure(Instant::now() < scenario.deadline(), || {
-            format!("fewer than {count} starts of {needle:?}: {pids:?}")
-        })?;
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut pids = Vec::new();
+    let what = format!("{count} starts of {needle:?}");
+    wait_until(scenario.deadline(), &what, || {
+        pids = pids_of(proc, needle);
+        pids.len() >= count
+    })
+    .map_err(|error| format!("{error}; started: {pids:?}"))?;
+    Ok(pids)
 }
 
 fn ports() -> (String, String) {

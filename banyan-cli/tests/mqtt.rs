@@ -16,7 +16,9 @@ use banyan_host::pyjson::to_json;
 use banyan_host::{Backplane, Component};
 use banyan_proto::payload::{self, Value};
 use banyan_testkit::interop::run_interop;
-use banyan_testkit::{ChildGuard, Scenario, Step, banyan_python, ensure};
+use banyan_testkit::{
+    ChildGuard, Scenario, Step, banyan_python, ensure, try_wait_for, wait_for, wait_until,
+};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
 const MGW: &str = env!("CARGO_BIN_EXE_mgw");
@@ -131,19 +133,17 @@ impl Mqtt {
     fn expect_on(&self, topic: &str, mut again: impl FnMut()) -> Step<Vec<u8>> {
         let until = Instant::now() + Duration::from_secs(40);
         let mut next = Instant::now();
-        loop {
+        let what = format!("a message on MQTT {topic}");
+        Ok(wait_for(until, &what, || {
             if Instant::now() >= next {
                 again();
                 next = Instant::now() + Duration::from_millis(500);
             }
             match self.messages.recv_timeout(Duration::from_millis(100)) {
-                Ok((t, payload)) if t == topic => return Ok(payload),
-                Ok(_) | Err(_) => {}
+                Ok((t, payload)) if t == topic => Some(payload),
+                Ok(_) | Err(_) => None,
             }
-            ensure(Instant::now() < until, || {
-                format!("nothing on MQTT {topic}")
-            })?;
-        }
+        })?)
     }
 }
 
@@ -160,22 +160,17 @@ fn component(backplane: &Backplane, name: &str, topics: &[&str]) -> Step<Compone
 fn expect_banyan(component: &mut Component, topic: &str, mut again: impl FnMut()) -> Step<Vec<u8>> {
     let until = Instant::now() + Duration::from_secs(40);
     let mut next = Instant::now();
-    loop {
+    let what = format!("a message on Banyan {topic}");
+    Ok(try_wait_for(until, &what, || -> Step<Option<Vec<u8>>> {
         if Instant::now() >= next {
             again();
             next = Instant::now() + Duration::from_millis(500);
         }
-        if let Some(message) = component
+        let message = component
             .recv_timeout(Duration::from_millis(100))
-            .map_err(|e| e.to_string())?
-            && message.topic == topic
-        {
-            return Ok(message.payload);
-        }
-        ensure(Instant::now() < until, || {
-            format!("nothing on Banyan {topic}")
-        })?;
-    }
+            .map_err(|e| e.to_string())?;
+        Ok(message.filter(|m| m.topic == topic).map(|m| m.payload))
+    })?)
 }
 
 fn mgw(
@@ -356,18 +351,14 @@ fn gateway_reconnects_after_broker_restart() {
         // Traffic resumes both ways once the gateway has reconnected and resubscribed.
         let mqtt = Mqtt::connect(port, "after", &["from_banyan"])?;
         let until = Instant::now() + Duration::from_secs(40);
-        while gateway
-            .stdout()
-            .iter()
-            .filter(|l| l.contains("MQTT Gateway Connected"))
-            .count()
-            < 2
-        {
-            ensure(Instant::now() < until, || {
-                "gateway did not reconnect".into()
-            })?;
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(until, "the gateway reconnected", || {
+            gateway
+                .stdout()
+                .iter()
+                .filter(|l| l.contains("MQTT Gateway Connected"))
+                .count()
+                >= 2
+        })?;
         let after = Value::map([("n", Value::Int(2))]);
         let got = mqtt.expect_on("from_banyan", || banyan.publish("to_mqtt", &after).unwrap())?;
         ensure(got == br#"{"n": 2}"#, || {
@@ -430,7 +421,7 @@ fn same_mqtt_bytes_as_python_mgw_both_ways() {
         let mut got = std::collections::HashMap::new();
         let until = Instant::now() + Duration::from_secs(40);
         let mut next = Instant::now();
-        while got.len() < 2 {
+        let both = try_wait_for(until, "both gateways' messages", || -> Step<Option<()>> {
             if Instant::now() >= next {
                 mqtt.publish("shared_in", EVERY_KIND_JSON.as_bytes());
                 next = Instant::now() + Duration::from_millis(500);
@@ -441,8 +432,9 @@ fn same_mqtt_bytes_as_python_mgw_both_ways() {
             {
                 got.entry(message.topic).or_insert(message.payload);
             }
-            ensure(Instant::now() < until, || format!("only {:?}", got.keys()))?;
-        }
+            Ok((got.len() >= 2).then_some(()))
+        });
+        both.map_err(|error| format!("{error}; only {:?}", got.keys()))?;
         ensure(got["rs_from"] == got["py_from"], || {
             banyan_testkit::interop::byte_difference(&got["rs_from"], &got["py_from"])
         })

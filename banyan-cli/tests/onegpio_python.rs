@@ -19,7 +19,9 @@ use banyan_host::ComponentConfig;
 use banyan_proto::payload::Value;
 use banyan_testkit::backplane_ports;
 use banyan_testkit::interop::run_interop;
-use banyan_testkit::{ChildGuard, Scenario, Step, banyan_python, ensure, python_module};
+use banyan_testkit::{
+    ChildGuard, Scenario, Step, banyan_python, ensure, python_module, try_wait_for,
+};
 
 /// A Rust backplane on loopback with OS-chosen ports: (process, publisher, subscriber).
 fn backplane(scenario: &mut Scenario) -> Step<(ChildGuard, String, String)> {
@@ -135,23 +137,29 @@ fn pythons_blinker_unchanged_drives_the_engine() {
 
             let mut values = Vec::new();
             let deadline = Instant::now() + Duration::from_secs(30).min(scenario.remaining());
-            while values.len() < 3 && Instant::now() < deadline {
-                let Some(message) = observer
-                    .recv_timeout(Duration::from_millis(200))
-                    .map_err(|e| e.to_string())?
-                else {
-                    continue;
-                };
-                let report = message.value().map_err(|e| e.to_string())?;
-                let kind = report.get("report").and_then(Value::as_str);
-                ensure(kind == Some("digital_input"), || {
-                    format!("unexpected report {report}")
-                })?;
-                ensure(report.get("pin").and_then(Value::as_i64) == Some(3), || {
-                    format!("report for another pin: {report}")
-                })?;
-                values.push(report.get("value").and_then(Value::as_i64).unwrap_or(-1));
-            }
+            let waited = try_wait_for(
+                deadline,
+                "three reports of pin 3",
+                || -> Step<Option<()>> {
+                    let Some(message) = observer
+                        .recv_timeout(Duration::from_millis(200))
+                        .map_err(|e| e.to_string())?
+                    else {
+                        return Ok(None);
+                    };
+                    let report = message.value().map_err(|e| e.to_string())?;
+                    let kind = report.get("report").and_then(Value::as_str);
+                    ensure(kind == Some("digital_input"), || {
+                        format!("unexpected report {report}")
+                    })?;
+                    ensure(report.get("pin").and_then(Value::as_i64) == Some(3), || {
+                        format!("report for another pin: {report}")
+                    })?;
+                    values.push(report.get("value").and_then(Value::as_i64).unwrap_or(-1));
+                    Ok((values.len() >= 3).then_some(()))
+                },
+            );
+            waited.map_err(|error| format!("{error}; pin 3 reported {values:?}"))?;
             ensure(values.len() >= 3, || {
                 format!("pin 3 reported only {values:?}")
             })?;

@@ -29,7 +29,7 @@ use banyan_testkit::interop::{
     rust_backplane, unhex,
 };
 use banyan_testkit::{ChildGuard, Scenario, Step, banyan_python, ensure, python_module};
-use banyan_testkit::{backplane_ports, served_numbers};
+use banyan_testkit::{backplane_ports, served_numbers, try_wait_for};
 
 /// How long a Rust component waits for a (possibly still starting) backplane.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -234,11 +234,16 @@ fn rust_publisher_python_subscriber_all_kinds() {
             let rust = rust_component("RustAllKinds", publisher, subscriber, &[])?;
             // Python's subscription reaches the backplane at an unknown moment: repeat until the
             // subscriber got one and exited.
-            while sub.is_running() && Instant::now() < scenario.deadline() {
+            let done = "the Python subscriber done";
+            try_wait_for(scenario.deadline(), done, || -> Step<Option<()>> {
+                if !sub.is_running() {
+                    return Ok(Some(()));
+                }
                 rust.publish("all_kinds", &all_kinds())
                     .map_err(|e| format!("publish: {e}"))?;
                 std::thread::sleep(REPEAT);
-            }
+                Ok(None)
+            })?;
             sub.wait_success()?;
             sub.wait_stdout("MATCH")?;
             Ok(())
@@ -282,11 +287,16 @@ fn python_publisher_rust_subscriber_all_kinds() {
             ensure(value == all_kinds(), || format!("decoded {value}"))?;
 
             let ack = Value::map([("ack", Value::Bool(true))]);
-            while publisher_proc.is_running() && Instant::now() < scenario.deadline() {
+            let done = "the Python publisher done";
+            try_wait_for(scenario.deadline(), done, || -> Step<Option<()>> {
+                if !publisher_proc.is_running() {
+                    return Ok(Some(()));
+                }
                 rust.publish("ack_all_kinds", &ack)
                     .map_err(|e| format!("publish: {e}"))?;
                 std::thread::sleep(REPEAT);
-            }
+                Ok(None)
+            })?;
             publisher_proc.wait_success()?;
             publisher_proc.wait_stdout("acknowledged on ack_all_kinds")?;
             Ok(())
@@ -318,24 +328,24 @@ fn until_monitor_prints(
 ) -> Step {
     let prefix = format!("{topic} ");
     let mut n = 0i64;
-    loop {
+    let what = format!("the monitor printing {topic}");
+    try_wait_for(deadline, &what, || -> Step<Option<()>> {
         if monitor
             .stdout()
             .iter()
             .any(|line| line.starts_with(&prefix))
         {
-            return Ok(());
+            return Ok(Some(()));
         }
         ensure(monitor.is_running(), || "python monitor exited".into())?;
-        ensure(Instant::now() < deadline, || {
-            format!("monitor never printed {topic}")
-        })?;
         component
             .publish(topic, &Value::map([("marker", Value::Int(n))]))
             .map_err(|e| format!("publish: {e}"))?;
         n += 1;
         std::thread::sleep(Duration::from_millis(100));
-    }
+        Ok(None)
+    })?;
+    Ok(())
 }
 
 #[test]

@@ -19,7 +19,7 @@ use banyan_testkit::{
     ChildGuard, LOOPBACK, Scenario, Step, WindowsBins, backplane_ports, ensure, run_scenario,
     served_numbers, wait_closed, windows_bins,
 };
-use banyan_testkit::{banyan_python, free_port_pair};
+use banyan_testkit::{banyan_python, free_port_pair, wait_until};
 use nix::sys::signal::Signal;
 
 /// Wine starts slowly (0.2–0.6 s a program, more for the first one of a prefix) and an echo
@@ -331,17 +331,12 @@ fn windows_bls_runs_a_windows_launch_file_and_blk_stops_everything() {
             // Nothing it started is left: the processes are gone and the ports closed.
             let until = Instant::now() + Duration::from_secs(20);
             let mut left = Vec::new();
-            while Instant::now() < until {
+            wait_until(until, "everything bls.exe started gone after blk", || {
                 left = running(&["simple-echo-server", &p]);
                 left.extend(running(&["backplane.exe", &p]));
-                if left.is_empty() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            ensure(left.is_empty(), || {
-                format!("left running after blk: {left:?}")
-            })?;
+                left.is_empty()
+            })
+            .map_err(|error| format!("{error}; left running: {left:?}"))?;
             let port: u16 = p.parse().map_err(|e| format!("{e}"))?;
             ensure(
                 wait_closed(LOOPBACK, port, Instant::now() + Duration::from_secs(10)),

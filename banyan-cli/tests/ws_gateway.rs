@@ -12,7 +12,7 @@ use std::time::Duration;
 use banyan_host::Backplane;
 use banyan_proto::payload::Value;
 use banyan_testkit::interop::{run_interop, ws_page_and_device};
-use banyan_testkit::{Step, banyan_python, ensure};
+use banyan_testkit::{Step, banyan_python, ensure, try_wait_for};
 
 fn backplane() -> Step<Backplane> {
     Ok(banyan_testkit::backplane())
@@ -108,22 +108,20 @@ fn monitor_stats_prints_the_per_topic_table() {
             .connect()
             .map_err(|e| format!("publisher: {e}"))?;
         // Publish until the table shows the topic with its last payload.
-        let line = loop {
+        let shown = "the table showing stats/demo";
+        let line = try_wait_for(scenario.deadline(), shown, || -> Step<Option<String>> {
             publisher
                 .publish("stats/demo", &Value::map([("n", Value::Int(7))]))
                 .map_err(|e| format!("publish: {e}"))?;
-            if let Some(line) = monitor
+            let line = monitor
                 .stdout()
                 .into_iter()
-                .find(|l| l.starts_with("stats/demo") && l.contains("{\"n\":7}"))
-            {
-                break line;
+                .find(|l| l.starts_with("stats/demo") && l.contains("{\"n\":7}"));
+            if line.is_none() {
+                std::thread::sleep(Duration::from_millis(50));
             }
-            ensure(std::time::Instant::now() < scenario.deadline(), || {
-                "the table never showed stats/demo".into()
-            })?;
-            std::thread::sleep(Duration::from_millis(50));
-        };
+            Ok(line)
+        })?;
         let columns: Vec<&str> = line.split_whitespace().collect();
         ensure(columns.len() >= 6, || format!("short row {line:?}"))?;
         let rate: f64 = columns[1]

@@ -24,33 +24,10 @@ fn endpoint(port: u16) -> String {
     format!("tcp://127.0.0.1:{port}")
 }
 
-/// A publisher whose connection to the backplane is proven: a probe on `sync` reached a
-/// subscriber of everything (then gone).
+/// A publisher whose connection to the backplane is proven (see
+/// [`banyan_testkit::proven_publisher`]).
 fn publisher(ctx: &zmq::Context, backplane: &Backplane) -> zmq::Socket {
-    let publisher = ctx.socket(zmq::PUB).unwrap();
-    publisher.set_sndhwm(0).unwrap();
-    publisher.set_linger(0).unwrap();
-    publisher
-        .connect(&endpoint(backplane.publisher_port()))
-        .unwrap();
-    let watch = ctx.socket(zmq::SUB).unwrap();
-    watch.set_linger(0).unwrap();
-    watch.set_subscribe(b"sync").unwrap();
-    watch
-        .connect(&endpoint(backplane.subscriber_port()))
-        .unwrap();
-    wait_until(
-        Instant::now() + WAIT,
-        "a sync probe through the backplane",
-        || {
-            publisher
-                .send_multipart([&b"sync"[..], b"\x80"], 0)
-                .unwrap();
-            watch.poll(zmq::POLLIN, 20).unwrap() > 0
-        },
-    )
-    .unwrap();
-    publisher
+    banyan_testkit::proven_publisher(ctx, backplane.publisher_port(), backplane.subscriber_port())
 }
 
 fn subscriber(ctx: &zmq::Context, backplane: &Backplane, topics: usize) -> zmq::Socket {

@@ -48,6 +48,40 @@ pub fn frozen_subscriber(ctx: &zmq::Context) -> zmq::Socket {
     socket
 }
 
+/// A raw PUB socket (no send HWM, linger 0) connected to a forwarder's `publisher_port` on
+/// 127.0.0.1 whose path is proven: `sync` probes are sent until a subscriber of them on
+/// `subscriber_port` (gone since) received one, for up to [`crate::WAIT`].
+///
+/// # Panics
+/// When a socket call fails or no probe came through (a test failure naming what).
+pub fn proven_publisher(
+    ctx: &zmq::Context,
+    publisher_port: u16,
+    subscriber_port: u16,
+) -> zmq::Socket {
+    let publisher = ctx.socket(zmq::PUB).expect("a PUB socket");
+    publisher.set_sndhwm(0).expect("send HWM");
+    publisher.set_linger(0).expect("linger");
+    publisher
+        .connect(&format!("tcp://127.0.0.1:{publisher_port}"))
+        .expect("connect the publisher");
+    let watch = ctx.socket(zmq::SUB).expect("a SUB socket");
+    watch.set_linger(0).expect("linger");
+    watch.set_subscribe(b"sync").expect("subscribe");
+    watch
+        .connect(&format!("tcp://127.0.0.1:{subscriber_port}"))
+        .expect("connect the watch");
+    let deadline = std::time::Instant::now() + crate::WAIT;
+    crate::wait_until(deadline, "a sync probe through the forwarder", || {
+        publisher
+            .send_multipart([&b"sync"[..], b"\x80"], 0)
+            .expect("send a probe");
+        watch.poll(zmq::POLLIN, 20).expect("poll the watch") > 0
+    })
+    .unwrap_or_else(|error| panic!("{error}"));
+    publisher
+}
+
 /// Stops `backplane` and binds a new one on the same address and ports, as a restarted
 /// backplane service does (retrying for up to [`PROOF_TIMEOUT`] while the ports are not free
 /// yet).

@@ -31,7 +31,7 @@ pub use fixtures::{
 };
 pub use host::{
     EchoServer, GatewayThread, backplane, config, frozen_subscriber, limited_backplane,
-    replies_until, restart_backplane, spawn_echo_client,
+    proven_publisher, replies_until, restart_backplane, spawn_echo_client,
 };
 pub use linerate::{
     LineCounters, LineGuard, LineRate, LineRateProxy, McuLineEnd, PacedWriter, Pacer, serial_line,
