@@ -44,6 +44,28 @@ pub fn wait_for<T>(
 pub fn try_wait_for<T, E: std::fmt::Display>(
     deadline: Instant,
     what: &str,
+    attempt: impl FnMut() -> std::result::Result<Option<T>, E>,
+) -> Result<T> {
+    retry(deadline, what, PAUSE, attempt)
+}
+
+/// [`wait_until`] without the pause between tries, for a condition that blocks by itself
+/// (it polls a socket or a link with a timeout): a loop that drives a client, where a pause
+/// would slow every step down.
+pub fn poll_until(
+    deadline: Instant,
+    what: &str,
+    mut condition: impl FnMut() -> bool,
+) -> Result<()> {
+    retry(deadline, what, Duration::ZERO, || {
+        Ok::<_, std::convert::Infallible>(condition().then_some(()))
+    })
+}
+
+fn retry<T, E: std::fmt::Display>(
+    deadline: Instant,
+    what: &str,
+    pause: Duration,
     mut attempt: impl FnMut() -> std::result::Result<Option<T>, E>,
 ) -> Result<T> {
     let start = Instant::now();
@@ -65,7 +87,9 @@ pub fn try_wait_for<T, E: std::fmt::Display>(
                 waited: now - start,
             });
         }
-        std::thread::sleep(PAUSE.min(deadline - now));
+        if !pause.is_zero() {
+            std::thread::sleep(pause.min(deadline - now));
+        }
     }
 }
 
