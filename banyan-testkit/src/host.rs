@@ -97,15 +97,20 @@ pub fn restart_backplane(backplane: Backplane) -> Backplane {
     };
     backplane.shutdown().expect("stop backplane");
     let give_up = std::time::Instant::now() + PROOF_TIMEOUT;
-    loop {
-        match Backplane::bind(&config) {
-            Ok(backplane) => return backplane,
-            Err(banyan_host::Error::PortInUse { .. }) if std::time::Instant::now() < give_up => {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            Err(error) => panic!("rebind backplane: {error}"),
-        }
-    }
+    let rebound =
+        crate::wait::try_wait_for(
+            give_up,
+            "the backplane's ports free",
+            || match Backplane::bind(&config) {
+                Ok(backplane) => Ok(Some(backplane)),
+                Err(banyan_host::Error::PortInUse { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    Ok(None)
+                }
+                Err(error) => Err(error),
+            },
+        );
+    rebound.unwrap_or_else(|error| panic!("rebind backplane: {error}"))
 }
 
 /// How long a test component waits for its connection and subscription proofs: generous,

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::wait::wait_until;
 
 /// 127.0.0.1, the only address tests use.
 pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -38,32 +39,26 @@ pub fn free_port_pair() -> Result<(u16, u16)> {
 /// Waits until something accepts TCP connections on `address:port`, until `deadline`.
 pub fn wait_listening(address: IpAddr, port: u16, deadline: Instant) -> Result<()> {
     let target = SocketAddr::new(address, port);
-    let start = Instant::now();
-    loop {
-        if TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::NotListening {
-                address: target,
-                waited: start.elapsed(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let what = format!("a listener on {target}");
+    wait_until(deadline, &what, || {
+        TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_ok()
+    })
+    .map_err(|error| match error {
+        Error::WaitTimeout { waited, .. } => Error::NotListening {
+            address: target,
+            waited,
+        },
+        other => other,
+    })
 }
 
 /// Waits until nothing accepts connections on `address:port` any more (a killed server's
 /// port is closed), until `deadline`; `false` if something still listens then.
 pub fn wait_closed(address: IpAddr, port: u16, deadline: Instant) -> bool {
     let target = SocketAddr::new(address, port);
-    loop {
-        if TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_err() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let what = format!("{target} closed");
+    wait_until(deadline, &what, || {
+        TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_err()
+    })
+    .is_ok()
 }
