@@ -45,27 +45,22 @@ struct Args {
     tables: Option<u64>,
 }
 
-/// The terminal's (rows, columns): `stty size` on our terminal, else `$LINES`/`$COLUMNS`.
+/// The terminal's (rows, columns): the terminal of stdout or stdin (`terminal_size`, an
+/// ioctl), else `$LINES`/`$COLUMNS`.
 fn terminal_size() -> (Option<usize>, Option<usize>) {
     let env_number = |name| {
         std::env::var(name)
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
     };
-    let stty = std::process::Command::new("stty")
-        .arg("size")
-        .stdin(std::process::Stdio::inherit())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|output| output.status.success())
-        .and_then(|output| {
-            let text = String::from_utf8_lossy(&output.stdout).into_owned();
-            let mut numbers = text.split_whitespace().map(|n| n.parse::<usize>().ok());
-            Some((numbers.next()??, numbers.next()??))
-        });
-    match stty {
-        Some((rows, columns)) if rows > 0 && columns > 0 => (Some(rows), Some(columns)),
+    let size = terminal_size::terminal_size()
+        .or_else(|| terminal_size::terminal_size_of(std::io::stdin()));
+    match size {
+        Some((terminal_size::Width(columns), terminal_size::Height(rows)))
+            if rows > 0 && columns > 0 =>
+        {
+            (Some(usize::from(rows)), Some(usize::from(columns)))
+        }
         _ => (env_number("LINES"), env_number("COLUMNS")),
     }
 }
