@@ -10,6 +10,7 @@
 //!   (one-line error exit) and [`flag_hint`] (which flag to change for a library error).
 //! - [`launch`]: the launcher's sans-IO logic (launch file, state machine, wire messages).
 //! - [`launcher`]: the launcher's process side (spawning, process groups, restarts).
+//! - [`tgw`]: the TCP gateway to a networked microcontroller (binary `tgw`).
 #![deny(missing_docs)]
 
 use std::process::ExitCode;
@@ -23,8 +24,6 @@ use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
 pub mod launch;
 pub mod launcher;
 pub mod tgw;
-
-pub use banyan_host::hex;
 
 /// Flags every component binary accepts, named as Python Banyan's.
 #[derive(Debug, Clone, clap::Args)]

@@ -1,13 +1,13 @@
 //! Subscriptions on the backplane's subscriber side: in force before the next message even on
-//! an idle backplane, and bounded per connection (see `banyan_host::subscriptions`).
+//! an idle backplane, and bounded per connection (see `banyan_host::backplane::subscriptions`).
 
 use std::time::{Duration, Instant};
 
-use banyan_testkit::{WAIT, wait_until};
+use banyan_testkit::{WAIT, wait_until, zmtp};
 
 use banyan_host::access::AccessControl;
+use banyan_host::backplane::subscriptions::SubscriptionLimits;
 use banyan_host::limits::Limits;
-use banyan_host::subscriptions::SubscriptionLimits;
 use banyan_host::{Backplane, BackplaneConfig};
 
 fn backplane(subscriptions: SubscriptionLimits) -> Backplane {
@@ -171,22 +171,6 @@ fn a_connection_over_its_subscription_bytes_is_closed_once_per_connection() {
     assert_eq!(backplane.forward_stats().subscription_closed(), 1);
 }
 
-/// A ZMTP 3.0 greeting (NULL, client) and a READY announcing a SUB socket.
-fn zmtp_sub_handshake() -> Vec<u8> {
-    let mut bytes = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f, 3, 0];
-    bytes.extend_from_slice(b"NULL");
-    bytes.extend_from_slice(&[0; 16]);
-    bytes.push(0);
-    bytes.extend_from_slice(&[0; 31]);
-    let mut ready = b"\x05READY\x0bSocket-Type".to_vec();
-    ready.extend_from_slice(&3u32.to_be_bytes());
-    ready.extend_from_slice(b"SUB");
-    bytes.push(0x04);
-    bytes.push(u8::try_from(ready.len()).unwrap());
-    bytes.extend_from_slice(&ready);
-    bytes
-}
-
 /// A flood faster than the forwarder can count (raw ZMTP: 100 000 distinct subscriptions of
 /// 200 bytes on one connection) is cut off by the flood watch, and the backplane keeps serving
 /// a subscriber within its bounds.
@@ -211,7 +195,7 @@ fn a_subscription_flood_is_cut_off_and_the_backplane_keeps_serving() {
         flood
             .set_write_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        if flood.write_all(&zmtp_sub_handshake()).is_err() {
+        if flood.write_all(&zmtp::sub_handshake()).is_err() {
             return cut();
         }
         for _ in 0..400 {
@@ -219,8 +203,7 @@ fn a_subscription_flood_is_cut_off_and_the_backplane_keeps_serving() {
             for _ in 0..250 {
                 let mut topic = format!("{sent:09}").into_bytes();
                 topic.resize(200, b'x');
-                chunk.extend_from_slice(&[0x00, 201, 0x01]);
-                chunk.extend_from_slice(&topic);
+                zmtp::subscription(&topic, &mut chunk);
                 sent += 1;
             }
             if flood.write_all(&chunk).is_err() {

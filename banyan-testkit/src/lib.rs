@@ -21,6 +21,7 @@ pub mod thread;
 pub mod wait;
 pub mod wine;
 pub mod wire;
+pub mod zmtp;
 
 pub use clock::SimClock;
 pub use error::{Error, Result};

@@ -5,9 +5,10 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use banyan_cli::{ComponentArgs, hex, on_termination, print_component_banner, run_main};
+use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
 use banyan_host::Component;
 use banyan_host::component::PROBE_TOPIC_PREFIX;
+use banyan_host::json::hex;
 use banyan_proto::payload::{self, Value};
 use banyan_web::stats::{Stats, StatsConfig};
 use clap::Parser;
