@@ -5,16 +5,17 @@
 //! - [`slot`]: the launcher's configuration and slots (what each entry runs, its state).
 //! - [`machine`]: the state machine: start sequence, restart with back-off and a limit,
 //!   remote requests until acknowledged, shutdown, the status table.
-//! - [`winsplit`]: command lines split by Windows' rules (used on Windows).
+//! - [`split`]: a command line split into words (`shlex`; Windows' rules on Windows).
 //!
 //! The binaries only spawn and reap processes (process groups), move messages and print.
 
 pub mod file;
 pub mod machine;
 pub mod slot;
-pub mod winsplit;
+pub mod split;
 pub mod wire;
 
-pub use file::{LaunchEntry, LaunchFileError, Target, parse, split_command};
+pub use file::{LaunchEntry, LaunchFileError, Target, parse};
 pub use machine::{Action, Launcher, LauncherConfig, RestartPolicy, Slot, SlotKind, SlotState};
+pub use split::{SplitError, split_command};
 pub use wire::{KILLALL_TOPIC, LaunchAck, LaunchRequest, killall_payload};

@@ -1,6 +1,8 @@
-//! Command lines split into words as Windows programs split theirs (the rules of the Microsoft
-//! C runtime and `CommandLineToArgvW`), for launch files written for Windows: a backslash is
-//! a path separator, not an escape, so `C:\Banyan\backplane.exe -p 0` is two words plus one.
+//! A launch file's command line split into program and arguments: [`split_command`] as a
+//! POSIX shell splits it (`shlex`), or on Windows as Windows programs split theirs
+//! ([`split_windows`]: the rules of the Microsoft C runtime and `CommandLineToArgvW`, for
+//! launch files written for Windows: a backslash is a path separator, not an escape, so
+//! `C:\Banyan\backplane.exe -p 0` is two words plus one):
 //!
 //! - Spaces and tabs outside double quotes separate words; `"..."` groups (the quotes go).
 //! - Inside quotes, `""` is one literal quote.
@@ -10,7 +12,35 @@
 //! - A quote left open runs to the end of the line, as on Windows (so the table of
 //!   Microsoft's documentation holds: `a"b"" c d` is the one word `ab" c d`).
 
-use super::file::SplitError;
+/// Why a command line cannot be split into arguments.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SplitError {
+    /// A quote is not closed, or the line ends in a lone backslash.
+    #[error("the command has a quote that is not closed (or ends in a backslash)")]
+    UnclosedQuote,
+    /// Nothing to run.
+    #[error("the command is empty")]
+    Empty,
+}
+
+/// Splits a command line into program and arguments as a POSIX shell does (the `shlex`
+/// crate): whitespace separates, `'...'` is literal, `"..."` groups with `\"`/`\\` escapes, a
+/// backslash escapes the next character outside quotes, and a word starting with `#` begins a
+/// comment. (Python's launcher splits on single spaces only; every command it runs splits the
+/// same here, and quoted arguments with spaces work too.) On Windows, as Windows programs
+/// split theirs ([`split_windows`]): backslashes are path
+/// separators there.
+pub fn split_command(command: &str) -> Result<Vec<String>, SplitError> {
+    #[cfg(windows)]
+    let args = split_windows(command)?;
+    #[cfg(not(windows))]
+    let args = shlex::split(command).ok_or(SplitError::UnclosedQuote)?;
+    if args.is_empty() {
+        return Err(SplitError::Empty);
+    }
+    Ok(args)
+}
 
 /// Splits `command` by the Windows rules above.
 pub fn split_windows(command: &str) -> Result<Vec<String>, SplitError> {
@@ -74,6 +104,29 @@ mod tests {
 
     fn split(line: &str) -> Vec<String> {
         split_windows(line).unwrap()
+    }
+
+    #[test]
+    fn split_rules() {
+        assert_eq!(split_command("a  b\tc").unwrap(), ["a", "b", "c"]);
+        assert_eq!(
+            split_command("a 'b c' \"d \\\" e\"").unwrap(),
+            ["a", "b c", "d \" e"]
+        );
+        assert_eq!(split_command("a ''").unwrap(), ["a", ""]);
+        assert_eq!(split_command("   ").unwrap_err(), SplitError::Empty);
+        assert_eq!(
+            split_command("a \"b").unwrap_err(),
+            SplitError::UnclosedQuote
+        );
+        assert_eq!(
+            split_command("a 'b").unwrap_err(),
+            SplitError::UnclosedQuote
+        );
+        assert_eq!(
+            split_command("python3 echo.py --name 'my echo' -t 0.1").unwrap(),
+            ["python3", "echo.py", "--name", "my echo", "-t", "0.1"]
+        );
     }
 
     #[test]
