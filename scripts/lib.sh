@@ -1,7 +1,9 @@
 # Shared by the emulator scripts (scripts/qemu-e2e.sh, scripts/pico-emu.sh); sourced, not run.
 # What both need, written once: the Python to use, the processes a run starts (killed by PID,
 # newest first, on any exit, with the tails of their logs on failure), waiting for a process's
-# ready line, a backplane on kernel-picked loopback ports, and the echo server peer.
+# ready line, a backplane on the ports it binds itself (`-p 0 -s 0`, read from its banner),
+# and the echo server peer. The one process runner of the scripts (the Rust tests have theirs
+# in banyan-testkit): every script that starts processes sources it.
 #
 # Before sourcing, set:
 #   REPO      the repository root
@@ -66,7 +68,9 @@ wait_for() {
   done
 }
 
-# free_ports N: N distinct free loopback ports, picked by the kernel, on one line.
+# free_ports N: N distinct free loopback ports, picked by the kernel, on one line — only for
+# a peer that must be told its port before it starts (QEMU's `-serial tcp:`); every Rust
+# binary binds port 0 and says which port it got.
 free_ports() {
   python3 -c '
 import socket, sys
@@ -75,29 +79,31 @@ for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))' "$1"
 }
 
-# start_backplane [EXTRA]: a backplane on loopback ports PUB_PORT and SUB_PORT, picked with
-# EXTRA more free ports (EXTRA_PORTS, for the caller), added to PIDS. On a busy machine
-# another process's outgoing connection can take a port between the pick and the bind (the
-# kernel hands freed ports out as source ports), so the start is retried with new ports.
+# banner_number FILE LABEL: the number after LABEL (e.g. `Publisher  Port =`) in FILE.
+banner_number() {
+  sed -n "s/^$2 *\([0-9][0-9]*\).*/\1/p" "$1" | head -n 1
+}
+
+# start_backplane [EXTRA]: a backplane on 127.0.0.1 and ports the kernel picks (`-p 0 -s 0`:
+# no race between picking a port and binding it), read from its banner into PUB_PORT and
+# SUB_PORT; added to PIDS. EXTRA more free ports for the caller land in EXTRA_PORTS (see
+# free_ports).
 start_backplane() {
-  local extra=${1:-0} attempt ports pid
-  for attempt in 1 2 3 4 5; do
-    read -r -a ports < <(free_ports $((2 + extra)))
-    PUB_PORT=${ports[0]}
-    SUB_PORT=${ports[1]}
-    EXTRA_PORTS=("${ports[@]:2}")
-    "$HOST_BIN/backplane" --bind 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" >"$LOGS/backplane.log" 2>&1 &
-    pid=$!
-    if wait_for "$LOGS/backplane.log" "Publisher +Port" 20 backplane "$pid"; then
-      PIDS+=("$pid")
-      return 0
-    fi
-    wait "$pid" 2>/dev/null || true
-    if [ "$attempt" -eq 5 ] || ! grep -q "already in use" "$LOGS/backplane.log"; then
-      return 1
-    fi
-    echo "$LIB_NAME: a port was taken meanwhile; picking new ones"
-  done
+  local extra=${1:-0} pid
+  "$HOST_BIN/backplane" --bind 127.0.0.1 -p 0 -s 0 >"$LOGS/backplane.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_for "$LOGS/backplane.log" "^Loop Time" 20 backplane "$pid" || return 1
+  PUB_PORT=$(banner_number "$LOGS/backplane.log" "Publisher  Port =")
+  SUB_PORT=$(banner_number "$LOGS/backplane.log" "Subscriber Port =")
+  if [ -z "$PUB_PORT" ] || [ -z "$SUB_PORT" ]; then
+    echo "$LIB_NAME: no ports in the backplane's banner" >&2
+    return 1
+  fi
+  EXTRA_PORTS=()
+  if [ "$extra" -gt 0 ]; then
+    read -r -a EXTRA_PORTS < <(free_ports "$extra")
+  fi
 }
 
 # start_echo_server [PY_SERVER]: the echo peer on the backplane, added to PIDS: Python
