@@ -3,7 +3,7 @@
 # statically linked: the .exe files import only system DLLs (no mingw runtime DLL to ship).
 #
 #   scripts/windows-build.sh               # every banyan-cli binary → target/windows/*.exe
-#   scripts/windows-build.sh --host-tests  # also banyan-host's unit tests, run under Wine
+#   scripts/windows-build.sh --host-tests  # banyan-host's and banyan-gateways' unit tests (for Wine)
 #   scripts/windows-build.sh --lint        # clippy -D warnings of the Windows code (no libzmq)
 #
 # Needs (once):
@@ -76,9 +76,10 @@ CARGO_FLAGS=(
 )
 
 if [ "$MODE" = lint ]; then
-  # Checking links nothing: no libzmq needed. banyan-host with its tests (they need no test
-  # kit); the other crates' tests use the Linux-only test kit, so their libraries and binaries.
-  cargo clippy -q -p banyan-host --features banyan-host/serial,banyan-host/tokio --all-targets \
+  # Checking links nothing: no libzmq needed. banyan-host and banyan-gateways with their
+  # tests (they need no test kit); the other crates' tests use the Linux-only test kit, so
+  # their libraries and binaries.
+  cargo clippy -q -p banyan-host --features banyan-host/tokio -p banyan-gateways --all-targets \
     "${CARGO_FLAGS[@]}" -- -D warnings
   cargo clippy -q -p banyan-proto --features banyan-proto/std -p banyan-web -p banyan-cli \
     --lib --bins "${CARGO_FLAGS[@]}" -- -D warnings
@@ -137,20 +138,25 @@ fi
 
 # --- Rust ---------------------------------------------------------------------------------
 if [ "$MODE" = host-tests ]; then
-  # banyan-host's unit tests (the async component's among them: feature tokio) as a Windows
-  # program, run under Wine (see docs/windows-and-macos.md).
-  tests=$(cargo test -p banyan-host --lib --features serial,tokio --no-run --profile "$PROFILE" \
-    "${CARGO_FLAGS[@]}" --message-format=json | python3 -c '
+  # The unit tests of banyan-host (the async component's among them: feature tokio) and of
+  # banyan-gateways (the COM port bridge's among them) as Windows programs, run under Wine
+  # (see docs/windows-and-macos.md).
+  mkdir -p "$OUT"
+  for package in banyan-host:tokio banyan-gateways:; do
+    name=${package%%:*}
+    tests=$(cargo test -p "$name" --lib --features "${package#*:}" --no-run --profile "$PROFILE" \
+      "${CARGO_FLAGS[@]}" --message-format=json | python3 -c '
 import json, sys
+lib = sys.argv[1].replace("-", "_")
 built = [json.loads(line) for line in sys.stdin]
 exes = [m["executable"] for m in built if m.get("reason") == "compiler-artifact"
-        and m.get("executable") and m["target"]["name"] == "banyan_host"]
+        and m.get("executable") and m["target"]["name"] == lib]
 print(exes[-1] if exes else "")
-')
-  [ -n "$tests" ] || { echo "no banyan-host test executable built" >&2; exit 1; }
-  mkdir -p "$OUT"
-  cp "$tests" "$OUT/banyan-host-tests.exe"
-  echo "banyan-host unit tests: $OUT/banyan-host-tests.exe"
+' "$name")
+    [ -n "$tests" ] || { echo "no $name test executable built" >&2; exit 1; }
+    cp "$tests" "$OUT/$name-tests.exe"
+    echo "$name unit tests: $OUT/$name-tests.exe"
+  done
   exit 0
 fi
 

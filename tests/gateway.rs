@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use banyan_gateways::serial::GatewayStats;
 use banyan_host::Backplane;
-use banyan_host::gateway::GatewayStats;
 use banyan_proto::frame::{Frame, encode_to_vec};
 use banyan_testkit::{EchoServer, GatewayThread, RawMcu, Received as Owned, backplane, config};
 

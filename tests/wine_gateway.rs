@@ -2,8 +2,8 @@
 //! client (`banyan-mcu`, the code the firmware runs) at the other end of a Linux
 //! pseudo-terminal that Wine offers the gateway as `COMn`, through a native backplane and echo
 //! server. On Windows, `zmq_poll` waits on sockets only, so the gateway reads the port on a
-//! thread of its own and hands the bytes over a loopback socket (banyan-host's
-//! `gateway::bridge`): this test runs that path end to end.
+//! thread of its own and hands the bytes over a loopback socket (banyan-gateways'
+//! `link::bridge`): this test runs that path end to end.
 //!
 //! Skipped (with the reason printed) unless `BANYAN_WINDOWS_BIN` names the `.exe` directory
 //! (`.ci/steps.d/40-windows.sh` sets it). The COM name is a symlink in the Wine prefix's

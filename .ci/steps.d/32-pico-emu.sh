@@ -9,13 +9,7 @@
 set -euo pipefail
 STEP_START=$(date +%s)
 
-SUDO=""
-if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "== installing Node.js/npm from Debian (missing)"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
+source .ci/need-npm.sh
 echo "== node $(node --version), npm $(npm --version); npm ci in boards/rp-pico/emu"
 (cd boards/rp-pico/emu && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
 echo "== harness unit tests (image/UF2 check, USB descriptors)"

@@ -2,11 +2,11 @@
 # Issue 21 items 1-2: the Windows commands, cross-built and proven under Wine.
 # - clippy -D warnings of the Windows code paths (scripts/windows-build.sh --lint);
 # - scripts/windows-build.sh: every banyan-cli command for x86_64-pc-windows-gnu
-#   (target/windows/*.exe, statically linked), then banyan-host's unit tests as a Windows
-#   program (target/windows/banyan-host-tests.exe);
+#   (target/windows/*.exe, statically linked), then banyan-host's and banyan-gateways' unit
+#   tests as Windows programs (target/windows/banyan-{host,gateways}-tests.exe);
 # - a Wine prefix of our own (target/windows/wine), its wineserver kept up for the step and
 #   ended with `wineserver -k` on the way out (also on failure);
-# - the host library's unit tests run under Wine;
+# - those unit tests run under Wine (banyan-gateways': the COM port bridge);
 # - banyan-cli/tests/wine.rs with BANYAN_WINDOWS_BIN set: the Windows backplane with native
 #   components and the seed's Python client; the Windows echo pair, monitor.exe and
 #   ws-gateway.exe (with a Python page and component) on a native backplane; bls.exe with a
@@ -56,9 +56,10 @@ fi
 "$WINESERVER" -p || true  # (fails harmlessly when one already runs for this prefix)
 
 t0=$(date +%s)
-echo "--- banyan-host unit tests as a Windows program, under Wine"
+echo "--- banyan-host and banyan-gateways unit tests as Windows programs, under Wine"
 "$WINE" target/windows/banyan-host-tests.exe
-echo "--- banyan-host unit tests under Wine: $(( $(date +%s) - t0 )) s"
+"$WINE" target/windows/banyan-gateways-tests.exe
+echo "--- banyan-host and banyan-gateways unit tests under Wine: $(( $(date +%s) - t0 )) s"
 
 t0=$(date +%s)
 echo "--- Windows commands under Wine with native and Python components (banyan-cli/tests/wine.rs)"

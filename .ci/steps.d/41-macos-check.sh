@@ -14,7 +14,7 @@ for triple in x86_64-apple-darwin aarch64-apple-darwin; do
   cargo clippy -q --target "$triple" --all-targets \
     --config "target.$triple.zmq.rustc-link-lib=[\"zmq\"]" \
     -p banyan-proto --features banyan-proto/std \
-    -p banyan-host --features banyan-host/serial \
+    -p banyan-host -p banyan-gateways \
     -p banyan-web -p banyan-cli -p banyan-testkit \
     -- -D warnings
 done

@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use banyan_host::gateway::{Gateway, GatewayStats};
+use banyan_gateways::serial::{Gateway, GatewayStats};
 use banyan_mcu::{Client, ClientConfig, StdClock};
 use banyan_proto::frame::{self, BatchWriter, Frame};
 use banyan_proto::payload;

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::launch::{Action, Launcher, split_command};
+use crate::launch::lines::{DEFAULT_MAX_LINE, LineSplitter};
+use crate::launch::slot::describe;
+use crate::launch::{Action, Launcher, SlotState, split_command};
 use banyan_host::Component;
 
 #[cfg(unix)]
@@ -21,6 +23,20 @@ mod os;
 
 use os::Launched;
 pub use os::describe_exit;
+
+/// Children's output as pipes (the classroom launchers prefix it): Python children write
+/// their lines at once instead of when a block buffer fills.
+/// Colours are switched off (`NO_COLOR`) unless the launcher's own output is a terminal.
+fn capture_output(process: &mut std::process::Command) {
+    use std::io::IsTerminal as _;
+    process
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .env("PYTHONUNBUFFERED", "1");
+    if !std::io::stdout().is_terminal() {
+        process.env("NO_COLOR", "1");
+    }
+}
 
 /// Default time between asking (SIGTERM; Ctrl-Break on Windows) and killing (SIGKILL; the
 /// Job Object terminated) when stopping a process group.
@@ -79,6 +95,8 @@ pub struct Driver {
     grace: Duration,
     /// Python-style one-line log of starts/deaths, besides the table.
     label: &'static str,
+    /// Children's output through us, line by line, prefixed (see [`Driver::prefix_output`]).
+    prefixed: bool,
 }
 
 impl Driver {
@@ -89,7 +107,17 @@ impl Driver {
             children: HashMap::new(),
             grace,
             label,
+            prefixed: false,
         }
+    }
+
+    /// Each child's stdout and stderr go through the launcher, every line prefixed with the
+    /// program's name (`[wsgw] …`, cut at [`DEFAULT_MAX_LINE`] bytes); the driver's own lines
+    /// become one-line events prefixed with its label (`[s3a] wsgw (PID 7) died (signal 9);
+    /// restart in 0.5 s`) instead of Python's `PID =` lines and the status table.
+    pub fn prefix_output(mut self) -> Self {
+        self.prefixed = true;
+        self
     }
 
     /// Runs one turn: state-machine timers, then reaps exited children.
@@ -126,11 +154,24 @@ impl Driver {
                             .map_err(|error| {
                                 std::io::Error::new(std::io::ErrorKind::InvalidInput, error)
                             })
-                            .and_then(|argv| os::spawn(&command, &argv, window));
+                            .and_then(|argv| {
+                                let child = os::spawn(&command, &argv, window, self.prefixed)?;
+                                Ok((child, program_name(&argv[0])))
+                            });
                         match spawned {
-                            Ok(child) => {
+                            Ok((mut child, name)) => {
                                 let pid = child.id();
-                                println!("{:35} PID = {pid}", command);
+                                if self.prefixed {
+                                    let (stdout, stderr) = os::take_output(&mut child);
+                                    forward_lines(&name, stdout, std::io::stdout);
+                                    forward_lines(&name, stderr, std::io::stderr);
+                                    println!(
+                                        "[{}] started {name} (PID {pid}): {command}",
+                                        self.label
+                                    );
+                                } else {
+                                    println!("{:35} PID = {pid}", command);
+                                }
                                 self.children.insert(slot, child);
                                 more.extend(self.launcher.spawned(slot, pid, now));
                             }
@@ -182,28 +223,80 @@ impl Driver {
                 .get(slot)
                 .map(|s| s.command().to_owned())
                 .unwrap_or_default();
-            if self.launcher.is_shutting_down() {
-                println!("{command:35} PID = {pid} STOPPED ({status})");
-            } else {
-                println!("{command:35} PID = {pid} DIED ({status})");
+            let stopping = self.launcher.is_shutting_down();
+            if !self.prefixed {
+                if stopping {
+                    println!("{command:35} PID = {pid} STOPPED ({status})");
+                } else {
+                    println!("{command:35} PID = {pid} DIED ({status})");
+                }
             }
             let actions = self.launcher.exited(slot, &status, Instant::now());
+            if self.prefixed {
+                let name = split_command(&command)
+                    .ok()
+                    .and_then(|argv| argv.first().map(|program| program_name(program)))
+                    .unwrap_or_default();
+                if stopping {
+                    println!("[{}] {name} (PID {pid}) stopped ({status})", self.label);
+                } else {
+                    let next = match self.launcher.slots().get(slot).map(|s| &s.state) {
+                        Some(SlotState::Backoff { until, .. }) => format!(
+                            "restarting in {:.1} s",
+                            until
+                                .saturating_duration_since(Instant::now())
+                                .as_secs_f64()
+                        ),
+                        Some(SlotState::GaveUp { .. }) => {
+                            "gave up: too many restarts in a row (see --max-restarts)".to_owned()
+                        }
+                        Some(state) => describe(state, Instant::now()),
+                        None => String::new(),
+                    };
+                    println!(
+                        "[{}] {name} (PID {pid}) died ({status}); {next}",
+                        self.label
+                    );
+                }
+            }
             self.execute(actions, component);
         }
     }
 
     /// Prints the status table when something changed.
     pub fn print_if_changed(&mut self) {
-        if self.launcher.take_changed() {
+        if self.launcher.take_changed() && !self.prefixed {
             println!("{}", self.launcher.status_table(Instant::now()));
         }
     }
 
     /// Stops every process group: SIGTERM (Ctrl-Break), then SIGKILL (the Job Object
     /// terminated) after the grace period; reaps all.
+    ///
+    /// With [`Self::prefix_output`] the processes stop one by one in reverse start order
+    /// (board gateway, `wsgw`, backplane last), each given the grace period, so that none
+    /// sees the backplane vanish under it.
     pub fn shutdown(&mut self, component: Option<&Component>) {
-        let actions = self.launcher.shutdown();
-        self.execute(actions, component);
+        let mut actions = self.launcher.shutdown();
+        if self.prefixed {
+            actions.reverse();
+            for action in actions {
+                let slot = match action {
+                    Action::Terminate { slot, .. } => Some(slot),
+                    _ => None,
+                };
+                self.execute(vec![action], component);
+                let until = Instant::now() + self.grace;
+                while slot.is_some_and(|slot| self.children.contains_key(&slot))
+                    && Instant::now() < until
+                {
+                    self.reap(component);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        } else {
+            self.execute(actions, component);
+        }
         let give_up = Instant::now() + self.grace;
         while !self.children.is_empty() && Instant::now() < give_up {
             self.reap(component);
@@ -216,13 +309,71 @@ impl Driver {
                 .wait()
                 .map(describe_exit)
                 .unwrap_or_else(|e| e.to_string());
-            println!(
-                "{:35} PID = {pid} KILLED",
-                self.launcher.slots()[slot].command()
-            );
+            let command = self.launcher.slots()[slot].command();
+            if self.prefixed {
+                println!("[{}] {command} (PID {pid}) killed", self.label);
+            } else {
+                println!("{command:35} PID = {pid} KILLED");
+            }
             self.launcher.exited(slot, &status, Instant::now());
         }
         self.print_if_changed();
+    }
+}
+
+/// Whether something accepts TCP connections on `address:port` (a backplane already runs).
+pub fn listening(address: &str, port: u16) -> bool {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let Ok(mut addrs) = (address, port).to_socket_addrs() else {
+        return false;
+    };
+    addrs.any(|addr| TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok())
+}
+
+/// A program's name for prefixes: its file name without directory (and without `.exe`).
+pub fn program_name(program: &str) -> String {
+    let path = std::path::Path::new(program);
+    let name = if cfg!(windows) {
+        path.file_stem()
+    } else {
+        path.file_name()
+    };
+    name.map_or_else(|| program.to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Copies `pipe` line by line to `out`, each line prefixed `[name] `, on a thread of its own
+/// that ends when the pipe closes (the child and whatever it left holding the pipe exited).
+fn forward_lines<R, W>(name: &str, pipe: Option<R>, out: fn() -> W)
+where
+    R: std::io::Read + Send + 'static,
+    W: std::io::Write + 'static,
+{
+    let Some(mut pipe) = pipe else {
+        return;
+    };
+    let prefix = format!("[{name}] ");
+    let spawned = std::thread::Builder::new()
+        .name(format!("output of {name}"))
+        .spawn(move || {
+            let mut splitter = LineSplitter::new(DEFAULT_MAX_LINE);
+            let mut buffer = [0u8; 4096];
+            let print = |line: &str| {
+                // One write per line, so that lines of different children never mix; a
+                // closed terminal is not the launcher's failure.
+                let _ = out().write_all(format!("{prefix}{line}\n").as_bytes());
+            };
+            loop {
+                match pipe.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => splitter.feed(&buffer[..n], print),
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            splitter.finish(print);
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot start the output thread of {name}");
     }
 }
 

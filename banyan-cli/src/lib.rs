@@ -10,7 +10,8 @@
 //!   (one-line error exit) and [`flag_hint`] (which flag to change for a library error).
 //! - [`launch`]: the launcher's sans-IO logic (launch file, state machine, wire messages).
 //! - [`launcher`]: the launcher's process side (spawning, process groups, restarts).
-//! - [`tgw`]: the TCP gateway to a networked microcontroller (binary `tgw`).
+//! - [`classroom`]: the classroom launchers `s3a`, `s3rp`, `s32`, `s3x` (s3-extend's).
+//! - [`web`]: the WebSocket gateway's process side, shared by `ws-gateway` and `wsgw`.
 #![deny(missing_docs)]
 
 use std::process::ExitCode;
@@ -21,9 +22,10 @@ use banyan_host::component::ComponentConfig;
 use banyan_host::limits::{DEFAULT_MAX_MESSAGE, DEFAULT_QUEUE_BUDGET, Limits};
 use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
 
+pub mod classroom;
 pub mod launch;
 pub mod launcher;
-pub mod tgw;
+pub mod web;
 
 /// Flags every component binary accepts, named as Python Banyan's.
 #[derive(Debug, Clone, clap::Args)]

@@ -482,3 +482,21 @@ fn two_backplanes_bridged_through_one_broker() {
         )
     });
 }
+
+/// A back-off that is not a positive number of seconds is a one-line error before anything
+/// connects (it was a panic for `nan`); needs no broker.
+#[test]
+fn bad_max_backoff_is_a_one_line_error() {
+    for value in ["nan", "inf", "0", "-1"] {
+        let output = Command::new(MGW)
+            .arg(format!("--max-backoff={value}"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "--max-backoff {value} succeeded");
+        assert_eq!(stderr.trim().lines().count(), 1, "{value}: {stderr}");
+        assert!(stderr.starts_with("mgw: error: "), "{stderr}");
+        assert!(stderr.contains("--max-backoff"), "{value}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

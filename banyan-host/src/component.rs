@@ -90,7 +90,7 @@ pub use publisher::{HANDLE_QUEUE_BYTES, HANDLE_QUEUE_MESSAGES, Publisher};
 use send_budget::{SendBudget, SystemLink, zmtp_part};
 pub use stop::ShutdownHandle;
 pub(crate) use stop::stop_socket;
-pub(crate) use wait::Incoming;
+pub use wait::{Incoming, PollFd};
 
 /// Default time [`Component::connect`] waits for a backplane.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -425,9 +425,9 @@ impl Component {
         Ok(())
     }
 
-    /// Adds a subscription without proving it (the serial gateway has it proven without
-    /// blocking, with [`start_proof`](Self::start_proof)).
-    pub(crate) fn subscribe_unproven(&mut self, topic: &str) -> Result<()> {
+    /// Adds a subscription without proving it (a gateway has it proven without blocking,
+    /// with [`start_proof`](Self::start_proof), while it keeps serving its device link).
+    pub fn subscribe_unproven(&mut self, topic: &str) -> Result<()> {
         self.subscriber.set_subscribe(topic.as_bytes())?;
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! Rust Banyan on std: a Python-Banyan-compatible ZeroMQ backplane, the component API, the
-//! echo demo and the serial gateway.
+//! Rust Banyan on std: a Python-Banyan-compatible ZeroMQ backplane, the component API and the
+//! echo demo (the gateways, built on the component, are in `banyan-gateways`).
 //!
 //! ```text
 //!            ┌─────────────── backplane (forwarder) ───────────────┐
@@ -24,15 +24,15 @@
 //!   sans-IO parts: the path proof (`component/proof.rs`), [`component::health`], the monitor
 //!   reader (`component/events.rs`), [`component::send_budget`], the poll loop
 //!   (`component/wait.rs`: a non-blocking turn, then one `poll(2)` of the sockets'
-//!   `ZMQ_FD`s, `component/readiness.rs`), and [`Publisher`] handles
-//!   for other threads.
+//!   `ZMQ_FD`s, `component/readiness.rs`), the stop socket of a blocking wait
+//!   (`component/stop.rs`, also the [`MultiComponent`]'s and the ZAP handler's),
+//!   [`component::nonce`] and [`Publisher`] handles for other threads.
 //! - `aio` (feature `tokio`): `aio::Component`, the counterpart of Python's `BanyanBaseAIO`:
 //!   the same component, its waits driven by the tokio reactor (`aio/ready.rs`: the sockets'
 //!   `ZMQ_FD`s per platform), and `aio::echo`.
 //! - `monitor`: libzmq socket monitor events, read the same way by every consumer.
 //! - [`echo`]: the seed's echo server and client, shared by examples, binaries and tests (its
 //!   countdown sans-IO, also driven by `aio::echo`).
-//! - [`gateway`]: the serial gateway bridging an MCU link onto the backplane.
 //! - [`multi`]: [`MultiComponent`], one component on several backplanes (Python's
 //!   `BanyanBaseMulti`).
 //! - [`net`]: ports and address detection.
@@ -49,7 +49,6 @@ pub mod backplane;
 pub mod component;
 pub mod echo;
 pub mod error;
-pub mod gateway;
 pub mod json;
 pub mod limits;
 mod monitor;
@@ -66,7 +65,3 @@ pub use component::{Component, ComponentConfig, Message, Publisher, ShutdownHand
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use multi::MultiComponent;
-
-// The serial gateway's boot nonce calls `crate::nonce()`; the function lives with the
-// component (`banyan_host::component::nonce`).
-pub(crate) use component::nonce;

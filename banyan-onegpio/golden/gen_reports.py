@@ -48,6 +48,13 @@ PAYLOADS = [
     ("report_error_unknown", {"report": "error", "command": "blink", "reason": "unknown command"}),
     ("report_error_no_command", {"report": "error", "command": None,
                                  "reason": "missing 'command'"}),
+    # s3-extend 1.35 arduino_gateway.i2c_callback: ', '.join(str(e) for e in data) of
+    # pymata-express's [6, address, register, d0, d1, ..., time.time()]
+    ("report_i2c", {"report": "i2c_data",
+                    "value": ", ".join(str(e) for e in [6, 72, 0, 18, 52, 1765000000.25])}),
+    # arduino_gateway.sonar_callback
+    ("report_sonar", {"report": "sonar_data", "value": 25}),
+    ("report_sonar_far", {"report": "sonar_data", "value": 400}),
 ]
 
 

@@ -190,13 +190,6 @@ impl ChannelState {
     };
 }
 
-/// A refused command: what goes into the error report.
-struct Rejection<'a> {
-    command: Option<&'a str>,
-    pin: Option<u8>,
-    reason: Reason,
-}
-
 /// The OneGPIO engine for a [`Board`] with up to `PINS` digital pins and `CHANNELS` analog
 /// channels (the board's own counts are capped by these).
 ///

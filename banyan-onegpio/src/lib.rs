@@ -3,7 +3,7 @@
 #![doc = include_str!("../README.md")]
 
 mod board;
-mod command;
+pub mod command;
 mod engine;
 pub mod loopback;
 mod reason;

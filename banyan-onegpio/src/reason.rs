@@ -27,6 +27,26 @@ pub enum Field {
     Duration,
     /// `change_diff` (ESP8266 gateway's name) or `differential` (pymata's name)
     ChangeDiff,
+    /// `trigger_pin` (`set_mode_sonar`)
+    TriggerPin,
+    /// `echo_pin` (`set_mode_sonar`)
+    EchoPin,
+    /// `pins` (`set_mode_stepper`)
+    Pins,
+    /// `steps_per_revolution` (`set_mode_stepper`)
+    StepsPerRevolution,
+    /// `addr` (`i2c_read`, `i2c_write`)
+    Addr,
+    /// `register` (`i2c_read`)
+    Register,
+    /// `number_of_bytes` (`i2c_read`)
+    NumberOfBytes,
+    /// `data` (`i2c_write`)
+    Data,
+    /// `motor_speed` (`stepper_write`)
+    MotorSpeed,
+    /// `number_of_steps` (`stepper_write`)
+    NumberOfSteps,
 }
 
 impl Field {
@@ -41,6 +61,16 @@ impl Field {
             Field::Freq => "freq",
             Field::Duration => "duration",
             Field::ChangeDiff => "change_diff",
+            Field::TriggerPin => "trigger_pin",
+            Field::EchoPin => "echo_pin",
+            Field::Pins => "pins",
+            Field::StepsPerRevolution => "steps_per_revolution",
+            Field::Addr => "addr",
+            Field::Register => "register",
+            Field::NumberOfBytes => "number_of_bytes",
+            Field::Data => "data",
+            Field::MotorSpeed => "motor_speed",
+            Field::NumberOfSteps => "number_of_steps",
         }
     }
 }
@@ -79,6 +109,16 @@ pub enum Reason {
     NotAnInput,
     /// The board reported a failure; the pin is left [`PinMode::Unset`].
     Hardware,
+    /// The command needs a firmware feature the connected firmware (named) lacks — tone,
+    /// sonar, stepper on StandardFirmata (host gateways).
+    NotInFirmware(&'static str),
+    /// The pin cannot be used for this on the connected board: its capability report does
+    /// not list the mode (host gateways; the mode named is the one asked for).
+    NotInCapabilities(&'static str),
+    /// No board is connected, and the command cannot wait for one (host gateways).
+    NoBoard,
+    /// The queue to the board is full; the command was dropped (host gateways).
+    QueueFull,
 }
 
 impl fmt::Display for Reason {
@@ -97,6 +137,17 @@ impl fmt::Display for Reason {
             Reason::WrongMode(mode) => write!(f, "pin is not in {mode} mode"),
             Reason::NotAnInput => f.write_str("pin is not a digital input"),
             Reason::Hardware => f.write_str("hardware error"),
+            Reason::NotInFirmware(firmware) => {
+                write!(f, "command not supported by {firmware}")
+            }
+            Reason::NotInCapabilities(mode) => {
+                write!(
+                    f,
+                    "pin cannot be used as {mode} (not in the board's capabilities)"
+                )
+            }
+            Reason::NoBoard => f.write_str("no board connected"),
+            Reason::QueueFull => f.write_str("queue to the board full, command dropped"),
         }
     }
 }

@@ -159,3 +159,16 @@ fn pythons_command_payloads_are_carried_out() {
     assert_eq!(e.tag_pin("pot"), Some(1));
     assert!(!e.digital_reporting(3));
 }
+
+#[test]
+fn i2c_and_sonar_report_bytes_are_pythons() {
+    use banyan_onegpio::report::{I2C_REPORT_BUF_LEN, i2c_data, sonar_data};
+    let g = golden();
+    let mut buf = [0u8; I2C_REPORT_BUF_LEN];
+    let n = i2c_data(&mut buf, 72, 0, &[18, 52], 1_765_000_000_250_000).unwrap();
+    assert_eq!(buf[..n], g["report_i2c"]);
+    for (cm, name) in [(25, "report_sonar"), (400, "report_sonar_far")] {
+        let n = sonar_data(&mut buf, cm).unwrap();
+        assert_eq!(buf[..n], g[name], "{name}");
+    }
+}

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 #![doc = include_str!("../README.md")]
 
+pub mod firmata;
 pub mod frame;
 #[cfg(feature = "std")]
 pub mod gateway;

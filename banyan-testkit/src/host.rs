@@ -1,8 +1,8 @@
 //! In-process host fixtures: a loopback backplane, component configurations, an echo server
 //! thread and a gateway thread on offered links — each stopped and joined on drop.
 
+use banyan_gateways::serial::{Gateway, GatewayStats};
 use banyan_host::echo::{self, ECHO_TOPIC};
-use banyan_host::gateway::{Gateway, GatewayStats};
 use banyan_host::{Backplane, BackplaneConfig, ComponentConfig};
 
 use crate::link::{LinkOffers, offered_links};

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod error;
 pub mod fault;
+pub mod firmata_board;
 pub mod fixtures;
 pub mod host;
 pub mod interop;
@@ -26,6 +27,7 @@ pub mod zmtp;
 pub use clock::SimClock;
 pub use error::{Error, Result};
 pub use fault::{FaultHandle, FaultInjector, FaultPipe, FaultStats, Faults, PERCENT, Rng};
+pub use firmata_board::FirmataBoard;
 pub use fixtures::{
     AllKinds, GOLDEN_DIGITAL_WRITE, GOLDEN_ECHO_10, MONITOR_SAMPLE_PRINTED, monitor_printed,
     number_of, numbered, publish_monitor_sample,

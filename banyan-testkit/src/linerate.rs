@@ -9,7 +9,7 @@
 //!   once its bytes are on the wire, and hands them to the stream at that moment (so the peer
 //!   receives each piece when its last stop bit would arrive).
 //! - [`serial_line`]: a paced link between the MCU client (host build, embedded-io) and the
-//!   gateway (a pollable Unix socket for `banyan_host::gateway::Gateway` or a
+//!   gateway (a pollable Unix socket for `banyan_gateways::serial::Gateway` or a
 //!   `GatewaySession` driver), paced both ways; [`LineCounters`] count the bytes each way.
 //! - [`LineRateProxy::tcp`]: the same pacing as a TCP proxy on 127.0.0.1 in front of QEMU's
 //!   `-serial tcp:…,server=on` (whose emulated UART is not baud-limited).
@@ -313,7 +313,7 @@ impl LineGuard {
 
 /// A serial line at `rate` between an MCU client and a gateway:
 /// `(mcu end, gateway end, guard)`. The gateway end is a plain Unix socket (pollable, as
-/// `banyan_host::gateway::Link` needs); the MCU end's reads wait at most `poll`.
+/// `banyan_gateways::Link` needs); the MCU end's reads wait at most `poll`.
 ///
 /// ```text
 ///  MCU ── McuLineEnd.write (paced, blocks) ──────────────────────────▶ gateway socket

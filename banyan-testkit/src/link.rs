@@ -1,6 +1,6 @@
 //! Real-socket links for the gateway and MCU transports, all in one process.
 //!
-//! - [`offered_links`]: a [`banyan_host::gateway::Connector`] whose `open` hands the gateway
+//! - [`offered_links`]: a [`banyan_gateways::Connector`] whose `open` hands the gateway
 //!   the link ends a test offers ([`LinkOffers::offer_pair`] makes a Unix socket pair and
 //!   returns the MCU's end). No offer pending = "device not there", so the gateway retries,
 //!   exactly as with an unplugged serial device.
@@ -17,7 +17,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
-use banyan_host::gateway::{Connector, Link};
+use banyan_gateways::{Connector, Link};
 
 /// Hands the gateway the links offered through the paired [`LinkOffers`].
 pub struct OfferedConnector {

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
-use banyan_host::gateway::{Connector, Gateway, SerialConnector, TcpConnector};
+use banyan_gateways::serial::Gateway;
+use banyan_gateways::{Connector, SerialConnector, TcpConnector};
 use clap::Parser;
 
 /// Serial gateway: MCU frames (COBS + CRC-32 + postcard) in, Banyan messages out, and back.
@@ -40,13 +41,8 @@ fn main() -> ExitCode {
             component.subscriber_port(),
         );
         let connector: Box<dyn Connector> = match (&args.serial, &args.tcp) {
-            (Some(path), _) => Box::new(SerialConnector {
-                path: path.clone(),
-                baud: args.baud,
-            }),
-            (None, Some(address)) => Box::new(TcpConnector {
-                address: address.clone(),
-            }),
+            (Some(path), _) => Box::new(SerialConnector::new(path, args.baud)),
+            (None, Some(address)) => Box::new(TcpConnector::new(address)),
             (None, None) => anyhow::bail!("give --serial DEVICE or --tcp HOST:PORT"),
         };
         println!("Link: {}", connector.describe());

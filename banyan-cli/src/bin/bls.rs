@@ -2,7 +2,6 @@
 //! through remote `blc`s, restarts what should be restarted, and stops it all on `blk`
 //! (`killall`), Ctrl-C or SIGTERM.
 
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -12,7 +11,7 @@ use anyhow::Context as _;
 use banyan_cli::launch::{
     KILLALL_TOPIC, LaunchAck, Launcher, SlotKind, Target, parse, split_command,
 };
-use banyan_cli::launcher::{Driver, RestartArgs, termination_flag};
+use banyan_cli::launcher::{Driver, RestartArgs, listening, termination_flag};
 use banyan_cli::{ComponentArgs, run_main};
 use banyan_host::net::outward_ipv4;
 use banyan_host::{Component, Error as HostError};
@@ -35,14 +34,6 @@ struct Args {
     /// `backplane` line and nothing listens on the publisher port)
     #[arg(long)]
     no_backplane: bool,
-}
-
-/// Whether something accepts TCP connections on `address:port`.
-fn listening(address: &str, port: u16) -> bool {
-    let Ok(mut addrs) = (address, port).to_socket_addrs() else {
-        return false;
-    };
-    addrs.any(|addr| TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok())
 }
 
 /// `backplane` (`backplane.exe` on Windows) next to this executable if there is one, else

@@ -1,31 +1,14 @@
-//! `mgw`: the MQTT gateway, flag- and byte-compatible with python-banyan's `mgw`.
-//!
-//! Banyan messages on the `-g` topics go to the MQTT topic `-i` as JSON; MQTT messages on the
-//! `-j` subscriptions come to Banyan on topic `-e` as msgpack. JSON is written and read as
-//! Python's `json.dumps`/`json.loads` do (`banyan_host::json`), so the MQTT bytes equal
-//! Python's. Beyond Python: the broker may be down at start or go away (reconnect with
-//! back-off, subscriptions renewed), QoS is selectable, MQTT payloads that are not JSON maps
-//! are reported and skipped, and the outgoing queue is bounded (overflow counted and logged).
-//!
-//! One single-threaded tokio runtime carries both sides, no thread of ours: the Banyan side
-//! is an async component (`banyan_host::aio`) receiving in the main task; the MQTT side is
-//! rumqttc's `EventLoop`, polled in a second task that publishes to Banyan through the
-//! component's `Publisher` handle (never blocking; the component sends what it queues while
-//! it waits in `recv`). The event loop's `poll` is never cancelled (its cancel safety is not
-//! documented), so it gets a task of its own rather than a `select!` arm.
+//! `mgw`: the MQTT gateway, flag- and byte-compatible with python-banyan's `mgw`. The flags
+//! are mapped here; the gateway is `banyan_gateways::mqtt` (see its docs for the contract and
+//! what differs from Python).
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
-use banyan_host::Publisher;
-use banyan_host::json::{from_json, to_json};
-use banyan_proto::payload::{self, Value};
+use banyan_gateways::mqtt::{self, MqttConfig};
 use clap::Parser;
-use rumqttc::{AsyncClient, ClientError, Event, EventLoop, MqttOptions, Packet, QoS};
 
 /// MQTT gateway: Banyan topics (-g) to an MQTT topic (-i) as JSON, MQTT subscriptions (-j) to
 /// a Banyan topic (-e).
@@ -70,106 +53,6 @@ struct Args {
     client_id: Option<String>,
 }
 
-fn qos(level: u8) -> QoS {
-    match level {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
-    }
-}
-
-/// Logs the first and then every 100th occurrence of a recurring problem.
-fn every_hundredth(counter: &AtomicU64) -> Option<u64> {
-    let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
-    (n == 1 || n.is_multiple_of(100)).then_some(n)
-}
-
-/// MQTT → Banyan: the connection's event loop, reconnecting with back-off. Runs until the
-/// runtime ends.
-async fn mqtt_to_banyan(
-    mut connection: EventLoop,
-    client: AsyncClient,
-    publisher: Publisher,
-    args: Arc<Args>,
-) {
-    let qos = qos(args.qos);
-    let max_backoff = Duration::from_secs_f64(args.max_backoff.clamp(0.1, 3600.0));
-    let mut backoff = Duration::from_millis(100);
-    let mut connected = false;
-    let mut reported_down = false;
-    let mut subscribed = true;
-    let skipped = AtomicU64::new(0);
-    loop {
-        match connection.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                println!(
-                    "MQTT Gateway Connected to MQTT {}:{}.",
-                    args.mqtt_host, args.mqtt_port
-                );
-                connected = true;
-                reported_down = false;
-                backoff = Duration::from_millis(100);
-                subscribed = false;
-            }
-            Ok(Event::Incoming(Packet::Publish(publish))) => {
-                match mqtt_payload_to_banyan(&publish.payload) {
-                    Ok(bytes) => {
-                        if let Err(error) =
-                            publisher.publish_raw(args.banyan_pub_topic.as_bytes(), &bytes)
-                        {
-                            tracing::warn!(%error, "cannot publish to the backplane");
-                        }
-                    }
-                    Err(reason) => {
-                        if let Some(n) = every_hundredth(&skipped) {
-                            eprintln!(
-                                "mgw: skipped an MQTT message on {:?}: {reason} ({n} skipped so far)",
-                                publish.topic
-                            );
-                        }
-                    }
-                }
-            }
-            // The main task asked to disconnect (exiting): sent, done.
-            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
-            Ok(_) => {}
-            Err(error) => {
-                if connected {
-                    eprintln!("mgw: lost the MQTT broker ({error}); reconnecting");
-                    connected = false;
-                } else if !reported_down {
-                    eprintln!(
-                        "mgw: cannot reach the MQTT broker at {}:{} ({error}); retrying",
-                        args.mqtt_host, args.mqtt_port
-                    );
-                    reported_down = true;
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(max_backoff);
-            }
-        }
-        // A clean session forgets subscriptions: renew them after every (re)connection. The
-        // request queue may be full of publishes; try again on the next event.
-        if connected && !subscribed {
-            subscribed = args
-                .mqtt_sub_topics
-                .iter()
-                .all(|topic| client.try_subscribe(topic.clone(), qos).is_ok());
-        }
-    }
-}
-
-/// An MQTT payload as Python's mgw reads it (UTF-8, `json.loads`), packed as msgpack; only
-/// JSON objects are forwarded (a Banyan payload is a map).
-fn mqtt_payload_to_banyan(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let text = std::str::from_utf8(bytes).map_err(|error| format!("not UTF-8: {error}"))?;
-    let value = from_json(text).map_err(|error| format!("not JSON: {error}"))?;
-    if !matches!(value, Value::Map(_)) {
-        return Err("JSON is not an object (a Banyan payload must be a map)".into());
-    }
-    payload::to_vec(&value).map_err(|error| format!("cannot pack: {error}"))
-}
-
 fn main() -> ExitCode {
     run_main("mgw", || {
         let args = Args::parse();
@@ -181,95 +64,43 @@ fn main() -> ExitCode {
     })
 }
 
-/// Both sides on the current runtime (see the module docs).
+/// Connects the Banyan side, then runs the gateway on the current runtime.
 async fn run(args: Args) -> anyhow::Result<()> {
+    if !(args.max_backoff.is_finite() && args.max_backoff > 0.0) {
+        anyhow::bail!(
+            "--max-backoff must be a positive number of seconds, not {}",
+            args.max_backoff
+        );
+    }
     let mut config = args.component.config("MQTT Gateway");
     for topic in &args.banyan_sub_topics {
         config = config.subscribe(topic.clone());
     }
-    let mut subscriber = banyan_host::aio::Component::connect(config).await?;
-    // MQTT → Banyan publishes go through this component's connection from the MQTT task;
-    // the receive loop below sends them.
-    let publisher = subscriber.publisher()?;
+    let subscriber = banyan_host::aio::Component::connect(config).await?;
     print_component_banner(
         subscriber.name(),
         subscriber.backplane_address(),
         subscriber.publisher_port(),
         subscriber.subscriber_port(),
     );
-
-    let client_id = args
-        .client_id
-        .clone()
-        .unwrap_or_else(|| format!("banyan-mgw-{}", std::process::id()));
-    let mut options = MqttOptions::new(client_id, args.mqtt_host.clone(), args.mqtt_port);
-    options
-        .set_keep_alive(Duration::from_secs(30))
-        .set_clean_session(true)
-        .set_max_packet_size(args.max_packet, args.max_packet);
-    let (client, connection) = AsyncClient::new(options, args.queue.max(1));
-    let args = Arc::new(args);
-    let mqtt = tokio::spawn(mqtt_to_banyan(
-        connection,
-        client.clone(),
-        publisher,
-        args.clone(),
-    ));
-
     let handle = subscriber.shutdown_handle();
     on_termination(move || {
         let _ = handle.shutdown();
     })?;
-    let qos = qos(args.qos);
-    let dropped = AtomicU64::new(0);
-    let skipped = AtomicU64::new(0);
-    loop {
-        let message = match subscriber.recv().await {
-            Ok(message) => message,
-            Err(banyan_host::Error::Shutdown) => break,
-            Err(error) => {
-                mqtt.abort();
-                return Err(error.into());
-            }
-        };
-        let json = message
-            .value()
-            .map_err(|error| error.to_string())
-            .and_then(|value| to_json(&value).map_err(|error| error.to_string()));
-        match json {
-            Ok(json) => match client.try_publish(&args.mqtt_pub_topic, qos, false, json) {
-                Ok(()) => {}
-                Err(ClientError::TryRequest(_)) => {
-                    if let Some(n) = every_hundredth(&dropped) {
-                        eprintln!(
-                            "mgw: MQTT queue full (broker slow or unreachable): dropped a \
-                             message from {:?} ({n} dropped so far)",
-                            message.topic
-                        );
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "cannot queue an MQTT publish"),
-            },
-            Err(reason) => {
-                if let Some(n) = every_hundredth(&skipped) {
-                    eprintln!(
-                        "mgw: skipped a Banyan message on {:?}: {reason} ({n} skipped so far)",
-                        message.topic
-                    );
-                }
-            }
-        }
-    }
-    println!("Exiting Through Signal Handler");
-    let _ = client.try_disconnect();
-    // The event loop ends once it sent the DISCONNECT (at most a moment: a broker that is
-    // down gets none).
-    let abort = mqtt.abort_handle();
-    if tokio::time::timeout(Duration::from_millis(500), mqtt)
-        .await
-        .is_err()
-    {
-        abort.abort();
-    }
+    let config = MqttConfig {
+        client_id: args
+            .client_id
+            .unwrap_or_else(|| format!("banyan-mgw-{}", std::process::id())),
+        mqtt_host: args.mqtt_host,
+        mqtt_port: args.mqtt_port,
+        banyan_pub_topic: args.banyan_pub_topic,
+        mqtt_pub_topic: args.mqtt_pub_topic,
+        mqtt_sub_topics: args.mqtt_sub_topics,
+        qos: args.qos,
+        queue: args.queue,
+        max_packet: args.max_packet,
+        max_backoff: Duration::from_secs_f64(args.max_backoff.clamp(0.1, 3600.0)),
+    };
+    mqtt::run(config, subscriber).await?;
     Ok(())
 }

@@ -1,17 +1,17 @@
 //! `tgw`: the TCP gateway to a networked microcontroller (a Pico W running Python Banyan's
 //! MicroPython scripts), flag- and byte-compatible with python-banyan 3.17's `tgw`. See
-//! `banyan_cli::tgw` for the contract and what differs from Python.
+//! `banyan_gateways::tgw` for the contract and what differs from Python.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use banyan_cli::tgw::link::{self, DeviceConfig};
-use banyan_cli::tgw::{
+use banyan_cli::{ComponentArgs, LimitArgs, on_termination, print_component_banner, run_main};
+use banyan_gateways::tgw::link::{self, DeviceConfig};
+use banyan_gateways::tgw::{
     Counters, DEFAULT_DEVICE_PORT, DEFAULT_NAME, DEFAULT_PUB_TOPIC, DEFAULT_SUB_TOPIC, Refusal,
     ToDevice, frame_for_device,
 };
-use banyan_cli::{ComponentArgs, LimitArgs, on_termination, print_component_banner, run_main};
 use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
 use clap::Parser;
 

@@ -1,15 +1,11 @@
 //! `ws-gateway`: WebSocket ⇄ backplane, wire-compatible with Python Banyan's `ws_gateway.py`,
-//! plus the live web monitor on the same port. The logic is in the `banyan-web` crate.
+//! plus the live web monitor on the same port. The logic is in the `banyan-web` crate, the
+//! process side (shared with `wsgw`) in `banyan_cli::web`.
 
-use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::Context as _;
-use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
-use banyan_web::allow::{AllowListener, Allowlist, OriginList};
-use banyan_web::session::Timestamps;
-use banyan_web::{Bus, BusConfig, StatsConfig, WebConfig};
+use banyan_cli::web::{WebArgs, run_gateway};
+use banyan_cli::{ComponentArgs, run_main};
 use clap::Parser;
 
 /// Rust Banyan WebSocket gateway and web monitor.
@@ -29,122 +25,19 @@ struct Args {
     /// HTTP/WebSocket port (0 = any free port; the address is printed)
     #[arg(long, default_value_t = 9000)]
     port: u16,
-    /// Address to listen on (127.0.0.1 as Python's gateway; 0.0.0.0 for other machines,
-    /// best with --allow)
-    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
-    bind: IpAddr,
-    /// Accept connections only from this address or network (repeatable), e.g.
-    /// 192.168.1.0/24; others are closed at once, logged and counted [default: all]
-    #[arg(long = "allow", value_name = "CIDR")]
-    allow: Vec<String>,
-    /// Accept WebSockets only from pages of this origin (repeatable), e.g.
-    /// `http://pi.local:8080` or `null` (`file://` pages); the monitor's own origin is always
-    /// accepted [default: all]
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
-    allow_origin: Vec<String>,
-    /// Largest message accepted from a page, in bytes; larger ones get an error frame
-    #[arg(long, default_value_t = banyan_web::session::DEFAULT_MAX_MESSAGE_BYTES, value_name = "BYTES")]
-    max_message_bytes: usize,
-    /// Most messages queued for one page; when it reads too slowly the oldest are dropped
-    #[arg(long, default_value_t = 1024, value_name = "N")]
-    client_queue: usize,
-    /// Most KiB queued for one page
-    #[arg(long, default_value_t = 4096, value_name = "KIB")]
-    client_queue_kib: usize,
-    /// Most topics the monitor tracks one by one (the rest are summed as "others")
-    #[arg(long, default_value_t = 500, value_name = "N")]
-    max_topics: usize,
-    /// Monitor snapshots per second pushed to each page
-    #[arg(long, default_value_t = 4.0, value_name = "HZ")]
-    snapshot_hz: f64,
-    /// Serve only the WebSocket gateway, no monitor page
-    #[arg(long)]
-    no_monitor: bool,
-    /// Send `timestamp` fields unchanged (Python's gateway turns them into local time text)
-    #[arg(long)]
-    raw_timestamps: bool,
-    /// Show other components' connection probes (`_banyan_probe/...`) in the monitor
-    #[arg(long)]
-    show_probes: bool,
+    #[command(flatten)]
+    web: WebArgs,
 }
 
 fn main() -> ExitCode {
     run_main("ws-gateway", || {
         let args = Args::parse();
-        let allow = Allowlist::parse(&args.allow)?;
-        if !args.snapshot_hz.is_finite() || args.snapshot_hz <= 0.0 || args.snapshot_hz > 50.0 {
-            anyhow::bail!("--snapshot-hz must be above 0 and at most 50");
-        }
-        let web = WebConfig {
-            max_message_bytes: args.max_message_bytes.max(1),
-            client_queue_messages: args.client_queue.max(1),
-            client_queue_bytes: args.client_queue_kib.max(1).saturating_mul(1024),
-            origins: OriginList::new(&args.allow_origin),
-            snapshot_interval: Duration::from_secs_f64(1.0 / args.snapshot_hz),
-            monitor: !args.no_monitor,
-            ..WebConfig::default()
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
-        let bus_config = BusConfig {
-            component: args.component.config("WebSocket Gateway"),
-            timestamps: if args.raw_timestamps {
-                Timestamps::Raw
-            } else {
-                Timestamps::Python
-            },
-            stats: StatsConfig {
-                max_topics: args.max_topics,
-                include_probes: args.show_probes,
-                ..StatsConfig::default()
-            },
-        };
-        // The bus is an async component: it connects (and proves its path) on the runtime.
-        let bus = runtime.block_on(Bus::connect(bus_config))?;
-        print_component_banner(
-            bus.name(),
-            bus.backplane_address(),
-            bus.publisher_port(),
-            bus.subscriber_port(),
-        );
-        let result = runtime.block_on(async {
-            let listener = banyan_web::server::bind(SocketAddr::new(args.bind, args.port)).await?;
-            let address = listener.local_addr()?;
-            println!("ws-gateway listening on {address}");
-            println!("  WebSocket gateway: ws://{address}/  (pages send {{\"id\": \"to_NAME\"}})");
-            if !args.no_monitor {
-                println!("  web monitor:       http://{address}/");
-            }
-            if !allow.is_open() {
-                println!(
-                    "  accepting connections only from: {}",
-                    args.allow.join(", ")
-                );
-            }
-            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-            let mut stop_tx = Some(stop_tx);
-            on_termination(move || {
-                if let Some(stop) = stop_tx.take() {
-                    let _ = stop.send(());
-                }
-            })?;
-            banyan_web::serve(
-                bus.clone(),
-                AllowListener::new(listener, allow),
-                web,
-                async {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await?;
-            anyhow::Ok(())
-        });
-        bus.stop();
-        // The receiving task ends at its next wake-up; let it close its component cleanly.
-        let _ = runtime.block_on(bus.stopped());
-        result
+        run_gateway(
+            "ws-gateway",
+            &args.component,
+            "WebSocket Gateway",
+            args.port,
+            &args.web,
+        )
     })
 }

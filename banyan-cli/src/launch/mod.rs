@@ -6,10 +6,12 @@
 //! - [`machine`]: the state machine: start sequence, restart with back-off and a limit,
 //!   remote requests until acknowledged, shutdown, the status table.
 //! - [`split`]: a command line split into words (`shlex`; Windows' rules on Windows).
+//! - [`lines`]: a child's output cut into lines, for the classroom launchers' prefixes.
 //!
 //! The binaries only spawn and reap processes (process groups), move messages and print.
 
 pub mod file;
+pub mod lines;
 pub mod machine;
 pub mod slot;
 pub mod split;

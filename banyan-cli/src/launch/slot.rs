@@ -181,8 +181,8 @@ impl Slot {
     }
 }
 
-/// A slot's state for people (the status table).
-pub(super) fn describe(state: &SlotState, now: Instant) -> String {
+/// A slot's state for people (the status table, the classroom launchers' lines).
+pub fn describe(state: &SlotState, now: Instant) -> String {
     match state {
         SlotState::Pending => "pending".into(),
         SlotState::Starting => "starting".into(),

@@ -3,7 +3,7 @@
 //! that a launcher that dies without cleaning up still takes its children along.
 
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -12,8 +12,14 @@ use nix::unistd::Pid;
 pub(super) type Launched = Child;
 
 /// Spawns `argv` (`command` split into words) in a new process group. With `window`, runs it
-/// in `xterm -e` as Python does, when a display is available.
-pub(super) fn spawn(command: &str, argv: &[String], window: bool) -> std::io::Result<Launched> {
+/// in `xterm -e` as Python does, when a display is available. With `capture`, its stdout and
+/// stderr are pipes for [`take_output`].
+pub(super) fn spawn(
+    command: &str,
+    argv: &[String],
+    window: bool,
+    capture: bool,
+) -> std::io::Result<Launched> {
     let mut process = if window && std::env::var_os("DISPLAY").is_some() {
         let mut xterm = Command::new("xterm");
         xterm.arg("-e").args(argv);
@@ -27,6 +33,9 @@ pub(super) fn spawn(command: &str, argv: &[String], window: bool) -> std::io::Re
         process
     };
     process.stdin(Stdio::null()).process_group(0);
+    if capture {
+        super::capture_output(&mut process);
+    }
     #[cfg(target_os = "linux")]
     #[allow(unsafe_code)]
     // SAFETY: the closure only calls prctl (async-signal-safe) and touches no memory of the
@@ -38,6 +47,11 @@ pub(super) fn spawn(command: &str, argv: &[String], window: bool) -> std::io::Re
         });
     }
     process.spawn()
+}
+
+/// The pipes of a child spawned with `capture`.
+pub(super) fn take_output(launched: &mut Launched) -> (Option<ChildStdout>, Option<ChildStderr>) {
+    (launched.stdout.take(), launched.stderr.take())
 }
 
 /// Asks the process group `pid` to stop (SIGTERM).

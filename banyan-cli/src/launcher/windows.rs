@@ -16,7 +16,7 @@
 
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 
 use windows_sys::Win32::Foundation::{HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, GenerateConsoleCtrlEvent};
@@ -130,12 +130,21 @@ fn resume(pid: u32) -> std::io::Result<()> {
 }
 
 /// Spawns `argv` (`command` split into words) suspended in a new console process group, puts
-/// it into a new job and lets it run. With `window`, in a console window of its own.
+/// it into a new job and lets it run. With `window`, in a console window of its own. With
+/// `capture`, its stdout and stderr are pipes for [`take_output`].
 #[allow(unsafe_code)]
-pub(super) fn spawn(_command: &str, argv: &[String], window: bool) -> std::io::Result<Launched> {
+pub(super) fn spawn(
+    _command: &str,
+    argv: &[String],
+    window: bool,
+    capture: bool,
+) -> std::io::Result<Launched> {
     let job = new_job()?;
     let mut process = Command::new(&argv[0]);
     process.args(&argv[1..]).stdin(Stdio::null());
+    if capture {
+        super::capture_output(&mut process);
+    }
     let console = if window { CREATE_NEW_CONSOLE } else { 0 };
     process.creation_flags(CREATE_SUSPENDED | CREATE_NEW_PROCESS_GROUP | console);
     let mut child = process.spawn()?;
@@ -154,6 +163,11 @@ pub(super) fn spawn(_command: &str, argv: &[String], window: bool) -> std::io::R
         return Err(error);
     }
     Ok(Launched { child, job })
+}
+
+/// The pipes of a child spawned with `capture`.
+pub(super) fn take_output(launched: &mut Launched) -> (Option<ChildStdout>, Option<ChildStderr>) {
+    (launched.child.stdout.take(), launched.child.stderr.take())
 }
 
 /// Asks the command to stop: Ctrl-Break to its console process group.

@@ -35,7 +35,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::proof::{Backoff, Outcome, PathProof, Step};
+use super::proof::{Outcome, PathProof, ProbeSchedule, Step};
 use crate::error::Result;
 use crate::monitor::{EVENT_DISCONNECTED, EVENT_HANDSHAKE_SUCCEEDED, MonitorEvent};
 
@@ -58,7 +58,7 @@ pub(crate) enum SocketSide {
 }
 
 /// How re-proof probes are re-sent: up to every 500 ms, never giving up.
-const REPROOF: Backoff = Backoff {
+const REPROOF: ProbeSchedule = ProbeSchedule {
     max: Duration::from_millis(500),
     give_up: None,
 };
@@ -76,7 +76,7 @@ pub(crate) struct ProbeTopics {
 
 impl ProbeTopics {
     /// A proof on a fresh probe topic.
-    pub(crate) fn next_proof(&mut self, backoff: Backoff) -> Result<PathProof> {
+    pub(crate) fn next_proof(&mut self, backoff: ProbeSchedule) -> Result<PathProof> {
         self.sequence += 1;
         PathProof::new(&self.base, self.sequence, &self.name, backoff)
     }

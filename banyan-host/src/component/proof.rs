@@ -20,7 +20,7 @@
 //! The subscription to the probe topic travels on the SUB connection after every subscription
 //! made before it, so the probe's return proves those are in force at the backplane, and that
 //! publishing reaches it. Probes are re-sent with a doubling back-off (1 ms up to
-//! [`Backoff::max`]); a proof with a give-up time ends [`Outcome::GaveUp`] when it passes.
+//! [`ProbeSchedule::max`]); a proof with a give-up time ends [`Outcome::GaveUp`] when it passes.
 //! Every proof unsubscribes its probe topic before it reports [`Step::Done`].
 
 use std::time::{Duration, Instant};
@@ -50,9 +50,10 @@ struct Probe<'a> {
     probe: u64,
 }
 
-/// How a proof re-sends and when it gives up.
+/// How a proof re-sends its probe (the interval doubles up to `max`) and when it gives up; not
+/// a reconnect back-off (the gateways' is `banyan-gateways`' `Reconnect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Backoff {
+pub(crate) struct ProbeSchedule {
     /// Longest wait between two probes.
     pub max: Duration,
     /// Give up after this long; `None`: never (the re-proof after a restart).
@@ -102,7 +103,7 @@ enum Phase {
 pub(crate) struct PathProof {
     topic: String,
     payload: Vec<u8>,
-    backoff: Backoff,
+    backoff: ProbeSchedule,
     phase: Phase,
     interval: Duration,
     next_send: Option<Instant>,
@@ -111,7 +112,12 @@ pub(crate) struct PathProof {
 
 impl PathProof {
     /// A proof on the fresh probe topic `<base><sequence>` of component `name`.
-    pub(crate) fn new(base: &str, sequence: u64, name: &str, backoff: Backoff) -> Result<Self> {
+    pub(crate) fn new(
+        base: &str,
+        sequence: u64,
+        name: &str,
+        backoff: ProbeSchedule,
+    ) -> Result<Self> {
         let payload = payload::to_vec(&Probe {
             about: PROBE_ABOUT,
             component: name,
@@ -203,7 +209,7 @@ mod tests {
     const BASE: &str = "_banyan_probe/test/0000000000000001/";
 
     fn proof(give_up: Option<Duration>) -> PathProof {
-        let backoff = Backoff {
+        let backoff = ProbeSchedule {
             max: Duration::from_millis(100),
             give_up,
         };

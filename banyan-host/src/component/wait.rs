@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::health::SocketSide;
 use super::inbox::Read;
-use super::proof::{Backoff, Outcome, Step};
+use super::proof::{Outcome, ProbeSchedule, Step};
 use super::readiness::{SOCKETS, Signalled, poll_fds};
 use super::send_budget::zmtp_part;
 use super::{Component, Message};
@@ -52,8 +52,14 @@ pub(crate) enum Raw {
     Proof(Outcome),
 }
 
-/// What a component's wait ended with (the serial gateway's view).
-pub(crate) enum Incoming {
+/// A descriptor a component's wait can watch beside its sockets ([`Component::wait_with_fd`]):
+/// a file descriptor on Unix, a `SOCKET` on Windows (where `zmq_poll` waits on sockets only).
+pub type PollFd = crate::sys::Fd;
+
+/// What [`Component::wait_with_fd`] ended with (a gateway's view of the wait: messages, its
+/// device link's descriptor, and the non-blocking subscription proof).
+#[derive(Debug)]
+pub enum Incoming {
     /// A well-formed message.
     Message(Message),
     /// The extra file descriptor is readable (or in error).
@@ -152,10 +158,12 @@ impl Component {
 
     /// Starts a non-blocking proof of every subscription made so far; the waits drive it and
     /// report its end ([`Incoming::Proven`], [`Incoming::ProofGaveUp`]). A proof already
-    /// running is cancelled.
-    pub(crate) fn start_proof(&mut self) -> Result<()> {
+    /// running is cancelled. For gateways, which keep serving their device link while the
+    /// subscriptions they made with [`subscribe_unproven`](Self::subscribe_unproven) are
+    /// proven.
+    pub fn start_proof(&mut self) -> Result<()> {
         self.abandon_proof()?;
-        let backoff = Backoff {
+        let backoff = ProbeSchedule {
             max: PROOF_MAX_INTERVAL,
             give_up: Some(self.connect_timeout),
         };
@@ -177,7 +185,7 @@ impl Component {
     }
 
     /// Cancels the caller's proof, if one runs (its probe topic is unsubscribed at once).
-    pub(crate) fn abandon_proof(&mut self) -> Result<()> {
+    pub fn abandon_proof(&mut self) -> Result<()> {
         if let Some(mut proof) = self.proof.take() {
             proof.cancel();
             let mut wire = 0;
@@ -196,12 +204,12 @@ impl Component {
 
     /// Waits for a message, the stop signal, the deadline, the end of the proof started with
     /// [`start_proof`](Self::start_proof), or — when `fd` is given — for `fd` to become
-    /// readable. Lets the serial gateway serve a byte stream and the backplane from one
-    /// thread.
-    pub(crate) fn wait_with_fd(
+    /// readable. Lets a gateway serve a byte stream (its device link) and the backplane from
+    /// one thread.
+    pub fn wait_with_fd(
         &mut self,
         deadline: Option<Instant>,
-        fd: Option<crate::sys::Fd>,
+        fd: Option<PollFd>,
     ) -> Result<Incoming> {
         if let Some(message) = self.inbox.pop_pending() {
             return Ok(Incoming::Message(message));

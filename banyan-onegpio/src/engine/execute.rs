@@ -1,12 +1,60 @@
 //! Carrying out one command: parse, resolve the pin (tags), check everything, then act.
 
-use banyan_proto::payload::MapReader;
 use embedded_hal::digital::{InputPin, OutputPin};
 use embedded_hal::pwm::SetDutyCycle;
 
-use super::{Engine, MAX_TAG_LEN, PinState, Rejection, SERVO_MAX_DEGREES, SERVO_PERIOD_US};
-use crate::command::{self, Kind};
+use super::{Engine, MAX_TAG_LEN, PinState, SERVO_MAX_DEGREES, SERVO_PERIOD_US};
+use crate::command::{self, Command, Context, Name, PinKind, Rejection};
 use crate::{Board, Field, PinMode, Reason};
+
+/// Python's commands this engine does not carry out: refused with
+/// [`Reason::UnsupportedCommand`] before any field is read.
+const UNSUPPORTED: [Name; 7] = [
+    Name::AnalogWrite,
+    Name::I2cRead,
+    Name::I2cWrite,
+    Name::SetModeI2c,
+    Name::SetModeSonar,
+    Name::SetModeStepper,
+    Name::StepperWrite,
+];
+
+impl<B: Board, const PINS: usize, const CHANNELS: usize> Context for Engine<B, PINS, CHANNELS> {
+    fn supports(&self, name: Name) -> Result<(), Reason> {
+        if UNSUPPORTED.contains(&name) {
+            Err(Reason::UnsupportedCommand)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn tag_pin(&self, tag: &str) -> Option<u8> {
+        Engine::tag_pin(self, tag)
+    }
+
+    fn check_new_tag(&self, tag: &str) -> Result<(), Reason> {
+        if tag.len() > MAX_TAG_LEN {
+            Err(Reason::TagTooLong)
+        } else if self.tags.is_full() {
+            Err(Reason::TagTableFull)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Also for a tag's pin: a tag bound by an analog command names a channel, which may be
+    /// no digital pin of this board (the board is never asked about such numbers).
+    fn check_pin(&self, pin: u8, kind: PinKind) -> Result<(), Reason> {
+        let limit = match kind {
+            PinKind::Analog => usize::from(self.board.analog_channel_count()).min(CHANNELS),
+            _ => usize::from(self.board.pin_count()).min(PINS),
+        };
+        if usize::from(pin) >= limit {
+            return Err(Reason::OutOfRange(Field::Pin));
+        }
+        Ok(())
+    }
+}
 
 impl<B: Board, const PINS: usize, const CHANNELS: usize> Engine<B, PINS, CHANNELS> {
     pub(super) fn execute<'a>(
@@ -14,170 +62,127 @@ impl<B: Board, const PINS: usize, const CHANNELS: usize> Engine<B, PINS, CHANNEL
         payload: &'a [u8],
         now_us: u64,
     ) -> Result<(), Rejection<'a>> {
-        let map = MapReader::new(payload).map_err(|e| Rejection {
-            command: None,
-            pin: None,
-            reason: Reason::InvalidPayload(e),
-        })?;
-        let name = command::command_name(&map).map_err(|reason| Rejection {
-            command: None,
-            pin: None,
-            reason,
-        })?;
-        let refuse = |pin, reason| Rejection {
-            command: Some(name),
-            pin,
-            reason,
-        };
-        let kind = Kind::from_name(name).map_err(|r| refuse(None, r))?;
-        let (pin, new_tag) = self.resolve_pin(&map, kind).map_err(|r| refuse(None, r))?;
-        self.run(kind, pin, &map, now_us)
-            .map_err(|r| refuse(Some(pin), r))?;
-        if let Some(tag) = new_tag {
+        let parsed = command::parse(payload, self)?;
+        let pin = parsed.command.pin().unwrap_or(0);
+        self.run(&parsed.command, now_us)
+            .map_err(|reason| Rejection {
+                command: Some(parsed.name.as_str()),
+                pin: Some(pin),
+                reason,
+            })?;
+        if let Some(tag) = parsed.new_tag {
             self.bind_tag(tag, pin);
         }
         Ok(())
     }
 
-    /// The pin (or channel) a command is for, and a tag to bind to it once the command has
-    /// succeeded. As Python's `GatewayBase`: a known tag gives the pin (a `pin` field is then
-    /// ignored); an unknown tag is bound to the payload's `pin`.
-    pub(super) fn resolve_pin<'a>(
-        &self,
-        map: &MapReader<'a>,
-        kind: Kind,
-    ) -> Result<(u8, Option<&'a str>), Reason> {
-        let tag = command::tag(map)?;
-        let known = tag.and_then(|tag| self.tag_pin(tag));
-        let new_tag = if known.is_some() { None } else { tag };
-        if new_tag.is_some_and(|tag| tag.len() > MAX_TAG_LEN) {
-            return Err(Reason::TagTooLong);
-        }
-        let pin = match known {
-            Some(pin) => pin,
-            None => match command::opt_uint(map, Field::Pin, u64::from(u8::MAX))? {
-                Some(pin) => u8::try_from(pin).map_err(|_| Reason::OutOfRange(Field::Pin))?,
-                None if tag.is_some() => return Err(Reason::UnknownTag),
-                None => return Err(Reason::Missing(Field::Pin)),
-            },
-        };
-        // Also for a tag's pin: a tag bound by an analog command names a channel, which may
-        // be no digital pin of this board (the board is never asked about such numbers).
-        let limit = if kind.is_analog() {
-            usize::from(self.board.analog_channel_count()).min(CHANNELS)
-        } else {
-            usize::from(self.board.pin_count()).min(PINS)
-        };
-        if usize::from(pin) >= limit {
-            return Err(Reason::OutOfRange(Field::Pin));
-        }
-        if new_tag.is_some() && self.tags.is_full() {
-            return Err(Reason::TagTableFull);
-        }
-        Ok((pin, new_tag))
-    }
-
     pub(super) fn bind_tag(&mut self, tag: &str, pin: u8) {
         let mut name = heapless::String::new();
-        // Length and space were checked in `resolve_pin`.
+        // Length and space were checked by `Context::check_new_tag`.
         if name.push_str(tag).is_ok() {
             let _ = self.tags.push((name, pin));
         }
     }
 
-    /// Carries out a validated command for `pin` (< PINS or < CHANNELS, checked). Every field
-    /// is checked before anything is changed.
-    pub(super) fn run(
-        &mut self,
-        kind: Kind,
-        pin: u8,
-        map: &MapReader<'_>,
-        now_us: u64,
-    ) -> Result<(), Reason> {
-        let index = usize::from(pin);
-        match kind {
-            Kind::SetMode(mode) => {
+    /// Carries out a parsed command (pin < PINS or channel < CHANNELS, checked by
+    /// `check_pin`). Every field is checked before anything is changed.
+    pub(super) fn run(&mut self, command: &Command<'_>, now_us: u64) -> Result<(), Reason> {
+        match *command {
+            Command::SetMode { pin, mode, value } => {
                 self.check_capable(pin, mode)?;
-                let initial = match mode {
-                    PinMode::DigitalOutput => command::opt_level(map)?,
-                    _ => None,
+                let initial = if mode == PinMode::DigitalOutput {
+                    value
+                } else {
+                    None
                 };
                 self.set_mode(pin, mode, initial, now_us)
             }
-            Kind::SetAnalogInput | Kind::AnalogReporting(true) => {
-                let threshold = command::change_diff(map)?;
+            Command::SetAnalogInput {
+                channel,
+                differential,
+            }
+            | Command::AnalogReporting {
+                channel,
+                enable: true,
+                differential,
+            } => {
                 let any_enabled = self.channels.iter().any(|c| c.enabled);
-                let channel = self
+                let state = self
                     .channels
-                    .get_mut(index)
+                    .get_mut(usize::from(channel))
                     .ok_or(Reason::OutOfRange(Field::Pin))?;
-                if let Some(threshold) = threshold {
-                    channel.threshold = threshold;
-                } else if !channel.enabled {
-                    channel.threshold = self.config.analog_threshold;
+                if let Some(threshold) = differential {
+                    state.threshold = threshold;
+                } else if !state.enabled {
+                    state.threshold = self.config.analog_threshold;
                 }
-                if !channel.enabled {
-                    channel.enabled = true;
-                    channel.last = None;
+                if !state.enabled {
+                    state.enabled = true;
+                    state.last = None;
                 }
                 if !any_enabled {
                     self.next_analog_us = now_us;
                 }
                 Ok(())
             }
-            Kind::AnalogReporting(false) => {
-                let channel = self
+            Command::AnalogReporting {
+                channel,
+                enable: false,
+                ..
+            } => {
+                let state = self
                     .channels
-                    .get_mut(index)
+                    .get_mut(usize::from(channel))
                     .ok_or(Reason::OutOfRange(Field::Pin))?;
-                channel.enabled = false;
-                channel.last = None;
+                state.enabled = false;
+                state.last = None;
                 Ok(())
             }
-            Kind::DigitalWrite => {
-                let level = command::opt_level(map)?.ok_or(Reason::Missing(Field::Value))?;
+            Command::DigitalWrite { pin, value } => {
                 self.require_mode(pin, PinMode::DigitalOutput)?;
-                self.write(pin, level)
+                self.write(pin, value)
             }
-            Kind::PwmWrite => {
+            Command::PwmWrite { pin, value } => {
                 let range = self.config.pwm_range;
-                let value = command::uint(map, Field::Value, u64::from(range))?;
+                if value > range {
+                    return Err(Reason::OutOfRange(Field::Value));
+                }
                 self.require_mode(pin, PinMode::Pwm)?;
-                let value = u16::try_from(value).map_err(|_| Reason::OutOfRange(Field::Value))?;
                 self.duty(pin, value, range)
             }
-            Kind::ServoPosition => {
-                let degrees = command::uint(map, Field::Position, u64::from(SERVO_MAX_DEGREES))?;
+            Command::ServoPosition { pin, degrees } => {
                 self.require_mode(pin, PinMode::Servo)?;
                 let (min, max) = (
                     u64::from(self.config.servo_min_us),
                     u64::from(self.config.servo_max_us),
                 );
-                let pulse = min + (max - min) * degrees / u64::from(SERVO_MAX_DEGREES);
+                let pulse = min + (max - min) * u64::from(degrees) / u64::from(SERVO_MAX_DEGREES);
                 let pulse =
                     u16::try_from(pulse).map_err(|_| Reason::OutOfRange(Field::Position))?;
                 self.duty(pin, pulse, SERVO_PERIOD_US)
             }
-            Kind::PlayTone => {
+            Command::PlayTone {
+                pin,
+                freq,
+                duration_ms,
+            } => {
                 self.check_capable(pin, PinMode::Tone)?;
-                let freq = command::uint(map, Field::Freq, u64::from(u16::MAX))?;
-                let freq = u16::try_from(freq).map_err(|_| Reason::OutOfRange(Field::Freq))?;
-                let duration_ms =
-                    command::opt_uint(map, Field::Duration, u64::from(u32::MAX))?.unwrap_or(0);
-                match self.pins.get(index).map(|p| p.mode) {
+                let duration_ms = u64::from(duration_ms.unwrap_or(0));
+                match self.pins.get(usize::from(pin)).map(|p| p.mode) {
                     Some(PinMode::Tone) => {}
                     // The Tk demo plays tones without set_mode_tone first.
                     Some(PinMode::Unset) => self.set_mode(pin, PinMode::Tone, None, now_us)?,
                     _ => return Err(Reason::WrongMode(PinMode::Tone)),
                 }
                 self.board.tone(pin, freq).map_err(|_| Reason::Hardware)?;
-                if let Some(state) = self.pins.get_mut(index) {
+                if let Some(state) = self.pins.get_mut(usize::from(pin)) {
                     state.tone_until_us = (freq > 0 && duration_ms > 0)
                         .then(|| now_us.saturating_add(duration_ms.saturating_mul(1000)));
                 }
                 Ok(())
             }
-            Kind::DigitalReporting(enable) => {
+            Command::DigitalReporting { pin, enable } => {
+                let index = usize::from(pin);
                 if !self.pins.get(index).is_some_and(|p| p.mode.is_input()) {
                     return Err(Reason::NotAnInput);
                 }
@@ -191,6 +196,14 @@ impl<B: Board, const PINS: usize, const CHANNELS: usize> Engine<B, PINS, CHANNEL
                 }
                 Ok(())
             }
+            // Refused by `Context::supports` before parsing.
+            Command::SetI2c
+            | Command::SetSonar { .. }
+            | Command::SetStepper { .. }
+            | Command::AnalogWrite { .. }
+            | Command::I2cRead { .. }
+            | Command::I2cWrite { .. }
+            | Command::StepperWrite { .. } => Err(Reason::UnsupportedCommand),
         }
     }
 

@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 use banyan_host::Component;
 use banyan_proto::length_prefix::{Feed, LengthPrefixDecoder};
 
-use super::{Backoff, Counters, STABLE_CONNECTION, check_from_device};
+use super::{Counters, check_from_device};
+use crate::reconnect::{Backoff, Reconnect, Say};
 
 /// Longest wait for one connection attempt (a device that is off answers nothing).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -57,7 +58,7 @@ pub struct DeviceConfig {
     pub port: u16,
     /// Backplane topic for the device's frames (`-e`).
     pub pub_topic: String,
-    /// Longest reconnection delay.
+    /// Longest reconnection delay (the first is 0.1 s; see [`Backoff::up_to`]).
     pub max_backoff: Duration,
     /// Frames waiting for the device before new ones are dropped.
     pub queue: usize,
@@ -179,46 +180,51 @@ fn write_frames(rx: &Receiver<Vec<u8>>, shared: &Shared) {
     }
 }
 
-/// The device thread: connect, read until the connection ends, again. Runs forever.
+/// The device thread: connect, read until the connection ends, again, on the
+/// [`Reconnect`] machine (it says when to try and which failure to log). Runs forever.
 fn run_device(config: &DeviceConfig, publisher: &Component, shared: &Shared) {
     let counters = &shared.counters;
-    let mut backoff = Backoff::new(config.max_backoff);
+    let mut reconnect = Reconnect::new(Backoff::up_to(config.max_backoff), Instant::now());
     let mut decoder = LengthPrefixDecoder::new();
-    let mut unreachable_reported = false;
     let mut buf = vec![0u8; 4096];
     println!("Waiting to connect to the server ...");
     loop {
+        if let Some(wait) = reconnect.wait(Instant::now()) {
+            std::thread::sleep(wait);
+        }
         let stream = match connect(config) {
             Ok(stream) => stream,
             Err(error) => {
-                if !unreachable_reported {
-                    eprintln!(
+                let backoff = reconnect.backoff();
+                match reconnect.open_failed(Instant::now()) {
+                    Say::First => eprintln!(
                         "tgw: cannot reach the device at {} ({error}); retrying (back-off {} s \
                          doubling to {} s)",
                         config.describe(),
-                        super::MIN_BACKOFF.as_secs_f64(),
-                        backoff.max().as_secs_f64()
-                    );
-                    unreachable_reported = true;
+                        backoff.min.as_secs_f64(),
+                        backoff.max.as_secs_f64()
+                    ),
+                    Say::Count(n) => eprintln!(
+                        "tgw: still cannot reach the device at {} ({error}); {n} attempts so far",
+                        config.describe()
+                    ),
+                    Say::Quiet => {}
                 }
-                std::thread::sleep(backoff.next_delay());
                 continue;
             }
         };
-        unreachable_reported = false;
-        counters.connects.fetch_add(1, Ordering::Relaxed);
-        let since = Instant::now();
-        match stream.try_clone() {
-            Ok(writer) => {
-                *shared.writer() = Some(writer);
-                shared.online.store(true, Ordering::Release);
-            }
+        let writer = match stream.try_clone() {
+            Ok(writer) => writer,
             Err(error) => {
                 eprintln!("tgw: cannot share the device connection ({error}); reconnecting");
-                std::thread::sleep(backoff.next_delay());
+                reconnect.open_failed(Instant::now());
                 continue;
             }
-        }
+        };
+        reconnect.opened(Instant::now());
+        counters.connects.fetch_add(1, Ordering::Relaxed);
+        *shared.writer() = Some(writer);
+        shared.online.store(true, Ordering::Release);
         println!("Successfully connected to: {}", config.describe());
         decoder.reset();
         let reason = read_frames(&stream, &mut decoder, &mut buf, config, publisher, counters);
@@ -242,10 +248,9 @@ fn run_device(config: &DeviceConfig, publisher: &Component, shared: &Shared) {
             "tgw: lost the device at {} ({reason}{partial}); reconnecting",
             config.describe()
         );
-        if since.elapsed() >= STABLE_CONNECTION {
-            backoff.reset();
-        }
-        std::thread::sleep(backoff.next_delay());
+        // A connection that lasted `stable` resets the back-off; a device that accepts and
+        // closes at once is retried with growing delays.
+        reconnect.lost(Instant::now());
     }
 }
 

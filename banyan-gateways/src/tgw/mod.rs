@@ -27,8 +27,9 @@
 //!   misframes. Here the sans-IO decoder reassembles frames from any chunking.
 //! * At EOF Python's `read` returns `b''` forever and it publishes empty payloads in a tight
 //!   loop; a reset kills its task. Here EOF, reset and refusal are connection loss: the
-//!   gateway reconnects with back-off (0.1 s doubling to `--max-backoff`), logs each change
-//!   once, and the device may reboot any number of times.
+//!   gateway reconnects on the crate's [`Reconnect`](crate::Reconnect) machine (0.1 s
+//!   doubling to `--max-backoff`, reset after a connection that lasted a second), logs each
+//!   change once, and the device may reboot any number of times.
 //! * Python's `len(msg).to_bytes(1, 'big')` raises on a payload over 255 bytes and its
 //!   receive task dies silently. Here such a message is dropped, logged and counted.
 //! * Frames from the device that are not one msgpack map (Banyan payloads are maps; empty
@@ -40,18 +41,20 @@
 //!   not replayed to a rebooted device.
 //!
 //! # Layout
-//! * this file: flags → configuration, the checks on each direction, counters, back-off;
+//! * this file: the defaults of the flags, the checks on each direction, counters (the
+//!   binary, `banyan-cli/src/bin/tgw.rs`, maps the flags);
 //! * [`link`]: the device connection (connect loop, reader, writer thread).
 
 pub mod link;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use banyan_host::component::PROBE_TOPIC_PREFIX;
 use banyan_proto::length_prefix;
 use banyan_proto::payload::{MapReader, PayloadError};
+
+use crate::reconnect::Say;
 
 /// Python's default device port (`-n`).
 pub const DEFAULT_DEVICE_PORT: u16 = 31335;
@@ -61,13 +64,6 @@ pub const DEFAULT_PUB_TOPIC: &str = "from_pico";
 pub const DEFAULT_SUB_TOPIC: &str = "figura";
 /// Python's default process name (`-z`).
 pub const DEFAULT_NAME: &str = "TcpGateway";
-
-/// First reconnection delay; it doubles after each failed attempt.
-pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
-
-/// A connection that lasted this long resets the back-off (a device that accepts and closes
-/// at once is retried with growing delays, not in a loop).
-pub const STABLE_CONNECTION: Duration = Duration::from_secs(1);
 
 /// Why a payload was not forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,11 +162,11 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Adds one to `counter`; returns the new count when it is the first or a 100th, i.e.
-    /// when a recurring problem should be logged.
+    /// Adds one to `counter`; returns the new count when a recurring problem should be
+    /// logged (the log policy [`Say::of_count`]: the first, then every hundredth).
     pub fn bump(counter: &AtomicU64) -> Option<u64> {
         let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
-        (n == 1 || n.is_multiple_of(100)).then_some(n)
+        Say::of_count(n).loud().then_some(n)
     }
 }
 
@@ -199,40 +195,6 @@ impl fmt::Display for Counters {
             write!(f, "{name}={}", value.load(Ordering::Relaxed))?;
         }
         Ok(())
-    }
-}
-
-/// Reconnection delays: [`MIN_BACKOFF`] doubling up to a maximum.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    /// Delays from [`MIN_BACKOFF`] up to `max` (at least [`MIN_BACKOFF`]).
-    pub fn new(max: Duration) -> Self {
-        Self {
-            next: MIN_BACKOFF,
-            max: max.max(MIN_BACKOFF),
-        }
-    }
-
-    /// The delay before the next attempt; the one after it is twice as long (capped).
-    pub fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(self.max);
-        delay
-    }
-
-    /// Back to [`MIN_BACKOFF`] (after a stable connection).
-    pub fn reset(&mut self) {
-        self.next = MIN_BACKOFF;
-    }
-
-    /// The longest delay.
-    pub fn max(&self) -> Duration {
-        self.max
     }
 }
 
@@ -300,16 +262,6 @@ mod tests {
             Refusal::TooLong(256).to_string(),
             "payload is 256 bytes; the framing allows at most 255"
         );
-    }
-
-    #[test]
-    fn backoff_doubles_to_the_cap_and_resets() {
-        let mut backoff = Backoff::new(Duration::from_millis(500));
-        let delays: Vec<u128> = (0..5).map(|_| backoff.next_delay().as_millis()).collect();
-        assert_eq!(delays, [100, 200, 400, 500, 500]);
-        backoff.reset();
-        assert_eq!(backoff.next_delay(), MIN_BACKOFF);
-        assert_eq!(Backoff::new(Duration::ZERO).max(), MIN_BACKOFF);
     }
 
     #[test]

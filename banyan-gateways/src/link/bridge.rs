@@ -3,7 +3,7 @@
 //!
 //! Windows' `zmq_poll` waits on sockets only, so a COM port's handle cannot sit in the poll
 //! beside the backplane socket as a serial device's file descriptor does on Unix. The
-//! [`Bridge`] is the gateway's [`Link`](super::Link) there: reads come from the socket (whose
+//! [`Bridge`] is a gateway's [`Link`](super::Link) there: reads come from the socket (whose
 //! `SOCKET` the poll watches), writes go straight to the device.
 //!
 //! - The reader thread reads the device with a short timeout (the device's read returns as
@@ -191,7 +191,7 @@ mod tests {
         send.send(b"hello ".to_vec()).unwrap();
         // zmq_poll (what the gateway waits in) sees the socket readable.
         let mut items = [zmq::PollItem::from_fd(
-            crate::sys::raw(bridge.socket()),
+            crate::link::poll_fd(&bridge),
             zmq::POLLIN,
         )];
         assert_eq!(zmq::poll(&mut items, 10_000).unwrap(), 1);

@@ -1,0 +1,216 @@
+//! `ardgw` without the emulator: flag errors and the no-board message (one line, non-zero
+//! exit), and the real binary against a fake StandardFirmata board on a TCP stream
+//! (`banyan_testkit::FirmataBoard`, answering with bytes recorded from the real firmware)
+//! and an in-process backplane: OneGPIO commands become the Firmata bytes, board messages
+//! become Python's reports, a bad value gets an error report, a dropped link is reopened,
+//! handshaken again and every pin setting restored, and so is a board that announces a reboot. The emulated Uno runs are in
+//! `scripts/arduino-emu.sh` (CI step 33).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use banyan_host::{Backplane, Component};
+use banyan_proto::payload::{self, MapReader, Value, ValueRef};
+use banyan_testkit::{ChildGuard, FirmataBoard, Scenario, Step, backplane, ensure, run_scenario};
+
+const ARDGW: &str = env!("CARGO_BIN_EXE_ardgw");
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn ardgw(scenario: &mut Scenario, board: &FirmataBoard, bp: &Backplane) -> Step<ChildGuard> {
+    let mut command = Command::new(ARDGW);
+    command.args([
+        "-b",
+        "127.0.0.1",
+        "-p",
+        &bp.publisher_port().to_string(),
+        "-s",
+        &bp.subscriber_port().to_string(),
+        "--tcp",
+        &format!("127.0.0.1:{}", board.port()),
+        "--connect-timeout",
+        "30",
+    ]);
+    let gateway = scenario.spawn("ardgw", command)?;
+    gateway.wait_stdout("using Back Plane IP address")?;
+    Ok(gateway)
+}
+
+fn command(pairs: &[(&str, Value)]) -> Vec<u8> {
+    payload::to_vec(&Value::map(pairs.iter().cloned())).expect("pack")
+}
+
+fn int(n: i64) -> Value {
+    Value::Int(n)
+}
+
+fn text(s: &str) -> Value {
+    Value::Str(s.into())
+}
+
+/// Sends `payload` on `to_arduino_gateway` until the board has received `expect` (the
+/// gateway's subscription may not be in force for the first ones).
+fn send_until(
+    test: &Component,
+    board: &FirmataBoard,
+    payload: &[u8],
+    expect: &[u8],
+    deadline: Instant,
+) -> Step {
+    loop {
+        test.publish_raw(b"to_arduino_gateway", payload)
+            .map_err(|e| e.to_string())?;
+        if board.wait_for(expect, Duration::from_millis(500)).is_ok() {
+            return Ok(());
+        }
+        ensure(Instant::now() < deadline, || {
+            format!("the board never received {expect:02x?}")
+        })?;
+    }
+}
+
+/// The next report on `from_arduino_gateway`.
+fn report(test: &mut Component) -> Step<Vec<u8>> {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(message) = test
+            .recv_timeout(Duration::from_millis(100))
+            .map_err(|e| e.to_string())?
+            && message.topic == "from_arduino_gateway"
+        {
+            return Ok(message.payload);
+        }
+        ensure(Instant::now() < until, || "no report".into())?;
+    }
+}
+
+fn field<'a>(payload: &'a [u8], key: &str) -> Option<ValueRef<'a>> {
+    MapReader::new(payload).ok()?.get(key)
+}
+
+#[test]
+fn drives_a_standard_firmata_board_and_restores_it_after_a_dropped_link_and_a_reset() {
+    run_scenario("ardgw: fake StandardFirmata", TIMEOUT, |scenario| {
+        let bp = backplane();
+        let board = FirmataBoard::start()?;
+        let mut gateway = ardgw(scenario, &board, &bp)?;
+        // The handshake: version, firmware, are-you-there; then capabilities and mapping.
+        board.wait_for(&[0xF9, 0xF0, 0x79, 0xF7, 0xF0, 0x51, 0xF7], TIMEOUT)?;
+        board.wait_for(&[0xF0, 0x6B, 0xF7, 0xF0, 0x69, 0xF7], TIMEOUT)?;
+        gateway.wait_stderr("ready, 20 pins, 6 analog channels")?;
+        let mut test = banyan_testkit::config(&bp, "test")
+            .subscribe("from_arduino_gateway")
+            .connect()
+            .map_err(|e| e.to_string())?;
+        let deadline = scenario.deadline();
+
+        // D13 output high: mode, port 1 low, then port 1 with bit 5.
+        let output = command(&[
+            ("command", text("set_mode_digital_output")),
+            ("pin", int(13)),
+        ]);
+        send_until(&test, &board, &output, &[0xF4, 13, 1, 0x91, 0, 0], deadline)?;
+        let high = command(&[
+            ("command", text("digital_write")),
+            ("pin", int(13)),
+            ("value", int(1)),
+        ]);
+        send_until(&test, &board, &high, &[0x91, 0x20, 0], deadline)?;
+
+        // D2 input: the board's port report becomes Python's digital_input report.
+        let input = command(&[("command", text("set_mode_digital_input")), ("pin", int(2))]);
+        send_until(&test, &board, &input, &[0xF4, 2, 0, 0xD0, 1], deadline)?;
+        board.send(&[0x90, 0x04, 0x00])?;
+        let got = report(&mut test)?;
+        ensure(
+            field(&got, "report") == Some(ValueRef::Str("digital_input"))
+                && field(&got, "pin") == Some(ValueRef::Int(2))
+                && field(&got, "value") == Some(ValueRef::Int(1))
+                && matches!(field(&got, "timestamp"), Some(ValueRef::F64(t))
+                    if (t - banyan_gateways::firmata::driver::wall_us() as f64 / 1e6).abs() < 60.0),
+            || format!("report {got:02x?}"),
+        )?;
+
+        // A bad value: an error report, nothing sent, the gateway serves on.
+        let bad = command(&[
+            ("command", text("digital_write")),
+            ("pin", int(99)),
+            ("value", int(1)),
+        ]);
+        test.publish_raw(b"to_arduino_gateway", &bad)
+            .map_err(|e| e.to_string())?;
+        let got = report(&mut test)?;
+        ensure(
+            field(&got, "report") == Some(ValueRef::Str("error"))
+                && field(&got, "reason") == Some(ValueRef::Str("'pin' out of range")),
+            || format!("report {got:02x?}"),
+        )?;
+
+        // The link drops: ardgw reopens it, handshakes again and restores D2 and D13.
+        board.clear();
+        board.drop_connection();
+        board.wait_for(&[0xF0, 0x6B, 0xF7], TIMEOUT)?;
+        board.wait_for(&[0xF4, 2, 0, 0xF4, 13, 1, 0x91, 0x20, 0, 0xD0, 1], TIMEOUT)?;
+        ensure(board.connections() == 2, || {
+            format!("{} connections", board.connections())
+        })?;
+        gateway.wait_stderr("pin settings restored")?;
+
+        // The board boots again (its unasked version and name): the same restore.
+        board.clear();
+        board.send(&banyan_testkit::firmata_board::recorded("identity"))?;
+        gateway.wait_stderr("it was reset; restoring its pin settings")?;
+        board.wait_for(&[0xF4, 2, 0, 0xF4, 13, 1, 0x91, 0x20, 0, 0xD0, 1], TIMEOUT)?;
+
+        let status = gateway.terminate()?;
+        ensure(status.success(), || format!("ardgw exited with {status:?}"))?;
+        let stdout = gateway.stdout();
+        ensure(
+            stdout.iter().any(|l| {
+                l.starts_with("ardgw stopped: 2 connection(s), 1 lost")
+                    && l.ends_with("1 resets seen")
+            }),
+            || format!("exit line: {stdout:?}"),
+        )?;
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_flags_and_no_board_are_one_line_and_a_failure() {
+    for (args, needle) in [
+        (&["-i", "300"][..], "-i takes an instance id from 1 to 127"),
+        (&["-k", "maybe"], "-k takes True or False"),
+        (&["--baud", "5"], "--baud 5 is not a serial rate"),
+        (&["-l", "loud"], "-l takes True, False or a log level"),
+        (&["--bogus"], "unexpected argument '--bogus'"),
+        (
+            &["-c", "/dev/x", "--tcp", "127.0.0.1:1"],
+            "cannot be used with",
+        ),
+    ] {
+        let output = Command::new(ARDGW).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("ardgw: error: "), "{stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn without_a_port_and_no_arduino_plugged_in_it_says_so() {
+    // A test machine with an Arduino plugged in would find it: skip then.
+    if !banyan_gateways::firmata::discover::arduinos().is_empty() {
+        eprintln!("an Arduino-like serial port is present: the no-board message is not tested");
+        return;
+    }
+    let output = Command::new(ARDGW).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("ardgw: error: no Arduino found among the serial ports"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("-c PORT or --tcp HOST:PORT"), "{stderr}");
+}

@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod firmata;
+pub mod link;
+pub mod mqtt;
+pub mod reconnect;
+pub mod serial;
+pub mod tgw;
+
+pub use link::{Connector, Device, Link, SerialConnector, TcpConnector};
+pub use reconnect::{Backoff, Reconnect, Say, Tally};
