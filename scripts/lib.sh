@@ -1,5 +1,6 @@
-# Shared by the emulator scripts (scripts/qemu-e2e.sh, scripts/pico-emu.sh); sourced, not run.
-# What both need, written once: the Python to use, the processes a run starts (killed by PID,
+# Shared by the scripts that run processes (qemu-e2e.sh, pico-emu.sh, arduino-emu.sh,
+# pi-emulated-echo.sh); sourced, not run.
+# What they need, written once: the Python to use, the processes a run starts (killed by PID,
 # newest first, on any exit, with the tails of their logs on failure), waiting for a process's
 # ready line, a backplane on the ports it binds itself (`-p 0 -s 0`, read from its banner),
 # and the echo server peer. The one process runner of the scripts (the Rust tests have theirs
@@ -28,16 +29,24 @@ lib_start() {
   trap 'exit 130' INT TERM
 }
 
-# The EXIT trap: ends every process in PIDS by PID (newest first), prints the log tails when
-# the run failed, removes LOGS and exits with the run's status.
-lib_cleanup() {
-  local status=$? i pid log
+# lib_stop_all: ends every process in PIDS by PID (newest first), reaps them and empties
+# PIDS; for a script that runs several rounds, each on fresh processes.
+lib_stop_all() {
+  local i pid
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     kill "${PIDS[i]}" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
+  PIDS=()
+}
+
+# The EXIT trap: ends every process in PIDS (lib_stop_all), prints the log tails when the run
+# failed, removes LOGS and exits with the run's status.
+lib_cleanup() {
+  local status=$? log
+  lib_stop_all
   if [ "$status" -ne 0 ]; then
     for log in "${LIB_LOG_NAMES[@]}"; do
       if [ -s "$LOGS/$log.log" ]; then
@@ -87,13 +96,16 @@ banner_number() {
 # start_backplane [EXTRA]: a backplane on 127.0.0.1 and ports the kernel picks (`-p 0 -s 0`:
 # no race between picking a port and binding it), read from its banner into PUB_PORT and
 # SUB_PORT; added to PIDS. EXTRA more free ports for the caller land in EXTRA_PORTS (see
-# free_ports).
+# free_ports). BACKPLANE_CMD (default "$HOST_BIN/backplane"; split into words, so it may
+# start with an emulator) and BACKPLANE_WAIT (seconds for its banner, default 20) change
+# which backplane and how long it may take.
 start_backplane() {
   local extra=${1:-0} pid
-  "$HOST_BIN/backplane" --bind 127.0.0.1 -p 0 -s 0 >"$LOGS/backplane.log" 2>&1 &
+  # shellcheck disable=SC2086 # an emulator prefix is split on purpose
+  ${BACKPLANE_CMD:-"$HOST_BIN/backplane"} --bind 127.0.0.1 -p 0 -s 0 >"$LOGS/backplane.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
-  wait_for "$LOGS/backplane.log" "^Loop Time" 20 backplane "$pid" || return 1
+  wait_for "$LOGS/backplane.log" "^Loop Time" "${BACKPLANE_WAIT:-20}" backplane "$pid" || return 1
   PUB_PORT=$(banner_number "$LOGS/backplane.log" "Publisher  Port =")
   SUB_PORT=$(banner_number "$LOGS/backplane.log" "Subscriber Port =")
   if [ -z "$PUB_PORT" ] || [ -z "$SUB_PORT" ]; then
