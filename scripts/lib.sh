@@ -137,3 +137,51 @@ start_echo_server() {
     wait_for "$LOGS/server.log" "Publisher +Port" 20 "echo server" "${PIDS[-1]}"
   fi
 }
+
+# The tail every firmware run shares (qemu-e2e.sh, pico-emu.sh):
+
+# run_peer SCRIPT ARG...: the Python Banyan peer SCRIPT on the backplane (`-b 127.0.0.1 -p
+# PUB_PORT -s SUB_PORT`, then ARG...), in the foreground within PEER_TIMEOUT seconds (default
+# 600), added to PIDS, its log printed after. Its exit status lands in PEER_STATUS: the run
+# still collects the firmware's outcome and log before it fails.
+run_peer() {
+  local script=$1 pid
+  shift
+  echo "== peer: Python Banyan ($PYTHON $script)"
+  timeout "${PEER_TIMEOUT:-600}" "$PYTHON" -u "$script" -b 127.0.0.1 -p "$PUB_PORT" \
+    -s "$SUB_PORT" "$@" >"$LOGS/peer.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  PEER_STATUS=0
+  wait "$pid" || PEER_STATUS=$?
+  echo "== peer log"
+  cat "$LOGS/peer.log"
+}
+
+# firmware_status PID WHAT SERVES_FOREVER: the outcome of the process running the firmware
+# (QEMU, the rp2040js harness) in STATUS. With SERVES_FOREVER=1 (a firmware that never ends
+# by itself) it must still be running after the peer's last step: it is then ended (SIGTERM)
+# and STATUS is 0; if it had ended, STATUS is its status, at least 1. Otherwise STATUS is
+# its exit status.
+firmware_status() {
+  local pid=$1 what=$2 forever=$3
+  STATUS=0
+  if [ "$forever" = 1 ]; then
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    else
+      wait "$pid" || STATUS=$?
+      echo "== $what exited (status $STATUS) before the end of the test"
+      [ "$STATUS" -ne 0 ] || STATUS=1
+    fi
+  else
+    wait "$pid" || STATUS=$?
+  fi
+}
+
+# defmt_log ELF: the firmware's defmt output ($LOGS/defmt.bin) decoded with ELF's symbols into
+# $LOGS/defmt.log (a failed decode is said, not fatal).
+defmt_log() {
+  defmt-print -e "$1" <"$LOGS/defmt.bin" >"$LOGS/defmt.log" 2>&1 || echo "(defmt-print failed)"
+}
