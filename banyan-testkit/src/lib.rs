@@ -1,28 +1,19 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-pub mod clock;
+// The kit in rooms (folders with a module map each); every module keeps its flat path
+// (`banyan_testkit::process`, `banyan_testkit::interop`, ...) through the re-exports below.
+mod fixture;
+mod lab;
+mod rig;
+
 pub mod error;
-pub mod fault;
-pub mod firmata_board;
-pub mod fixtures;
-pub mod host;
-pub mod interop;
-pub mod linerate;
-pub mod link;
-pub mod mcu;
-pub mod mem;
-pub mod ports;
-pub mod process;
-pub mod python;
-pub mod relay;
-pub mod scenario;
-pub mod tcp_device;
-pub mod thread;
-pub mod wait;
-pub mod wine;
-pub mod wire;
-pub mod zmtp;
+
+pub use fixture::{fixtures, host};
+pub use lab::{
+    clock, fault, firmata_board, linerate, link, mcu, mem, relay, tcp_device, wire, zmtp,
+};
+pub use rig::{interop, ports, process, python, scenario, thread, wait, wine};
 
 pub use clock::SimClock;
 pub use error::{Error, Result};

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-const RECORDED: &str = include_str!("../../banyan-gateways/tests/firmata/standard_firmata.txt");
+const RECORDED: &str = include_str!("../../../banyan-gateways/tests/firmata/standard_firmata.txt");
 
 /// A recorded answer of StandardFirmata 2.4 on the Uno: `identity` (version and firmware
 /// report) or `pins` (capability and analog-mapping responses).
