@@ -88,7 +88,7 @@ fi
 
 # --- libzmq from the zeromq-src crate Cargo.lock pins -------------------------------------
 # `cargo metadata` names its version and its unpacked source (cargo fetches it if needed).
-read -r version ZMQ_CRATE < <(cargo metadata --format-version 1 --locked | python3 -c '
+read -r version ZMQ_CRATE < <(cargo metadata --format-version 1 --locked --filter-platform "$TRIPLE" | python3 -c '
 import json, os, sys
 for package in json.load(sys.stdin)["packages"]:
     if package["name"] == "zeromq-src":
