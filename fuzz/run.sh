@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bounded fuzz run of banyan-proto's decoders and the OneGPIO engine, as in CI.
+# Bounded fuzz run of every target (decoders, sans-IO cores, the OneGPIO engine), as in CI,
+# each starting from the committed corpus in seeds/TARGET (see README.md).
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET]   (default 30)
 #   fuzz/run.sh --list                 (the targets, one a line: CI's step label is made from it)
