@@ -43,6 +43,6 @@ pub use relay::{FaultProxy, FaultRelay};
 pub use scenario::{Scenario, Step, ensure, run_python_scenario, run_scenario};
 pub use tcp_device::TcpDevice;
 pub use thread::ThreadGuard;
-pub use wait::{WAIT, poll_until, try_wait_for, wait_for, wait_until};
+pub use wait::{WAIT, poll_until, try_wait_for, wait_for, wait_for_async, wait_until};
 pub use wine::{WINDOWS_BIN_ENV, WindowsBins, windows_bins};
 pub use wire::SerialWire;

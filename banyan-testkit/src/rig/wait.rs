@@ -93,6 +93,31 @@ fn retry<T, E: std::fmt::Display>(
     }
 }
 
+/// [`wait_for`] for async tests: `attempt` is awaited on each try (it may drive a page or read
+/// a socket), with `pause` on tokio's timer between tries that came back empty; fails with
+/// [`Error::WaitTimeout`] naming `what` when `deadline` passes first.
+pub async fn wait_for_async<T>(
+    deadline: Instant,
+    what: &str,
+    pause: Duration,
+    mut attempt: impl AsyncFnMut() -> Option<T>,
+) -> Result<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = attempt().await {
+            return Ok(value);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Error::WaitTimeout {
+                what: what.to_owned(),
+                waited: now - start,
+            });
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +155,30 @@ mod tests {
             text.contains("a reply") && text.contains("socket closed"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_async_wait_awaits_each_try_and_names_what_timed_out() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut tries = 0;
+        let got = runtime.block_on(wait_for_async(far, "the third try", PAUSE, async || {
+            tries += 1;
+            tokio::task::yield_now().await;
+            (tries == 3).then_some(tries)
+        }));
+        assert_eq!(got.unwrap(), 3);
+        let error = runtime
+            .block_on(wait_for_async::<()>(
+                Instant::now(),
+                "the moon",
+                PAUSE,
+                async || None,
+            ))
+            .unwrap_err();
+        assert!(error.to_string().contains("the moon"), "{error}");
     }
 }
