@@ -21,7 +21,7 @@ if [ "$seconds" != --list ] && { ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" 
 fi
 
 cd "$(dirname "$0")"
-targets=(frame_decoder payload_reader onegpio_engine gateway_session length_prefix_decoder alias_link firmata_decoder)
+targets=(frame_decoder payload_reader onegpio_engine gateway_session length_prefix_decoder alias_link firmata_decoder telemetrix_decoder)
 if [ "$seconds" = --list ]; then
     printf '%s\n' "${targets[@]}"
     exit 0

@@ -8,9 +8,8 @@ Prints `RTT_US t1 t2 ...`: the round trips after the first `warmup`, in microsec
 import sys
 import time
 
-from python_banyan.banyan_base import BanyanBase
-
 import bench_common
+from bench_common import BanyanBase
 
 REPLY_TIMEOUT = 10.0
 

@@ -5,9 +5,8 @@ Prints `READY` once subscribed. Default loop time (0.1 s), as the seed.
 
 import sys
 
-from python_banyan.banyan_base import BanyanBase
-
 import bench_common
+from bench_common import BanyanBase
 
 
 class EchoServer(BanyanBase):

@@ -4,9 +4,8 @@ prints `READY`, then sits in receive_loop (or exits at once with --exit: startup
 
 import sys
 
-from python_banyan.banyan_base import BanyanBase
-
 import bench_common
+from bench_common import BanyanBase
 
 
 class Idle(BanyanBase):

@@ -7,9 +7,8 @@ Prints `START t=<time.time() before the first publish>` and `DONE t=<after the l
 import sys
 import time
 
-from python_banyan.banyan_base import BanyanBase
-
 import bench_common
+from bench_common import BanyanBase
 
 
 class Publisher(BanyanBase):

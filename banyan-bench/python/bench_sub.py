@@ -7,9 +7,8 @@ first and last message) when `count` messages arrived or nothing came for `quiet
 import sys
 import time
 
-from python_banyan.banyan_base import BanyanBase
-
 import bench_common
+from bench_common import BanyanBase
 
 # Give up when not a single message arrives for this long after READY.
 NOTHING_TIMEOUT = 30.0

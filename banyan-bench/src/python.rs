@@ -1,5 +1,6 @@
 //! The Python Banyan anchor: python-banyan's own backplane and `BanyanBase` components
-//! (scripts in `banyan-bench/python/`), measured the same way as the Rust ones.
+//! (scripts in `banyan-bench/python/`), measured the same way as the Rust ones; the same
+//! scripts on rust_banyan's `BanyanBase` ([`Flavour`]) beside them.
 //!
 //! Python binds and connects to the machine's outward IPv4 address
 //! ([`banyan_host::net::outward_ipv4`]); every script gets that address with `-b`, so no
@@ -17,6 +18,45 @@ use banyan_testkit::{ChildGuard, free_port_pair, wait_listening};
 /// How long one Python step (start, a run) may take before it is an error.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Which `BanyanBase` the scripts subclass (`bench_common.py`'s `BANYAN_BENCH_IMPL`), and
+/// its loop time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flavour {
+    /// `true`: rust_banyan's `BanyanBase` (the scripts with one import changed); `false`:
+    /// python-banyan's.
+    pub rust_banyan: bool,
+    /// `loop_time` in seconds; `None`: the default, 0.1 s.
+    pub loop_time: Option<f64>,
+}
+
+impl Flavour {
+    /// python-banyan with its defaults.
+    pub const PYTHON: Self = Self {
+        rust_banyan: false,
+        loop_time: None,
+    };
+    /// python-banyan with `loop_time=0.001`, the users' workaround for the idle sleep.
+    pub const PYTHON_FAST_LOOP: Self = Self {
+        rust_banyan: false,
+        loop_time: Some(0.001),
+    };
+    /// rust_banyan with its defaults.
+    pub const RUST_BANYAN: Self = Self {
+        rust_banyan: true,
+        loop_time: None,
+    };
+
+    /// How the report names it.
+    pub fn label(&self) -> String {
+        let base = if self.rust_banyan {
+            "rust_banyan"
+        } else {
+            "python_banyan"
+        };
+        format!("{base} (loop_time {} s)", self.loop_time.unwrap_or(0.1))
+    }
+}
+
 /// A Python interpreter with python-banyan importable, and where its scripts are.
 #[derive(Debug, Clone)]
 pub struct PythonEnv {
@@ -26,6 +66,8 @@ pub struct PythonEnv {
     pub scripts: PathBuf,
     /// The address Python binds and connects to.
     pub address: IpAddr,
+    /// The implementation the scripts use.
+    pub flavour: Flavour,
 }
 
 impl PythonEnv {
@@ -38,7 +80,31 @@ impl PythonEnv {
             python,
             scripts: Path::new(env!("CARGO_MANIFEST_DIR")).join("python"),
             address: banyan_host::net::outward_ipv4(),
+            flavour: Flavour::PYTHON,
         })
+    }
+
+    /// This environment with the scripts on `flavour`.
+    pub fn with(&self, flavour: Flavour) -> Self {
+        Self {
+            flavour,
+            ..self.clone()
+        }
+    }
+
+    /// Whether the interpreter can import rust_banyan (the `banyan-py` package); `Err` says
+    /// why not.
+    pub fn rust_banyan(&self) -> std::result::Result<(), String> {
+        let output = Command::new(&self.python)
+            .args(["-c", "import rust_banyan"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|error| format!("cannot run {}: {error}", self.python.display()))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let why = String::from_utf8_lossy(&output.stderr);
+        Err(why.trim().lines().last().unwrap_or("").to_owned())
     }
 
     /// `python -u SCRIPT -b ADDR -p P -s S ARGS...`.
@@ -52,6 +118,18 @@ impl PythonEnv {
             .arg("-s")
             .arg(backplane.subscriber_port.to_string())
             .args(args);
+        command.env(
+            "BANYAN_BENCH_IMPL",
+            if self.flavour.rust_banyan {
+                "rust_banyan"
+            } else {
+                "python_banyan"
+            },
+        );
+        match self.flavour.loop_time {
+            Some(seconds) => command.env("BANYAN_BENCH_LOOP_TIME", seconds.to_string()),
+            None => command.env_remove("BANYAN_BENCH_LOOP_TIME"),
+        };
         command
     }
 
@@ -89,9 +167,23 @@ impl PythonEnv {
             subscriber_port,
         })
     }
+
+    /// Starts Rust Banyan's `backplane` binary (next to this one) on ports it picks, on all
+    /// interfaces (the address Python connects to included).
+    pub fn rust_backplane(&self) -> Result<PyBackplane> {
+        let mut command = Command::new(crate::procs::sibling_exe("backplane")?);
+        command.args(["-p", "0", "-s", "0"]);
+        let child = ChildGuard::spawn("rust backplane", command)?;
+        let (publisher_port, subscriber_port) = banyan_testkit::backplane_ports(&child)?;
+        Ok(PyBackplane {
+            _child: child,
+            publisher_port,
+            subscriber_port,
+        })
+    }
 }
 
-/// A running python-banyan backplane (killed on drop).
+/// A running backplane process, python-banyan's or Rust Banyan's (killed on drop).
 #[derive(Debug)]
 pub struct PyBackplane {
     _child: ChildGuard,

@@ -22,6 +22,7 @@ use banyan_host::component::ComponentConfig;
 use banyan_host::limits::{DEFAULT_MAX_MESSAGE, DEFAULT_QUEUE_BUDGET, Limits};
 use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
 
+pub mod board_gateway;
 pub mod classroom;
 pub mod launch;
 pub mod launcher;

@@ -185,6 +185,8 @@ fn bad_flags_and_no_board_are_one_line_and_a_failure() {
         (&["-k", "maybe"], "-k takes True or False"),
         (&["--baud", "5"], "--baud 5 is not a serial rate"),
         (&["-l", "loud"], "-l takes True, False or a log level"),
+        (&["--tcp", "nohost"], "--tcp nohost: expected HOST:PORT"),
+        (&["--tcp", "127.0.0.1:0"], "expected HOST:PORT"),
         (&["--bogus"], "unexpected argument '--bogus'"),
         (
             &["-c", "/dev/x", "--tcp", "127.0.0.1:1"],

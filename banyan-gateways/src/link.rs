@@ -73,6 +73,12 @@ pub trait Connector: Send {
     fn open(&mut self) -> io::Result<Box<dyn Link>>;
     /// Names the link in messages, e.g. `tcp 127.0.0.1:5000`.
     fn describe(&self) -> String;
+    /// Points the connector at another address (`esp32gw`'s `ip_address` command).
+    /// Returns `true` if it changed. Default: connectors with a fixed address ignore it.
+    fn retarget(&mut self, address: &str) -> bool {
+        let _ = address;
+        false
+    }
 }
 
 impl<C: Connector + ?Sized> Connector for Box<C> {
@@ -82,6 +88,10 @@ impl<C: Connector + ?Sized> Connector for Box<C> {
 
     fn describe(&self) -> String {
         (**self).describe()
+    }
+
+    fn retarget(&mut self, address: &str) -> bool {
+        (**self).retarget(address)
     }
 }
 
@@ -325,6 +335,18 @@ impl<C: Connector> Device<C> {
             Ok(()) => Ok(()),
             Err(error) => Err(self.drop_link(now, Ended::Failed(error))),
         }
+    }
+
+    /// Points the connector at `address` ([`Connector::retarget`]); if that changed it, an
+    /// open link is dropped and the next attempt is due at once. Returns `true` if it changed.
+    pub fn retarget(&mut self, address: &str, now: Instant) -> bool {
+        if !self.connector.retarget(address) {
+            return false;
+        }
+        self.name = self.connector.describe();
+        self.link = None;
+        self.reconnect.retry_now(now);
+        true
     }
 
     /// Drops the open link (the gateway decided it needs a fresh one); the next attempt is

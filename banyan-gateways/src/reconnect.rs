@@ -195,6 +195,13 @@ impl Reconnect {
         self.schedule(now)
     }
 
+    /// The next attempt is due at `now`, with the back-off reset (the link's address
+    /// changed: the old failures say nothing about the new one).
+    pub fn retry_now(&mut self, now: Instant) {
+        self.delay = self.backoff.min;
+        self.state = State::Down { retry_at: now };
+    }
+
     /// Times the link was opened.
     pub fn opens(&self) -> u64 {
         self.opens

@@ -292,6 +292,17 @@ impl Component {
         Ok(component)
     }
 
+    /// Connects without waiting for a backplane: the component starts as after a lost
+    /// backplane ([`PathState::Lost`]) and proves the path by itself once both connections
+    /// are up (see [`health`]), while it receives. For callers that must not fail when no
+    /// backplane runs yet, as Python Banyan's `BanyanBase` given an address (the
+    /// `rust_banyan` Python package); [`Component::connect`] is the proven start.
+    pub fn connect_in_background(config: ComponentConfig) -> Result<Self> {
+        let component = Self::open(config, zmq::Context::new())?;
+        component.watch.borrow_mut().health = health::Health::lost();
+        Ok(component)
+    }
+
     /// Creates the sockets in `ctx`, connects them and subscribes `config.subscriptions`,
     /// without proving the path: the blocking [`connect`](Self::connect) and the async
     /// component (`crate::aio`) prove it each their way.
@@ -426,7 +437,9 @@ impl Component {
     }
 
     /// Adds a subscription without proving it (a gateway has it proven without blocking,
-    /// with [`start_proof`](Self::start_proof), while it keeps serving its device link).
+    /// with [`start_proof`](Self::start_proof), while it keeps serving its device link; a
+    /// component whose path is not proven yet, see
+    /// [`connect_in_background`](Self::connect_in_background), has it proven with the path).
     pub fn subscribe_unproven(&mut self, topic: &str) -> Result<()> {
         self.subscriber.set_subscribe(topic.as_bytes())?;
         Ok(())

@@ -8,4 +8,5 @@ pub mod frame;
 pub mod gateway;
 pub mod length_prefix;
 pub mod payload;
+pub mod telemetrix;
 pub mod topic;

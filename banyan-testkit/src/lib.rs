@@ -11,7 +11,8 @@ pub mod error;
 
 pub use fixture::{fixtures, host};
 pub use lab::{
-    clock, fault, firmata_board, linerate, link, mcu, mem, relay, tcp_device, wire, zmtp,
+    clock, fault, firmata_board, linerate, link, mcu, mem, relay, tcp_device, telemetrix, wire,
+    zmtp,
 };
 pub use rig::{interop, ports, process, python, scenario, thread, wait, wine};
 
@@ -42,6 +43,7 @@ pub use python::{
 pub use relay::{FaultProxy, FaultRelay};
 pub use scenario::{Scenario, Step, ensure, run_python_scenario, run_scenario};
 pub use tcp_device::TcpDevice;
+pub use telemetrix::TelemetrixDevice;
 pub use thread::ThreadGuard;
 pub use wait::{WAIT, poll_until, try_wait_for, wait_for, wait_for_async, wait_until};
 pub use wine::{WINDOWS_BIN_ENV, WindowsBins, windows_bins};

@@ -4,6 +4,7 @@
 
 mod inproc;
 mod processes;
+mod python;
 mod serial;
 
 pub use serial::SerialPlan;
@@ -232,6 +233,6 @@ pub fn run(section: Section, plan: &Plan, report: &mut Report, shared: &mut Shar
         Section::Serial => serial::serial_section(plan, report),
         Section::Startup => processes::startup_section(plan, report, shared),
         Section::Resources => processes::resources_section(plan, report, shared),
-        Section::Python => processes::python_section(plan, report, shared),
+        Section::Python => python::python_section(plan, report, shared),
     }
 }

@@ -1,11 +1,11 @@
-//! Sections that start processes: startup, resources, and the Python Banyan anchor.
+//! Sections that start processes: startup and resources (the Python Banyan anchor is in
+//! `python.rs`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 
-use super::inproc::latency_rows;
 use super::{Plan, Section, Shared, loopback_backplane, progress};
 use crate::procs::sibling_exe;
 use crate::pubsub::Endpoints;
@@ -13,7 +13,7 @@ use crate::python;
 use crate::report::{Report, num};
 use crate::resources;
 use crate::startup;
-use crate::stats::{Latency, LatencySpread, Spread};
+use crate::stats::Spread;
 
 fn own_exe() -> Result<PathBuf> {
     Ok(std::env::current_exe()?)
@@ -186,109 +186,5 @@ pub(super) fn resources_section(
     drop(async_probe);
     drop(probe);
     backplane.shutdown()?;
-    Ok(())
-}
-
-pub(super) fn python_section(plan: &Plan, report: &mut Report, shared: &mut Shared) -> Result<()> {
-    let section = Section::Python;
-    let env = match shared.python() {
-        Ok(env) => env,
-        Err(reason) => {
-            report.note(format!(
-                "python: skipped ({reason}); set BANYAN_PYTHON to a python with python-banyan"
-            ));
-            return Ok(());
-        }
-    };
-    progress(
-        section,
-        format!("python {} via {}", env.python.display(), env.address),
-    );
-    let backplane = env.backplane()?;
-    let (n, quiet) = (plan.py_messages, Duration::from_secs(2));
-    python::throughput_run(&env, &backplane, (n / 5).max(1), quiet)?;
-    let mut runs = Vec::new();
-    for run in 1..=plan.py_runs {
-        let result = python::throughput_run(&env, &backplane, n, quiet)?;
-        progress(
-            section,
-            format!(
-                "throughput run {run}/{}: {} msg/s, lost {}",
-                plan.py_runs,
-                num(result.rate()),
-                result.sent - result.received
-            ),
-        );
-        runs.push(result);
-    }
-    let rates = Spread::of(
-        &runs
-            .iter()
-            .map(python::PyThroughput::rate)
-            .collect::<Vec<_>>(),
-    )
-    .ok_or_else(|| anyhow!("no python runs"))?;
-    let lost: u64 = runs.iter().map(|r| r.sent - r.received).sum();
-    let tput_ratio = shared.rust_tput.map(|rust| rust / rates.median);
-    report.spread(
-        "python",
-        format!("Python Banyan publish_payload → backplane → receive_loop, {n} × {{'msg': i}}"),
-        rates,
-        "msg/s",
-        format!(
-            "lost {lost} in {} runs; Rust/Python {}",
-            runs.len(),
-            tput_ratio.map_or("na (run pubsub too)".into(), |r| format!("{r:.1}×"))
-        ),
-    );
-
-    if let Some(ratio) = tput_ratio {
-        report.value(
-            "python",
-            "throughput Rust / Python",
-            num(ratio),
-            "×",
-            "target ≥ 5",
-        );
-    }
-
-    let server = python::PyEchoServer::start(&env, &backplane)?;
-    let mut latencies = Vec::new();
-    for run in 1..=plan.py_runs {
-        let times = python::echo_run(&env, &backplane, 2, plan.py_round_trips)?;
-        let latency = Latency::of_micros(&times).ok_or_else(|| anyhow!("no python round trips"))?;
-        progress(
-            section,
-            format!(
-                "echo run {run}/{}: p50 {} µs",
-                plan.py_runs,
-                num(latency.p50)
-            ),
-        );
-        latencies.push(latency);
-    }
-    drop(server);
-    let latency = LatencySpread::of(&latencies).ok_or_else(|| anyhow!("no python runs"))?;
-    let echo_ratio = shared.rust_echo_p50.map(|rust| latency.p50.median / rust);
-    latency_rows(
-        report,
-        "python",
-        &format!(
-            "Python seed echo client ↔ server, loop time 0.1 s, {} round trips,",
-            plan.py_round_trips
-        ),
-        &latency,
-    );
-    if let Some(ratio) = echo_ratio {
-        report.value(
-            "python",
-            "echo p50 Python / Rust",
-            num(ratio),
-            "×",
-            "Rust is this many times faster",
-        );
-    }
-    report.summary.python_tput_ratio = tput_ratio;
-    report.summary.python_echo_ratio = echo_ratio;
     Ok(())
 }

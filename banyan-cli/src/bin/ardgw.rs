@@ -1,16 +1,21 @@
 //! `ardgw`: the Arduino gateway — OneGPIO messages on the backplane to a stock Arduino
 //! running StandardFirmata or FirmataExpress, a drop-in for s3-extend 1.35's `ardgw` (same
-//! flags, same topics, same reports). The protocol lives in `banyan_gateways::firmata`; this
-//! file is flags → configuration → run. See `docs/arduino.md`.
+//! flags, same topics, same reports); with `--telemetrix`, to one running
+//! Telemetrix4Arduino. The protocols live in `banyan_gateways::firmata` and
+//! `banyan_gateways::telemetrix`; this file is flags → configuration → run. See
+//! `docs/arduino.md` and `docs/telemetrix.md`.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use banyan_cli::board_gateway::{init_logging, log_filter, parse, truthy};
 use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
 use banyan_gateways::firmata::driver::{self, Topics};
 use banyan_gateways::firmata::{Config, Core, Pace, discover};
 use banyan_gateways::link::{Connector, Device, Link, SerialConnector, TcpConnector};
 use banyan_gateways::reconnect::Backoff;
+use banyan_gateways::telemetrix;
+use banyan_proto::telemetrix::Family;
 use clap::Parser;
 
 /// StandardFirmata's baud rate (the Arduino IDE example).
@@ -58,46 +63,10 @@ struct Args {
     /// Longest wait between attempts to reopen the board's link, in seconds
     #[arg(long = "max-backoff", default_value_t = 2.0)]
     max_backoff: f64,
-}
-
-/// A Python-style boolean flag value.
-fn truthy(flag: &str, value: &str) -> anyhow::Result<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" | "none" => Ok(false),
-        _ => anyhow::bail!("{flag} takes True or False, not {value:?}"),
-    }
-}
-
-/// The `tracing` filter `-l` asks for.
-fn log_filter(value: &str) -> Option<&'static str> {
-    Some(match value.to_ascii_lowercase().as_str() {
-        "false" | "none" | "" => "warn",
-        "true" | "debug" => "debug",
-        "error" => "error",
-        "warn" | "warning" => "warn",
-        "info" => "info",
-        "trace" => "trace",
-        _ => return None,
-    })
-}
-
-/// Logging is set up before the flags are parsed (so that parse errors go through the same
-/// path): `-l` is looked up in the raw arguments.
-fn init_logging() {
-    let args: Vec<String> = std::env::args().collect();
-    let level = args
-        .iter()
-        .position(|a| a == "-l")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| log_filter(v))
-        .unwrap_or("warn");
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    /// The board runs Telemetrix4Arduino (115200 baud unless --baud; -i is its ARDUINO_ID;
+    /// -k does not apply)
+    #[arg(long = "telemetrix")]
+    telemetrix: bool,
 }
 
 /// Without `--baud`, serial opens alternate between StandardFirmata's and FirmataExpress's
@@ -124,6 +93,14 @@ impl Connector for AutoBaud {
 /// The board's link from the flags.
 fn connector(args: &Args) -> anyhow::Result<Box<dyn Connector>> {
     if let Some(address) = &args.tcp {
+        // A name that does not resolve yet may later (a board joining the Wi-Fi): retried.
+        // An address without a port never will: a flag error now.
+        let port = address
+            .rsplit_once(':')
+            .map(|(_, port)| port.parse::<u16>());
+        if !matches!(port, Some(Ok(port)) if port != 0) {
+            anyhow::bail!("--tcp {address}: expected HOST:PORT, e.g. 127.0.0.1:5000");
+        }
         return Ok(Box::new(TcpConnector::new(address.clone())));
     }
     let path = match args.com_port.as_deref().filter(|p| *p != "None") {
@@ -158,38 +135,9 @@ fn connector(args: &Args) -> anyhow::Result<Box<dyn Connector>> {
     };
     Ok(match args.baud {
         Some(baud) => Box::new(SerialConnector::new(path, baud)),
+        None if args.telemetrix => Box::new(SerialConnector::new(path, EXPRESS_BAUD)),
         None => Box::new(AutoBaud { path, next: 0 }),
     })
-}
-
-/// Parses the flags; a bad flag is one line, help and version print and exit 0.
-fn parse() -> anyhow::Result<Option<Args>> {
-    use clap::error::ErrorKind;
-    match Args::try_parse() {
-        Ok(args) => Ok(Some(args)),
-        Err(error)
-            if matches!(
-                error.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) =>
-        {
-            let _ = error.print();
-            Ok(None)
-        }
-        Err(error) => {
-            let text = error.to_string();
-            let message: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .take_while(|line| !line.is_empty() && !line.starts_with("Usage:"))
-                .collect();
-            let message = message.join(" ");
-            let message = message.strip_prefix("error: ").unwrap_or(&message);
-            anyhow::bail!("{message} (see ardgw --help)")
-        }
-    }
 }
 
 /// The core's configuration from the flags.
@@ -226,7 +174,7 @@ fn core_config(args: &Args) -> anyhow::Result<Config> {
 fn main() -> ExitCode {
     init_logging();
     run_main("ardgw", || {
-        let Some(args) = parse()? else {
+        let Some(args) = parse::<Args>("ardgw")? else {
             return Ok(());
         };
         let config = core_config(&args)?;
@@ -248,11 +196,22 @@ fn main() -> ExitCode {
         })?;
         let backoff = Backoff::up_to(Duration::from_secs_f64(args.max_backoff.min(3600.0)));
         let mut device = Device::new(connector, backoff, Instant::now());
-        let mut core = Core::new(config);
         let topics = Topics {
             commands: args.subscriber_list.clone(),
             reports: args.publisher_topic.clone(),
         };
+        if args.telemetrix {
+            let mut core = telemetrix::Core::new(telemetrix::Config {
+                family: Family::Arduino,
+                instance_id: config.instance_id,
+                pace: Pace::for_baud(args.baud.unwrap_or(EXPRESS_BAUD)),
+            });
+            let summary =
+                banyan_gateways::driver::run(&mut component, &mut device, &mut core, &topics)?;
+            banyan_cli::board_gateway::print_summary("ardgw", &summary, &core);
+            return Ok(());
+        }
+        let mut core = Core::new(config);
         let summary = driver::run(&mut component, &mut device, &mut core, &topics)?;
         let stats = core.stats();
         let pacer = core.pacer_stats();

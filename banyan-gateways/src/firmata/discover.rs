@@ -1,5 +1,6 @@
 //! Finding an Arduino among the serial ports by its USB vendor id, as pymata-express does
-//! when no port is given.
+//! when no port is given (and a Raspberry Pi Pico for `rpgw`, as tmx-pico-aio does:
+//! [`picos`]).
 //!
 //! Linux: each `/sys/class/tty/NAME/device` of a USB serial port links into the USB device's
 //! directory tree; the nearest ancestor with an `idVendor` file is the USB device. Reading
@@ -31,14 +32,32 @@ pub struct Candidate {
     pub maker: &'static str,
 }
 
+/// The USB vendor id of the Raspberry Pi Pico (RP2040's USB CDC, as Telemetrix4RpiPico
+/// enumerates).
+pub const PICO_VENDORS: [(u16, &str); 1] = [(0x2E8A, "Raspberry Pi")];
+
 /// The Arduino-like serial ports of this machine, sorted by path.
 pub fn arduinos() -> Vec<Candidate> {
     scan(Path::new("/sys/class/tty"), Path::new("/dev"))
 }
 
+/// The Raspberry Pi Pico serial ports of this machine, sorted by path.
+pub fn picos() -> Vec<Candidate> {
+    scan_for(
+        Path::new("/sys/class/tty"),
+        Path::new("/dev"),
+        &PICO_VENDORS,
+    )
+}
+
 /// The serial ports under `class_tty` (a `/sys/class/tty`) whose USB device has a known
-/// vendor id; device nodes named under `dev`.
+/// vendor id ([`VENDORS`]); device nodes named under `dev`.
 pub fn scan(class_tty: &Path, dev: &Path) -> Vec<Candidate> {
+    scan_for(class_tty, dev, &VENDORS)
+}
+
+/// [`scan`] for the USB vendor ids in `vendors`.
+pub fn scan_for(class_tty: &Path, dev: &Path, vendors: &[(u16, &'static str)]) -> Vec<Candidate> {
     let Ok(entries) = std::fs::read_dir(class_tty) else {
         return Vec::new();
     };
@@ -48,7 +67,7 @@ pub fn scan(class_tty: &Path, dev: &Path) -> Vec<Candidate> {
             let name = entry.file_name();
             let device = std::fs::canonicalize(entry.path().join("device")).ok()?;
             let (vendor, product) = usb_ids(&device)?;
-            let maker = VENDORS.iter().find(|(v, _)| *v == vendor)?.1;
+            let maker = vendors.iter().find(|(v, _)| *v == vendor)?.1;
             Some(Candidate {
                 path: dev.join(name),
                 vendor,
@@ -120,7 +139,12 @@ mod tests {
             std::os::unix::fs::symlink(target, class.join(name).join("device")).unwrap();
         }
         let found = scan(&class, Path::new("/dev"));
+        let unknown = scan_for(&class, Path::new("/dev"), &[(0xDEAD, "test vendor")]);
+        let picos = scan_for(&class, Path::new("/dev"), &PICO_VENDORS);
         let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].path, Path::new("/dev/ttyACM1"));
+        assert!(picos.is_empty());
         assert_eq!(
             found,
             [

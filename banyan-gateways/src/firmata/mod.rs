@@ -53,8 +53,9 @@ mod board;
 mod commands;
 pub mod discover;
 pub mod driver;
-pub mod pacer;
 pub mod pins;
+/// The paced outbound queue (shared with the Telemetrix gateways: [`crate::pacer`]).
+pub use crate::pacer;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};

@@ -108,6 +108,15 @@ impl Health {
         }
     }
 
+    /// A path not proven yet, as after a loss: proven once both sockets connect (a
+    /// component connected in the background).
+    pub(crate) fn lost() -> Self {
+        Self {
+            state: PathState::Lost,
+            ..Self::new()
+        }
+    }
+
     pub(crate) fn state(&self) -> PathState {
         self.state
     }

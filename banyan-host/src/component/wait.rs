@@ -120,8 +120,12 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
+/// A poll timeout in whole milliseconds, rounded **up**: rounded down, the last
+/// sub-millisecond before a wake-up time became polls with timeout 0, a busy loop of ~40
+/// `poll(2)`s before every timed wake (measured: 800 polls/s in an idle `recv_timeout(100 ms)`
+/// loop).
 fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+    i64::try_from(duration.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX)
 }
 
 impl Component {
@@ -580,5 +584,20 @@ impl Ready {
             || self.monitors.iter().any(|&ready| ready)
             || self.outbox
             || self.fd
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_timeouts_round_up_to_whole_milliseconds() {
+        assert_eq!(millis(Duration::ZERO), 0);
+        assert_eq!(millis(Duration::from_nanos(1)), 1);
+        assert_eq!(millis(Duration::from_micros(999)), 1);
+        assert_eq!(millis(Duration::from_millis(99)), 99);
+        assert_eq!(millis(Duration::from_micros(99_001)), 100);
+        assert_eq!(millis(Duration::MAX), i64::MAX);
     }
 }

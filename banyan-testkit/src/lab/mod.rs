@@ -8,8 +8,9 @@
 //! - `fault` (with `fault/`), `relay`: frame damage around any link; faulting relays and
 //!   proxies between real sockets.
 //! - `linerate`, `wire`: a serial line paced at a baud rate; a virtual serial cable.
-//! - `mcu`, `tcp_device`, `firmata_board`, `zmtp`: the devices and peers: a raw MCU, a
-//!   simulated Pico W, a StandardFirmata board, a hostile ZMTP subscriber.
+//! - `mcu`, `tcp_device`, `firmata_board`, `telemetrix`, `zmtp`: the devices and peers: a raw
+//!   MCU, a simulated Pico W, a StandardFirmata board, a Telemetrix board, a hostile ZMTP
+//!   subscriber.
 
 pub mod clock;
 pub mod fault;
@@ -20,5 +21,6 @@ pub mod mcu;
 pub mod mem;
 pub mod relay;
 pub mod tcp_device;
+pub mod telemetrix;
 pub mod wire;
 pub mod zmtp;

@@ -1,4 +1,5 @@
-//! [`Pacer`]: the bounded queue of Firmata messages to the board, drained no faster than the
+//! [`Pacer`]: the bounded queue of messages to a board (Firmata for `ardgw`, Telemetrix for
+//! `rpgw`/`esp32gw`), drained no faster than the
 //! firmware keeps up with.
 //!
 //! A stock Arduino has no flow control: the ATmega328P's serial receive buffer holds 64
