@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Bounded fuzz run of banyan-proto's decoders and the OneGPIO engine, as in CI.
+# Bounded fuzz run of every target (decoders, sans-IO cores, the OneGPIO engine), as in CI,
+# each starting from the committed corpus in seeds/TARGET (see README.md).
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET]   (default 30)
+#   fuzz/run.sh --list                 (the targets, one a line: CI's step label is made from it)
 #
 # Needs the nightly toolchain and cargo-fuzz:
 #   rustup toolchain install nightly      (already present on the project machines)
@@ -13,13 +15,17 @@
 set -euo pipefail
 
 seconds="${1:-30}"
-if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
+if [ "$seconds" != --list ] && { ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; }; then
     echo "usage: $0 [SECONDS_PER_TARGET]" >&2
     exit 2
 fi
 
 cd "$(dirname "$0")"
 targets=(frame_decoder payload_reader onegpio_engine gateway_session length_prefix_decoder alias_link firmata_decoder telemetrix_decoder)
+if [ "$seconds" = --list ]; then
+    printf '%s\n' "${targets[@]}"
+    exit 0
+fi
 
 # No --release: cargo fuzz's default is an optimised build *with* debug assertions and
 # overflow checks, which is what we want.

@@ -1,7 +1,10 @@
-# Shared by the emulator scripts (scripts/qemu-e2e.sh, scripts/pico-emu.sh); sourced, not run.
-# What both need, written once: the Python to use, the processes a run starts (killed by PID,
+# Shared by the scripts that run processes (qemu-e2e.sh, pico-emu.sh, arduino-emu.sh,
+# pi-emulated-echo.sh); sourced, not run.
+# What they need, written once: the Python to use, the processes a run starts (killed by PID,
 # newest first, on any exit, with the tails of their logs on failure), waiting for a process's
-# ready line, a backplane on kernel-picked loopback ports, and the echo server peer.
+# ready line, a backplane on the ports it binds itself (`-p 0 -s 0`, read from its banner),
+# and the echo server peer. The one process runner of the scripts (the Rust tests have theirs
+# in banyan-testkit): every script that starts processes sources it.
 #
 # Before sourcing, set:
 #   REPO      the repository root
@@ -26,16 +29,24 @@ lib_start() {
   trap 'exit 130' INT TERM
 }
 
-# The EXIT trap: ends every process in PIDS by PID (newest first), prints the log tails when
-# the run failed, removes LOGS and exits with the run's status.
-lib_cleanup() {
-  local status=$? i pid log
+# lib_stop_all: ends every process in PIDS by PID (newest first), reaps them and empties
+# PIDS; for a script that runs several rounds, each on fresh processes.
+lib_stop_all() {
+  local i pid
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     kill "${PIDS[i]}" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
+  PIDS=()
+}
+
+# The EXIT trap: ends every process in PIDS (lib_stop_all), prints the log tails when the run
+# failed, removes LOGS and exits with the run's status.
+lib_cleanup() {
+  local status=$? log
+  lib_stop_all
   if [ "$status" -ne 0 ]; then
     for log in "${LIB_LOG_NAMES[@]}"; do
       if [ -s "$LOGS/$log.log" ]; then
@@ -66,7 +77,9 @@ wait_for() {
   done
 }
 
-# free_ports N: N distinct free loopback ports, picked by the kernel, on one line.
+# free_ports N: N distinct free loopback ports, picked by the kernel, on one line — only for
+# a peer that must be told its port before it starts (QEMU's `-serial tcp:`); every Rust
+# binary binds port 0 and says which port it got.
 free_ports() {
   python3 -c '
 import socket, sys
@@ -75,29 +88,34 @@ for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))' "$1"
 }
 
-# start_backplane [EXTRA]: a backplane on loopback ports PUB_PORT and SUB_PORT, picked with
-# EXTRA more free ports (EXTRA_PORTS, for the caller), added to PIDS. On a busy machine
-# another process's outgoing connection can take a port between the pick and the bind (the
-# kernel hands freed ports out as source ports), so the start is retried with new ports.
+# banner_number FILE LABEL: the number after LABEL (e.g. `Publisher  Port =`) in FILE.
+banner_number() {
+  sed -n "s/^$2 *\([0-9][0-9]*\).*/\1/p" "$1" | head -n 1
+}
+
+# start_backplane [EXTRA]: a backplane on 127.0.0.1 and ports the kernel picks (`-p 0 -s 0`:
+# no race between picking a port and binding it), read from its banner into PUB_PORT and
+# SUB_PORT; added to PIDS. EXTRA more free ports for the caller land in EXTRA_PORTS (see
+# free_ports). BACKPLANE_CMD (default "$HOST_BIN/backplane"; split into words, so it may
+# start with an emulator) and BACKPLANE_WAIT (seconds for its banner, default 20) change
+# which backplane and how long it may take.
 start_backplane() {
-  local extra=${1:-0} attempt ports pid
-  for attempt in 1 2 3 4 5; do
-    read -r -a ports < <(free_ports $((2 + extra)))
-    PUB_PORT=${ports[0]}
-    SUB_PORT=${ports[1]}
-    EXTRA_PORTS=("${ports[@]:2}")
-    "$HOST_BIN/backplane" --bind 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" >"$LOGS/backplane.log" 2>&1 &
-    pid=$!
-    if wait_for "$LOGS/backplane.log" "Publisher +Port" 20 backplane "$pid"; then
-      PIDS+=("$pid")
-      return 0
-    fi
-    wait "$pid" 2>/dev/null || true
-    if [ "$attempt" -eq 5 ] || ! grep -q "already in use" "$LOGS/backplane.log"; then
-      return 1
-    fi
-    echo "$LIB_NAME: a port was taken meanwhile; picking new ones"
-  done
+  local extra=${1:-0} pid
+  # shellcheck disable=SC2086 # an emulator prefix is split on purpose
+  ${BACKPLANE_CMD:-"$HOST_BIN/backplane"} --bind 127.0.0.1 -p 0 -s 0 >"$LOGS/backplane.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_for "$LOGS/backplane.log" "^Loop Time" "${BACKPLANE_WAIT:-20}" backplane "$pid" || return 1
+  PUB_PORT=$(banner_number "$LOGS/backplane.log" "Publisher  Port =")
+  SUB_PORT=$(banner_number "$LOGS/backplane.log" "Subscriber Port =")
+  if [ -z "$PUB_PORT" ] || [ -z "$SUB_PORT" ]; then
+    echo "$LIB_NAME: no ports in the backplane's banner" >&2
+    return 1
+  fi
+  EXTRA_PORTS=()
+  if [ "$extra" -gt 0 ]; then
+    read -r -a EXTRA_PORTS < <(free_ports "$extra")
+  fi
 }
 
 # start_echo_server [PY_SERVER]: the echo peer on the backplane, added to PIDS: Python
@@ -118,4 +136,52 @@ start_echo_server() {
     PIDS+=($!)
     wait_for "$LOGS/server.log" "Publisher +Port" 20 "echo server" "${PIDS[-1]}"
   fi
+}
+
+# The tail every firmware run shares (qemu-e2e.sh, pico-emu.sh):
+
+# run_peer SCRIPT ARG...: the Python Banyan peer SCRIPT on the backplane (`-b 127.0.0.1 -p
+# PUB_PORT -s SUB_PORT`, then ARG...), in the foreground within PEER_TIMEOUT seconds (default
+# 600), added to PIDS, its log printed after. Its exit status lands in PEER_STATUS: the run
+# still collects the firmware's outcome and log before it fails.
+run_peer() {
+  local script=$1 pid
+  shift
+  echo "== peer: Python Banyan ($PYTHON $script)"
+  timeout "${PEER_TIMEOUT:-600}" "$PYTHON" -u "$script" -b 127.0.0.1 -p "$PUB_PORT" \
+    -s "$SUB_PORT" "$@" >"$LOGS/peer.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  PEER_STATUS=0
+  wait "$pid" || PEER_STATUS=$?
+  echo "== peer log"
+  cat "$LOGS/peer.log"
+}
+
+# firmware_status PID WHAT SERVES_FOREVER: the outcome of the process running the firmware
+# (QEMU, the rp2040js harness) in STATUS. With SERVES_FOREVER=1 (a firmware that never ends
+# by itself) it must still be running after the peer's last step: it is then ended (SIGTERM)
+# and STATUS is 0; if it had ended, STATUS is its status, at least 1. Otherwise STATUS is
+# its exit status.
+firmware_status() {
+  local pid=$1 what=$2 forever=$3
+  STATUS=0
+  if [ "$forever" = 1 ]; then
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    else
+      wait "$pid" || STATUS=$?
+      echo "== $what exited (status $STATUS) before the end of the test"
+      [ "$STATUS" -ne 0 ] || STATUS=1
+    fi
+  else
+    wait "$pid" || STATUS=$?
+  fi
+}
+
+# defmt_log ELF: the firmware's defmt output ($LOGS/defmt.bin) decoded with ELF's symbols into
+# $LOGS/defmt.log (a failed decode is said, not fatal).
+defmt_log() {
+  defmt-print -e "$1" <"$LOGS/defmt.bin" >"$LOGS/defmt.log" 2>&1 || echo "(defmt-print failed)"
 }

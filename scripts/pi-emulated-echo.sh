@@ -70,113 +70,54 @@ for bin in backplane simple-echo-server simple-echo-client; do
   [ -x "$NATIVE/$bin" ] || { echo "pi-emulated-echo: missing $NATIVE/$bin" >&2; exit 1; }
 done
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pi-emulated-echo.XXXXXX")
-PIDS=()
+# The scripts' one process runner (PIDS ended by PID on any exit, log tails on failure,
+# waits with deadlines, the backplane on ports it binds itself).
+LIB_NAME=pi-emulated-echo
+HOST_BIN=$NATIVE
+# shellcheck source=scripts/lib.sh
+source "$REPO/scripts/lib.sh"
+lib_start backplane server client
+BACKPLANE_WAIT=$STEP_TIMEOUT
 
-# Stops every process this script started (each is a `timeout` wrapper, which passes SIGTERM on
-# to its child), by PID only.
-stop_all() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  PIDS=()
-}
-on_exit() {
-  local status=$?
-  stop_all
-  if [ "$status" != 0 ]; then
-    echo "pi-emulated-echo: FAILED; logs:" >&2
-    for log in "$WORK"/*/*.log; do
-      [ -e "$log" ] || continue
-      echo "----- $log" >&2
-      cat "$log" >&2
-    done
-  fi
-  rm -rf "$WORK"
-  exit "$status"
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
-
-# start LOG COMMAND...: runs COMMAND in the background under `timeout`, output to LOG; sets PID.
-start() {
-  local log=$1
-  shift
-  timeout "$STEP_TIMEOUT" "$@" >"$log" 2>&1 &
-  PID=$!
-  PIDS+=("$PID")
-}
-
-# wait_for_line LOG REGEX PID: waits until LOG has a line matching REGEX; fails when process PID
-# ends first or after STEP_TIMEOUT seconds. Prints the matching line.
-wait_for_line() {
-  local log=$1 regex=$2 pid=$3 deadline=$(( $(date +%s) + STEP_TIMEOUT ))
-  while :; do
-    if grep -E -m1 "$regex" "$log" 2>/dev/null; then return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "pi-emulated-echo: process $pid ended before printing /$regex/ ($log)" >&2
-      return 1
-    fi
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      echo "pi-emulated-echo: no /$regex/ in $log within ${STEP_TIMEOUT}s" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
-}
-
-# echo_run NAME BACKPLANE_CMD SERVER_CMD CLIENT_CMD: one echo through a fresh backplane on
-# free loopback ports. Each *_CMD is a string: an optional emulator prefix and a binary path.
+# echo_run NAME BACKPLANE_CMD SERVER CLIENT_CMD: one echo through a fresh backplane on ports
+# it binds itself. BACKPLANE_CMD and CLIENT_CMD are strings: an optional emulator prefix and
+# a binary path; SERVER is the native simple-echo-server.
 echo_run() {
-  local name=$1 backplane=$2 server=$3 client=$4
-  local dir="$WORK/$name" started ports pub sub
-  mkdir -p "$dir"
+  local name=$1 server=$3 client=$4 started ports
   started=$(date +%s%N)
+  BACKPLANE_CMD="$2 -n $name" start_backplane
+  ports=(-b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" --connect-timeout "$CONNECT_TIMEOUT")
 
-  # -p 0 -s 0: the backplane binds free ports and prints them in its banner.
-  # shellcheck disable=SC2086 # the command strings are split on purpose
-  start "$dir/backplane.log" $backplane -n "$name" --bind 127.0.0.1 -p 0 -s 0
-  local backplane_pid=$PID
-  wait_for_line "$dir/backplane.log" '^Publisher  Port = [0-9]+$' "$backplane_pid" >/dev/null
-  pub=$(sed -n 's/^Publisher  Port = \([0-9]*\)$/\1/p' "$dir/backplane.log")
-  sub=$(sed -n 's/^Subscriber Port = \([0-9]*\)$/\1/p' "$dir/backplane.log")
-  ports=(-b 127.0.0.1 -p "$pub" -s "$sub" --connect-timeout "$CONNECT_TIMEOUT")
-
-  # shellcheck disable=SC2086
-  start "$dir/server.log" $server "${ports[@]}"
-  local server_pid=$PID
+  "$server" "${ports[@]}" >"$LOGS/server.log" 2>&1 &
+  PIDS+=($!)
   # The banner comes after the server's subscription is proven in place (a probe round trip).
-  wait_for_line "$dir/server.log" '^Publisher  Port = ' "$server_pid" >/dev/null
+  wait_for "$LOGS/server.log" '^Publisher  Port = ' "$STEP_TIMEOUT" "echo server" "${PIDS[-1]}"
 
   local client_status=0
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086 # the command string is split on purpose
   timeout "$STEP_TIMEOUT" $client "${ports[@]}" -m "$MESSAGES" --reply-timeout "$CONNECT_TIMEOUT" \
-    >"$dir/client.log" 2>&1 || client_status=$?
-  stop_all
+    >"$LOGS/client.log" 2>&1 || client_status=$?
+  lib_stop_all
 
   if [ "$client_status" != 0 ]; then
     echo "FAIL $name: client exited with status $client_status" >&2
     return 1
   fi
-  if ! grep -qx "$MESSAGES messages sent and received." "$dir/client.log"; then
+  if ! grep -qx "$MESSAGES messages sent and received." "$LOGS/client.log"; then
     echo "FAIL $name: client did not print '$MESSAGES messages sent and received.'" >&2
     return 1
   fi
   local expected actual
   expected=$(seq "$MESSAGES" -1 0 | sed 's/^/Message number: /')
-  actual=$(grep '^Message number' "$dir/server.log" || true)
+  actual=$(grep '^Message number' "$LOGS/server.log" || true)
   if [ "$actual" != "$expected" ]; then
-    echo "FAIL $name: server printed $(grep -c '^Message number' "$dir/server.log" || true)" \
+    echo "FAIL $name: server printed $(grep -c '^Message number' "$LOGS/server.log" || true)" \
       "'Message number' lines, expected $((MESSAGES + 1)) from $MESSAGES down to 0" >&2
     return 1
   fi
   local ms=$(( ($(date +%s%N) - started) / 1000000 ))
   printf 'PASS %-28s %3d.%03d s (backplane ports %s/%s)\n' "$name" $((ms / 1000)) $((ms % 1000)) \
-    "$pub" "$sub"
+    "$PUB_PORT" "$SUB_PORT"
 }
 
 for arch in "${ARCHES[@]}"; do

@@ -243,41 +243,13 @@ fi
 
 PEER_STATUS=0
 if [ "$APP" != echo ]; then
-  PEER="$PEERS/${APP}_check.py"
   if [ "$APP" = sensor ]; then PEER_ARGS=(--timeout "$TIMEOUT"); else PEER_ARGS=(-t 60); fi
-  echo "== peer: Python Banyan ($PYTHON $PEER)"
-  set +e
-  timeout $((TIMEOUT + 10)) "$PYTHON" -u "$PEER" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" \
-    --control "$CONTROL_PORT" "${PEER_ARGS[@]}" >"$LOGS/peer.log" 2>&1 &
-  PEER_PID=$!
-  PIDS+=("$PEER_PID")
-  wait "$PEER_PID"
-  PEER_STATUS=$?
-  set -e
-  echo "== peer log"
-  cat "$LOGS/peer.log"
+  PEER_TIMEOUT=$((TIMEOUT + 10)) run_peer "$PEERS/${APP}_check.py" --control "$CONTROL_PORT" \
+    "${PEER_ARGS[@]}"
 fi
 
-STATUS=0
-if [ "$APP" = echo ]; then
-  set +e
-  wait "$HARNESS_PID"
-  STATUS=$?
-  set -e
-else
-  # The firmware serves forever: it must still be running after the peer's last step.
-  if kill -0 "$HARNESS_PID" 2>/dev/null; then
-    kill -TERM "$HARNESS_PID" 2>/dev/null || true
-    wait "$HARNESS_PID" 2>/dev/null || true
-  else
-    set +e
-    wait "$HARNESS_PID"
-    STATUS=$?
-    set -e
-    echo "== harness exited (status $STATUS) before the end of the test"
-    [ "$STATUS" -ne 0 ] || STATUS=1
-  fi
-fi
+# The echo firmware ends the run (the harness exits on the LED); the others serve forever.
+firmware_status "$HARNESS_PID" harness "$([ "$APP" = echo ] && echo 0 || echo 1)"
 END=$(date +%s.%N)
 ELAPSED=$(python3 -c "print(f'{$END - $START:.2f}')")
 
@@ -287,7 +259,7 @@ grep 'rp2040js warning' "$LOGS/harness.log" | head -n 5 || true
 tail -n 1 "$LOGS/harness.out"
 if [ -z "$NO_DEFMT" ]; then
   echo "== firmware log (defmt over RTT)"
-  defmt-print -e "$ELF" <"$LOGS/defmt.bin" >"$LOGS/defmt.log" 2>&1 || echo "(defmt-print failed)"
+  defmt_log "$ELF"
   tail -n 40 "$LOGS/defmt.log"
   echo
 fi

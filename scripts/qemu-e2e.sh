@@ -140,46 +140,17 @@ PIDS+=($!)
 # deadline; the firmware is already waiting for (or talking to) the gateway.
 PEER_STATUS=0
 if [ "$APP" != echo ]; then
-  PEER="$BOARD/tests/python/${APP}_check.py"
   # sensor_check.py: --timeout for the whole run; onegpio_check.py: -t per step.
   if [ "$APP" = sensor ]; then PEER_ARGS=(--timeout "$E2E_TIMEOUT"); else PEER_ARGS=(-t 60); fi
-  echo "== peer: Python Banyan ($PYTHON $PEER)"
-  set +e
-  "$PYTHON" -u "$PEER" -b 127.0.0.1 -p "$PUB_PORT" -s "$SUB_PORT" "${PEER_ARGS[@]}" \
-    >"$LOGS/peer.log" 2>&1 &
-  PEER_PID=$!
-  PIDS+=($PEER_PID)
-  wait "$PEER_PID"
-  PEER_STATUS=$?
-  set -e
-  echo "== peer log"
-  cat "$LOGS/peer.log"
+  PEER_TIMEOUT=$((E2E_TIMEOUT + 10)) run_peer "$BOARD/tests/python/${APP}_check.py" "${PEER_ARGS[@]}"
 fi
 
-STATUS=0
-if [ "$APP" = onegpio ]; then
-  # The firmware serves forever: it must still be running after the peer's last step.
-  if kill -0 "$QEMU_PID" 2>/dev/null; then
-    kill "$QEMU_PID" 2>/dev/null || true
-    wait "$QEMU_PID" 2>/dev/null || true
-  else
-    set +e
-    wait "$QEMU_PID"
-    STATUS=$?
-    set -e
-    echo "== QEMU exited (status $STATUS) before the end of the test"
-    [ "$STATUS" -ne 0 ] || STATUS=1
-  fi
-else
-  set +e
-  wait "$QEMU_PID"
-  STATUS=$?
-  set -e
-fi
+# The onegpio firmware serves forever; echo and sensor end by themselves.
+firmware_status "$QEMU_PID" QEMU "$([ "$APP" = onegpio ] && echo 1 || echo 0)"
 END=$(date +%s.%N)
 
 echo "== firmware log (defmt)"
-defmt-print -e "$ELF" <"$LOGS/defmt.bin" >"$LOGS/defmt.log" 2>&1 || echo "(defmt-print failed)"
+defmt_log "$ELF"
 cat "$LOGS/defmt.log"
 echo
 ELAPSED=$(python3 -c "print(f'{$END - $START:.2f}')")

@@ -87,21 +87,22 @@ if [ "$MODE" = lint ]; then
 fi
 
 # --- libzmq from the zeromq-src crate Cargo.lock pins -------------------------------------
-version=$(awk '/^name = "zeromq-src"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-[ -n "$version" ] || { echo "no zeromq-src in Cargo.lock" >&2; exit 1; }
+# `cargo metadata` names its version and its unpacked source (cargo fetches it if needed).
+read -r version ZMQ_CRATE < <(cargo metadata --format-version 1 --locked --filter-platform "$TRIPLE" | python3 -c '
+import json, os, sys
+for package in json.load(sys.stdin)["packages"]:
+    if package["name"] == "zeromq-src":
+        print(package["version"], os.path.dirname(package["manifest_path"]))
+        break
+') || true
+[ -n "${version:-}" ] && [ -d "${ZMQ_CRATE:-}/vendor" ] \
+  || { echo "windows-build: cargo metadata names no zeromq-src source (is Cargo.lock intact?)" >&2; exit 1; }
 FLAGS=(-O2 -w -std=gnu++14 -DNDEBUG -DZMQ_HAVE_WINDOWS -DZMQ_STATIC -D_WIN32_WINNT=0x0600
   -DZMQ_IOTHREAD_POLLER_USE_EPOLL -DZMQ_POLL_BASED_ON_POLL -DZMQ_USE_CV_IMPL_WIN32API
   -DHAVE_STRNLEN)
 key="$version $("$CXX" -dumpversion) ${FLAGS[*]}"
 if [ "$(cat "$BUILD/lib/key" 2>/dev/null)" != "$key" ]; then
-  crate_file=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"zeromq-src-$version.crate" \
-    2>/dev/null | head -1 || true)
-  if [ -z "$crate_file" ]; then
-    # The host build normally fetched it already; otherwise cargo fetches it (crates.io).
-    cargo fetch --locked --quiet
-    crate_file=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"zeromq-src-$version.crate" | head -1)
-  fi
-  echo "libzmq: building from $(basename "$crate_file") for $TRIPLE (once, ~2 min)"
+  echo "libzmq: building from zeromq-src $version for $TRIPLE (once, ~2 min)"
   # Objects of an interrupted build with the same key are kept (each compiled if missing).
   if [ "$(cat "$BUILD/flags" 2>/dev/null)" != "$key" ]; then
     rm -rf "$BUILD"
@@ -109,8 +110,8 @@ if [ "$(cat "$BUILD/lib/key" 2>/dev/null)" != "$key" ]; then
     echo "$key" >"$BUILD/flags"
   fi
   mkdir -p "$BUILD/obj" "$BUILD/lib" "$BUILD/include"
-  SRC="$BUILD/zeromq-src-$version/vendor"
-  [ -d "$SRC" ] || tar -xzf "$crate_file" -C "$BUILD"
+  # Read in place from cargo's unpacked crate (nothing is written there).
+  SRC="$ZMQ_CRATE/vendor"
   # libzmq's sources include "platform.hpp" (a configure/CMake output); every setting is a -D
   # above, so it is empty (as zeromq-src itself does). wepoll includes <WinSock2.h> and
   # the like, which mingw's headers spell in lower case (Linux file names are
@@ -131,7 +132,7 @@ if [ "$(cat "$BUILD/lib/key" 2>/dev/null)" != "$key" ]; then
   "$AR" crs "$BUILD/lib/libzmq.a" "$BUILD"/obj/*.o
   "$CC" -O2 -w -I"$BUILD/include" -c "$SRC/external/wepoll/wepoll.c" -o "$BUILD/wepoll.o"
   "$AR" crs "$BUILD/lib/libwepoll.a" "$BUILD/wepoll.o"
-  rm -rf "$BUILD/obj" "$BUILD/wepoll.o" "$BUILD/zeromq-src-$version"
+  rm -rf "$BUILD/obj" "$BUILD/wepoll.o"
   echo "$key" >"$BUILD/lib/key"
 fi
 
@@ -144,8 +145,14 @@ if [ "$MODE" = host-tests ]; then
   for package in banyan-host:tokio banyan-gateways:; do
     name=${package%%:*}
     tests=$(cargo test -p "$name" --lib --features "${package#*:}" --no-run --profile "$PROFILE" \
-      "${CARGO_FLAGS[@]}" --message-format=json \
-      | grep -o '"executable":"[^"]*\.exe"' | sed 's/"executable":"\(.*\)"/\1/' | tail -1)
+      "${CARGO_FLAGS[@]}" --message-format=json | python3 -c '
+import json, sys
+lib = sys.argv[1].replace("-", "_")
+built = [json.loads(line) for line in sys.stdin]
+exes = [m["executable"] for m in built if m.get("reason") == "compiler-artifact"
+        and m.get("executable") and m["target"]["name"] == lib]
+print(exes[-1] if exes else "")
+' "$name")
     [ -n "$tests" ] || { echo "no $name test executable built" >&2; exit 1; }
     cp "$tests" "$OUT/$name-tests.exe"
     echo "$name unit tests: $OUT/$name-tests.exe"

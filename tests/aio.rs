@@ -4,16 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::channel;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use banyan_host::component::PathState;
 use banyan_host::echo::{ClientOptions, ECHO_TOPIC, REPLY_TOPIC};
 use banyan_host::{Component, aio};
 use banyan_testkit::{
-    EchoServer, backplane, config, replies_until, restart_backplane, spawn_echo_client,
+    EchoServer, WAIT, backplane, config, replies_until, restart_backplane, spawn_echo_client,
 };
-
-const WAIT: Duration = Duration::from_secs(60);
 
 /// Publishes `{'n': i}` on `topic` until `subscriber` receives one (or panics after WAIT).
 async fn publish_until_received(
@@ -21,33 +19,36 @@ async fn publish_until_received(
     subscriber: &mut aio::Component,
     topic: &str,
 ) {
-    let give_up = Instant::now() + WAIT;
-    let mut i = 0u64;
-    while Instant::now() < give_up {
-        i += 1;
-        publisher
-            .publish(topic, &BTreeMap::from([("n", i)]))
-            .unwrap();
-        if let Ok(message) =
-            tokio::time::timeout(Duration::from_millis(50), subscriber.recv()).await
-        {
-            assert_eq!(message.unwrap().topic, topic);
-            return;
+    let received = async {
+        let mut i = 0u64;
+        loop {
+            i += 1;
+            publisher
+                .publish(topic, &BTreeMap::from([("n", i)]))
+                .unwrap();
+            if let Ok(message) =
+                tokio::time::timeout(Duration::from_millis(50), subscriber.recv()).await
+            {
+                assert_eq!(message.unwrap().topic, topic);
+                return;
+            }
         }
+    };
+    // The deadline is tokio's (the kit's `wait_until` is for blocking tests).
+    if tokio::time::timeout(WAIT, received).await.is_err() {
+        panic!("no message on {topic} within {WAIT:?}");
     }
-    panic!("no message on {topic} within {WAIT:?}");
 }
 
 /// Waits (receiving, which drives the re-proof) until `component` proved its path again.
 async fn wait_proven(component: &mut aio::Component, reproofs: u64) {
-    let give_up = Instant::now() + WAIT;
-    while component.stats().reproofs < reproofs || component.path_state() != PathState::Proven {
-        assert!(
-            Instant::now() < give_up,
-            "not re-proven: {:?}",
-            component.stats()
-        );
-        let _ = tokio::time::timeout(Duration::from_millis(50), component.recv()).await;
+    let proven = async {
+        while component.stats().reproofs < reproofs || component.path_state() != PathState::Proven {
+            let _ = tokio::time::timeout(Duration::from_millis(50), component.recv()).await;
+        }
+    };
+    if tokio::time::timeout(WAIT, proven).await.is_err() {
+        panic!("not re-proven within {WAIT:?}: {:?}", component.stats());
     }
 }
 

@@ -44,22 +44,23 @@ fn pump<const N: usize, const L: usize, const B: usize>(
     got: &mut Vec<Got>,
     mut done: impl FnMut(&Client<N, L, B>, &[Got]) -> bool,
 ) -> bool {
-    let end = Instant::now() + WAIT;
-    while Instant::now() < end {
-        if done(client, got) {
-            return true;
-        }
-        match client.poll(link, clock) {
-            Ok(Some(Incoming::Message(m))) => got.push(Got::Message(
-                m.topic_str().expect("utf-8 topic").to_owned(),
-                m.payload.to_vec(),
-            )),
-            Ok(Some(Incoming::Link(event))) => got.push(Got::Link(event)),
-            Ok(None) => {}
-            Err(e) => panic!("client error: {e}"),
-        }
-    }
-    done(client, got)
+    let polled =
+        banyan_testkit::poll_until(Instant::now() + WAIT, "the client's condition", || {
+            if done(client, got) {
+                return true;
+            }
+            match client.poll(link, clock) {
+                Ok(Some(Incoming::Message(m))) => got.push(Got::Message(
+                    m.topic_str().expect("utf-8 topic").to_owned(),
+                    m.payload.to_vec(),
+                )),
+                Ok(Some(Incoming::Link(event))) => got.push(Got::Link(event)),
+                Ok(None) => {}
+                Err(e) => panic!("client error: {e}"),
+            }
+            false
+        });
+    polled.is_ok() || done(client, got)
 }
 
 /// Polls for `time` regardless.

@@ -7,42 +7,43 @@ use banyan_host::Component;
 use banyan_host::component::{PENDING_LIMIT_MESSAGES, PathState};
 use banyan_host::echo::REPLY_TOPIC;
 use banyan_testkit::{
-    EchoServer, backplane, config, replies_until, restart_backplane as restart, spawn_echo_client,
+    EchoServer, WAIT, backplane, config, replies_until, restart_backplane as restart,
+    spawn_echo_client, wait_for, wait_until,
 };
-
-const WAIT: Duration = Duration::from_secs(60);
 
 /// Publishes `{'n': i}` on `topic` until `subscriber` receives one (or panics after WAIT).
 fn publish_until_received(publisher: &Component, subscriber: &mut Component, topic: &str) -> u64 {
-    let give_up = Instant::now() + WAIT;
     let mut i = 0u64;
-    while Instant::now() < give_up {
+    let what = format!("a message on {topic}");
+    wait_for(Instant::now() + WAIT, &what, || {
         i += 1;
         publisher
             .publish(topic, &std::collections::BTreeMap::from([("n", i)]))
             .unwrap();
-        if let Some(message) = subscriber.recv_timeout(Duration::from_millis(50)).unwrap() {
-            assert_eq!(message.topic, topic);
-            return i;
-        }
-    }
-    panic!("no message on {topic} within {WAIT:?}");
+        let message = subscriber
+            .recv_timeout(Duration::from_millis(50))
+            .unwrap()?;
+        assert_eq!(message.topic, topic);
+        Some(i)
+    })
+    .unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// Waits until `component` proved its path again (it must be receiving for that; messages
 /// that arrive meanwhile are returned).
 fn wait_proven(component: &mut Component, reproofs: u64) -> Vec<String> {
-    let give_up = Instant::now() + WAIT;
     let mut seen = Vec::new();
-    while component.stats().reproofs < reproofs || component.path_state() != PathState::Proven {
-        assert!(
-            Instant::now() < give_up,
-            "not re-proven: {:?}",
-            component.stats()
-        );
+    let proven = wait_until(Instant::now() + WAIT, "the path re-proven", || {
+        if component.stats().reproofs >= reproofs && component.path_state() == PathState::Proven {
+            return true;
+        }
         if let Some(message) = component.recv_timeout(Duration::from_millis(50)).unwrap() {
             seen.push(message.topic);
         }
+        false
+    });
+    if let Err(error) = proven {
+        panic!("{error}: {:?}", component.stats());
     }
     seen
 }
@@ -185,7 +186,7 @@ mod gateway {
     use banyan_proto::frame::Frame;
     use banyan_testkit::{GatewayThread, RawMcu};
 
-    use super::{WAIT, backplane, config, restart};
+    use super::{WAIT, backplane, config, restart, wait_until};
 
     #[test]
     fn gateway_keeps_the_mcu_subscriptions_through_a_backplane_restart() {
@@ -203,34 +204,30 @@ mod gateway {
 
         for round in 0..2 {
             // Backplane → MCU: the subscription made once, before any restart.
-            let give_up = Instant::now() + WAIT;
-            loop {
+            let what = format!("round {round}: a message at the MCU");
+            wait_until(Instant::now() + WAIT, &what, || {
                 publisher.publish_raw(b"to_mcu", payload).unwrap();
-                let got = mcu
-                    .wait_publish(b"to_mcu", Duration::from_millis(100))
-                    .unwrap();
-                if got.is_some() {
-                    break;
-                }
-                assert!(Instant::now() < give_up, "round {round}: MCU got nothing");
-            }
+                mcu.wait_publish(b"to_mcu", Duration::from_millis(100))
+                    .unwrap()
+                    .is_some()
+            })
+            .unwrap();
             // MCU → backplane: publishing resumes.
-            let give_up = Instant::now() + WAIT;
-            loop {
+            let what = format!("round {round}: a message from the MCU");
+            wait_until(Instant::now() + WAIT, &what, || {
                 mcu.send(&Frame::Publish {
                     topic: b"from_mcu",
                     payload,
                 })
                 .unwrap();
-                if let Some(message) = listener.recv_timeout(Duration::from_millis(100)).unwrap() {
-                    assert_eq!(message.payload, payload);
-                    break;
-                }
-                assert!(
-                    Instant::now() < give_up,
-                    "round {round}: nothing from the MCU"
-                );
-            }
+                let Some(message) = listener.recv_timeout(Duration::from_millis(100)).unwrap()
+                else {
+                    return false;
+                };
+                assert_eq!(message.payload, payload);
+                true
+            })
+            .unwrap();
             backplane = restart(backplane);
         }
         let stats = gateway.stop();

@@ -20,7 +20,8 @@
 //! - [`pubsub`], [`echo`], [`gateway`], [`serial`], [`python`], [`codec`], [`startup`], [`resources`]: the
 //!   measurements.
 //! - [`stats`]: medians, spreads, percentiles. [`report`]: the table and `SUMMARY` line.
-//! - [`procs`]: child processes killed on drop, `/proc` readers.
+//! - [`procs`]: `/proc` readers (`procfs`) and the sibling binaries (processes are the test
+//!   kit's `ChildGuard`s).
 //!
 //! Timings are printed, never asserted: the suite fails only when something breaks.
 #![deny(missing_docs)]

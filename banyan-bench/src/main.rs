@@ -107,8 +107,18 @@ fn run_sections(sections: &[Section], options: &RunArgs) -> ExitCode {
     }
 }
 
+/// `RUST_LOG` on stderr (default `warn`), as the Rust Banyan binaries log.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn main() -> ExitCode {
-    banyan_cli::init_logging();
+    init_logging();
     match Args::parse().command {
         Commands::All(options) => run_sections(&Section::ALL, &options),
         Commands::Run { sections, options } => run_sections(&sections, &options),

@@ -1,72 +1,69 @@
-//! What `/proc` says about a process (CPU time, memory) and where the benchmark's sibling
-//! binaries are. Child processes themselves are `banyan_testkit::ChildGuard`s.
+//! What `/proc` says about a process (CPU time, memory; read with `procfs`) and where the
+//! benchmark's sibling binaries are. Child processes themselves are `banyan_testkit::ChildGuard`s.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use procfs::process::Process;
 
-/// `sysconf(_SC_CLK_TCK)`: ticks per second of `/proc/PID/stat` times.
-pub fn clock_ticks_per_second() -> f64 {
-    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
-        Ok(Some(ticks)) if ticks > 0 => ticks as f64,
-        _ => 100.0,
-    }
-}
-
-/// CPU time a process used so far: the sum of its threads' `/proc/PID/task/*/schedstat`
+/// CPU time a process used so far: the sum of its threads' schedstat run times
 /// (nanoseconds; threads that already exited are not counted), or, where that is not
-/// available, utime + stime of `/proc/PID/stat` (clock ticks, usually 10 ms).
+/// available, utime + stime of its stat (clock ticks, usually 10 ms).
 pub fn cpu_time(pid: u32) -> Result<Duration> {
-    match schedstat_ns(pid) {
+    let process = process(pid)?;
+    match schedstat_ns(&process) {
         Some(ns) => Ok(Duration::from_nanos(ns)),
-        None => stat_cpu_time(pid),
+        None => stat_cpu_time(&process),
     }
 }
 
-fn schedstat_ns(pid: u32) -> Option<u64> {
+fn process(pid: u32) -> Result<Process> {
+    let id = i32::try_from(pid).map_err(|_| anyhow!("pid {pid} out of range"))?;
+    Process::new(id).with_context(|| format!("no process {pid} in /proc"))
+}
+
+fn schedstat_ns(process: &Process) -> Option<u64> {
     let mut total = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    for task in process.tasks().ok()? {
+        total += task.ok()?.schedstat().ok()?.sum_exec_runtime;
     }
     Some(total)
 }
 
-/// CPU time (user + system) of `/proc/PID/stat`, in clock-tick resolution.
-pub fn stat_cpu_time(pid: u32) -> Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
-    let seconds = parse_stat_cpu_ticks(&stat)
-        .ok_or_else(|| anyhow!("unexpected /proc/{pid}/stat: {stat}"))? as f64
-        / clock_ticks_per_second();
-    Ok(Duration::from_secs_f64(seconds))
+/// CPU time (user + system) of a process's stat, in clock-tick resolution.
+fn stat_cpu_time(process: &Process) -> Result<Duration> {
+    let stat = process
+        .stat()
+        .with_context(|| format!("cannot read /proc/{}/stat", process.pid))?;
+    let ticks = stat.utime + stat.stime;
+    Ok(Duration::from_secs_f64(
+        ticks as f64 / procfs::ticks_per_second() as f64,
+    ))
 }
 
-/// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line, in clock ticks. The command
-/// name (field 2) may contain spaces and parentheses, so fields are counted after its last `)`.
-pub fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
-    let after = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
+/// A process's peak and current resident memory (`VmHWM`, `VmRSS`), in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resident {
+    /// `VmHWM`: the peak.
+    pub peak: u64,
+    /// `VmRSS`: now.
+    pub now: u64,
 }
 
-/// A `kB` field of `/proc/PID/status` (e.g. `VmHWM`, `VmRSS`), in bytes.
-pub fn status_kib_field(pid: u32, field: &str) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+/// What `/proc/PID/status` says of a process's resident memory.
+pub fn resident(pid: u32) -> Result<Resident> {
+    let status = process(pid)?
+        .status()
         .with_context(|| format!("cannot read /proc/{pid}/status"))?;
-    parse_status_field(&status, field)
-        .map(|kib| kib * 1024)
-        .ok_or_else(|| anyhow!("no {field} in /proc/{pid}/status"))
-}
-
-/// The number of a `Field:   1234 kB` line of `/proc/PID/status`.
-pub fn parse_status_field(status: &str, field: &str) -> Option<u64> {
-    status.lines().find_map(|line| {
-        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
-        rest.split_whitespace().next()?.parse().ok()
+    let field = |value: Option<u64>, name: &str| {
+        value
+            .map(|kib| kib * 1024)
+            .ok_or_else(|| anyhow!("no {name} in /proc/{pid}/status"))
+    };
+    Ok(Resident {
+        peak: field(status.vmhwm, "VmHWM")?,
+        now: field(status.vmrss, "VmRSS")?,
     })
 }
 
@@ -93,31 +90,16 @@ mod tests {
     use std::time::Instant;
 
     #[test]
-    fn stat_fields() {
-        let line = "4242 (a (weird) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
-                    17 5 0 0 20 0 1 0 12345 1000 200";
-        assert_eq!(parse_stat_cpu_ticks(line), Some(22));
-        assert_eq!(parse_stat_cpu_ticks("garbage"), None);
-    }
-
-    #[test]
-    fn status_fields() {
-        let status = "Name:\tbackplane\nVmHWM:\t   10240 kB\nVmRSS:\t    8000 kB\n";
-        assert_eq!(parse_status_field(status, "VmHWM"), Some(10240));
-        assert_eq!(parse_status_field(status, "VmRSS"), Some(8000));
-        assert_eq!(parse_status_field(status, "VmSwap"), None);
-    }
-
-    #[test]
     fn own_process() {
         let pid = std::process::id();
-        assert!(status_kib_field(pid, "VmRSS").unwrap() > 0);
+        let memory = resident(pid).unwrap();
+        assert!(memory.now > 0 && memory.peak >= memory.now, "{memory:?}");
         let before = cpu_time(pid).unwrap();
         let start = Instant::now();
         while start.elapsed() < Duration::from_millis(50) {
             std::hint::black_box(0u64.wrapping_add(1));
         }
         assert!(cpu_time(pid).unwrap() > before);
-        stat_cpu_time(pid).unwrap();
+        stat_cpu_time(&process(pid).unwrap()).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use banyan_testkit::{ChildGuard, backplane_ports};
 
-use crate::procs::{cpu_time, status_kib_field};
+use crate::procs::{cpu_time, resident};
 use crate::pubsub::{Endpoints, Throughput, banyan_run};
 
 /// The Rust `backplane` binary running as its own process on 127.0.0.1 (killed on drop).
@@ -66,24 +66,25 @@ pub struct BackplaneUsage {
 pub fn backplane_usage(exe: &Path, count: u64, quiet: Duration) -> Result<BackplaneUsage> {
     let backplane = BackplaneProcess::start(exe)?;
     let pid = backplane.pid();
-    let rss_before = status_kib_field(pid, "VmRSS")?;
+    let rss_before = resident(pid)?.now;
     let cpu_before = cpu_time(pid)?;
     let start = Instant::now();
     let throughput = banyan_run(&backplane.endpoints, count, quiet)
         .context("throughput run through the backplane process")?;
     let wall = start.elapsed();
     let cpu = cpu_time(pid)?.saturating_sub(cpu_before);
+    let after = resident(pid)?;
     Ok(BackplaneUsage {
         throughput,
         rss_before,
-        peak_rss: status_kib_field(pid, "VmHWM")?,
-        rss_after: status_kib_field(pid, "VmRSS")?,
+        peak_rss: after.peak,
+        rss_after: after.now,
         cpu,
         wall,
     })
 }
 
-/// CPU time a process uses over `window`, read from `/proc/PID/stat` at both ends.
+/// CPU time a process uses over `window`, read from `/proc` at both ends.
 pub fn cpu_over(pids: &[u32], window: Duration) -> Result<Vec<Duration>> {
     let before = pids
         .iter()

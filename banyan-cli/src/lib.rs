@@ -30,8 +30,6 @@ pub mod launch;
 pub mod launcher;
 pub mod web;
 
-pub use banyan_host::hex;
-
 /// Flags every component binary accepts, named as Python Banyan's.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ComponentArgs {

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use banyan_host::{Backplane, Component};
 use banyan_proto::payload::{self, MapReader, Value, ValueRef};
-use banyan_testkit::{ChildGuard, FirmataBoard, Scenario, Step, backplane, ensure, run_scenario};
+use banyan_testkit::{
+    ChildGuard, FirmataBoard, Scenario, Step, backplane, ensure, run_scenario, try_wait_for,
+};
 
 const ARDGW: &str = env!("CARGO_BIN_EXE_ardgw");
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -56,31 +58,32 @@ fn send_until(
     expect: &[u8],
     deadline: Instant,
 ) -> Step {
-    loop {
+    let what = format!("the board to receive {expect:02x?}");
+    Ok(try_wait_for(deadline, &what, || -> Step<Option<()>> {
         test.publish_raw(b"to_arduino_gateway", payload)
             .map_err(|e| e.to_string())?;
-        if board.wait_for(expect, Duration::from_millis(500)).is_ok() {
-            return Ok(());
-        }
-        ensure(Instant::now() < deadline, || {
-            format!("the board never received {expect:02x?}")
-        })?;
-    }
+        Ok(board
+            .wait_for(expect, Duration::from_millis(500))
+            .is_ok()
+            .then_some(()))
+    })?)
 }
 
 /// The next report on `from_arduino_gateway`.
 fn report(test: &mut Component) -> Step<Vec<u8>> {
     let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(message) = test
-            .recv_timeout(Duration::from_millis(100))
-            .map_err(|e| e.to_string())?
-            && message.topic == "from_arduino_gateway"
-        {
-            return Ok(message.payload);
-        }
-        ensure(Instant::now() < until, || "no report".into())?;
-    }
+    Ok(try_wait_for(
+        until,
+        "a report on from_arduino_gateway",
+        || -> Step<Option<Vec<u8>>> {
+            let message = test
+                .recv_timeout(Duration::from_millis(100))
+                .map_err(|e| e.to_string())?;
+            Ok(message
+                .filter(|message| message.topic == "from_arduino_gateway")
+                .map(|message| message.payload))
+        },
+    )?)
 }
 
 fn field<'a>(payload: &'a [u8], key: &str) -> Option<ValueRef<'a>> {

@@ -4,7 +4,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use banyan_host::{Backplane, BackplaneConfig};
-use banyan_testkit::{ChildGuard, backplane_ports};
+use banyan_testkit::{ChildGuard, WAIT, backplane_ports, wait_until};
 
 /// Spawns binary `path` with `args`, output captured, killed on drop.
 fn spawn(name: &str, path: &str, args: &[&str]) -> ChildGuard {
@@ -181,10 +181,8 @@ fn oversized_messages_are_logged_once_per_peer_and_counted() {
         })
         .collect();
     // Wait until both publishers' small messages come through: then both are connected.
-    let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = [false; 2];
-    while seen != [true; 2] {
-        assert!(Instant::now() < deadline, "publishers never came through");
+    wait_until(Instant::now() + WAIT, "both publishers through", || {
         for (index, publisher) in publishers.iter().enumerate() {
             publisher
                 .send_multipart([format!("small{index}").as_bytes(), b"x"], 0)
@@ -197,7 +195,9 @@ fn oversized_messages_are_logged_once_per_peer_and_counted() {
                 _ => {}
             }
         }
-    }
+        seen == [true; 2]
+    })
+    .unwrap();
     // Topic and payload each within the limit, together over it: the forwarder's check.
     let payload = vec![0u8; 600];
     for publisher in &publishers {
@@ -209,20 +209,21 @@ fn oversized_messages_are_logged_once_per_peer_and_counted() {
         publisher.send_multipart([&b"after"[..], b"ok"], 0).unwrap();
     }
     let mut after = 0;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while after < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "messages after the big ones were lost"
-        );
-        if let Ok(parts) = subscriber.recv_multipart(0) {
-            assert!(
-                parts.iter().map(Vec::len).sum::<usize>() <= 1024,
-                "an oversized message was forwarded"
-            );
-            after += usize::from(parts[0] == b"after");
-        }
-    }
+    wait_until(
+        Instant::now() + WAIT,
+        "both messages after the big ones",
+        || {
+            if let Ok(parts) = subscriber.recv_multipart(0) {
+                assert!(
+                    parts.iter().map(Vec::len).sum::<usize>() <= 1024,
+                    "an oversized message was forwarded"
+                );
+                after += usize::from(parts[0] == b"after");
+            }
+            after >= 2
+        },
+    )
+    .unwrap();
     backplane.set_deadline(Instant::now() + Duration::from_secs(10));
     assert!(backplane.terminate().unwrap().success());
     let stderr = backplane.stderr();

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use banyan_proto::payload::Value;
-use banyan_testkit::{ChildGuard, Scenario, Step, ensure, run_scenario};
+use banyan_testkit::{ChildGuard, Scenario, Step, ensure, run_scenario, try_wait_for, wait_until};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -35,16 +35,14 @@ fn started(s3x: &ChildGuard, name: &str) -> Vec<u32> {
 }
 
 fn wait_started(s3x: &ChildGuard, name: &str, count: usize, scenario: &Scenario) -> Step<Vec<u32>> {
-    loop {
-        let pids = started(s3x, name);
-        if pids.len() >= count {
-            return Ok(pids);
-        }
-        ensure(Instant::now() < scenario.deadline(), || {
-            format!("fewer than {count} starts of {name}: {pids:?}")
-        })?;
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut pids = Vec::new();
+    let what = format!("{count} starts of {name}");
+    wait_until(scenario.deadline(), &what, || {
+        pids = started(s3x, name);
+        pids.len() >= count
+    })
+    .map_err(|error| format!("{error}; started: {pids:?}"))?;
+    Ok(pids)
 }
 
 /// A component on the launched backplane switches the board's analog channel 0 on (repeated
@@ -65,24 +63,24 @@ fn board_answers(publisher: u16, subscriber: u16, scenario: &Scenario) -> Step {
         ("command", Value::from("set_mode_analog_input")),
         ("pin", Value::Int(0)),
     ]);
-    loop {
-        component
-            .publish("to_arduino_gateway", &command)
-            .map_err(|e| format!("publish: {e}"))?;
-        if let Some(message) = component
-            .recv_timeout(Duration::from_millis(300))
-            .map_err(|e| format!("receive: {e}"))?
-        {
-            let report = message.value().map_err(|e| format!("decode: {e}"))?;
-            ensure(report.get("report").is_some(), || {
-                format!("no report field in {report:?}")
-            })?;
-            return Ok(());
-        }
-        ensure(Instant::now() < scenario.deadline(), || {
-            "no analog_input report on from_arduino_gateway".into()
-        })?;
-    }
+    let report = try_wait_for(
+        scenario.deadline(),
+        "an analog_input report on from_arduino_gateway",
+        || -> Step<Option<Value>> {
+            component
+                .publish("to_arduino_gateway", &command)
+                .map_err(|e| format!("publish: {e}"))?;
+            let message = component
+                .recv_timeout(Duration::from_millis(300))
+                .map_err(|e| format!("receive: {e}"))?;
+            message
+                .map(|message| message.value().map_err(|e| format!("decode: {e}")))
+                .transpose()
+        },
+    )?;
+    ensure(report.get("report").is_some(), || {
+        format!("no report field in {report:?}")
+    })
 }
 
 #[test]
@@ -137,13 +135,12 @@ fn s3x_runs_backplane_wsgw_and_gateway_prefixed_restarts_and_stops_all() {
             })?;
             let all: Vec<u32> = [backplane, wsgw, gateways].concat();
             let until = Instant::now() + Duration::from_secs(10);
-            while all.iter().any(|&pid| alive(pid)) && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let left: Vec<_> = all.iter().filter(|&&pid| alive(pid)).collect();
-            ensure(left.is_empty(), || {
-                format!("processes still alive: {left:?}")
+            let mut left = Vec::new();
+            wait_until(until, "every process s3x started gone", || {
+                left = all.iter().copied().filter(|&pid| alive(pid)).collect();
+                left.is_empty()
             })
+            .map_err(|error| format!("{error}; still alive: {left:?}"))
         },
     );
 }

@@ -4,10 +4,6 @@
 //! Interop with python-banyan's `bls`/`blc` in both directions (skipped without Python,
 //! failing under CI=true).
 
-#[path = "python_interop/harness.rs"]
-#[allow(dead_code, unused_imports)]
-mod harness;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -15,7 +11,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use harness::{Proc, Scenario, Step, banyan_python, ensure, free_port_pair, run_scenario};
+use banyan_testkit::interop::run_interop;
+use banyan_testkit::{
+    ChildGuard, Scenario, Step, banyan_python, ensure, free_port_pair, wait_until,
+};
 
 fn bin(name: &str) -> &'static str {
     match name {
@@ -73,19 +72,19 @@ fn alive(pid: u32) -> bool {
 }
 
 fn wait_gone(pids: &[u32], limit: Duration) -> Step {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if pids.iter().all(|&pid| !alive(pid)) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let left: Vec<_> = pids.iter().filter(|&&pid| alive(pid)).collect();
-    Err(format!("processes still alive: {left:?}"))
+    wait_until(
+        Instant::now() + limit,
+        "the launched processes gone",
+        || pids.iter().all(|&pid| !alive(pid)),
+    )
+    .map_err(|error| {
+        let left: Vec<_> = pids.iter().filter(|&&pid| alive(pid)).collect();
+        format!("{error}; still alive: {left:?}")
+    })
 }
 
 /// PIDs from launcher lines `<command> PID = <pid>` whose command contains `needle`.
-fn pids_of(proc: &Proc, needle: &str) -> Vec<u32> {
+fn pids_of(proc: &ChildGuard, needle: &str) -> Vec<u32> {
     proc.stdout()
         .iter()
         .filter(|line| line.contains(needle) && line.contains("PID = "))
@@ -99,21 +98,19 @@ fn pids_of(proc: &Proc, needle: &str) -> Vec<u32> {
 }
 
 /// Waits until at least `count` start lines for `needle` were printed.
-fn wait_pids(proc: &Proc, needle: &str, count: usize, scenario: &Scenario) -> Step<Vec<u32>> {
-    loop {
-        let pids = pids_of(proc, needle);
-        if pids.len() >= count {
-            return Ok(pids);
-        }
-        ensure(Instant::now() < scenario.deadline(), || {
-            format!("fewer than {count} starts of {needle:?}: {pids:?}")
-        })?;
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_pids(proc: &ChildGuard, needle: &str, count: usize, scenario: &Scenario) -> Step<Vec<u32>> {
+    let mut pids = Vec::new();
+    let what = format!("{count} starts of {needle:?}");
+    wait_until(scenario.deadline(), &what, || {
+        pids = pids_of(proc, needle);
+        pids.len() >= count
+    })
+    .map_err(|error| format!("{error}; started: {pids:?}"))?;
+    Ok(pids)
 }
 
 fn ports() -> (String, String) {
-    let (p, s) = free_port_pair();
+    let (p, s) = free_port_pair().expect("two free ports");
     (p.to_string(), s.to_string())
 }
 
@@ -154,7 +151,7 @@ const HEADER: &str = "command_string,spawn,topic,append_bp_address,auto_restart,
 
 #[test]
 fn launch_file_runs_echo_restarts_server_and_blk_stops_all() {
-    run_scenario("bls: echo, restart, blk", |scenario| {
+    run_interop("bls: echo, restart, blk", |scenario| {
         let dir = TempDir::new("bls");
         let (p, s) = ports();
         let file = dir.write(
@@ -196,7 +193,7 @@ fn launch_file_runs_echo_restarts_server_and_blk_stops_all() {
 
 #[test]
 fn sigterm_stops_every_process_group_including_grandchildren() {
-    run_scenario("bls: SIGTERM", |scenario| {
+    run_interop("bls: SIGTERM", |scenario| {
         let dir = TempDir::new("bls-term");
         let (p, s) = ports();
         // A shell that leaves a grandchild in its process group and prints its PID.
@@ -256,7 +253,7 @@ fn bad_launch_file_is_named_by_line_and_column() {
 
 #[test]
 fn rust_bls_drives_rust_blc() {
-    run_scenario("bls → blc (Rust)", |scenario| {
+    run_interop("bls → blc (Rust)", |scenario| {
         let dir = TempDir::new("blc");
         let (p, s) = ports();
         let file = dir.write(
@@ -304,7 +301,7 @@ fn rust_bls_drives_python_blc() {
     let Some(python) = banyan_python("rust_bls_drives_python_blc") else {
         return;
     };
-    run_scenario("bls (Rust) → blc (Python)", |scenario| {
+    run_interop("bls (Rust) → blc (Python)", |scenario| {
         let dir = TempDir::new("pyblc");
         let (p, s) = ports();
         let mut backplane = Command::new(bin("backplane"));
@@ -328,7 +325,8 @@ fn rust_bls_drives_python_blc() {
         ]);
         let mut bls = scenario.spawn("bls", bls)?;
         bls.wait_stdout("bls connected")?;
-        let mut blc = harness::python_module(&python, "python_banyan.utils.banyan_launcher.blc");
+        let mut blc =
+            banyan_testkit::python_module(&python, "python_banyan.utils.banyan_launcher.blc");
         blc.args(["-b", "127.0.0.1", "-p", &p, "-s", &s, "-t", "pyrobot"]);
         blc.env("PATH", path_with_bins()).env("HOME", &dir.0);
         let mut blc = scenario.spawn("python blc", blc)?;
@@ -348,7 +346,7 @@ fn python_bls_drives_rust_blc() {
     let Some(python) = banyan_python("python_bls_drives_rust_blc") else {
         return;
     };
-    run_scenario("bls (Python) → blc (Rust)", |scenario| {
+    run_interop("bls (Python) → blc (Rust)", |scenario| {
         let dir = TempDir::new("pybls");
         let (p, s) = ports();
         // Python's bls looks for a process named `backplane` and starts none when it finds
@@ -366,7 +364,7 @@ fn python_bls_drives_rust_blc() {
             "launch.csv",
             &format!("{HEADER}simple-echo-server -p {p} -s {s},no,rustrobot,yes,yes,0\n"),
         );
-        let mut bls = harness::python_script(&python, "bls_loopback.py");
+        let mut bls = banyan_testkit::interop::interop_script(&python, "bls_loopback.py");
         bls.arg("-f").arg(&file).args(["-p", &p, "-s", &s]);
         bls.env("HOME", &dir.0);
         let mut bls = scenario.spawn("python bls", bls)?;

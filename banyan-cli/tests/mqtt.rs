@@ -6,10 +6,6 @@
 //! Needs `mosquitto` (Debian package): skipped with a reason when missing, a failure under
 //! `CI=true`. The Python comparison also needs python-banyan (see `python_interop`).
 
-#[path = "python_interop/harness.rs"]
-#[allow(dead_code, unused_imports)]
-mod harness;
-
 use banyan_testkit::{backplane, ports};
 use std::path::PathBuf;
 use std::process::Command;
@@ -19,7 +15,10 @@ use std::time::{Duration, Instant};
 use banyan_host::pyjson::to_json;
 use banyan_host::{Backplane, Component};
 use banyan_proto::payload::{self, Value};
-use harness::{Proc, Scenario, Step, banyan_python, ensure, run_scenario};
+use banyan_testkit::interop::run_interop;
+use banyan_testkit::{
+    ChildGuard, Scenario, Step, banyan_python, ensure, try_wait_for, wait_for, wait_until,
+};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
 const MGW: &str = env!("CARGO_BIN_EXE_mgw");
@@ -43,10 +42,10 @@ fn free_port() -> u16 {
     ports::free_port().expect("a free loopback port")
 }
 
-/// A mosquitto on 127.0.0.1:`port` with a generated config (killed by its `Proc` guard). The
+/// A mosquitto on 127.0.0.1:`port` with a generated config (killed by its `ChildGuard` guard). The
 /// config file is removed once the broker listens (mosquitto has read it by then), also when
 /// it never does.
-fn start_broker(scenario: &mut Scenario, binary: &PathBuf, port: u16) -> Step<Proc> {
+fn start_broker(scenario: &mut Scenario, binary: &PathBuf, port: u16) -> Step<ChildGuard> {
     let config = std::env::temp_dir().join(format!(
         "banyan-mosquitto-{}-{port}.conf",
         std::process::id()
@@ -134,19 +133,17 @@ impl Mqtt {
     fn expect_on(&self, topic: &str, mut again: impl FnMut()) -> Step<Vec<u8>> {
         let until = Instant::now() + Duration::from_secs(40);
         let mut next = Instant::now();
-        loop {
+        let what = format!("a message on MQTT {topic}");
+        Ok(wait_for(until, &what, || {
             if Instant::now() >= next {
                 again();
                 next = Instant::now() + Duration::from_millis(500);
             }
             match self.messages.recv_timeout(Duration::from_millis(100)) {
-                Ok((t, payload)) if t == topic => return Ok(payload),
-                Ok(_) | Err(_) => {}
+                Ok((t, payload)) if t == topic => Some(payload),
+                Ok(_) | Err(_) => None,
             }
-            ensure(Instant::now() < until, || {
-                format!("nothing on MQTT {topic}")
-            })?;
-        }
+        })?)
     }
 }
 
@@ -163,22 +160,17 @@ fn component(backplane: &Backplane, name: &str, topics: &[&str]) -> Step<Compone
 fn expect_banyan(component: &mut Component, topic: &str, mut again: impl FnMut()) -> Step<Vec<u8>> {
     let until = Instant::now() + Duration::from_secs(40);
     let mut next = Instant::now();
-    loop {
+    let what = format!("a message on Banyan {topic}");
+    Ok(try_wait_for(until, &what, || -> Step<Option<Vec<u8>>> {
         if Instant::now() >= next {
             again();
             next = Instant::now() + Duration::from_millis(500);
         }
-        if let Some(message) = component
+        let message = component
             .recv_timeout(Duration::from_millis(100))
-            .map_err(|e| e.to_string())?
-            && message.topic == topic
-        {
-            return Ok(message.payload);
-        }
-        ensure(Instant::now() < until, || {
-            format!("nothing on Banyan {topic}")
-        })?;
-    }
+            .map_err(|e| e.to_string())?;
+        Ok(message.filter(|m| m.topic == topic).map(|m| m.payload))
+    })?)
 }
 
 fn mgw(
@@ -187,7 +179,7 @@ fn mgw(
     backplane: &Backplane,
     port: u16,
     extra: &[&str],
-) -> Step<Proc> {
+) -> Step<ChildGuard> {
     let mut command = Command::new(MGW);
     command.args([
         "-a",
@@ -269,7 +261,7 @@ const EVERY_KIND_JSON: &str = r#"{"s": "\u00e9\ud83d\ude00\/\n", "i": 1, "f": 1.
 #[test]
 fn round_trips_every_json_kind_and_skips_bad_payloads() {
     let broker_bin = mosquitto_or_skip!("round_trips_every_json_kind_and_skips_bad_payloads");
-    run_scenario("mgw: round trips", |scenario| {
+    run_interop("mgw: round trips", |scenario| {
         let port = free_port();
         let _broker = start_broker(scenario, &broker_bin, port)?;
         let bp = backplane();
@@ -338,7 +330,7 @@ fn round_trips_every_json_kind_and_skips_bad_payloads() {
 #[test]
 fn gateway_reconnects_after_broker_restart() {
     let broker_bin = mosquitto_or_skip!("gateway_reconnects_after_broker_restart");
-    run_scenario("mgw: broker restart", |scenario| {
+    run_interop("mgw: broker restart", |scenario| {
         let port = free_port();
         let broker = start_broker(scenario, &broker_bin, port)?;
         let bp = backplane();
@@ -359,18 +351,14 @@ fn gateway_reconnects_after_broker_restart() {
         // Traffic resumes both ways once the gateway has reconnected and resubscribed.
         let mqtt = Mqtt::connect(port, "after", &["from_banyan"])?;
         let until = Instant::now() + Duration::from_secs(40);
-        while gateway
-            .stdout()
-            .iter()
-            .filter(|l| l.contains("MQTT Gateway Connected"))
-            .count()
-            < 2
-        {
-            ensure(Instant::now() < until, || {
-                "gateway did not reconnect".into()
-            })?;
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(until, "the gateway reconnected", || {
+            gateway
+                .stdout()
+                .iter()
+                .filter(|l| l.contains("MQTT Gateway Connected"))
+                .count()
+                >= 2
+        })?;
         let after = Value::map([("n", Value::Int(2))]);
         let got = mqtt.expect_on("from_banyan", || banyan.publish("to_mqtt", &after).unwrap())?;
         ensure(got == br#"{"n": 2}"#, || {
@@ -393,7 +381,7 @@ fn same_mqtt_bytes_as_python_mgw_both_ways() {
     let Some(python) = banyan_python("same_mqtt_bytes_as_python_mgw_both_ways") else {
         return;
     };
-    run_scenario("mgw: bytes equal Python's", |scenario| {
+    run_interop("mgw: bytes equal Python's", |scenario| {
         let port = free_port();
         let _broker = start_broker(scenario, &broker_bin, port)?;
         let bp = backplane();
@@ -404,7 +392,7 @@ fn same_mqtt_bytes_as_python_mgw_both_ways() {
             port,
             &["-i", "rs_out", "-j", "shared_in", "-e", "rs_from"],
         )?;
-        let mut py = harness::python_script(&python, "mgw_loopback.py");
+        let mut py = banyan_testkit::interop::interop_script(&python, "mgw_loopback.py");
         py.args([
             bp.publisher_port().to_string(),
             bp.subscriber_port().to_string(),
@@ -433,7 +421,7 @@ fn same_mqtt_bytes_as_python_mgw_both_ways() {
         let mut got = std::collections::HashMap::new();
         let until = Instant::now() + Duration::from_secs(40);
         let mut next = Instant::now();
-        while got.len() < 2 {
+        let both = try_wait_for(until, "both gateways' messages", || -> Step<Option<()>> {
             if Instant::now() >= next {
                 mqtt.publish("shared_in", EVERY_KIND_JSON.as_bytes());
                 next = Instant::now() + Duration::from_millis(500);
@@ -444,10 +432,11 @@ fn same_mqtt_bytes_as_python_mgw_both_ways() {
             {
                 got.entry(message.topic).or_insert(message.payload);
             }
-            ensure(Instant::now() < until, || format!("only {:?}", got.keys()))?;
-        }
+            Ok((got.len() >= 2).then_some(()))
+        });
+        both.map_err(|error| format!("{error}; only {:?}", got.keys()))?;
         ensure(got["rs_from"] == got["py_from"], || {
-            harness::byte_difference(&got["rs_from"], &got["py_from"])
+            banyan_testkit::interop::byte_difference(&got["rs_from"], &got["py_from"])
         })
     });
 }
@@ -455,7 +444,7 @@ fn same_mqtt_bytes_as_python_mgw_both_ways() {
 #[test]
 fn two_backplanes_bridged_through_one_broker() {
     let broker_bin = mosquitto_or_skip!("two_backplanes_bridged_through_one_broker");
-    run_scenario("mgw: scale-out recipe", |scenario| {
+    run_interop("mgw: scale-out recipe", |scenario| {
         let port = free_port();
         let _broker = start_broker(scenario, &broker_bin, port)?;
         let (site_a, site_b) = (backplane(), backplane());

@@ -11,10 +11,6 @@
 //! Python with python-banyan (see `python_interop.rs`): skipped with a reason without one,
 //! except under `CI=true`.
 
-#[allow(dead_code)]
-#[path = "python_interop/harness.rs"]
-mod harness;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -22,10 +18,13 @@ use std::time::{Duration, Instant};
 use banyan_host::ComponentConfig;
 use banyan_proto::payload::Value;
 use banyan_testkit::backplane_ports;
-use harness::{Proc, Scenario, Step, banyan_python, ensure, python_module, run_scenario};
+use banyan_testkit::interop::run_interop;
+use banyan_testkit::{
+    ChildGuard, Scenario, Step, banyan_python, ensure, python_module, try_wait_for,
+};
 
 /// A Rust backplane on loopback with OS-chosen ports: (process, publisher, subscriber).
-fn backplane(scenario: &mut Scenario) -> Step<(Proc, String, String)> {
+fn backplane(scenario: &mut Scenario) -> Step<(ChildGuard, String, String)> {
     let mut command = Command::new(env!("CARGO_BIN_EXE_backplane"));
     command.args(["-p", "0", "-s", "0", "--bind", "127.0.0.1"]);
     let backplane = scenario.spawn("backplane", command)?;
@@ -40,7 +39,7 @@ fn simulator(
     device: &str,
     publisher: &str,
     subscriber: &str,
-) -> Step<Proc> {
+) -> Step<ChildGuard> {
     let mut command = Command::new(env!("CARGO_BIN_EXE_onegpio-sim"));
     command.args([
         "-b",
@@ -63,7 +62,7 @@ fn python_onegpio_check_against_the_engine() {
     let Some(python) = banyan_python("python_onegpio_check_against_the_engine") else {
         return;
     };
-    run_scenario("python onegpio_check.py + onegpio-sim", |scenario| {
+    run_interop("python onegpio_check.py + onegpio-sim", |scenario| {
         let (_backplane, publisher, subscriber) = backplane(scenario)?;
         let _sim = simulator(scenario, "pico", &publisher, &subscriber)?;
         let script = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -96,7 +95,7 @@ fn pythons_blinker_unchanged_drives_the_engine() {
     let Some(python) = banyan_python("pythons_blinker_unchanged_drives_the_engine") else {
         return;
     };
-    run_scenario(
+    run_interop(
         "python blinker.py -d rpi + onegpio-sim -d rpi",
         |scenario| {
             let (_backplane, publisher, subscriber) = backplane(scenario)?;
@@ -138,23 +137,29 @@ fn pythons_blinker_unchanged_drives_the_engine() {
 
             let mut values = Vec::new();
             let deadline = Instant::now() + Duration::from_secs(30).min(scenario.remaining());
-            while values.len() < 3 && Instant::now() < deadline {
-                let Some(message) = observer
-                    .recv_timeout(Duration::from_millis(200))
-                    .map_err(|e| e.to_string())?
-                else {
-                    continue;
-                };
-                let report = message.value().map_err(|e| e.to_string())?;
-                let kind = report.get("report").and_then(Value::as_str);
-                ensure(kind == Some("digital_input"), || {
-                    format!("unexpected report {report}")
-                })?;
-                ensure(report.get("pin").and_then(Value::as_i64) == Some(3), || {
-                    format!("report for another pin: {report}")
-                })?;
-                values.push(report.get("value").and_then(Value::as_i64).unwrap_or(-1));
-            }
+            let waited = try_wait_for(
+                deadline,
+                "three reports of pin 3",
+                || -> Step<Option<()>> {
+                    let Some(message) = observer
+                        .recv_timeout(Duration::from_millis(200))
+                        .map_err(|e| e.to_string())?
+                    else {
+                        return Ok(None);
+                    };
+                    let report = message.value().map_err(|e| e.to_string())?;
+                    let kind = report.get("report").and_then(Value::as_str);
+                    ensure(kind == Some("digital_input"), || {
+                        format!("unexpected report {report}")
+                    })?;
+                    ensure(report.get("pin").and_then(Value::as_i64) == Some(3), || {
+                        format!("report for another pin: {report}")
+                    })?;
+                    values.push(report.get("value").and_then(Value::as_i64).unwrap_or(-1));
+                    Ok((values.len() >= 3).then_some(()))
+                },
+            );
+            waited.map_err(|error| format!("{error}; pin 3 reported {values:?}"))?;
             ensure(values.len() >= 3, || {
                 format!("pin 3 reported only {values:?}")
             })?;

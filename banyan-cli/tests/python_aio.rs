@@ -9,20 +9,16 @@
 //! `banyan-testkit`): ephemeral ports, processes ended by the scenario, skips without
 //! python-banyan except under `CI=true`.
 
-#[allow(dead_code)]
-#[path = "python_interop/harness.rs"]
-mod harness;
-
 use std::time::Duration;
 
 use banyan_host::echo::{ClientOptions, ECHO_TOPIC, REPLY_TOPIC};
 use banyan_host::net::outward_ipv4;
 use banyan_host::{ComponentConfig, ShutdownHandle, aio};
-use banyan_testkit::served_numbers;
-use harness::{
-    Proc, Scenario, Step, banyan_python, ensure, python_backplane, python_component, python_script,
-    run_scenario, rust_backplane,
+use banyan_testkit::interop::{
+    interop_script, python_backplane, python_component, run_interop, rust_backplane,
 };
+use banyan_testkit::served_numbers;
+use banyan_testkit::{ChildGuard, Scenario, Step, banyan_python, ensure};
 
 /// How long a Rust component waits for its proofs (a loaded CI machine).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -80,7 +76,7 @@ fn start_rust_server(
 /// 10 down to 0.
 fn check_against_rust_server(
     runtime: &tokio::runtime::Runtime,
-    client: &mut Proc,
+    client: &mut ChildGuard,
     stop: &ShutdownHandle,
     task: tokio::task::JoinHandle<banyan_host::Result<Vec<i64>>>,
 ) -> Step {
@@ -100,7 +96,7 @@ fn python_aio(
     address: &str,
     ports: (&str, &str),
 ) -> std::process::Command {
-    let mut command = python_script(python, "aio_echo.py");
+    let mut command = interop_script(python, "aio_echo.py");
     command.args([role, "-b", address, "-p", ports.0, "-s", ports.1]);
     command
 }
@@ -108,7 +104,7 @@ fn python_aio(
 #[test]
 fn python_aio_echo_client_rust_async_echo_server() {
     let python = python_or_skip!("python_aio_echo_client_rust_async_echo_server");
-    run_scenario(
+    run_interop(
         "rust backplane + rust async server + python BanyanBaseAIO client",
         |scenario: &mut Scenario| {
             let address = outward_ipv4().to_string();
@@ -126,7 +122,7 @@ fn python_aio_echo_client_rust_async_echo_server() {
 #[test]
 fn rust_async_echo_client_python_aio_echo_server() {
     let python = python_or_skip!("rust_async_echo_client_python_aio_echo_server");
-    run_scenario(
+    run_interop(
         "rust backplane + python BanyanBaseAIO server + rust async client",
         |scenario: &mut Scenario| {
             let address = outward_ipv4().to_string();
@@ -162,7 +158,7 @@ fn rust_async_echo_client_python_aio_echo_server() {
 #[test]
 fn seed_python_echo_client_rust_async_echo_server_python_backplane() {
     let python = python_or_skip!("seed_python_echo_client_rust_async_echo_server_python_backplane");
-    run_scenario(
+    run_interop(
         "python backplane + rust async server + the seed's python client",
         |scenario: &mut Scenario| {
             let address = outward_ipv4().to_string();

@@ -16,9 +16,6 @@
 
 #[path = "python_interop/all_kinds.rs"]
 mod all_kinds;
-#[path = "python_interop/harness.rs"]
-#[allow(dead_code)]
-mod harness;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -27,11 +24,12 @@ use all_kinds::all_kinds;
 use banyan_host::net::outward_ipv4;
 use banyan_host::{Backplane, BackplaneConfig, Component, ComponentConfig};
 use banyan_proto::payload::{self, Value};
-use banyan_testkit::{backplane_ports, served_numbers};
-use harness::{
-    Proc, Scenario, Step, banyan_python, byte_difference, ensure, python_backplane,
-    python_component, python_module, python_script, run_scenario, rust_backplane, unhex,
+use banyan_testkit::interop::{
+    byte_difference, interop_script, python_backplane, python_component, run_interop,
+    rust_backplane, unhex,
 };
+use banyan_testkit::{ChildGuard, Scenario, Step, banyan_python, ensure, python_module};
+use banyan_testkit::{backplane_ports, served_numbers, try_wait_for};
 
 /// How long a Rust component waits for a (possibly still starting) backplane.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -68,7 +66,7 @@ fn countdown() -> Vec<i64> {
 }
 
 /// Checks an echo run: the client exited 0 saying so, the server served 10 down to 0.
-fn check_echo(client: &mut Proc, server: &Proc) -> Step {
+fn check_echo(client: &mut ChildGuard, server: &ChildGuard) -> Step {
     client.wait_success()?;
     client.wait_stdout("10 messages sent and received.")?;
     server.wait_stdout("Message number: 0")?;
@@ -81,7 +79,7 @@ fn check_echo(client: &mut Proc, server: &Proc) -> Step {
 #[test]
 fn python_backplane_rust_echo_server_python_echo_client() {
     let python = python_or_skip!("python_backplane_rust_echo_server_python_echo_client");
-    run_scenario(
+    run_interop(
         "(a) python backplane + rust server + python client",
         |scenario| {
             let address = outward();
@@ -110,7 +108,7 @@ fn python_backplane_rust_echo_server_python_echo_client() {
 #[test]
 fn rust_backplane_python_echo_server_rust_echo_client() {
     let python = python_or_skip!("rust_backplane_python_echo_server_rust_echo_client");
-    run_scenario(
+    run_interop(
         "(b) rust backplane + python server + rust client",
         |scenario| {
             let (_backplane, publisher, subscriber) = rust_backplane(scenario)?;
@@ -138,13 +136,13 @@ fn rust_backplane_python_echo_server_rust_echo_client() {
 #[test]
 fn rust_backplane_runs_the_python_seed_unchanged() {
     let python = python_or_skip!("rust_backplane_runs_the_python_seed_unchanged");
-    run_scenario(
+    run_interop(
         "(c) rust backplane + python server + python client",
         |scenario| {
             let (_backplane, publisher, subscriber) = rust_backplane(scenario)?;
             // No -b and no --prove: as the seed, the scripts find the backplane by scanning the
             // process list for "backplane" and connect to the outward address after sleeping.
-            let mut command = python_script(&python, "simple_echo_server.py");
+            let mut command = interop_script(&python, "simple_echo_server.py");
             command.args(["-p", &publisher, "-s", &subscriber]);
             let server = scenario.spawn("python echo server", command)?;
             server.wait_stdout("EchoServer ready")?;
@@ -153,7 +151,7 @@ fn rust_backplane_runs_the_python_seed_unchanged() {
                 format!("python server chose another address: {banner:?}")
             })?;
 
-            let mut command = python_script(&python, "simple_echo_client.py");
+            let mut command = interop_script(&python, "simple_echo_client.py");
             command.args(["-p", &publisher, "-s", &subscriber]);
             let mut client = scenario.spawn("python echo client", command)?;
             check_echo(&mut client, &server)
@@ -163,8 +161,10 @@ fn rust_backplane_runs_the_python_seed_unchanged() {
 
 /// Python's `msgpack.packb(ALL_KINDS, use_bin_type=True)`, asked from Python.
 fn python_all_kinds_bytes(scenario: &mut Scenario, python: &std::path::Path) -> Step<Vec<u8>> {
-    let mut packer =
-        scenario.spawn("python all_kinds.py", python_script(python, "all_kinds.py"))?;
+    let mut packer = scenario.spawn(
+        "python all_kinds.py",
+        interop_script(python, "all_kinds.py"),
+    )?;
     packer.wait_success()?;
     unhex(packer.stdout().first().map(String::as_str).unwrap_or(""))
 }
@@ -172,7 +172,7 @@ fn python_all_kinds_bytes(scenario: &mut Scenario, python: &std::path::Path) -> 
 #[test]
 fn all_kinds_encode_to_python_bytes_and_back() {
     let python = python_or_skip!("all_kinds_encode_to_python_bytes_and_back");
-    run_scenario("all kinds: rust bytes == python packb bytes", |scenario| {
+    run_interop("all kinds: rust bytes == python packb bytes", |scenario| {
         let python_bytes = python_all_kinds_bytes(scenario, &python)?;
         let rust_bytes = payload::to_vec(&all_kinds()).map_err(|e| format!("encode: {e}"))?;
         ensure(rust_bytes == python_bytes, || {
@@ -213,12 +213,12 @@ fn rust_backplane_in_process() -> Step<Backplane> {
 #[test]
 fn rust_publisher_python_subscriber_all_kinds() {
     let python = python_or_skip!("rust_publisher_python_subscriber_all_kinds");
-    run_scenario(
+    run_interop(
         "(d) rust publishes every kind, python decodes it",
         |scenario| {
             let backplane = rust_backplane_in_process()?;
             let (publisher, subscriber) = (backplane.publisher_port(), backplane.subscriber_port());
-            let mut command = python_script(&python, "sub_print.py");
+            let mut command = interop_script(&python, "sub_print.py");
             command.args(["-b", &outward(), "-p", &publisher.to_string()]);
             command.args([
                 "-s",
@@ -234,11 +234,16 @@ fn rust_publisher_python_subscriber_all_kinds() {
             let rust = rust_component("RustAllKinds", publisher, subscriber, &[])?;
             // Python's subscription reaches the backplane at an unknown moment: repeat until the
             // subscriber got one and exited.
-            while sub.is_running() && Instant::now() < scenario.deadline() {
+            let done = "the Python subscriber done";
+            try_wait_for(scenario.deadline(), done, || -> Step<Option<()>> {
+                if !sub.is_running() {
+                    return Ok(Some(()));
+                }
                 rust.publish("all_kinds", &all_kinds())
                     .map_err(|e| format!("publish: {e}"))?;
                 std::thread::sleep(REPEAT);
-            }
+                Ok(None)
+            })?;
             sub.wait_success()?;
             sub.wait_stdout("MATCH")?;
             Ok(())
@@ -249,7 +254,7 @@ fn rust_publisher_python_subscriber_all_kinds() {
 #[test]
 fn python_publisher_rust_subscriber_all_kinds() {
     let python = python_or_skip!("python_publisher_rust_subscriber_all_kinds");
-    run_scenario(
+    run_interop(
         "(d) python publishes every kind, rust decodes it",
         |scenario| {
             let python_bytes = python_all_kinds_bytes(scenario, &python)?;
@@ -257,7 +262,7 @@ fn python_publisher_rust_subscriber_all_kinds() {
             let (publisher, subscriber) = (backplane.publisher_port(), backplane.subscriber_port());
             let mut rust = rust_component("RustAllKinds", publisher, subscriber, &["all_kinds"])?;
 
-            let mut command = python_script(&python, "pub_all_kinds.py");
+            let mut command = interop_script(&python, "pub_all_kinds.py");
             command.args(["-b", &outward(), "-p", &publisher.to_string()]);
             command.args(["-s", &subscriber.to_string(), "--topic", "all_kinds"]);
             command.args(["--ack-topic", "ack_all_kinds"]);
@@ -282,11 +287,16 @@ fn python_publisher_rust_subscriber_all_kinds() {
             ensure(value == all_kinds(), || format!("decoded {value}"))?;
 
             let ack = Value::map([("ack", Value::Bool(true))]);
-            while publisher_proc.is_running() && Instant::now() < scenario.deadline() {
+            let done = "the Python publisher done";
+            try_wait_for(scenario.deadline(), done, || -> Step<Option<()>> {
+                if !publisher_proc.is_running() {
+                    return Ok(Some(()));
+                }
                 rust.publish("ack_all_kinds", &ack)
                     .map_err(|e| format!("publish: {e}"))?;
                 std::thread::sleep(REPEAT);
-            }
+                Ok(None)
+            })?;
             publisher_proc.wait_success()?;
             publisher_proc.wait_stdout("acknowledged on ack_all_kinds")?;
             Ok(())
@@ -313,35 +323,35 @@ fn python_monitor(python: &std::path::Path) -> Command {
 fn until_monitor_prints(
     component: &Component,
     topic: &str,
-    monitor: &mut Proc,
+    monitor: &mut ChildGuard,
     deadline: Instant,
 ) -> Step {
     let prefix = format!("{topic} ");
     let mut n = 0i64;
-    loop {
+    let what = format!("the monitor printing {topic}");
+    try_wait_for(deadline, &what, || -> Step<Option<()>> {
         if monitor
             .stdout()
             .iter()
             .any(|line| line.starts_with(&prefix))
         {
-            return Ok(());
+            return Ok(Some(()));
         }
         ensure(monitor.is_running(), || "python monitor exited".into())?;
-        ensure(Instant::now() < deadline, || {
-            format!("monitor never printed {topic}")
-        })?;
         component
             .publish(topic, &Value::map([("marker", Value::Int(n))]))
             .map_err(|e| format!("publish: {e}"))?;
         n += 1;
         std::thread::sleep(Duration::from_millis(100));
-    }
+        Ok(None)
+    })?;
+    Ok(())
 }
 
 #[test]
 fn python_monitor_prints_rust_probes_and_payloads_without_crashing() {
     let python = python_or_skip!("python_monitor_prints_rust_probes_and_payloads_without_crashing");
-    run_scenario("python monitor on the rust backplane", |scenario| {
+    run_interop("python monitor on the rust backplane", |scenario| {
         let (_backplane, publisher, subscriber) = rust_backplane(scenario)?;
         let mut command = python_monitor(&python);
         command.args(["-b", &outward(), "-p", &publisher, "-s", &subscriber]);
@@ -388,7 +398,7 @@ fn python_monitor_prints_rust_probes_and_payloads_without_crashing() {
 #[test]
 fn rust_monitor_prints_python_payload_from_python_backplane() {
     let python = python_or_skip!("rust_monitor_prints_python_payload_from_python_backplane");
-    run_scenario("rust monitor on the python backplane", |scenario| {
+    run_interop("rust monitor on the python backplane", |scenario| {
         let (_backplane, publisher, subscriber) = python_backplane(scenario, &python)?;
         let address = outward();
         // No -b: the Rust monitor finds the outward address itself, as Python components do,
@@ -409,7 +419,7 @@ fn rust_monitor_prints_python_payload_from_python_backplane() {
             format!("rust monitor chose another address: {banner:?}")
         })?;
 
-        let mut command = python_script(&python, "pub_all_kinds.py");
+        let mut command = interop_script(&python, "pub_all_kinds.py");
         command.args([
             "-b",
             &address,
@@ -433,7 +443,7 @@ fn rust_monitor_prints_python_payload_from_python_backplane() {
 #[test]
 fn python_seed_works_unchanged_through_an_allowlist() {
     let python = python_or_skip!("python_seed_works_unchanged_through_an_allowlist");
-    run_scenario(
+    run_interop(
         "rust backplane with --allow + python server + python client",
         |scenario| {
             let outward = format!("{}/32", outward());
@@ -451,11 +461,11 @@ fn python_seed_works_unchanged_through_an_allowlist() {
             let backplane = scenario.spawn("rust backplane", command)?;
             let (publisher, subscriber) = backplane_ports(&backplane)?;
             let (publisher, subscriber) = (publisher.to_string(), subscriber.to_string());
-            let mut command = python_script(&python, "simple_echo_server.py");
+            let mut command = interop_script(&python, "simple_echo_server.py");
             command.args(["-p", &publisher, "-s", &subscriber]);
             let server = scenario.spawn("python echo server", command)?;
             server.wait_stdout("EchoServer ready")?;
-            let mut command = python_script(&python, "simple_echo_client.py");
+            let mut command = interop_script(&python, "simple_echo_client.py");
             command.args(["-p", &publisher, "-s", &subscriber]);
             let mut client = scenario.spawn("python echo client", command)?;
             check_echo(&mut client, &server)?;

@@ -9,19 +9,14 @@
 //! By hand: the same, or `maturin develop` into `.venv` and
 //! `cargo test -p banyan-cli --test python_package -- --ignored`.
 
-#[path = "python_interop/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use banyan_host::net::outward_ipv4;
-use banyan_testkit::{in_ci, served_numbers};
-use harness::{
-    Proc, Scenario, Step, banyan_python, ensure, python_backplane, python_component, run_scenario,
-    rust_backplane, scripts_dir,
+use banyan_testkit::interop::{
+    python_backplane, python_component, run_interop, rust_backplane, scripts_dir,
 };
+use banyan_testkit::{ChildGuard, Scenario, Step, banyan_python, ensure, in_ci, served_numbers};
 
 /// The one line the rust_banyan copies of the seed's scripts change.
 const PYTHON_IMPORT: &str = "from python_banyan.banyan_base import BanyanBase";
@@ -114,7 +109,7 @@ fn server(
     python: &Path,
     scripts: &RustBanyanScripts,
     ports: &Ports,
-) -> Step<Proc> {
+) -> Step<ChildGuard> {
     let address = outward_ipv4().to_string();
     let (command, ready) = match side {
         Side::PythonBanyan => (
@@ -150,7 +145,7 @@ fn client(
     python: &Path,
     scripts: &RustBanyanScripts,
     ports: &Ports,
-) -> Step<Proc> {
+) -> Step<ChildGuard> {
     let address = outward_ipv4().to_string();
     let mut command = match side {
         Side::PythonBanyan => python_component(
@@ -175,7 +170,7 @@ fn client(
 }
 
 /// The client said it finished and exited 0; the server served 10 down to 0.
-fn check_echo(client: &mut Proc, server: &Proc) -> Step {
+fn check_echo(client: &mut ChildGuard, server: &ChildGuard) -> Step {
     client.wait_success()?;
     client.wait_stdout("10 messages sent and received.")?;
     server.wait_stdout("Message number: 0")?;
@@ -189,14 +184,14 @@ fn check_echo(client: &mut Proc, server: &Proc) -> Step {
 fn echo_pairs(
     test: &str,
     backplane_name: &str,
-    backplane: impl Fn(&mut Scenario, &Path) -> Step<(Proc, String, String)>,
+    backplane: impl Fn(&mut Scenario, &Path) -> Step<(ChildGuard, String, String)>,
 ) {
     let Some(python) = python_with_package(test) else {
         return;
     };
     let scripts = RustBanyanScripts::new(test);
     for (server_side, client_side) in PAIRS {
-        run_scenario(
+        run_interop(
             &format!("{backplane_name} backplane: {server_side:?} server + {client_side:?} client"),
             |scenario| {
                 let (_backplane, publisher, subscriber) = backplane(scenario, &python)?;

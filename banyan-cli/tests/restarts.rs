@@ -76,29 +76,33 @@ fn start_backplane() -> (ChildGuard, Ports) {
 
 /// A backplane process on `ports` again (retried while the old one's ports are not free).
 fn restart_backplane(ports: &Ports) -> ChildGuard {
-    let give_up = Instant::now() + WAIT;
-    loop {
-        let mut backplane = spawn(
-            "backplane (restarted)",
-            env!("CARGO_BIN_EXE_backplane"),
-            &[
-                "--bind",
-                "127.0.0.1",
-                "-p",
-                &ports.publisher,
-                "-s",
-                &ports.subscriber,
-            ],
-        );
-        // The banner comes after both binds succeeded; a failed bind exits instead.
-        let banner = backplane.wait_line_until("", Instant::now() + WAIT);
-        if banner.is_ok() && backplane.try_status().is_none() {
-            return backplane;
-        }
-        backplane.kill();
-        assert!(Instant::now() < give_up, "backplane did not come back");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let back = banyan_testkit::wait_for(
+        Instant::now() + WAIT,
+        "the backplane back on its ports",
+        || {
+            let mut backplane = spawn(
+                "backplane (restarted)",
+                env!("CARGO_BIN_EXE_backplane"),
+                &[
+                    "--bind",
+                    "127.0.0.1",
+                    "-p",
+                    &ports.publisher,
+                    "-s",
+                    &ports.subscriber,
+                ],
+            );
+            // The banner comes after both binds succeeded; a failed bind exits instead.
+            let banner = backplane.wait_line_until("", Instant::now() + WAIT);
+            if banner.is_ok() && backplane.try_status().is_none() {
+                return Some(backplane);
+            }
+            backplane.kill();
+            std::thread::sleep(Duration::from_millis(100));
+            None
+        },
+    );
+    back.unwrap_or_else(|error| panic!("{error}"))
 }
 
 fn start_server(ports: &Ports) -> ChildGuard {

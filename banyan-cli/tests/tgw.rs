@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use banyan_host::{Backplane, Component};
 use banyan_proto::payload::{self, Value};
-use banyan_testkit::{ChildGuard, Scenario, Step, TcpDevice, backplane, ensure, run_scenario};
+use banyan_testkit::{
+    ChildGuard, Scenario, Step, TcpDevice, backplane, ensure, run_scenario, try_wait_for,
+};
 use nix::sys::signal::Signal;
 
 #[path = "tgw/python.rs"]
@@ -77,7 +79,8 @@ fn framed(payload: &[u8]) -> Vec<u8> {
 fn collect(component: &mut Component, topic: &str, n: usize) -> Step<Vec<Vec<u8>>> {
     let until = Instant::now() + Duration::from_secs(30);
     let mut got = Vec::new();
-    while got.len() < n {
+    let what = format!("{n} messages on {topic}");
+    let all = try_wait_for(until, &what, || -> Step<Option<()>> {
         if let Some(message) = component
             .recv_timeout(Duration::from_millis(100))
             .map_err(|e| e.to_string())?
@@ -85,10 +88,9 @@ fn collect(component: &mut Component, topic: &str, n: usize) -> Step<Vec<Vec<u8>
         {
             got.push(message.payload);
         }
-        ensure(Instant::now() < until, || {
-            format!("only {} of {n} messages on {topic}", got.len())
-        })?;
-    }
+        Ok((got.len() >= n).then_some(()))
+    });
+    all.map_err(|error| format!("{error}; only {}", got.len()))?;
     Ok(got)
 }
 
@@ -211,14 +213,16 @@ fn reconnects_when_the_device_closes_resets_or_refuses() {
             let before = device.frames().len();
             // The gateway learns of the connection a moment after the device accepts it.
             let until = Instant::now() + Duration::from_secs(20);
-            while device.frames().len() == before {
+            let what = format!("a delivery on connection {n}");
+            try_wait_for(until, &what, || -> Step<Option<()>> {
+                if device.frames().len() != before {
+                    return Ok(Some(()));
+                }
                 test.publish("figura", &led(n as i64))
                     .map_err(|e| e.to_string())?;
                 std::thread::sleep(Duration::from_millis(50));
-                ensure(Instant::now() < until, || {
-                    format!("nothing delivered on {n}")
-                })?;
-            }
+                Ok(None)
+            })?;
             device.send(&framed(&pico(n as i64)))?;
             let got = collect(test, "from_pico", 1)?;
             ensure(got == [pico(n as i64)], || format!("{got:02x?}"))
@@ -303,21 +307,22 @@ fn slow_device_fills_the_bounded_queue_and_keeps_publishing() {
         device.pause_reading();
         let until = Instant::now() + Duration::from_secs(30);
         let mut n = 0;
-        while !gateway
-            .stderr()
-            .iter()
-            .any(|l| l.contains("queue to the device full"))
-        {
+        let overflow = try_wait_for(until, "a queue overflow", || -> Step<Option<()>> {
+            if gateway
+                .stderr()
+                .iter()
+                .any(|l| l.contains("queue to the device full"))
+            {
+                return Ok(Some(()));
+            }
             for _ in 0..50 {
                 let value: Value = payload::from_slice(&numbered(n)).map_err(|e| e.to_string())?;
                 test.publish("figura", &value).map_err(|e| e.to_string())?;
                 n += 1;
             }
-            std::thread::sleep(Duration::from_millis(5));
-            ensure(Instant::now() < until, || {
-                format!("no queue overflow after {n}")
-            })?;
-        }
+            Ok(None)
+        });
+        overflow.map_err(|error| format!("{error}; {n} published"))?;
         // Meanwhile the device's own frames are still read and published.
         let pico = packed(&Value::map([("pico_data", Value::Int(7))]));
         device.send(&framed(&pico))?;
@@ -329,11 +334,18 @@ fn slow_device_fills_the_bounded_queue_and_keeps_publishing() {
         device.resume_reading();
         let last = Value::map([("after", Value::Int(1))]);
         let until = Instant::now() + Duration::from_secs(30);
-        while !device.frames().contains(&packed(&last)) {
-            test.publish("figura", &last).map_err(|e| e.to_string())?;
-            std::thread::sleep(Duration::from_millis(50));
-            ensure(Instant::now() < until, || "nothing after resuming".into())?;
-        }
+        try_wait_for(
+            until,
+            "a delivery after resuming",
+            || -> Step<Option<()>> {
+                if device.frames().contains(&packed(&last)) {
+                    return Ok(Some(()));
+                }
+                test.publish("figura", &last).map_err(|e| e.to_string())?;
+                std::thread::sleep(Duration::from_millis(50));
+                Ok(None)
+            },
+        )?;
         let frames = device.frames();
         let rebuilt: Vec<u8> = frames.iter().flat_map(|f| framed(f)).collect();
         ensure(device.received() == rebuilt, || "stray bytes".into())?;

@@ -10,19 +10,16 @@
 //! `.ci/steps.d/40-windows.sh` builds them, prepares the Wine prefix and sets it. Loopback only,
 //! OS-chosen or free ports; every process is a `ChildGuard`, ended by its PID.
 
-#[path = "python_interop/harness.rs"]
-#[allow(dead_code, unused_imports)]
-mod harness;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use banyan_testkit::interop::{python_component, ws_page_and_device};
 use banyan_testkit::{
-    ChildGuard as Proc, LOOPBACK, Scenario, Step, WindowsBins, backplane_ports, ensure,
-    run_scenario, served_numbers, wait_closed, windows_bins,
+    ChildGuard, LOOPBACK, Scenario, Step, WindowsBins, backplane_ports, ensure, run_scenario,
+    served_numbers, wait_closed, windows_bins,
 };
-use harness::{banyan_python, free_port_pair, python_component, ws_page_and_device};
+use banyan_testkit::{banyan_python, free_port_pair, wait_until};
 use nix::sys::signal::Signal;
 
 /// Wine starts slowly (0.2–0.6 s a program, more for the first one of a prefix) and an echo
@@ -44,7 +41,7 @@ fn backplane(
     scenario: &mut Scenario,
     name: &str,
     mut command: Command,
-) -> Step<(Proc, String, String)> {
+) -> Step<(ChildGuard, String, String)> {
     command.args(["--bind", "127.0.0.1", "-p", "0", "-s", "0"]);
     let backplane = scenario.spawn(name, command)?;
     let (publisher, subscriber) = backplane_ports(&backplane)?;
@@ -66,7 +63,7 @@ fn echo_flags(command: &mut Command, p: &str, s: &str) {
 }
 
 /// The echo finished: the client said so and exited 0, the server served 10 down to 0.
-fn check_echo(client: &mut Proc, server: &Proc) -> Step {
+fn check_echo(client: &mut ChildGuard, server: &ChildGuard) -> Step {
     client.wait_success()?;
     client.wait_stdout("10 messages sent and received.")?;
     server.wait_stdout("Message number: 0")?;
@@ -78,7 +75,7 @@ fn check_echo(client: &mut Proc, server: &Proc) -> Step {
 }
 
 /// Ctrl-C: the process exits by itself, successfully.
-fn ctrl_c(process: &mut Proc) -> Step {
+fn ctrl_c(process: &mut ChildGuard) -> Step {
     process.signal(Signal::SIGINT)?;
     let status = process.wait_exit()?;
     ensure(status.success(), || {
@@ -258,7 +255,7 @@ fn windows_bls_runs_a_windows_launch_file_and_blk_stops_everything() {
         "wine: bls.exe with a Windows launch file, blk",
         TIMEOUT,
         |scenario| {
-            let (p, s) = free_port_pair();
+            let (p, s) = free_port_pair()?;
             let (p, s) = (p.to_string(), s.to_string());
             let exe = |name: &str| WindowsBins::windows_path(&windows.exe(name));
             // Windows command lines: backslash paths (split by Windows' rules, not a shell's).
@@ -334,17 +331,12 @@ fn windows_bls_runs_a_windows_launch_file_and_blk_stops_everything() {
             // Nothing it started is left: the processes are gone and the ports closed.
             let until = Instant::now() + Duration::from_secs(20);
             let mut left = Vec::new();
-            while Instant::now() < until {
+            wait_until(until, "everything bls.exe started gone after blk", || {
                 left = running(&["simple-echo-server", &p]);
                 left.extend(running(&["backplane.exe", &p]));
-                if left.is_empty() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            ensure(left.is_empty(), || {
-                format!("left running after blk: {left:?}")
-            })?;
+                left.is_empty()
+            })
+            .map_err(|error| format!("{error}; left running: {left:?}"))?;
             let port: u16 = p.parse().map_err(|e| format!("{e}"))?;
             ensure(
                 wait_closed(LOOPBACK, port, Instant::now() + Duration::from_secs(10)),

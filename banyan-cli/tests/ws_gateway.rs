@@ -6,16 +6,13 @@
 //! `<repo>/.venv/bin/python`); without one it prints a skip reason and passes, except under
 //! `CI=true`, where it fails.
 
-#[path = "python_interop/harness.rs"]
-#[allow(dead_code, unused_imports)]
-mod harness;
-
 use std::process::Command;
 use std::time::Duration;
 
 use banyan_host::Backplane;
 use banyan_proto::payload::Value;
-use harness::{Step, banyan_python, ensure, run_scenario, ws_page_and_device};
+use banyan_testkit::interop::{run_interop, ws_page_and_device};
+use banyan_testkit::{Step, banyan_python, ensure, try_wait_for};
 
 fn backplane() -> Step<Backplane> {
     Ok(banyan_testkit::backplane())
@@ -48,7 +45,7 @@ fn python_page_and_python_component_through_ws_gateway() {
     ) {
         return;
     }
-    run_scenario(
+    run_interop(
         "python page ⇄ ws-gateway ⇄ python component",
         |scenario| {
             let backplane = backplane()?;
@@ -90,7 +87,7 @@ fn ws_gateway_without_backplane_says_so_in_one_line() {
 
 #[test]
 fn monitor_stats_prints_the_per_topic_table() {
-    run_scenario("monitor --stats", |scenario| {
+    run_interop("monitor --stats", |scenario| {
         let backplane = backplane()?;
         let mut command = Command::new(env!("CARGO_BIN_EXE_monitor"));
         command.args([
@@ -111,22 +108,20 @@ fn monitor_stats_prints_the_per_topic_table() {
             .connect()
             .map_err(|e| format!("publisher: {e}"))?;
         // Publish until the table shows the topic with its last payload.
-        let line = loop {
+        let shown = "the table showing stats/demo";
+        let line = try_wait_for(scenario.deadline(), shown, || -> Step<Option<String>> {
             publisher
                 .publish("stats/demo", &Value::map([("n", Value::Int(7))]))
                 .map_err(|e| format!("publish: {e}"))?;
-            if let Some(line) = monitor
+            let line = monitor
                 .stdout()
                 .into_iter()
-                .find(|l| l.starts_with("stats/demo") && l.contains("{\"n\":7}"))
-            {
-                break line;
+                .find(|l| l.starts_with("stats/demo") && l.contains("{\"n\":7}"));
+            if line.is_none() {
+                std::thread::sleep(Duration::from_millis(50));
             }
-            ensure(std::time::Instant::now() < scenario.deadline(), || {
-                "the table never showed stats/demo".into()
-            })?;
-            std::thread::sleep(Duration::from_millis(50));
-        };
+            Ok(line)
+        })?;
         let columns: Vec<&str> = line.split_whitespace().collect();
         ensure(columns.len() >= 6, || format!("short row {line:?}"))?;
         let rate: f64 = columns[1]

@@ -9,15 +9,12 @@
 //! s3-extend for the comparison; without them the test prints why it skips and passes,
 //! except under `CI=true`, where it fails.
 
-#[path = "python_interop/harness.rs"]
-#[allow(dead_code, unused_imports)]
-mod harness;
-
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
 
-use harness::{Proc, Scenario, Step, banyan_python, ensure, python_module, python_script};
+use banyan_testkit::interop::{interop_script, run_interop, rust_backplane};
+use banyan_testkit::{ChildGuard, Scenario, Step, banyan_python, ensure, python_module};
 
 /// What reached the board (`got` lines) and what the page received (`report` lines).
 #[derive(Debug, PartialEq)]
@@ -89,7 +86,7 @@ enum Gateway {
     S3Extend,
 }
 
-fn lines_after(proc: &Proc, prefix: &str) -> Vec<String> {
+fn lines_after(proc: &ChildGuard, prefix: &str) -> Vec<String> {
     proc.stdout()
         .iter()
         .filter_map(|line| line.strip_prefix(prefix).map(str::to_owned))
@@ -98,8 +95,8 @@ fn lines_after(proc: &Proc, prefix: &str) -> Vec<String> {
 
 /// One run: a Rust backplane, the board, the gateway, the page.
 fn run(scenario: &mut Scenario, python: &Path, gateway: Gateway, case: &Case) -> Step<Run> {
-    let (_backplane, publisher, subscriber) = harness::rust_backplane(scenario)?;
-    let mut board = python_script(python, "scratch_board.py");
+    let (_backplane, publisher, subscriber) = rust_backplane(scenario)?;
+    let mut board = interop_script(python, "scratch_board.py");
     board.args([
         "-d",
         case.board,
@@ -151,7 +148,7 @@ fn run(scenario: &mut Scenario, python: &Path, gateway: Gateway, case: &Case) ->
         }
     };
 
-    let mut page = python_script(python, "scratch_page.py");
+    let mut page = interop_script(python, "scratch_page.py");
     page.arg(format!("ws://{address}/")).arg(case.board);
     let mut page = scenario.spawn("python scratch page", page)?;
     page.wait_success()?;
@@ -197,7 +194,7 @@ fn scratch_extensions_messages_through_wsgw_and_s3_extends_wsgw() {
         return;
     }
     let compare = s3_extend(&python);
-    harness::run_scenario("Scratch extensions ⇄ wsgw ⇄ board", |scenario| {
+    run_interop("Scratch extensions ⇄ wsgw ⇄ board", |scenario| {
         for case in &CASES {
             let ours = run(scenario, &python, Gateway::Ours, case)?;
             ensure(ours.bus == case.bus, || {

@@ -53,7 +53,7 @@ impl<C: Connector> Gateway<C> {
     pub fn new(component: Component, connector: C) -> Self {
         // Drawn once per gateway process: a `Hello` with a new nonce tells the MCU the
         // gateway restarted (and lost its subscriptions), so it re-subscribes at once.
-        let boot_nonce = banyan_host::nonce() as u32;
+        let boot_nonce = banyan_host::component::nonce() as u32;
         Self::with_config(component, connector, GatewayConfig::new(boot_nonce))
     }
 

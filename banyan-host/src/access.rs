@@ -254,7 +254,7 @@ enum Verdict {
 
 /// The running ZAP handler of one ZeroMQ context; stopped and joined on drop.
 pub(crate) struct ZapHandler {
-    stop: zmq::Socket,
+    stop: crate::ShutdownHandle,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -269,12 +269,7 @@ impl ZapHandler {
         let zap = ctx.socket(zmq::REP)?;
         zap.set_linger(0)?;
         zap.bind(ZAP_ENDPOINT)?;
-        let stop_endpoint = format!("inproc://banyan-zap-stop-{:016x}", crate::nonce());
-        let stop_rx = ctx.socket(zmq::PAIR)?;
-        stop_rx.bind(&stop_endpoint)?;
-        let stop = ctx.socket(zmq::PAIR)?;
-        stop.set_linger(0)?;
-        stop.connect(&stop_endpoint)?;
+        let (stop_rx, stop) = crate::component::stop_socket(ctx, "zap")?;
         let thread = std::thread::Builder::new()
             .name("banyan-zap".into())
             .spawn(move || serve(&zap, &stop_rx, &access, &stats))?;
@@ -288,8 +283,7 @@ impl ZapHandler {
 impl Drop for ZapHandler {
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
-            let _ = self.stop.set_sndtimeo(1000);
-            if let Err(error) = self.stop.send(&b"stop"[..], 0) {
+            if let Err(error) = self.stop.shutdown() {
                 tracing::warn!(%error, "cannot reach the ZAP handler thread");
             }
             let _ = thread.join();

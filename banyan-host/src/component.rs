@@ -50,16 +50,20 @@
 //! - `inbox.rs`: the reused receive frames, the pending queue, malformed-message drops.
 //! - `publisher.rs`: [`Publisher`], the cloneable handle that publishes from other threads.
 //! - `message.rs`: [`Message`], [`MessageRef`].
+//! - `stop.rs`: [`ShutdownHandle`] and the stop socket it fires (also the
+//!   [`MultiComponent`](crate::MultiComponent)'s and the ZAP handler's).
 
 mod events;
 pub mod health;
 mod inbox;
 mod message;
+mod nonce;
 mod proof;
 mod publisher;
 mod readiness;
 mod receive;
 pub mod send_budget;
+mod stop;
 pub(crate) mod wait;
 
 use std::cell::RefCell;
@@ -72,18 +76,20 @@ use crate::access::PlainCredentials;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4, tcp_endpoint};
-use crate::nonce;
 
 use events::{Monitors, Watch};
 pub use health::PathState;
 use health::{ProbeTopics, SocketSide};
 use inbox::Inbox;
 pub use message::{Message, MessageRef};
+pub use nonce::nonce;
 use proof::PathProof;
 pub use proof::{PROBE_ABOUT, PROBE_TOPIC_PREFIX};
 use publisher::Outbox;
 pub use publisher::{HANDLE_QUEUE_BYTES, HANDLE_QUEUE_MESSAGES, Publisher};
 use send_budget::{SendBudget, SystemLink, zmtp_part};
+pub use stop::ShutdownHandle;
+pub(crate) use stop::stop_socket;
 pub use wait::{Incoming, PollFd};
 
 /// Default time [`Component::connect`] waits for a backplane.
@@ -205,36 +211,6 @@ pub struct ComponentStats {
     pub handle_dropped: u64,
 }
 
-/// Stops a component's blocking receive from any thread (e.g. a Ctrl-C handler).
-#[derive(Clone)]
-pub struct ShutdownHandle {
-    pub(crate) ctx: zmq::Context,
-    pub(crate) endpoint: String,
-}
-
-impl std::fmt::Debug for ShutdownHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShutdownHandle")
-            .field("endpoint", &self.endpoint)
-            .finish()
-    }
-}
-
-impl ShutdownHandle {
-    /// Makes the component's current or next blocking receive return [`Error::Shutdown`]
-    /// (and [`Component::receive_loop`] return `Ok`). Harmless if the component is gone.
-    pub fn shutdown(&self) -> Result<()> {
-        let socket = self.ctx.socket(zmq::PUSH)?;
-        socket.set_linger(100)?;
-        socket.set_sndtimeo(100)?;
-        socket.connect(&self.endpoint)?;
-        match socket.send(&b"stop"[..], 0) {
-            Ok(()) | Err(zmq::Error::EAGAIN) => Ok(()),
-            Err(error) => Err(error.into()),
-        }
-    }
-}
-
 /// A Banyan component connected to a backplane.
 pub struct Component {
     name: String,
@@ -246,7 +222,7 @@ pub struct Component {
     publisher: zmq::Socket,
     subscriber: zmq::Socket,
     stop: zmq::Socket,
-    stop_endpoint: String,
+    stop_handle: ShutdownHandle,
     topics: ProbeTopics,
     /// The proof a caller started (connect, subscribe, the gateway), if one runs.
     proof: Option<PathProof>,
@@ -370,9 +346,7 @@ impl Component {
         connect(&publisher, config.publisher_port)?;
         connect(&subscriber, config.subscriber_port)?;
 
-        let stop_endpoint = format!("inproc://banyan-stop-{nonce:016x}");
-        let stop = ctx.socket(zmq::PULL)?;
-        stop.bind(&stop_endpoint)?;
+        let (stop, stop_handle) = stop_socket(&ctx, "component")?;
 
         let component = Self {
             topics: ProbeTopics {
@@ -389,7 +363,7 @@ impl Component {
             publisher,
             subscriber,
             stop,
-            stop_endpoint,
+            stop_handle,
             proof: None,
             inbox: Inbox::new(),
             readiness: readiness::Readiness::new(),
@@ -428,10 +402,7 @@ impl Component {
 
     /// A handle that stops blocking receives from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle {
-            ctx: self.ctx.clone(),
-            endpoint: self.stop_endpoint.clone(),
-        }
+        self.stop_handle.clone()
     }
 
     /// A cloneable, `Send + Sync` handle that publishes through this component's connection

@@ -306,7 +306,7 @@ pub(crate) fn serve_one<'a>(topic: &str, payload: &'a [u8]) -> Option<(i64, &'a 
         Err(error) => {
             tracing::warn!(
                 %error,
-                payload = %crate::hex(payload),
+                payload = %crate::json::hex(payload),
                 "echo server: skipping a payload without an integer message_number"
             );
             None

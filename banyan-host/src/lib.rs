@@ -14,19 +14,19 @@
 //! queue is bounded: `banyan-host/README.md`.
 //! - [`backplane`]: the forwarder ([`Backplane`]): its sans-IO per-message policy
 //!   (`backplane/policy.rs`), the forwarder loop that applies the verdicts
-//!   (`backplane/forward.rs`) and [`BackplaneConfig`] (`backplane/config.rs`).
+//!   (`backplane/forward.rs`), [`BackplaneConfig`] (`backplane/config.rs`), the byte budget
+//!   of its subscriber queues ([`backplane::budget`]) and the per-connection subscription
+//!   bounds ([`backplane::subscriptions`]).
 //! - `shape`: the `[topic, payload]` rule, once, for the forwarder and a component's inbox.
 //! - [`limits`]: message size limit and queue memory budget ([`Limits`]).
-//! - [`budget`]: the byte budget of the backplane's subscriber queues, whatever the message sizes.
-//! - [`subscriptions`]: per-connection subscription bounds of the backplane (count and bytes),
-//!   a sans-IO ledger.
 //! - [`access`]: the backplane's address allowlist and PLAIN credentials (a ZAP handler).
 //! - [`component`]: [`Component`], the counterpart of Python's `BanyanBase`, built from small
 //!   sans-IO parts: the path proof (`component/proof.rs`), [`component::health`], the monitor
 //!   reader (`component/events.rs`), [`component::send_budget`], the poll loop
 //!   (`component/wait.rs`: a non-blocking turn, then one `poll(2)` of the sockets'
-//!   `ZMQ_FD`s, `component/readiness.rs`), and [`Publisher`] handles
-//!   for other threads.
+//!   `ZMQ_FD`s, `component/readiness.rs`), the stop socket of a blocking wait
+//!   (`component/stop.rs`, also the [`MultiComponent`]'s and the ZAP handler's),
+//!   [`component::nonce`] and [`Publisher`] handles for other threads.
 //! - `aio` (feature `tokio`): `aio::Component`, the counterpart of Python's `BanyanBaseAIO`:
 //!   the same component, its waits driven by the tokio reactor (`aio/ready.rs`: the sockets'
 //!   `ZMQ_FD`s per platform), and `aio::echo`.
@@ -46,7 +46,6 @@ pub mod access;
 #[cfg(feature = "tokio")]
 pub mod aio;
 pub mod backplane;
-pub mod budget;
 pub mod component;
 pub mod echo;
 pub mod error;
@@ -55,7 +54,6 @@ pub mod limits;
 mod monitor;
 pub mod multi;
 pub mod net;
-pub mod subscriptions;
 /// The former name of [`json`], kept for existing users.
 pub use json as pyjson;
 mod shape;
@@ -67,22 +65,3 @@ pub use component::{Component, ComponentConfig, Message, Publisher, ShutdownHand
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use multi::MultiComponent;
-
-/// A random number per call (std's `RandomState` keys, mixed with the process id): probe
-/// topics, in-process endpoints, the serial gateway's boot nonce (`banyan-gateways`).
-pub fn nonce() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    hasher.finish()
-}
-
-/// Lower-case hex of `bytes`, for payloads that cannot be rendered otherwise (logs, monitor).
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
-}

@@ -24,7 +24,7 @@
 //!     messages fits in that queue plus the kernel's socket buffers;
 //!   - by bytes, whatever the sizes, on the backplane: the forwarder measures what it has
 //!     queued and evicts a subscriber that stopped reading once the budget is passed (see
-//!     [`crate::budget`]; measured: 1 200 × 256 KiB to a frozen subscriber peaked at
+//!     [`crate::backplane::budget`]; measured: 1 200 × 256 KiB to a frozen subscriber peaked at
 //!     73 MiB RSS with the default budget, 306 MiB without the byte check);
 //!   - by bytes in a component's publishing queue: what it hands to libzmq minus what the
 //!     connection took stays within the budget, the rest is dropped and counted (see
@@ -99,7 +99,7 @@ pub struct Limits {
     /// accepts any size (what Python Banyan does).
     pub max_message: Option<usize>,
     /// Memory budget for queued messages, in bytes: each queue's count bound is sized from it,
-    /// and a backplane keeps all it queues within it (see [`crate::budget`]); `None` leaves
+    /// and a backplane keeps all it queues within it (see [`crate::backplane::budget`]); `None` leaves
     /// queues unbounded (HWM 0, no byte check).
     pub queue_budget: Option<usize>,
     /// How long a backplane's subscriber may answer nothing (its heartbeats included) before
@@ -221,7 +221,7 @@ impl Limits {
     pub(crate) fn apply_subscriptions(
         &self,
         socket: &zmq::Socket,
-        subscriptions: &crate::subscriptions::SubscriptionLimits,
+        subscriptions: &crate::backplane::subscriptions::SubscriptionLimits,
     ) -> zmq::Result<()> {
         let by_bytes = subscriptions.max_bytes.map(|bytes| bytes.saturating_add(1));
         let largest = match (self.max_message, by_bytes) {

@@ -23,12 +23,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::component::{Component, ComponentConfig, Message, ShutdownHandle};
+use crate::component::{Component, ComponentConfig, Message, ShutdownHandle, stop_socket};
 use crate::error::{Error, Result};
-use crate::nonce;
-
-/// Longest poll of [`MultiComponent`] between looks at its members.
-const HEALTH_TICK: Duration = Duration::from_millis(100);
 
 /// A message and the name of the backplane it arrived from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,9 +38,8 @@ pub struct Received {
 /// A component connected to several named backplanes.
 pub struct MultiComponent {
     members: Vec<(String, Component)>,
-    ctx: zmq::Context,
     stop: zmq::Socket,
-    stop_endpoint: String,
+    stop_handle: ShutdownHandle,
     /// Member to read first next time (round-robin fairness).
     next: usize,
 }
@@ -72,14 +67,11 @@ impl MultiComponent {
             members.push((name, Component::connect(config)?));
         }
         let ctx = zmq::Context::new();
-        let stop_endpoint = format!("inproc://banyan-multi-stop-{:016x}", nonce());
-        let stop = ctx.socket(zmq::PULL)?;
-        stop.bind(&stop_endpoint)?;
+        let (stop, stop_handle) = stop_socket(&ctx, "multi")?;
         Ok(Self {
             members,
-            ctx,
             stop,
-            stop_endpoint,
+            stop_handle,
             next: 0,
         })
     }
@@ -134,10 +126,7 @@ impl MultiComponent {
     /// A handle that makes a blocking receive return [`Error::Shutdown`] (and
     /// [`Self::receive_loop`] return `Ok`).
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle {
-            ctx: self.ctx.clone(),
-            endpoint: self.stop_endpoint.clone(),
-        }
+        self.stop_handle.clone()
     }
 
     /// Blocks until a message arrives from any backplane.
@@ -168,60 +157,81 @@ impl MultiComponent {
         }
     }
 
+    /// The blocking and async components' wait, for several at once: each member's
+    /// non-blocking [`turn`](Component::turn_message) (round robin, so no backplane starves
+    /// the others), then one `zmq_poll` of every member's sockets and the stop socket until
+    /// the earliest time a member's probes need a turn or the deadline, then each member's
+    /// [`on_ready`](Component::on_ready) for what it found. No fixed tick: an idle
+    /// multi-component wakes only for its members' probes.
     fn recv_deadline(&mut self, deadline: Option<Instant>) -> Result<Option<Received>> {
         let count = self.members.len();
         loop {
+            let mut wake = deadline;
             for k in 0..count {
                 let index = (self.next + k) % count;
                 let (name, component) = &mut self.members[index];
-                if let Some(message) = component.try_next()? {
-                    self.next = (index + 1) % count;
-                    return Ok(Some(Received {
-                        backplane: name.clone(),
-                        message,
-                    }));
-                }
-            }
-            // Wake at least every HEALTH_TICK so each member's connection health (re-proof
-            // after a backplane restart) keeps running while all are idle.
-            let wait = deadline.map_or(HEALTH_TICK, |deadline| {
-                deadline
-                    .saturating_duration_since(Instant::now())
-                    .min(HEALTH_TICK)
-            });
-            let timeout = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
-            let stop_ready = {
-                let mut items: Vec<zmq::PollItem<'_>> = self
-                    .members
-                    .iter()
-                    .flat_map(|(_, component)| component.wake_items())
-                    .collect();
-                items.push(self.stop.as_poll_item(zmq::POLLIN));
-                match zmq::poll(&mut items, timeout) {
-                    Err(zmq::Error::EINTR) => false,
-                    other => {
-                        other?;
-                        items.last().is_some_and(zmq::PollItem::is_readable)
-                    }
-                }
-            };
-            if stop_ready {
-                self.stop.recv_bytes(0)?;
-                return Err(Error::Shutdown);
-            }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                // One last look: a message may have arrived with the deadline.
-                for (name, component) in &mut self.members {
-                    if let Some(message) = component.try_next()? {
+                match component.turn_message()? {
+                    Ok(message) => {
+                        self.next = (index + 1) % count;
                         return Ok(Some(Received {
                             backplane: name.clone(),
                             message,
                         }));
                     }
+                    Err(at) => wake = earliest(wake, at),
                 }
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|deadline| now >= deadline) {
                 return Ok(None);
             }
+            let timeout = wake.map_or(-1, |wake| {
+                i64::try_from(wake.saturating_duration_since(now).as_millis()).unwrap_or(i64::MAX)
+            });
+            let (stop_ready, readies) = {
+                let per_member: Vec<Vec<zmq::PollItem<'_>>> = self
+                    .members
+                    .iter()
+                    .map(|(_, component)| component.wake_items())
+                    .collect();
+                let sizes: Vec<usize> = per_member.iter().map(Vec::len).collect();
+                let mut items: Vec<zmq::PollItem<'_>> = per_member.into_iter().flatten().collect();
+                items.push(self.stop.as_poll_item(zmq::POLLIN));
+                match zmq::poll(&mut items, timeout) {
+                    Ok(_) | Err(zmq::Error::EINTR) => {}
+                    Err(error) => return Err(error.into()),
+                }
+                let readable: Vec<bool> = items.iter().map(zmq::PollItem::is_readable).collect();
+                let mut start = 0;
+                let readies: Vec<_> = self
+                    .members
+                    .iter()
+                    .zip(&sizes)
+                    .map(|((_, component), &size)| {
+                        let ready = component.ready_from_items(&readable[start..start + size]);
+                        start += size;
+                        ready
+                    })
+                    .collect();
+                (readable.last().copied().unwrap_or(false), readies)
+            };
+            if stop_ready {
+                self.stop.recv_bytes(0)?;
+                return Err(Error::Shutdown);
+            }
+            for ((_, component), ready) in self.members.iter_mut().zip(&readies) {
+                // Connection events and the handles' pipe; the subscriber is read by the
+                // next turn. (No stop, descriptor or deadline here: nothing else comes back.)
+                component.on_ready(ready, None)?;
+            }
         }
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

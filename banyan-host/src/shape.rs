@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn recv_rest_counts_parts_and_drains_the_message() {
         let ctx = zmq::Context::new();
-        let endpoint = format!("inproc://shape-test-{}", crate::nonce());
+        let endpoint = format!("inproc://shape-test-{}", crate::component::nonce());
         let rx = ctx.socket(zmq::PAIR).unwrap();
         rx.bind(&endpoint).unwrap();
         let tx = ctx.socket(zmq::PAIR).unwrap();

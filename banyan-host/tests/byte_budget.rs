@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 use banyan_host::access::AccessControl;
 use banyan_host::limits::Limits;
 
-mod common;
-
-use common::{WAIT, backplane, component, frozen_subscriber};
+use banyan_testkit::{WAIT, config, frozen_subscriber, limited_backplane, wait_until};
 
 const BUDGET: usize = 16 << 20;
 const MESSAGE: usize = 256 * 1024;
@@ -32,7 +30,7 @@ fn a_frozen_subscriber_of_big_messages_is_evicted_at_the_budget_and_the_live_one
         stall_timeout: None,
         ..Limits::default()
     };
-    let backplane = backplane(limits, AccessControl::open());
+    let backplane = limited_backplane(limits, AccessControl::open());
 
     // The frozen one: subscribed to everything, reads nothing, buffers almost nothing.
     let ctx = zmq::Context::new();
@@ -41,21 +39,25 @@ fn a_frozen_subscriber_of_big_messages_is_evicted_at_the_budget_and_the_live_one
         .connect(&format!("tcp://127.0.0.1:{}", backplane.subscriber_port()))
         .unwrap();
 
-    let mut live = component(&backplane, "live")
+    let mut live = config(&backplane, "live")
         .subscribe("big")
         .connect()
         .unwrap();
-    let publisher = component(&backplane, "flooder").connect().unwrap();
+    let publisher = config(&backplane, "flooder").connect().unwrap();
     // The frozen subscriber is connected (and subscribed) once it holds a message.
-    let deadline = Instant::now() + WAIT;
-    while frozen.poll(zmq::POLLIN, 0).unwrap() == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the frozen subscriber never connected"
-        );
-        publisher.publish_raw(b"hello", b"").unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        Instant::now() + WAIT,
+        "the frozen subscriber connected",
+        || {
+            if frozen.poll(zmq::POLLIN, 0).unwrap() > 0 {
+                return true;
+            }
+            publisher.publish_raw(b"hello", b"").unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            false
+        },
+    )
+    .unwrap();
 
     let payload = vec![0x3cu8; MESSAGE];
     let mut received = 0usize;

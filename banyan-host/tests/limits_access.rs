@@ -8,9 +8,7 @@ use banyan_host::access::{AccessControl, PlainCredentials};
 use banyan_host::limits::Limits;
 use banyan_host::{Backplane, ComponentConfig, Error};
 
-mod common;
-
-use common::{WAIT, backplane, component, frozen_subscriber};
+use banyan_testkit::{WAIT, config, frozen_subscriber, limited_backplane};
 
 fn raw_publisher(ctx: &zmq::Context, endpoint: &str) -> zmq::Socket {
     let socket = ctx.socket(zmq::PUB).unwrap();
@@ -19,12 +17,9 @@ fn raw_publisher(ctx: &zmq::Context, endpoint: &str) -> zmq::Socket {
     socket
 }
 
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits [`WAIT`] for `condition`; a test failure naming `what` after that.
+fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    banyan_testkit::wait_until(Instant::now() + WAIT, what, condition).unwrap();
 }
 
 /// A backplane limited to 1 KiB messages, a component subscribed to `t` and a raw publisher.
@@ -39,11 +34,8 @@ fn limited_rig() -> (
         max_message: Some(1024),
         ..Limits::default()
     };
-    let backplane = backplane(limits, AccessControl::open());
-    let subscriber = component(&backplane, "sub")
-        .subscribe("t")
-        .connect()
-        .unwrap();
+    let backplane = limited_backplane(limits, AccessControl::open());
+    let subscriber = config(&backplane, "sub").subscribe("t").connect().unwrap();
     let ctx = zmq::Context::new();
     let publisher = raw_publisher(
         &ctx,
@@ -59,14 +51,9 @@ fn oversized_messages_are_dropped_and_forwarding_goes_on() {
     let small = [0x80u8]; // an empty msgpack map
     // Send a big message, then small ones until one arrives (the big one made the backplane
     // drop the publisher's connection; libzmq reconnects it by itself).
-    let deadline = Instant::now() + WAIT;
     let mut sent_big = 0;
     let mut small_seen = 0;
-    while small_seen < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "no small message after the big one"
-        );
+    wait_until("three small messages after the big one", || {
         if sent_big < 3 {
             publisher.send("t/big", zmq::SNDMORE).unwrap();
             publisher.send(&big[..], 0).unwrap();
@@ -82,11 +69,12 @@ fn oversized_messages_are_dropped_and_forwarding_goes_on() {
             assert!(message.payload.len() <= 1024);
             small_seen += 1;
         }
-    }
+        small_seen >= 3
+    });
     // A component refuses to publish what a backplane would drop.
     let sender = ComponentConfig {
         limits,
-        ..component(&backplane, "sender")
+        ..config(&backplane, "sender")
     }
     .connect()
     .unwrap();
@@ -106,13 +94,8 @@ fn messages_over_the_limit_in_total_are_dropped_and_counted() {
     let (_limits, backplane, mut subscriber, _ctx, publisher) = limited_rig();
     let topic = format!("t/{}", "x".repeat(600));
     let payload = vec![0xa5u8; 600];
-    let deadline = Instant::now() + WAIT;
     let mut small_seen = 0;
-    while small_seen < 3 || backplane.forward_stats().oversize() == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no drop counted or no small message"
-        );
+    wait_until("a drop counted and three small messages", || {
         publisher.send(topic.as_bytes(), zmq::SNDMORE).unwrap();
         publisher.send(&payload[..], 0).unwrap();
         publisher.send("t/small", zmq::SNDMORE).unwrap();
@@ -124,7 +107,8 @@ fn messages_over_the_limit_in_total_are_dropped_and_counted() {
             );
             small_seen += 1;
         }
-    }
+        small_seen >= 3 && backplane.forward_stats().oversize() > 0
+    });
     assert!(backplane.forward_stats().oversize() >= 1);
 }
 
@@ -134,7 +118,7 @@ fn messages_over_the_limit_in_total_are_dropped_and_counted() {
 #[test]
 fn a_stalled_subscriber_is_disconnected_after_the_stall_timeout() {
     let limits = Limits::default().with_stall_timeout(Duration::from_secs(2));
-    let backplane = backplane(limits, AccessControl::open());
+    let backplane = limited_backplane(limits, AccessControl::open());
     let ctx = zmq::Context::new();
     let stalled = frozen_subscriber(&ctx);
     stalled
@@ -148,11 +132,11 @@ fn a_stalled_subscriber_is_disconnected_after_the_stall_timeout() {
     stalled
         .connect(&format!("tcp://127.0.0.1:{}", backplane.subscriber_port()))
         .unwrap();
-    let mut live = component(&backplane, "live")
+    let mut live = config(&backplane, "live")
         .subscribe("flood")
         .connect()
         .unwrap();
-    let publisher = component(&backplane, "flooder").connect().unwrap();
+    let publisher = config(&backplane, "flooder").connect().unwrap();
     let payload = vec![0x5au8; 1024];
     // Flood for three stall timeouts while `stalled` reads nothing.
     let flood_until = Instant::now() + Duration::from_secs(6);
@@ -170,20 +154,16 @@ fn a_stalled_subscriber_is_disconnected_after_the_stall_timeout() {
     }
     // The backplane closed the stalled connection; `stalled` notices when it reads again
     // (what its kernel buffered, then the reset).
-    let deadline = Instant::now() + WAIT;
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "the stalled subscriber was never disconnected"
-        );
+    wait_until("the stalled subscriber disconnected", || {
         while stalled.recv_bytes(zmq::DONTWAIT).is_ok() {}
-        if events.poll(zmq::POLLIN, 10).unwrap() > 0 {
-            let event = events.recv_multipart(0).unwrap();
-            let id = u16::from_le_bytes([event[0][0], event[0][1]]);
-            assert_eq!(id, zmq::SocketEvent::DISCONNECTED as u16);
-            break;
+        if events.poll(zmq::POLLIN, 10).unwrap() == 0 {
+            return false;
         }
-    }
+        let event = events.recv_multipart(0).unwrap();
+        let id = u16::from_le_bytes([event[0][0], event[0][1]]);
+        assert_eq!(id, zmq::SocketEvent::DISCONNECTED as u16);
+        true
+    });
     // The live subscriber still gets what is published after the eviction.
     while live
         .recv_ref_timeout(Duration::from_millis(200))
@@ -213,9 +193,9 @@ fn allowlist_refuses_other_addresses_and_counts_them() {
         allow: vec![AccessControl::parse_network("127.0.0.1/32").unwrap()],
         plain: Vec::new(),
     };
-    let backplane = backplane(Limits::default(), access);
+    let backplane = limited_backplane(Limits::default(), access);
     // An allowed component works as usual (its connection proof passes through the handler).
-    let mut allowed = component(&backplane, "allowed")
+    let mut allowed = config(&backplane, "allowed")
         .subscribe("t")
         .connect()
         .unwrap();
@@ -246,18 +226,14 @@ fn allowlist_refuses_other_addresses_and_counts_them() {
 
     // Allowed traffic still flows, and nothing from the denied publisher arrived.
     allowed.publish_raw(b"t/marker", &[0x80]).unwrap();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        assert!(Instant::now() < deadline, "marker not received");
+    wait_until("the marker", || {
         let Some(message) = allowed.recv_timeout(Duration::from_millis(100)).unwrap() else {
             allowed.publish_raw(b"t/marker", &[0x80]).unwrap();
-            continue;
+            return false;
         };
         assert_ne!(message.topic, "t/denied", "a denied publisher got through");
-        if message.topic == "t/marker" {
-            break;
-        }
-    }
+        message.topic == "t/marker"
+    });
     assert_eq!(
         denied_sub.poll(zmq::POLLIN, 0).unwrap(),
         0,
@@ -271,10 +247,10 @@ fn plain_credentials_are_required_when_configured() {
         allow: Vec::new(),
         plain: vec![PlainCredentials::new("robot", "s3cret")],
     };
-    let backplane = backplane(Limits::default(), access);
+    let backplane = limited_backplane(Limits::default(), access);
     let good = ComponentConfig {
         plain: Some(PlainCredentials::new("robot", "s3cret")),
-        ..component(&backplane, "good").subscribe("t")
+        ..config(&backplane, "good").subscribe("t")
     };
     let mut good = good.connect().expect("right credentials connect");
     good.publish_raw(b"t/x", &[0x80]).unwrap();
@@ -285,7 +261,7 @@ fn plain_credentials_are_required_when_configured() {
     ] {
         let config = ComponentConfig {
             plain,
-            ..component(&backplane, name).connect_timeout(Duration::from_secs(1))
+            ..config(&backplane, name).connect_timeout(Duration::from_secs(1))
         };
         match config.connect() {
             Err(Error::NoBackplane { .. }) => {}

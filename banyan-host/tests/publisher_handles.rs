@@ -9,18 +9,16 @@ use banyan_host::{AccessControl, Error};
 
 // Not every rig of the shared module is used here.
 #[allow(dead_code)]
-mod common;
-
-use common::{WAIT, backplane, component};
+use banyan_testkit::{WAIT, config, limited_backplane, wait_until};
 
 #[test]
 fn handles_publish_from_threads_through_the_receiving_component() {
-    let backplane = backplane(Limits::default(), AccessControl::open());
-    let mut listener = component(&backplane, "listener")
+    let backplane = limited_backplane(Limits::default(), AccessControl::open());
+    let mut listener = config(&backplane, "listener")
         .subscribe("from_threads")
         .connect()
         .unwrap();
-    let mut bridge = component(&backplane, "bridge").connect().unwrap();
+    let mut bridge = config(&backplane, "bridge").connect().unwrap();
     let handle = bridge.publisher().unwrap();
     let threads: Vec<_> = (0..3i64)
         .map(|t| {
@@ -43,14 +41,16 @@ fn handles_publish_from_threads_through_the_receiving_component() {
         (bridge, result)
     });
     let mut seen: Vec<Vec<i64>> = vec![Vec::new(); 3];
-    let deadline = Instant::now() + WAIT;
-    while seen.iter().map(Vec::len).sum::<usize>() < 150 {
-        assert!(Instant::now() < deadline, "only {seen:?} arrived");
+    let arrived = wait_until(Instant::now() + WAIT, "150 messages", || {
         if let Some(message) = listener.recv_timeout(Duration::from_millis(100)).unwrap() {
             let value: std::collections::BTreeMap<String, i64> = message.decode().unwrap();
             let n = value["n"];
             seen[(n / 1000) as usize].push(n % 1000);
         }
+        seen.iter().map(Vec::len).sum::<usize>() >= 150
+    });
+    if let Err(error) = arrived {
+        panic!("{error}: only {seen:?} arrived");
     }
     for own in &seen {
         assert_eq!(
@@ -72,8 +72,8 @@ fn a_handle_keeps_the_components_size_limit() {
         max_message: Some(1024),
         ..Limits::default()
     };
-    let backplane = backplane(limits, AccessControl::open());
-    let mut config = component(&backplane, "limited");
+    let backplane = limited_backplane(limits, AccessControl::open());
+    let mut config = config(&backplane, "limited");
     config.limits = limits;
     let mut limited = config.connect().unwrap();
     let handle = limited.publisher().unwrap();

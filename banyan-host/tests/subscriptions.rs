@@ -1,15 +1,14 @@
 //! Subscriptions on the backplane's subscriber side: in force before the next message even on
-//! an idle backplane, and bounded per connection (see `banyan_host::subscriptions`).
+//! an idle backplane, and bounded per connection (see `banyan_host::backplane::subscriptions`).
 
 use std::time::{Duration, Instant};
 
-use banyan_host::access::AccessControl;
-use banyan_host::limits::Limits;
-use banyan_host::subscriptions::SubscriptionLimits;
-use banyan_host::{Backplane, BackplaneConfig};
+use banyan_testkit::{WAIT, wait_until, zmtp};
 
-/// How long a test waits for anything before failing.
-const WAIT: Duration = Duration::from_secs(30);
+use banyan_host::access::AccessControl;
+use banyan_host::backplane::subscriptions::SubscriptionLimits;
+use banyan_host::limits::Limits;
+use banyan_host::{Backplane, BackplaneConfig};
 
 fn backplane(subscriptions: SubscriptionLimits) -> Backplane {
     Backplane::bind(&BackplaneConfig {
@@ -25,31 +24,10 @@ fn endpoint(port: u16) -> String {
     format!("tcp://127.0.0.1:{port}")
 }
 
-/// A publisher whose connection to the backplane is proven: a probe on `sync` reached a
-/// subscriber of everything (then gone).
+/// A publisher whose connection to the backplane is proven (see
+/// [`banyan_testkit::proven_publisher`]).
 fn publisher(ctx: &zmq::Context, backplane: &Backplane) -> zmq::Socket {
-    let publisher = ctx.socket(zmq::PUB).unwrap();
-    publisher.set_sndhwm(0).unwrap();
-    publisher.set_linger(0).unwrap();
-    publisher
-        .connect(&endpoint(backplane.publisher_port()))
-        .unwrap();
-    let watch = ctx.socket(zmq::SUB).unwrap();
-    watch.set_linger(0).unwrap();
-    watch.set_subscribe(b"sync").unwrap();
-    watch
-        .connect(&endpoint(backplane.subscriber_port()))
-        .unwrap();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        assert!(Instant::now() < deadline, "the publisher never got through");
-        publisher
-            .send_multipart([&b"sync"[..], b"\x80"], 0)
-            .unwrap();
-        if watch.poll(zmq::POLLIN, 20).unwrap() > 0 {
-            return publisher;
-        }
-    }
+    banyan_testkit::proven_publisher(ctx, backplane.publisher_port(), backplane.subscriber_port())
 }
 
 fn subscriber(ctx: &zmq::Context, backplane: &Backplane, topics: usize) -> zmq::Socket {
@@ -66,29 +44,35 @@ fn subscriber(ctx: &zmq::Context, backplane: &Backplane, topics: usize) -> zmq::
     subscriber
 }
 
-/// The forwarded count once it stopped changing (unchanged for 200 ms).
+/// The forwarded count once it stopped changing (unchanged for 200 ms); fails after [`WAIT`]
+/// if it never settles (a publisher that keeps sending).
 fn settled_forwarded(backplane: &Backplane) -> u64 {
     let mut last = backplane.forward_stats().forwarded();
-    loop {
-        std::thread::sleep(Duration::from_millis(200));
-        let now = backplane.forward_stats().forwarded();
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
+    banyan_testkit::wait_for(
+        Instant::now() + WAIT,
+        "the forwarded count to settle",
+        || {
+            std::thread::sleep(Duration::from_millis(200));
+            let now = backplane.forward_stats().forwarded();
+            let settled = (now == last).then_some(now);
+            last = now;
+            settled
+        },
+    )
+    .unwrap()
 }
 
 /// Waits until the forwarder has read `count` more subscribe/cancel messages than `before`.
-fn wait_subscriptions(backplane: &Backplane, before: u64, count: u64) -> bool {
-    let deadline = Instant::now() + WAIT;
-    while backplane.forward_stats().subscriptions() < before + count {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    true
+fn wait_subscriptions(
+    backplane: &Backplane,
+    before: u64,
+    count: u64,
+) -> banyan_testkit::Result<()> {
+    wait_until(
+        Instant::now() + WAIT,
+        "the forwarder to read the subscriptions",
+        || backplane.forward_stats().subscriptions() >= before + count,
+    )
 }
 
 /// Before the fix the backplane's PUB socket read subscriptions only when it forwarded (and
@@ -105,11 +89,12 @@ fn subscriptions_sent_to_an_idle_backplane_are_in_force_for_the_next_message() {
         let before = backplane.forward_stats().subscriptions();
         let subscriber = subscriber(&ctx, &backplane, 1000);
         // Nothing is forwarded meanwhile: the forwarder reads them by itself.
-        assert!(
-            wait_subscriptions(&backplane, before, 1000),
-            "round {round}: the idle forwarder read {} of 1000 subscriptions",
-            backplane.forward_stats().subscriptions() - before
-        );
+        if let Err(error) = wait_subscriptions(&backplane, before, 1000) {
+            panic!(
+                "round {round}: the idle forwarder read {} of 1000 subscriptions: {error}",
+                backplane.forward_stats().subscriptions() - before
+            );
+        }
         assert_eq!(backplane.forward_stats().forwarded(), forwarded);
         // One message, on the last topic subscribed.
         publisher
@@ -137,15 +122,16 @@ fn a_connection_over_its_subscription_count_is_closed_and_the_others_served() {
     let before = backplane.forward_stats().subscriptions();
     // Over it: 101, then it stays connected (libzmq reconnects it) and is closed again.
     let greedy = subscriber(&ctx, &backplane, 101);
-    let deadline = Instant::now() + WAIT;
-    while backplane.forward_stats().subscription_closed() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "the greedy subscriber was not closed"
-        );
-        // Its socket re-sends its subscriptions on reconnecting only when it is used.
-        let _ = greedy.poll(zmq::POLLIN, 10);
-    }
+    wait_until(
+        Instant::now() + WAIT,
+        "the greedy subscriber closed twice",
+        || {
+            // Its socket re-sends its subscriptions on reconnecting only when it is used.
+            let _ = greedy.poll(zmq::POLLIN, 10);
+            backplane.forward_stats().subscription_closed() >= 2
+        },
+    )
+    .unwrap();
     assert!(backplane.forward_stats().subscriptions() > before);
     // The modest one keeps all its subscriptions.
     publisher
@@ -176,30 +162,13 @@ fn a_connection_over_its_subscription_bytes_is_closed_once_per_connection() {
         long.resize(100, b'x');
         flood.set_subscribe(&long).unwrap();
     }
-    let deadline = Instant::now() + WAIT;
-    while backplane.forward_stats().subscription_closed() < 1 {
-        assert!(Instant::now() < deadline, "the flood was not closed");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until(Instant::now() + WAIT, "the flood closed", || {
+        backplane.forward_stats().subscription_closed() >= 1
+    })
+    .unwrap();
     // Unused, its socket does not reconnect-and-resend: the one closure stays one.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(backplane.forward_stats().subscription_closed(), 1);
-}
-
-/// A ZMTP 3.0 greeting (NULL, client) and a READY announcing a SUB socket.
-fn zmtp_sub_handshake() -> Vec<u8> {
-    let mut bytes = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f, 3, 0];
-    bytes.extend_from_slice(b"NULL");
-    bytes.extend_from_slice(&[0; 16]);
-    bytes.push(0);
-    bytes.extend_from_slice(&[0; 31]);
-    let mut ready = b"\x05READY\x0bSocket-Type".to_vec();
-    ready.extend_from_slice(&3u32.to_be_bytes());
-    ready.extend_from_slice(b"SUB");
-    bytes.push(0x04);
-    bytes.push(u8::try_from(ready.len()).unwrap());
-    bytes.extend_from_slice(&ready);
-    bytes
 }
 
 /// A flood faster than the forwarder can count (raw ZMTP: 100 000 distinct subscriptions of
@@ -216,39 +185,35 @@ fn a_subscription_flood_is_cut_off_and_the_backplane_keeps_serving() {
     // drops a raw peer that sends everything at once, before the handshake is through).
     let mut chunk = Vec::new();
     let mut sent = 0u32;
-    let deadline = Instant::now() + WAIT;
-    while backplane.forward_stats().subscription_closed() < 1 {
-        assert!(Instant::now() < deadline, "the flood was never cut off");
+    let cut = || backplane.forward_stats().subscription_closed() >= 1;
+    wait_until(Instant::now() + WAIT, "the flood cut off", || {
         let Ok(mut flood) =
             std::net::TcpStream::connect(("127.0.0.1", backplane.subscriber_port()))
         else {
-            continue;
+            return cut();
         };
         flood
             .set_write_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        if flood.write_all(&zmtp_sub_handshake()).is_err() {
-            continue;
+        if flood.write_all(&zmtp::sub_handshake()).is_err() {
+            return cut();
         }
         for _ in 0..400 {
             chunk.clear();
             for _ in 0..250 {
                 let mut topic = format!("{sent:09}").into_bytes();
                 topic.resize(200, b'x');
-                chunk.extend_from_slice(&[0x00, 201, 0x01]);
-                chunk.extend_from_slice(&topic);
+                zmtp::subscription(&topic, &mut chunk);
                 sent += 1;
             }
             if flood.write_all(&chunk).is_err() {
                 break;
             }
         }
-        // Wait for the cut, or for this connection to end otherwise.
-        let settle = Instant::now() + Duration::from_secs(2);
-        while backplane.forward_stats().subscription_closed() < 1 && Instant::now() < settle {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
+        // Wait for the cut, or for this connection to end otherwise (then connect again).
+        wait_until(Instant::now() + Duration::from_secs(2), "the cut", cut).is_ok()
+    })
+    .unwrap();
     publisher
         .send_multipart([&b"topic00009"[..], b"\x80"], 0)
         .unwrap();

@@ -105,6 +105,22 @@ pub enum Error {
         /// The panic message, if it was a string.
         message: String,
     },
+    /// A condition did not hold before its deadline (see [`crate::wait`]).
+    #[error("timed out after {waited:?} waiting for {what}")]
+    WaitTimeout {
+        /// What was awaited.
+        what: String,
+        /// How long it was tried.
+        waited: Duration,
+    },
+    /// A try of a condition failed while it was awaited (see [`crate::wait::try_wait_for`]).
+    #[error("while waiting for {what}: {reason}")]
+    WaitFailed {
+        /// What was awaited.
+        what: String,
+        /// Why the try failed.
+        reason: String,
+    },
     /// Any other I/O failure of a fixture.
     #[error("{context}: {source}")]
     Io {

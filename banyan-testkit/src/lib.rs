@@ -1,26 +1,20 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-pub mod clock;
+// The kit in rooms (folders with a module map each); every module keeps its flat path
+// (`banyan_testkit::process`, `banyan_testkit::interop`, ...) through the re-exports below.
+mod fixture;
+mod lab;
+mod rig;
+
 pub mod error;
-pub mod fault;
-pub mod firmata_board;
-pub mod fixtures;
-pub mod host;
-pub mod linerate;
-pub mod link;
-pub mod mcu;
-pub mod mem;
-pub mod ports;
-pub mod process;
-pub mod python;
-pub mod relay;
-pub mod scenario;
-pub mod tcp_device;
-pub mod telemetrix;
-pub mod thread;
-pub mod wine;
-pub mod wire;
+
+pub use fixture::{fixtures, host};
+pub use lab::{
+    clock, fault, firmata_board, linerate, link, mcu, mem, relay, tcp_device, telemetrix, wire,
+    zmtp,
+};
+pub use rig::{interop, ports, process, python, scenario, thread, wait, wine};
 
 pub use clock::SimClock;
 pub use error::{Error, Result};
@@ -31,8 +25,8 @@ pub use fixtures::{
     number_of, numbered, publish_monitor_sample,
 };
 pub use host::{
-    EchoServer, GatewayThread, backplane, config, replies_until, restart_backplane,
-    spawn_echo_client,
+    EchoServer, GatewayThread, backplane, config, frozen_subscriber, limited_backplane,
+    proven_publisher, replies_until, restart_backplane, spawn_echo_client,
 };
 pub use linerate::{
     LineCounters, LineGuard, LineRate, LineRateProxy, McuLineEnd, PacedWriter, Pacer, serial_line,
@@ -51,5 +45,6 @@ pub use scenario::{Scenario, Step, ensure, run_python_scenario, run_scenario};
 pub use tcp_device::TcpDevice;
 pub use telemetrix::TelemetrixDevice;
 pub use thread::ThreadGuard;
+pub use wait::{WAIT, poll_until, try_wait_for, wait_for, wait_for_async, wait_until};
 pub use wine::{WINDOWS_BIN_ENV, WindowsBins, windows_bins};
 pub use wire::SerialWire;

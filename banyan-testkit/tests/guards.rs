@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use banyan_testkit::{ChildGuard, Error, ThreadGuard, free_port, free_port_pair, wait_listening};
+use banyan_testkit::{
+    ChildGuard, Error, ThreadGuard, WAIT, free_port, free_port_pair, wait_listening, wait_until,
+};
 
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -43,11 +45,8 @@ fn a_group_guard_kills_what_its_child_started() {
     assert!(alive(helper));
     drop(child);
     // SIGKILL is delivered at once, but the orphan is reaped by init; wait for that.
-    let until = Instant::now() + Duration::from_secs(30);
-    while alive(helper) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(!alive(helper), "helper {helper} survived its group's guard");
+    let gone = wait_until(Instant::now() + WAIT, "the helper gone", || !alive(helper));
+    assert!(gone.is_ok(), "helper {helper} survived its group's guard");
 }
 
 #[test]
@@ -94,15 +93,15 @@ fn terminate_suspend_and_resume_signal_by_pid() {
     child.wait_stdout("up").unwrap();
     child.suspend().unwrap();
     // The stop takes effect asynchronously.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let stopped = loop {
-        let state = std::fs::read_to_string(format!("/proc/{}/stat", child.pid())).unwrap();
-        if state.contains(") T") || Instant::now() > deadline {
-            break state;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    assert!(stopped.contains(") T"), "not stopped: {stopped}");
+    let stat = format!("/proc/{}/stat", child.pid());
+    let stopped = wait_until(Instant::now() + WAIT, "the child stopped", || {
+        std::fs::read_to_string(&stat).unwrap().contains(") T")
+    });
+    assert!(
+        stopped.is_ok(),
+        "not stopped: {}",
+        std::fs::read_to_string(&stat).unwrap()
+    );
     child.resume().unwrap();
     let status = child.terminate().unwrap();
     assert!(status.success(), "{status:?}");
@@ -160,23 +159,13 @@ fn ports_are_free_and_listening_is_seen() {
 fn an_exited_child_leaves_no_zombie_while_its_guard_lives() {
     let guard = ChildGuard::spawn("true", Command::new("true")).unwrap();
     let stat = format!("/proc/{}/stat", guard.pid());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    wait_until(Instant::now() + WAIT, "the exited child reaped", || {
         // Gone, or (PID reused meanwhile) not a zombie: the third field is the state.
         let state = std::fs::read_to_string(&stat)
             .ok()
             .and_then(|text| text.rsplit(')').next().map(|rest| rest.trim().to_string()));
-        match state {
-            None => break,
-            Some(rest) if !rest.starts_with('Z') => break,
-            Some(_) => {
-                assert!(
-                    Instant::now() < deadline,
-                    "the exited child stayed a zombie"
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
+        state.is_none_or(|rest| !rest.starts_with('Z'))
+    })
+    .unwrap();
     drop(guard);
 }

@@ -54,10 +54,11 @@ fn proxy_drops_frames_and_counts_them() {
         "{delivered} of 200 delivered"
     );
     // Totals are folded in by the acceptor; wait for them.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while proxy.to_upstream().frames < 200 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let deadline = std::time::Instant::now() + banyan_testkit::WAIT;
+    // On a timeout the counts below say what was folded in.
+    let _ = banyan_testkit::wait_until(deadline, "the proxy's totals", || {
+        proxy.to_upstream().frames >= 200
+    });
     let stats = proxy.to_upstream();
     assert_eq!(stats.frames, 200);
     assert_eq!(stats.dropped as usize, 200 - delivered);

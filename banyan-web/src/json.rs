@@ -48,16 +48,6 @@ pub fn payload_to_text(payload: &[u8]) -> Result<String, JsonError> {
     Ok(value_to_text(&payload_value(payload)?))
 }
 
-/// A decoded payload as a JSON tree: exactly what [`value_to_text`] writes, parsed.
-pub fn value_to_json(value: &Value) -> Json {
-    serde_json::from_str(&value_to_text(value)).unwrap_or(Json::Null)
-}
-
-/// Decodes a Banyan payload into a JSON tree (see [`value_to_json`]).
-pub fn payload_to_json(payload: &[u8]) -> Result<Json, JsonError> {
-    Ok(value_to_json(&payload_value(payload)?))
-}
-
 /// Parses `text` as one JSON object and encodes it as a Banyan payload.
 pub fn json_to_payload(text: &str) -> Result<Vec<u8>, JsonError> {
     let json: Json = serde_json::from_str(text).map_err(|error| JsonError::NotJson {
@@ -167,20 +157,6 @@ mod tests {
             payload_to_text(&[0xc1]),
             Err(JsonError::Payload(_))
         ));
-    }
-
-    #[test]
-    fn the_tree_is_the_text_parsed() {
-        let value = Value::map([("b", Value::Bin(vec![1])), ("n", Value::F64(f64::NAN))]);
-        assert_eq!(
-            value_to_json(&value),
-            serde_json::json!({"b": "01", "n": null})
-        );
-        let bytes = payload::to_vec(&value).expect("encodes");
-        assert_eq!(
-            payload_to_json(&bytes).expect("decodes"),
-            value_to_json(&value)
-        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod bus;
 pub mod error;
 pub mod json;
+pub mod monitor;
 pub mod queue;
 pub mod server;
 pub mod session;

@@ -5,10 +5,8 @@
 //!   ([`crate::session`]); Python's pages connect to `ws://HOST:9000` (path `/`).
 //! - `GET /`: the monitor page; `/monitor.js`, `/monitor.css`: its assets (in the binary).
 //! - `GET /monitor/ws` (WebSocket): snapshots (`{"type": "snapshot", ...}`) at most
-//!   [`WebConfig::snapshot_interval`] apart, and commands from the page:
-//!   `{"op": "history", "topic": T}` → `{"type": "history", ...}`,
-//!   `{"op": "publish", "topic": T, "payload": {...}}` → `{"type": "published", ...}`;
-//!   failures → `{"type": "error", "error": CODE, "detail": TEXT}`.
+//!   [`WebConfig::snapshot_interval`] apart, and the page's commands (`history`, `publish`;
+//!   the protocol, sans-IO: [`crate::monitor`]).
 //! - `GET /api/stats`: one snapshot as JSON, for scripts.
 //!
 //! # Slow and vanished clients
@@ -39,8 +37,8 @@ use crate::allow::{AllowListener, OriginList};
 use crate::assets;
 use crate::bus::{Bus, ClientQueue};
 use crate::error::{Error, Result};
-use crate::json as convert;
-use crate::session::{Action, ErrorFrame, ErrorKind, MAX_ID_BYTES, Session};
+use crate::monitor::{self, Reply, Step};
+use crate::session::{Action, ErrorFrame, ErrorKind, Session};
 
 /// Limits and options of the web side.
 #[derive(Debug, Clone)]
@@ -505,11 +503,11 @@ async fn monitor_client(mut socket: WebSocket, state: Shared, peer: PeerAddr) {
             incoming = socket.recv() => {
                 let reply = match incoming {
                     Some(Ok(Message::Text(text))) => monitor_command(&state, text.as_str()),
-                    Some(Ok(Message::Binary(_))) => monitor_error(ErrorKind::BadCommand, "commands are JSON text".into()),
+                    Some(Ok(Message::Binary(_))) => Reply::error(ErrorKind::BadCommand, "commands are JSON text"),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 };
-                if !send(&mut socket, Message::Text(reply.to_string().into()), timeout).await {
+                if !send(&mut socket, Message::Text(reply.to_json().into()), timeout).await {
                     break;
                 }
             }
@@ -522,70 +520,14 @@ async fn monitor_client(mut socket: WebSocket, state: Shared, peer: PeerAddr) {
     tracing::info!(peer = %peer.0, "monitor page left");
 }
 
-fn monitor_error(kind: ErrorKind, detail: String) -> Json {
-    json!({"type": "error", "error": kind.code(), "detail": detail})
-}
-
-/// Handles one command of a monitor page (see the module docs).
-fn monitor_command(state: &AppState, text: &str) -> Json {
-    if text.len() > state.config.max_message_bytes {
-        return monitor_error(
-            ErrorKind::TooLarge,
-            format!(
-                "command of {} bytes is larger than the limit of {} bytes",
-                text.len(),
-                state.config.max_message_bytes
-            ),
-        );
-    }
-    let command: Json = match serde_json::from_str(text) {
-        Ok(command) => command,
-        Err(error) => return monitor_error(ErrorKind::NotJson, format!("not JSON: {error}")),
-    };
-    let topic = command.get("topic").and_then(Json::as_str);
-    match (command.get("op").and_then(Json::as_str), topic) {
-        (Some("history"), Some(topic)) => match state.bus.history(topic) {
-            Some(history) => {
-                let mut value = serde_json::to_value(history).unwrap_or_default();
-                if let Json::Object(map) = &mut value {
-                    map.insert("type".into(), "history".into());
-                }
-                value
-            }
-            None => monitor_error(
-                ErrorKind::BadCommand,
-                format!("topic {topic:?} is not tracked"),
-            ),
+/// Handles one command of a monitor page (the protocol: [`crate::monitor`]).
+fn monitor_command(state: &AppState, text: &str) -> Reply {
+    match monitor::decide(text, state.config.max_message_bytes) {
+        Step::History(topic) => Reply::history(&topic, state.bus.history(&topic)),
+        Step::Publish { topic, payload } => match state.bus.publish(&topic, &payload) {
+            Ok(()) => Reply::published(topic, payload.len()),
+            Err(error) => Reply::not_published(error),
         },
-        (Some("publish"), Some(topic)) => {
-            if topic.is_empty() || topic.len() > MAX_ID_BYTES {
-                return monitor_error(
-                    ErrorKind::BadCommand,
-                    format!("the topic must be 1 to {MAX_ID_BYTES} bytes long"),
-                );
-            }
-            let Some(payload) = command.get("payload") else {
-                return monitor_error(ErrorKind::BadCommand, "\"payload\" is missing".into());
-            };
-            let bytes = match convert::object_to_payload(payload) {
-                Ok(bytes) => bytes,
-                Err(error) => {
-                    let kind = match error {
-                        crate::error::JsonError::NotAnObject { .. } => ErrorKind::NotAnObject,
-                        crate::error::JsonError::TooDeep { .. } => ErrorKind::TooDeep,
-                        _ => ErrorKind::Unencodable,
-                    };
-                    return monitor_error(kind, error.to_string());
-                }
-            };
-            match state.bus.publish(topic, &bytes) {
-                Ok(()) => json!({"type": "published", "topic": topic, "size": bytes.len()}),
-                Err(error) => monitor_error(ErrorKind::NotPublished, error.to_string()),
-            }
-        }
-        _ => monitor_error(
-            ErrorKind::BadCommand,
-            "expected {\"op\": \"history\"|\"publish\", \"topic\": ...}".into(),
-        ),
+        Step::Reply(reply) => reply,
     }
 }

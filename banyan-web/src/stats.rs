@@ -420,7 +420,7 @@ fn last_text(payload: Option<&[u8]>, len: usize) -> (String, bool) {
                 (
                     format!(
                         "(not a Banyan payload: {error}) {}{more}",
-                        banyan_host::hex(shown)
+                        banyan_host::json::hex(shown)
                     ),
                     false,
                 )

@@ -12,10 +12,10 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use banyan_proto::payload::Value;
-use banyan_testkit::ThreadGuard;
+use banyan_testkit::{ThreadGuard, wait_for_async};
 use banyan_web::WebConfig;
 use common::*;
 use serde_json::{Value as Json, json};
@@ -118,19 +118,19 @@ async fn monitor_page_in_headless_chromium() {
     let tab = browser.open(&format!("http://{}/", rig.addr)).await;
 
     // Both topics appear with non-zero rates while the flow runs.
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    let live = loop {
-        let rows = rows(&mut browser, &tab).await;
-        let flowing = |topic| row(&rows, topic).is_some_and(|r| r["rate"].as_f64() > Some(1.0));
-        if flowing("demo/temperature") && flowing("from_pico_gateway") {
-            break rows;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the page never showed both topics flowing: {rows:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let mut last = Vec::new();
+    let live = wait_for_async(
+        Instant::now() + DEADLINE,
+        "the page showing both topics flowing",
+        Duration::from_millis(200),
+        async || {
+            last = rows(&mut browser, &tab).await;
+            let flowing = |topic| row(&last, topic).is_some_and(|r| r["rate"].as_f64() > Some(1.0));
+            (flowing("demo/temperature") && flowing("from_pico_gateway")).then(|| last.clone())
+        },
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error}; rows: {last:?}"));
     for topic in ["demo/temperature", "from_pico_gateway"] {
         let r = row(&live, topic).expect("row");
         assert_ne!(r["shownRate"], "0", "{r}");
@@ -179,21 +179,21 @@ async fn monitor_page_in_headless_chromium() {
     let publisher = tokio::task::spawn_blocking(move || flow.stop().expect("publisher"))
         .await
         .expect("join");
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let rows = rows(&mut browser, &tab).await;
-        let last = |topic| row(&rows, topic).map(|r| r["last"].clone());
-        if last("demo/temperature") == Some(json!(r#"{"celsius":22.5,"final":true}"#))
-            && last("from_pico_gateway") == Some(json!(r#"{"report":"done","raw":"beef"}"#))
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the page never showed the final payloads: {rows:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let mut shown = Vec::new();
+    wait_for_async(
+        Instant::now() + DEADLINE,
+        "the page showing the final payloads",
+        Duration::from_millis(200),
+        async || {
+            shown = rows(&mut browser, &tab).await;
+            let last = |topic| row(&shown, topic).map(|r| r["last"].clone());
+            (last("demo/temperature") == Some(json!(r#"{"celsius":22.5,"final":true}"#))
+                && last("from_pico_gateway") == Some(json!(r#"{"report":"done","raw":"beef"}"#)))
+            .then_some(())
+        },
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error}; rows: {shown:?}"));
 
     // Publish through the page's form; the device component receives it.
     browser
@@ -214,23 +214,23 @@ async fn monitor_page_in_headless_chromium() {
             ("value", Value::Int(1)),
         ])
     );
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let result = browser
-            .eval(&tab, "document.getElementById('pub-result').textContent")
-            .await;
-        if result
-            .as_str()
-            .is_some_and(|t| t.starts_with("Published on to_pico"))
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no confirmation: {result}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut result = Json::Null;
+    wait_for_async(
+        Instant::now() + DEADLINE,
+        "the page's publish confirmation",
+        Duration::from_millis(100),
+        async || {
+            result = browser
+                .eval(&tab, "document.getElementById('pub-result').textContent")
+                .await;
+            result
+                .as_str()
+                .is_some_and(|t| t.starts_with("Published on to_pico"))
+                .then_some(())
+        },
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error}; shown: {result}"));
     // A payload that is not an object is refused in the page, nothing is sent.
     let refused = browser
         .eval(

@@ -425,21 +425,22 @@ async fn monitor_feed_history_and_publish() {
     })
     .await
     .expect("publisher");
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    let snapshot = loop {
-        let message = next_json(&mut page).await;
-        if message["type"] == "snapshot" {
+    let snapshot = banyan_testkit::wait_for_async(
+        std::time::Instant::now() + DEADLINE,
+        "a snapshot with both topics counted 20 times",
+        Duration::ZERO,
+        async || {
+            let message = next_json(&mut page).await;
+            if message["type"] != "snapshot" {
+                return None;
+            }
             let topics = message["topics"].as_array().expect("topics");
             let done = topics.iter().filter(|t| t["count"] == 20).count() == 2;
-            if done {
-                break message;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no snapshot with both topics"
-        );
-    };
+            done.then_some(message)
+        },
+    )
+    .await
+    .expect("snapshot");
     let topics = snapshot["topics"].as_array().expect("topics");
     let a = topics
         .iter()

@@ -6,11 +6,11 @@ use std::sync::mpsc;
 use anyhow::Context as _;
 use banyan_cli::{LimitArgs, on_termination, run_main};
 use banyan_host::access::{AccessControl, IpNet, PlainCredentials};
-use banyan_host::backplane::{Backplane, BackplaneConfig};
-use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4};
-use banyan_host::subscriptions::{
+use banyan_host::backplane::subscriptions::{
     DEFAULT_MAX_SUBSCRIPTION_BYTES, DEFAULT_MAX_SUBSCRIPTIONS, SubscriptionLimits,
 };
+use banyan_host::backplane::{Backplane, BackplaneConfig};
+use banyan_host::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT, outward_ipv4};
 use clap::Parser;
 
 /// Rust Banyan backplane: forwards every message published to the publisher port to the

@@ -5,9 +5,10 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use banyan_cli::{ComponentArgs, hex, on_termination, print_component_banner, run_main};
+use banyan_cli::{ComponentArgs, on_termination, print_component_banner, run_main};
 use banyan_host::Component;
 use banyan_host::component::PROBE_TOPIC_PREFIX;
+use banyan_host::json::hex;
 use banyan_proto::payload::{self, Value};
 use banyan_web::stats::{Stats, StatsConfig};
 use clap::Parser;
@@ -45,27 +46,22 @@ struct Args {
     tables: Option<u64>,
 }
 
-/// The terminal's (rows, columns): `stty size` on our terminal, else `$LINES`/`$COLUMNS`.
+/// The terminal's (rows, columns): the terminal of stdout or stdin (`terminal_size`, an
+/// ioctl), else `$LINES`/`$COLUMNS`.
 fn terminal_size() -> (Option<usize>, Option<usize>) {
     let env_number = |name| {
         std::env::var(name)
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
     };
-    let stty = std::process::Command::new("stty")
-        .arg("size")
-        .stdin(std::process::Stdio::inherit())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|output| output.status.success())
-        .and_then(|output| {
-            let text = String::from_utf8_lossy(&output.stdout).into_owned();
-            let mut numbers = text.split_whitespace().map(|n| n.parse::<usize>().ok());
-            Some((numbers.next()??, numbers.next()??))
-        });
-    match stty {
-        Some((rows, columns)) if rows > 0 && columns > 0 => (Some(rows), Some(columns)),
+    let size = terminal_size::terminal_size()
+        .or_else(|| terminal_size::terminal_size_of(std::io::stdin()));
+    match size {
+        Some((terminal_size::Width(columns), terminal_size::Height(rows)))
+            if rows > 0 && columns > 0 =>
+        {
+            (Some(usize::from(rows)), Some(usize::from(columns)))
+        }
         _ => (env_number("LINES"), env_number("COLUMNS")),
     }
 }

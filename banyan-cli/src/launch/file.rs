@@ -24,6 +24,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::split::split_command;
+
 /// The columns of a launch file, in Python's documented order.
 pub const COLUMNS: [&str; 6] = [
     "command_string",
@@ -390,36 +392,6 @@ fn entry(
     })
 }
 
-/// Why a command line cannot be split into arguments.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SplitError {
-    /// A quote is not closed, or the line ends in a lone backslash.
-    #[error("the command has a quote that is not closed (or ends in a backslash)")]
-    UnclosedQuote,
-    /// Nothing to run.
-    #[error("the command is empty")]
-    Empty,
-}
-
-/// Splits a command line into program and arguments as a POSIX shell does (the `shlex`
-/// crate): whitespace separates, `'...'` is literal, `"..."` groups with `\"`/`\\` escapes, a
-/// backslash escapes the next character outside quotes, and a word starting with `#` begins a
-/// comment. (Python's launcher splits on single spaces only; every command it runs splits the
-/// same here, and quoted arguments with spaces work too.) On Windows, as Windows programs
-/// split theirs ([`split_windows`](super::winsplit::split_windows)): backslashes are path
-/// separators there.
-pub fn split_command(command: &str) -> Result<Vec<String>, SplitError> {
-    #[cfg(windows)]
-    let args = super::winsplit::split_windows(command)?;
-    #[cfg(not(windows))]
-    let args = shlex::split(command).ok_or(SplitError::UnclosedQuote)?;
-    if args.is_empty() {
-        return Err(SplitError::Empty);
-    }
-    Ok(args)
-}
-
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -561,29 +533,6 @@ mod tests {
                 ..
             }
         ));
-    }
-
-    #[test]
-    fn split_rules() {
-        assert_eq!(split_command("a  b\tc").unwrap(), ["a", "b", "c"]);
-        assert_eq!(
-            split_command("a 'b c' \"d \\\" e\"").unwrap(),
-            ["a", "b c", "d \" e"]
-        );
-        assert_eq!(split_command("a ''").unwrap(), ["a", ""]);
-        assert_eq!(split_command("   ").unwrap_err(), SplitError::Empty);
-        assert_eq!(
-            split_command("a \"b").unwrap_err(),
-            SplitError::UnclosedQuote
-        );
-        assert_eq!(
-            split_command("a 'b").unwrap_err(),
-            SplitError::UnclosedQuote
-        );
-        assert_eq!(
-            split_command("python3 echo.py --name 'my echo' -t 0.1").unwrap(),
-            ["python3", "echo.py", "--name", "my echo", "-t", "0.1"]
-        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! - [`slot`]: the launcher's configuration and slots (what each entry runs, its state).
 //! - [`machine`]: the state machine: start sequence, restart with back-off and a limit,
 //!   remote requests until acknowledged, shutdown, the status table.
+//! - [`split`]: a command line split into words (`shlex`; Windows' rules on Windows).
 //! - [`lines`]: a child's output cut into lines, for the classroom launchers' prefixes.
-//! - [`winsplit`]: command lines split by Windows' rules (used on Windows).
 //!
 //! The binaries only spawn and reap processes (process groups), move messages and print.
 
@@ -14,9 +14,10 @@ pub mod file;
 pub mod lines;
 pub mod machine;
 pub mod slot;
-pub mod winsplit;
+pub mod split;
 pub mod wire;
 
-pub use file::{LaunchEntry, LaunchFileError, Target, parse, split_command};
+pub use file::{LaunchEntry, LaunchFileError, Target, parse};
 pub use machine::{Action, Launcher, LauncherConfig, RestartPolicy, Slot, SlotKind, SlotState};
+pub use split::{SplitError, split_command};
 pub use wire::{KILLALL_TOPIC, LaunchAck, LaunchRequest, killall_payload};

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use banyan_proto::payload::{self, Value};
 use banyan_testkit::{
-    Step, TcpDevice, backplane, banyan_python, ensure, python_module, run_scenario,
+    Step, TcpDevice, backplane, banyan_python, ensure, python_module, run_scenario, try_wait_for,
+    wait_for,
 };
 
 use super::{TIMEOUT, component, flags, framed, packed, tgw};
@@ -69,13 +70,20 @@ fn same_bytes_as_python_tgw_both_ways() {
         // take a moment), then the same messages, then an end marker.
         let until = Instant::now() + Duration::from_secs(30);
         let mut n = 0;
-        while rs_device.frames().is_empty() || py_device.frames().is_empty() {
-            let warmup = Value::map([("warmup", Value::Int(n))]);
-            test.publish("figura", &warmup).map_err(|e| e.to_string())?;
-            n += 1;
-            std::thread::sleep(Duration::from_millis(100));
-            ensure(Instant::now() < until, || "warm-up never arrived".into())?;
-        }
+        try_wait_for(
+            until,
+            "the warm-up at both devices",
+            || -> Step<Option<()>> {
+                if !rs_device.frames().is_empty() && !py_device.frames().is_empty() {
+                    return Ok(Some(()));
+                }
+                let warmup = Value::map([("warmup", Value::Int(n))]);
+                test.publish("figura", &warmup).map_err(|e| e.to_string())?;
+                n += 1;
+                std::thread::sleep(Duration::from_millis(100));
+                Ok(None)
+            },
+        )?;
         let sequence = [
             ("figura", Value::map([("Led_0", Value::Int(1))])),
             (
@@ -105,16 +113,12 @@ fn same_bytes_as_python_tgw_both_ways() {
         let deadline = scenario.deadline();
         let wait = |device: &TcpDevice| -> Step<Vec<Vec<u8>>> {
             let until = Instant::now() + Duration::from_secs(20);
-            loop {
+            let what = format!("{wanted} frames at the device");
+            let frames = wait_for(until.min(deadline), &what, || {
                 let frames = after_warmup(&device.frames());
-                if frames.len() >= wanted {
-                    return Ok(frames);
-                }
-                ensure(Instant::now() < until.min(deadline), || {
-                    format!("{} of {wanted} frames", frames.len())
-                })?;
-                std::thread::sleep(Duration::from_millis(20));
-            }
+                (frames.len() >= wanted).then_some(frames)
+            });
+            frames.map_err(|error| format!("{error}; got {}", after_warmup(&device.frames()).len()))
         };
         let (rs_frames, py_frames) = (wait(&rs_device)?, wait(&py_device)?);
         ensure(rs_frames == py_frames, || {
@@ -132,21 +136,24 @@ fn same_bytes_as_python_tgw_both_ways() {
         let until = Instant::now() + Duration::from_secs(30);
         let mut got: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
         let mut n = 0;
-        while got.len() < 2 {
-            let warmup = framed(&packed(&Value::map([("warmup", Value::Int(n))])));
-            rs_device.send(&warmup)?;
-            py_device.send(&warmup)?;
-            n += 1;
-            if let Some(message) = test
-                .recv_timeout(Duration::from_millis(100))
-                .map_err(|e| e.to_string())?
-            {
-                got.entry(message.topic).or_default().push(message.payload);
-            }
-            ensure(Instant::now() < until, || {
-                format!("warm-up: only {:?}", got.keys())
-            })?;
-        }
+        let warm = try_wait_for(
+            until,
+            "the warm-up from both devices",
+            || -> Step<Option<()>> {
+                let warmup = framed(&packed(&Value::map([("warmup", Value::Int(n))])));
+                rs_device.send(&warmup)?;
+                py_device.send(&warmup)?;
+                n += 1;
+                if let Some(message) = test
+                    .recv_timeout(Duration::from_millis(100))
+                    .map_err(|e| e.to_string())?
+                {
+                    got.entry(message.topic).or_default().push(message.payload);
+                }
+                Ok((got.len() >= 2).then_some(()))
+            },
+        );
+        warm.map_err(|error| format!("{error}; only {:?}", got.keys()))?;
         let from_device: Vec<Vec<u8>> = [
             Value::map([("pico_data", Value::Int(0))]),
             Value::map([("pico_data", Value::Int(255)), ("t", Value::F64(21.5))]),
@@ -171,20 +178,22 @@ fn same_bytes_as_python_tgw_both_ways() {
             got.get(topic)
                 .is_some_and(|p| after_warmup(p).len() >= from_device.len())
         };
-        while !(done(&got, "rs_from") && done(&got, "py_from")) {
+        let all = try_wait_for(until, "every frame published", || -> Step<Option<()>> {
+            if done(&got, "rs_from") && done(&got, "py_from") {
+                return Ok(Some(()));
+            }
             if let Some(message) = test
                 .recv_timeout(Duration::from_millis(100))
                 .map_err(|e| e.to_string())?
             {
                 got.entry(message.topic).or_default().push(message.payload);
             }
-            ensure(Instant::now() < until, || {
-                format!(
-                    "published: {:?}",
-                    got.iter().map(|(k, v)| (k, v.len())).collect::<Vec<_>>()
-                )
-            })?;
-        }
+            Ok(None)
+        });
+        all.map_err(|error| {
+            let counts: Vec<_> = got.iter().map(|(k, v)| (k, v.len())).collect();
+            format!("{error}; published: {counts:?}")
+        })?;
         let (rs, py) = (after_warmup(&got["rs_from"]), after_warmup(&got["py_from"]));
         ensure(rs == py, || {
             format!("published payloads differ:\n ours:   {rs:02x?}\n python: {py:02x?}")

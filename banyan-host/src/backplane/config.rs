@@ -1,9 +1,9 @@
 //! [`BackplaneConfig`]: where a backplane binds and what it allows.
 
 use crate::access::AccessControl;
+use crate::backplane::subscriptions::SubscriptionLimits;
 use crate::limits::Limits;
 use crate::net::{DEFAULT_PUBLISHER_PORT, DEFAULT_SUBSCRIBER_PORT};
-use crate::subscriptions::SubscriptionLimits;
 
 /// How to bind a backplane.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub struct BackplaneConfig {
     pub limits: Limits,
     /// Who may connect (open by default, as Python Banyan).
     pub access: AccessControl,
-    /// What one subscriber connection may subscribe to (see [`crate::subscriptions`]).
+    /// What one subscriber connection may subscribe to (see [`crate::backplane::subscriptions`]).
     pub subscriptions: SubscriptionLimits,
 }
 

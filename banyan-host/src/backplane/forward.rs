@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use super::ForwardStats;
 use super::policy::{ForwardPolicy, PeerLog, Verdict};
-use crate::budget::{Budget, SystemProbe};
+use crate::backplane::budget::{Budget, SystemProbe};
+use crate::backplane::subscriptions::{FLOOD_TICK, FloodWatch, Ledger, Over, Upstream};
 use crate::error::Result;
 use crate::limits::Limits;
 use crate::monitor::{EVENT_ACCEPTED, EVENT_DISCONNECTED, read_event};
 use crate::shape::{Shape, recv_rest};
-use crate::subscriptions::{FLOOD_TICK, FloodWatch, Ledger, Over, Upstream};
 
 impl ForwardStats {
     /// Counts a drop verdict (nothing for [`Verdict::Forward`]).
@@ -275,8 +275,8 @@ pub(super) fn watch_floods(
 
 /// The forwarder loop: moves `[topic, payload]` messages from `frontend` to `backend`,
 /// dropping those over the size limit (see [`crate::limits`]), keeping the queues within the
-/// byte budget (see [`crate::budget`]) and the subscriptions within their limits (see
-/// [`crate::subscriptions`]), until "TERMINATE" arrives on `control`.
+/// byte budget (see [`crate::backplane::budget`]) and the subscriptions within their limits (see
+/// [`crate::backplane::subscriptions`]), until "TERMINATE" arrives on `control`.
 pub(super) fn forward(
     frontend: &zmq::Socket,
     backend: &zmq::Socket,

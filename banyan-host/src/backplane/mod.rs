@@ -22,7 +22,7 @@
 //! never blocks); after [`Limits::stall_timeout`] without an answer to the backplane's
 //! heartbeats, its connection is closed and its queue freed. Whatever the message sizes, the
 //! forwarder also measures the bytes it has queued and evicts a stalled subscriber once they
-//! pass the budget ([`crate::budget`]). See [`crate::limits`] and the README for the measured
+//! pass the budget ([`crate::backplane::budget`]). See [`crate::limits`] and the README for the measured
 //! bound.
 //!
 //! # Subscriptions
@@ -33,7 +33,7 @@
 //! subscriber of 500 topics). Read at once, each is in force before the next message. Each
 //! subscription is charged to its connection and a connection past
 //! [`SubscriptionLimits`] is closed; a flood watch thread cuts off a connection that sends
-//! subscriptions faster than the forwarder can count them (see [`crate::subscriptions`]).
+//! subscriptions faster than the forwarder can count them (see [`crate::backplane::subscriptions`]).
 //! Subscriptions are not forwarded upstream: the receiving socket stays `SUB("")`.
 //!
 //! # Access control
@@ -47,14 +47,20 @@
 //!   `crate::shape`, the size limit) and the once-per-peer drop log (`PeerLog`), unit-tested
 //!   without sockets.
 //! - `forward.rs`: the forwarder thread (receive, judge, send or count and log), the byte
-//!   budget's driver (`Guard` over [`crate::budget`]), the subscription ledger's and flood
-//!   watch's drivers (closures, see [`crate::subscriptions`]).
+//!   budget's driver (`Guard` over [`crate::backplane::budget`]), the subscription ledger's and flood
+//!   watch's drivers (closures, see [`crate::backplane::subscriptions`]).
+//! - [`budget`]: the byte budget of the subscriber queues, whatever the message sizes
+//!   (sans-IO; its system probes in `crate::sys`).
+//! - [`subscriptions`]: per-connection subscription bounds (count and bytes), a sans-IO
+//!   ledger, and the flood watch.
 //! - `config.rs`: [`BackplaneConfig`]. This file: [`Backplane`] (binding, the threads,
 //!   shutdown) and [`ForwardStats`].
 
+pub mod budget;
 mod config;
 mod forward;
 mod policy;
+pub mod subscriptions;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,11 +71,11 @@ pub use config::BackplaneConfig;
 use crate::access::{AccessStats, ZapHandler};
 use crate::error::{Error, Result};
 use crate::net::{bind_endpoint, endpoint_port};
-use crate::subscriptions::{FloodWatch, Ledger};
 #[cfg(doc)]
-use crate::{access::AccessControl, limits::Limits, subscriptions::SubscriptionLimits};
+use crate::{access::AccessControl, backplane::subscriptions::SubscriptionLimits, limits::Limits};
 use forward::{Forwarder, Guard, watch_connections, watch_floods};
 use policy::{ForwardPolicy, PeerLog};
+use subscriptions::{FloodWatch, Ledger};
 
 /// A running backplane. The forwarder runs on its own thread until [`Backplane::shutdown`]
 /// (or drop).
@@ -117,7 +123,7 @@ impl ForwardStats {
     }
 
     /// Subscribers disconnected because their queue passed the byte budget while they read
-    /// nothing (see [`crate::budget`]).
+    /// nothing (see [`crate::backplane::budget`]).
     pub fn evicted(&self) -> u64 {
         self.evicted.load(Ordering::Relaxed)
     }
@@ -129,7 +135,7 @@ impl ForwardStats {
     }
 
     /// Subscriber connections closed because they held more subscriptions than
-    /// [`SubscriptionLimits`] allow (see [`crate::subscriptions`]).
+    /// [`SubscriptionLimits`] allow (see [`crate::backplane::subscriptions`]).
     pub fn subscription_closed(&self) -> u64 {
         self.subscription_closed.load(Ordering::Relaxed)
     }
@@ -195,7 +201,7 @@ impl Backplane {
         frontend.set_linger(0)?;
         frontend.set_subscribe(b"")?;
         // An XPUB, not a PUB: it filters the same way and also hands every (un)subscription
-        // to the forwarder, which counts them per connection (crate::subscriptions) and, by
+        // to the forwarder, which counts them per connection (crate::backplane::subscriptions) and, by
         // reading the socket, makes libzmq put them in force promptly.
         let mut backend = ctx.socket(zmq::XPUB)?;
         crate::limits::set_int_option(&mut backend, zmq_sys::ZMQ_XPUB_VERBOSER, 1)?;

@@ -211,7 +211,7 @@ mod tests {
 
     fn outbox(max_message: Option<usize>) -> Outbox {
         let ctx = zmq::Context::new();
-        let endpoint = format!("inproc://test-outbox-{}", crate::nonce());
+        let endpoint = format!("inproc://test-outbox-{}", crate::component::nonce());
         Outbox::new(&ctx, &endpoint, max_message).unwrap()
     }
 

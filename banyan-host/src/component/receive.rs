@@ -3,9 +3,9 @@
 //! put aside while it waited (`inbox.rs`'s bounded pending queue) comes first.
 
 use std::ops::ControlFlow;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::wait::{Limit, Raw};
+use super::wait::{Limit, Raw, Turn};
 use super::{Component, Message, MessageRef};
 use crate::error::{Error, Result};
 
@@ -87,10 +87,23 @@ impl Component {
         }
     }
 
-    /// The next message without waiting (connection events and re-proofs handled as in any
-    /// receive): lets [`crate::multi::MultiComponent`] serve several components from one
-    /// poll.
-    pub(crate) fn try_next(&mut self) -> Result<Option<Message>> {
-        self.recv_timeout(Duration::ZERO)
+    /// One non-blocking [`turn`](Self::turn) of a receive, for a caller that waits on
+    /// several components in one poll ([`crate::multi::MultiComponent`]): the next message,
+    /// or when this component next needs a turn (a probe's time; `None`: only when one of
+    /// its [`wake_items`](Self::wake_items) is ready).
+    pub(crate) fn turn_message(&mut self) -> Result<Result<Message, Option<Instant>>> {
+        if let Some(message) = self.inbox.pop_pending() {
+            return Ok(Ok(message));
+        }
+        let mut limit = Limit::Forever;
+        loop {
+            match self.turn(&mut limit)? {
+                Turn::Done(Raw::Frames) => return Ok(Ok(self.inbox.message().to_owned())),
+                Turn::Done(Raw::Stop) => return Err(Error::Shutdown),
+                // Not waited for here (as in `recv_deadline`): take the next turn.
+                Turn::Done(Raw::FdReady | Raw::Proof(_) | Raw::Timeout) => {}
+                Turn::Idle { wake, .. } => return Ok(Err(wake)),
+            }
+        }
     }
 }

@@ -27,12 +27,14 @@
 //! [`ComponentStats::publish_dropped`]: super::ComponentStats::publish_dropped
 
 use crate::sys::Fd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::budget::STALLED_WINDOW;
+use crate::backplane::budget::STALLED_WINDOW;
 
-/// How long the link must stand idle before an over-budget estimate is taken as stale.
-pub const CONFIRM: Duration = Duration::from_millis(20);
+/// How long the link must stand idle before an over-budget estimate is taken as stale: the
+/// backplane budget's stall confirmation (the same kernel evidence, read the same way),
+/// defined once there.
+pub use crate::backplane::budget::CONFIRM;
 
 /// The wire size of one ZMTP 3 message part of `len` bytes: flags, length, body.
 pub(crate) const fn zmtp_part(len: usize) -> u64 {

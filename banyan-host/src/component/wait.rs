@@ -147,6 +147,19 @@ impl Component {
         items
     }
 
+    /// What a `zmq_poll` of [`wake_items`](Self::wake_items) found readable (`readable`, in
+    /// their order), as the [`Ready`] that [`on_ready`](Self::on_ready) acts on.
+    pub(crate) fn ready_from_items(&self, readable: &[bool]) -> Ready {
+        let at = |index: usize| readable.get(index).copied().unwrap_or(false);
+        Ready {
+            subscriber: at(0),
+            stop: false,
+            monitors: [at(1), at(2)],
+            outbox: self.outbox.is_some() && at(3),
+            fd: false,
+        }
+    }
+
     /// Starts a non-blocking proof of every subscription made so far; the waits drive it and
     /// report its end ([`Incoming::Proven`], [`Incoming::ProofGaveUp`]). A proof already
     /// running is cancelled. For gateways, which keep serving their device link while the

@@ -46,7 +46,7 @@ mod write;
 use banyan_proto::payload::{MAX_DEPTH, Value};
 
 pub use read::from_json;
-pub use write::{PythonFormatter, float_repr};
+pub use write::{PythonFormatter, float_repr, hex};
 
 /// Why a payload cannot become JSON or JSON cannot become a payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -177,7 +177,7 @@ impl<F: Formatter> Walk<'_, F> {
             Value::Str(s) => self.string(s, out),
             Value::Bin(bytes) => match self.options.bytes {
                 BytesAs::Refuse => return Err(JsonError::Bytes),
-                BytesAs::Hex => self.string(&crate::hex(bytes), out),
+                BytesAs::Hex => self.string(&hex(bytes), out),
             },
             Value::Array(items) => {
                 infallible(f.begin_array(out));
@@ -295,4 +295,16 @@ impl<F: Formatter> Walk<'_, F> {
         }
         Ok(merged)
     }
+}
+
+/// Lower-case hex of `bytes` (`"00ff"`): how the browser JSON writes bytes
+/// ([`BytesAs::Hex`]), and how logs and the monitor show payloads they cannot render
+/// otherwise.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }

@@ -1,4 +1,4 @@
-//! The operating-system probes behind the byte budgets ([`crate::budget`],
+//! The operating-system probes behind the byte budgets ([`crate::backplane::budget`],
 //! [`crate::component::send_budget`]) and the subscription-flood watch: the process's memory in
 //! use, the state of a TCP connection, and closing one that libzmq owns.
 //!

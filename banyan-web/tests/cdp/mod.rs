@@ -77,20 +77,19 @@ impl Browser {
             .arg("about:blank");
         let child = ChildGuard::spawn_group("chromium", command).expect("start chromium");
         let active = profile.join("DevToolsActivePort");
-        let started = Instant::now();
-        let endpoint = loop {
-            if let Ok(text) = std::fs::read_to_string(&active) {
+        let endpoint = banyan_testkit::wait_for_async(
+            Instant::now() + deadline,
+            "chromium's DevToolsActivePort",
+            Duration::from_millis(50),
+            async || {
+                let text = std::fs::read_to_string(&active).ok()?;
                 let mut lines = text.lines();
-                if let (Some(port), Some(path)) = (lines.next(), lines.next()) {
-                    break format!("ws://127.0.0.1:{port}{path}");
-                }
-            }
-            assert!(
-                started.elapsed() < deadline,
-                "chromium wrote no DevToolsActivePort within {deadline:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+                let (port, path) = (lines.next()?, lines.next()?);
+                Some(format!("ws://127.0.0.1:{port}{path}"))
+            },
+        )
+        .await
+        .expect("chromium's DevTools endpoint");
         let (socket, _) = tokio_tungstenite::connect_async(endpoint.as_str())
             .await
             .expect("connect to the DevTools endpoint");

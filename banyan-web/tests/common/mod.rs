@@ -209,16 +209,13 @@ pub async fn recv_on(component: Component) -> (Component, banyan_host::Message) 
 
 /// Waits until `condition` on `/api/stats` holds.
 pub async fn wait_stats(rig: &Rig, what: &str, condition: impl Fn(&Json) -> bool) -> Json {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let stats = rig.stats().await;
-        if condition(&stats) {
-            return stats;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; last stats: {stats}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let mut last = Json::Null;
+    let waited =
+        banyan_testkit::wait_for_async(deadline, what, Duration::from_millis(50), async || {
+            last = rig.stats().await;
+            condition(&last).then(|| last.clone())
+        })
+        .await;
+    waited.unwrap_or_else(|error| panic!("{error}; last stats: {last}"))
 }

@@ -6,6 +6,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
+use banyan_testkit::zmtp;
 
 use crate::Outcome;
 use crate::hostile::BUDGET;
@@ -16,34 +17,6 @@ const BASELINE: u64 = 32 << 20;
 
 fn endpoint(port: u16) -> String {
     format!("tcp://127.0.0.1:{port}")
-}
-
-/// A ZMTP 3.0 greeting (NULL mechanism, client) and a READY command announcing a SUB socket:
-/// what a libzmq SUB sends before its subscriptions.
-fn zmtp_sub_handshake() -> Vec<u8> {
-    let mut bytes = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f, 3, 0];
-    let mut mechanism = *b"NULL\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
-    bytes.extend_from_slice(&mechanism);
-    mechanism.fill(0);
-    bytes.push(0); // as-server: no
-    bytes.extend_from_slice(&[0; 31]);
-    let mut ready = b"\x05READY".to_vec();
-    ready.push(11);
-    ready.extend_from_slice(b"Socket-Type");
-    ready.extend_from_slice(&3u32.to_be_bytes());
-    ready.extend_from_slice(b"SUB");
-    bytes.push(0x04); // short command
-    bytes.push(u8::try_from(ready.len()).expect("short"));
-    bytes.extend_from_slice(&ready);
-    bytes
-}
-
-/// One ZMTP 3.0 subscription message of `topic` (short frame).
-fn zmtp_subscription(topic: &[u8], out: &mut Vec<u8>) {
-    out.push(0x00);
-    out.push(u8::try_from(topic.len() + 1).expect("topic under 255 bytes"));
-    out.push(0x01);
-    out.extend_from_slice(topic);
 }
 
 /// A hostile subscriber sends 300 000 distinct subscriptions of 200 bytes (raw ZMTP, so the
@@ -82,7 +55,7 @@ pub fn subscription_flood(bins: &Bins) -> Result<Outcome> {
         live.recv_multipart(0)?;
     }
 
-    let handshake = zmtp_sub_handshake();
+    let handshake = zmtp::sub_handshake();
     let (mut sent, mut connections, mut sent_live) = (0u32, 0u32, 0u64);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(90);
@@ -102,7 +75,7 @@ pub fn subscription_flood(bins: &Bins) -> Result<Outcome> {
             for _ in 0..256 {
                 let mut topic = format!("{sent:09}").into_bytes();
                 topic.resize(TOPIC, b'x');
-                zmtp_subscription(&topic, &mut chunk);
+                zmtp::subscription(&topic, &mut chunk);
                 sent += 1;
             }
             // Traffic meanwhile: a forwarder that puts subscriptions in force only while it
