@@ -10,7 +10,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use banyan_host::{Backplane, Component};
-use banyan_proto::payload::{self, MapReader, Value, ValueRef};
+use banyan_testkit::board_gateway::{
+    self, assert_one_line_error, command, int, is_error, is_input_report, next_report, stop, text,
+};
 use banyan_testkit::{
     ChildGuard, FirmataBoard, Scenario, Step, backplane, ensure, run_scenario, try_wait_for,
 };
@@ -19,34 +21,8 @@ const ARDGW: &str = env!("CARGO_BIN_EXE_ardgw");
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn ardgw(scenario: &mut Scenario, board: &FirmataBoard, bp: &Backplane) -> Step<ChildGuard> {
-    let mut command = Command::new(ARDGW);
-    command.args([
-        "-b",
-        "127.0.0.1",
-        "-p",
-        &bp.publisher_port().to_string(),
-        "-s",
-        &bp.subscriber_port().to_string(),
-        "--tcp",
-        &format!("127.0.0.1:{}", board.port()),
-        "--connect-timeout",
-        "30",
-    ]);
-    let gateway = scenario.spawn("ardgw", command)?;
-    gateway.wait_stdout("using Back Plane IP address")?;
-    Ok(gateway)
-}
-
-fn command(pairs: &[(&str, Value)]) -> Vec<u8> {
-    payload::to_vec(&Value::map(pairs.iter().cloned())).expect("pack")
-}
-
-fn int(n: i64) -> Value {
-    Value::Int(n)
-}
-
-fn text(s: &str) -> Value {
-    Value::Str(s.into())
+    let tcp = format!("127.0.0.1:{}", board.port());
+    board_gateway::start(scenario, ARDGW, bp, &["--tcp", &tcp])
 }
 
 /// Sends `payload` on `to_arduino_gateway` until the board has received `expect` (the
@@ -71,23 +47,7 @@ fn send_until(
 
 /// The next report on `from_arduino_gateway`.
 fn report(test: &mut Component) -> Step<Vec<u8>> {
-    let until = Instant::now() + Duration::from_secs(20);
-    Ok(try_wait_for(
-        until,
-        "a report on from_arduino_gateway",
-        || -> Step<Option<Vec<u8>>> {
-            let message = test
-                .recv_timeout(Duration::from_millis(100))
-                .map_err(|e| e.to_string())?;
-            Ok(message
-                .filter(|message| message.topic == "from_arduino_gateway")
-                .map(|message| message.payload))
-        },
-    )?)
-}
-
-fn field<'a>(payload: &'a [u8], key: &str) -> Option<ValueRef<'a>> {
-    MapReader::new(payload).ok()?.get(key)
+    next_report(test, "from_arduino_gateway")
 }
 
 #[test]
@@ -124,14 +84,9 @@ fn drives_a_standard_firmata_board_and_restores_it_after_a_dropped_link_and_a_re
         send_until(&test, &board, &input, &[0xF4, 2, 0, 0xD0, 1], deadline)?;
         board.send(&[0x90, 0x04, 0x00])?;
         let got = report(&mut test)?;
-        ensure(
-            field(&got, "report") == Some(ValueRef::Str("digital_input"))
-                && field(&got, "pin") == Some(ValueRef::Int(2))
-                && field(&got, "value") == Some(ValueRef::Int(1))
-                && matches!(field(&got, "timestamp"), Some(ValueRef::F64(t))
-                    if (t - banyan_gateways::firmata::driver::wall_us() as f64 / 1e6).abs() < 60.0),
-            || format!("report {got:02x?}"),
-        )?;
+        ensure(is_input_report(&got, "digital_input", 2, 1), || {
+            format!("report {got:02x?}")
+        })?;
 
         // A bad value: an error report, nothing sent, the gateway serves on.
         let bad = command(&[
@@ -142,11 +97,9 @@ fn drives_a_standard_firmata_board_and_restores_it_after_a_dropped_link_and_a_re
         test.publish_raw(b"to_arduino_gateway", &bad)
             .map_err(|e| e.to_string())?;
         let got = report(&mut test)?;
-        ensure(
-            field(&got, "report") == Some(ValueRef::Str("error"))
-                && field(&got, "reason") == Some(ValueRef::Str("'pin' out of range")),
-            || format!("report {got:02x?}"),
-        )?;
+        ensure(is_error(&got, "'pin' out of range"), || {
+            format!("report {got:02x?}")
+        })?;
 
         // The link drops: ardgw reopens it, handshakes again and restores D2 and D13.
         board.clear();
@@ -164,17 +117,10 @@ fn drives_a_standard_firmata_board_and_restores_it_after_a_dropped_link_and_a_re
         gateway.wait_stderr("it was reset; restoring its pin settings")?;
         board.wait_for(&[0xF4, 2, 0, 0xF4, 13, 1, 0x91, 0x20, 0, 0xD0, 1], TIMEOUT)?;
 
-        let status = gateway.terminate()?;
-        ensure(status.success(), || format!("ardgw exited with {status:?}"))?;
-        let stdout = gateway.stdout();
-        ensure(
-            stdout.iter().any(|l| {
-                l.starts_with("ardgw stopped: 2 connection(s), 1 lost")
-                    && l.ends_with("1 resets seen")
-            }),
-            || format!("exit line: {stdout:?}"),
-        )?;
-        Ok(())
+        stop(&mut gateway, |line| {
+            line.starts_with("ardgw stopped: 2 connection(s), 1 lost")
+                && line.ends_with("1 resets seen")
+        })
     });
 }
 
@@ -193,12 +139,7 @@ fn bad_flags_and_no_board_are_one_line_and_a_failure() {
             "cannot be used with",
         ),
     ] {
-        let output = Command::new(ARDGW).args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{args:?} succeeded");
-        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.starts_with("ardgw: error: "), "{stderr}");
-        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert_one_line_error(ARDGW, args, needle);
     }
 }
 

@@ -10,12 +10,14 @@
 //! Needs `python3` for the model (standard library only): skipped when absent, a failure
 //! under CI=true.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use banyan_host::{Backplane, Component};
-use banyan_proto::payload::{self, MapReader, Value, ValueRef};
+use banyan_proto::payload::Value;
 use banyan_proto::telemetrix::Family;
+use banyan_testkit::board_gateway::{
+    self, assert_one_line_error, command, int, is_error, is_input_report, next_report, stop, text,
+};
 use banyan_testkit::telemetrix::{Board, TelemetrixDevice};
 use banyan_testkit::{ChildGuard, Scenario, Step, backplane, ensure, require_tool, run_scenario};
 
@@ -24,70 +26,49 @@ const ESP32GW: &str = env!("CARGO_BIN_EXE_esp32gw");
 const ARDGW: &str = env!("CARGO_BIN_EXE_ardgw");
 const TIMEOUT: Duration = Duration::from_secs(90);
 
+/// The gateway on `bp`, reopening the board's link quickly.
 fn gateway(
     scenario: &mut Scenario,
     program: &str,
     bp: &Backplane,
     extra: &[&str],
 ) -> Step<ChildGuard> {
-    let mut command = Command::new(program);
-    command.args([
-        "-b",
-        "127.0.0.1",
-        "-p",
-        &bp.publisher_port().to_string(),
-        "-s",
-        &bp.subscriber_port().to_string(),
-        "--connect-timeout",
-        "30",
-        "--max-backoff",
-        "0.5",
-    ]);
-    command.args(extra);
-    let child = scenario.spawn(program.rsplit('/').next().unwrap_or(program), command)?;
-    child.wait_stdout("using Back Plane IP address")?;
-    Ok(child)
+    let mut flags = vec!["--max-backoff", "0.5"];
+    flags.extend_from_slice(extra);
+    board_gateway::start(scenario, program, bp, &flags)
 }
 
-fn command(pairs: &[(&str, Value)]) -> Vec<u8> {
-    payload::to_vec(&Value::map(pairs.iter().cloned())).expect("pack")
-}
-
-fn int(n: i64) -> Value {
-    Value::Int(n)
-}
-
-fn text(s: &str) -> Value {
-    Value::Str(s.into())
-}
-
-/// Every frame the device received is kept here, so that waits look at the whole history.
-struct Frames {
+/// The device model and every frame it received, so that waits look at the whole history.
+struct Model {
+    device: TelemetrixDevice,
     seen: Vec<Vec<u8>>,
 }
 
-impl Frames {
-    fn new() -> Self {
-        Self { seen: Vec::new() }
+impl Model {
+    /// The model of `family`'s firmware on `board`; `None` (the test skipped) without
+    /// `python3` outside CI.
+    fn start(family: Family, board: Board, test: &str) -> Option<Self> {
+        let python = require_tool(test, "python3")?;
+        let device =
+            TelemetrixDevice::start(&python, family, board).expect("the device model starts");
+        Some(Self {
+            device,
+            seen: Vec::new(),
+        })
     }
 
-    fn clear(&mut self, device: &mut TelemetrixDevice) -> Step {
-        device.take_frames().map_err(|e| e.to_string())?;
+    fn clear(&mut self) -> Step {
+        self.device.take_frames().map_err(|e| e.to_string())?;
         self.seen.clear();
         Ok(())
     }
 
     /// Waits until the device has received `expect`, in order and back to back.
-    fn wait_for(
-        &mut self,
-        device: &mut TelemetrixDevice,
-        expect: &[&[u8]],
-        timeout: Duration,
-    ) -> Step {
+    fn wait_for(&mut self, expect: &[&[u8]], timeout: Duration) -> Step {
         let until = Instant::now() + timeout;
         loop {
             self.seen
-                .extend(device.take_frames().map_err(|e| e.to_string())?);
+                .extend(self.device.take_frames().map_err(|e| e.to_string())?);
             if self
                 .seen
                 .windows(expect.len())
@@ -106,179 +87,131 @@ impl Frames {
     }
 }
 
-/// Sends `payload` on `topic` until the device has received `expect` (the gateway's
-/// subscription may not be in force for the first ones).
-fn send_until(
-    test: &Component,
-    topic: &str,
-    device: &mut TelemetrixDevice,
-    frames: &mut Frames,
-    payload: &[u8],
-    expect: &[&[u8]],
+/// The test's component on the bus: commands to the gateway's topic, its reports read.
+struct Bus {
+    test: Component,
+    to: &'static str,
+    from: &'static str,
     deadline: Instant,
-) -> Step {
-    loop {
-        test.publish_raw(topic.as_bytes(), payload)
+}
+
+impl Bus {
+    fn connect(
+        bp: &Backplane,
+        to: &'static str,
+        from: &'static str,
+        deadline: Instant,
+    ) -> Step<Self> {
+        let test = banyan_testkit::config(bp, "test")
+            .subscribe(from)
+            .connect()
             .map_err(|e| e.to_string())?;
-        if frames
-            .wait_for(device, expect, Duration::from_millis(700))
-            .is_ok()
-        {
-            return Ok(());
-        }
-        ensure(Instant::now() < deadline, || {
-            format!("the device never received {expect:02x?}")
-        })?;
+        Ok(Self {
+            test,
+            to,
+            from,
+            deadline,
+        })
     }
-}
 
-/// The next report on `topic`.
-fn report(test: &mut Component, topic: &str) -> Step<Vec<u8>> {
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(message) = test
-            .recv_timeout(Duration::from_millis(100))
-            .map_err(|e| e.to_string())?
-            && message.topic == topic
-        {
-            return Ok(message.payload);
+    /// Sends the command until the device has received `expect` (the gateway's
+    /// subscription may not be in force for the first ones).
+    fn send(&self, model: &mut Model, pairs: &[(&str, Value)], expect: &[&[u8]]) -> Step {
+        let payload = command(pairs);
+        loop {
+            self.test
+                .publish_raw(self.to.as_bytes(), &payload)
+                .map_err(|e| e.to_string())?;
+            if model.wait_for(expect, Duration::from_millis(500)).is_ok() {
+                return Ok(());
+            }
+            ensure(Instant::now() < self.deadline, || {
+                format!("the device never received {expect:02x?}")
+            })?;
         }
-        ensure(Instant::now() < until, || format!("no report on {topic}"))?;
     }
-}
 
-fn field<'a>(payload: &'a [u8], key: &str) -> Option<ValueRef<'a>> {
-    MapReader::new(payload).ok()?.get(key)
-}
+    /// Sends the command once: the gateway refuses it with an error report saying `reason`.
+    fn refused(&mut self, pairs: &[(&str, Value)], reason: &str) -> Step {
+        self.test
+            .publish_raw(self.to.as_bytes(), &command(pairs))
+            .map_err(|e| e.to_string())?;
+        let got = next_report(&mut self.test, self.from)?;
+        ensure(is_error(&got, reason), || format!("report {got:02x?}"))
+    }
 
-fn is_input_report(got: &[u8], kind: &str, pin: i64, value: i64) -> bool {
-    field(got, "report") == Some(ValueRef::Str(kind))
-        && field(got, "pin") == Some(ValueRef::Int(pin))
-        && field(got, "value") == Some(ValueRef::Int(value))
-        && matches!(field(got, "timestamp"), Some(ValueRef::F64(t))
-            if (t - banyan_gateways::driver::wall_us() as f64 / 1e6).abs() < 60.0)
-}
-
-fn is_error(got: &[u8], reason: &str) -> bool {
-    field(got, "report") == Some(ValueRef::Str("error"))
-        && field(got, "reason") == Some(ValueRef::Str(reason))
-}
-
-fn start(family: Family, board: Board, test: &str) -> Option<TelemetrixDevice> {
-    let python = require_tool(test, "python3")?;
-    Some(TelemetrixDevice::start(&python, family, board).expect("the device model starts"))
+    /// The next report is `kind` (`digital_input`, `analog_input`) of `pin` with `value`.
+    fn input_report(&mut self, kind: &str, pin: i64, value: i64) -> Step {
+        let got = next_report(&mut self.test, self.from)?;
+        ensure(is_input_report(&got, kind, pin, value), || {
+            format!("report {got:02x?}")
+        })
+    }
 }
 
 #[test]
 fn rpgw_drives_a_pico_and_restores_it_after_an_unplug_and_a_reset() {
-    let Some(mut device) = start(Family::RpiPico, Board::Pty, "rpgw") else {
+    let Some(mut model) = Model::start(Family::RpiPico, Board::Pty, "rpgw") else {
         return;
     };
     run_scenario("rpgw: Telemetrix4RpiPico model", TIMEOUT, |scenario| {
         let bp = backplane();
-        let pty = device.pty_path().expect("a pty").display().to_string();
-        let mut frames = Frames::new();
+        let pty = model
+            .device
+            .pty_path()
+            .expect("a pty")
+            .display()
+            .to_string();
         let mut rpgw = gateway(scenario, RPGW, &bp, &["-c", &pty])?;
         // The handshake, as tmx-pico-aio: unique id, then firmware version.
-        frames.wait_for(&mut device, &[&[1, 6], &[1, 5]], TIMEOUT)?;
+        model.wait_for(&[&[1, 6], &[1, 5]], TIMEOUT)?;
         rpgw.wait_stderr("ready")?;
-        let mut test = banyan_testkit::config(&bp, "test")
-            .subscribe("from_rpi_pico_gateway")
-            .connect()
-            .map_err(|e| e.to_string())?;
-        let deadline = scenario.deadline();
-        let to = "to_rpi_pico_gateway";
+        let mut bus = Bus::connect(
+            &bp,
+            "to_rpi_pico_gateway",
+            "from_rpi_pico_gateway",
+            scenario.deadline(),
+        )?;
 
-        let output = command(&[
+        let output = [
             ("command", text("set_mode_digital_output")),
             ("pin", int(25)),
-        ]);
-        send_until(
-            &test,
-            to,
-            &mut device,
-            &mut frames,
-            &output,
-            &[&[3, 1, 25, 1]],
-            deadline,
-        )?;
-        let high = command(&[
+        ];
+        bus.send(&mut model, &output, &[&[3, 1, 25, 1]])?;
+        let high = [
             ("command", text("digital_write")),
             ("pin", int(25)),
             ("value", int(1)),
-        ]);
-        send_until(
-            &test,
-            to,
-            &mut device,
-            &mut frames,
-            &high,
-            &[&[3, 2, 25, 1]],
-            deadline,
-        )?;
+        ];
+        bus.send(&mut model, &high, &[&[3, 2, 25, 1]])?;
 
         // rpgw's digital input is a pull-up input with reporting on; it idles high.
-        let input = command(&[
+        let input = [
             ("command", text("set_mode_digital_input")),
             ("pin", int(15)),
-        ]);
-        send_until(
-            &test,
-            to,
-            &mut device,
-            &mut frames,
-            &input,
-            &[&[4, 1, 15, 3, 1]],
-            deadline,
-        )?;
-        let got = report(&mut test, "from_rpi_pico_gateway")?;
-        ensure(is_input_report(&got, "digital_input", 15, 1), || {
-            format!("report {got:02x?}")
-        })?;
-        device.input(15, 0).map_err(|e| e.to_string())?;
-        let got = report(&mut test, "from_rpi_pico_gateway")?;
-        ensure(is_input_report(&got, "digital_input", 15, 0), || {
-            format!("report {got:02x?}")
-        })?;
+        ];
+        bus.send(&mut model, &input, &[&[4, 1, 15, 3, 1]])?;
+        bus.input_report("digital_input", 15, 1)?;
+        model.device.input(15, 0).map_err(|e| e.to_string())?;
+        bus.input_report("digital_input", 15, 0)?;
 
         // PWM as a percentage of the 20 000-step period.
-        let pwm = command(&[("command", text("set_mode_pwm")), ("pin", int(16))]);
-        send_until(
-            &test,
-            to,
-            &mut device,
-            &mut frames,
-            &pwm,
-            &[&[3, 1, 16, 2]],
-            deadline,
-        )?;
-        let half = command(&[
+        let pwm = [("command", text("set_mode_pwm")), ("pin", int(16))];
+        bus.send(&mut model, &pwm, &[&[3, 1, 16, 2]])?;
+        let half = [
             ("command", text("pwm_write")),
             ("pin", int(16)),
             ("value", int(50)),
-        ]);
-        send_until(
-            &test,
-            to,
-            &mut device,
-            &mut frames,
-            &half,
-            &[&[4, 3, 16, 0x27, 0x10]],
-            deadline,
-        )?;
+        ];
+        bus.send(&mut model, &half, &[&[4, 3, 16, 0x27, 0x10]])?;
 
         // A bad value: an error report, nothing sent, the gateway serves on.
-        let bad = command(&[
+        let bad = [
             ("command", text("pwm_write")),
             ("pin", int(16)),
             ("value", int(100)),
-        ]);
-        test.publish_raw(to.as_bytes(), &bad)
-            .map_err(|e| e.to_string())?;
-        let got = report(&mut test, "from_rpi_pico_gateway")?;
-        ensure(is_error(&got, "'value' out of range"), || {
-            format!("report {got:02x?}")
-        })?;
+        ];
+        bus.refused(&bad, "'value' out of range")?;
 
         // Unplugged and back: handshake again, then every pin as the bus left it.
         let restored: &[&[u8]] = &[
@@ -290,125 +223,76 @@ fn rpgw_drives_a_pico_and_restores_it_after_an_unplug_and_a_reset() {
             &[4, 3, 16, 0x27, 0x10],
             &[3, 2, 25, 1],
         ];
-        frames.clear(&mut device)?;
-        device.drop_link().map_err(|e| e.to_string())?;
-        frames.wait_for(&mut device, restored, TIMEOUT)?;
+        model.clear()?;
+        model.device.drop_link().map_err(|e| e.to_string())?;
+        model.wait_for(restored, TIMEOUT)?;
         rpgw.wait_stderr("pin settings restored (5 commands)")?;
 
         // The board reset (its state cleared, the port gone and back): the same restore.
-        frames.clear(&mut device)?;
-        device.reset().map_err(|e| e.to_string())?;
-        frames.wait_for(&mut device, restored, TIMEOUT)?;
-        let state = device.state().map_err(|e| e.to_string())?;
+        model.clear()?;
+        model.device.reset().map_err(|e| e.to_string())?;
+        model.wait_for(restored, TIMEOUT)?;
+        let state = model.device.state().map_err(|e| e.to_string())?;
         ensure(state["outputs"]["25"] == 1, || {
             format!("device state {state}")
         })?;
 
-        let status = rpgw.terminate()?;
-        ensure(status.success(), || format!("rpgw exited with {status:?}"))?;
-        let stdout = rpgw.stdout();
-        ensure(
-            stdout
-                .iter()
-                .any(|l| l.starts_with("rpgw stopped: 3 connection(s), 2 lost")),
-            || format!("exit line: {stdout:?}"),
-        )?;
-        Ok(())
+        stop(&mut rpgw, |line| {
+            line.starts_with("rpgw stopped: 3 connection(s), 2 lost")
+        })
     });
 }
 
 #[test]
 fn esp32gw_takes_its_address_from_the_bus_and_restores_the_board_after_a_reset() {
-    let Some(mut device) = start(Family::Esp32, Board::Tcp, "esp32gw") else {
+    let Some(mut model) = Model::start(Family::Esp32, Board::Tcp, "esp32gw") else {
         return;
     };
     run_scenario("esp32gw: Telemetrix4Esp32 model", TIMEOUT, |scenario| {
         let bp = backplane();
-        let address = device.tcp_addr().expect("a TCP board").to_string();
-        let mut frames = Frames::new();
+        let address = model.device.tcp_addr().expect("a TCP board").to_string();
         let mut esp32gw = gateway(scenario, ESP32GW, &bp, &[])?;
-        let mut test = banyan_testkit::config(&bp, "test")
-            .subscribe("from_esp32_gateway")
-            .connect()
-            .map_err(|e| e.to_string())?;
-        let deadline = scenario.deadline();
-        let to = "to_esp32_gateway";
+        let mut bus = Bus::connect(
+            &bp,
+            "to_esp32_gateway",
+            "from_esp32_gateway",
+            scenario.deadline(),
+        )?;
 
         // No address yet: nothing connects. Then the Scratch extension's ip_address message.
-        let ip = command(&[("command", text("ip_address")), ("address", text(&address))]);
-        send_until(
-            &test,
-            to,
-            &mut device,
-            &mut frames,
-            &ip,
-            &[&[1, 5], &[1, 16]],
-            deadline,
-        )?;
+        let ip = [("command", text("ip_address")), ("address", text(&address))];
+        bus.send(&mut model, &ip, &[&[1, 5], &[1, 16]])?;
         esp32gw.wait_stderr("ready")?;
 
-        let output = command(&[
+        let output = [
             ("command", text("set_mode_digital_output")),
             ("pin", int(2)),
-        ]);
-        send_until(
-            &test,
-            to,
-            &mut device,
-            &mut frames,
-            &output,
-            &[&[3, 1, 2, 1]],
-            deadline,
-        )?;
-        let high = command(&[
+        ];
+        bus.send(&mut model, &output, &[&[3, 1, 2, 1]])?;
+        let high = [
             ("command", text("digital_write")),
             ("pin", int(2)),
             ("value", int(1)),
-        ]);
-        send_until(
-            &test,
-            to,
-            &mut device,
-            &mut frames,
-            &high,
-            &[&[3, 2, 2, 1]],
-            deadline,
-        )?;
+        ];
+        bus.send(&mut model, &high, &[&[3, 2, 2, 1]])?;
 
         // Analog input on GPIO 32 with reporting on; the board's reading is published.
-        let analog = command(&[("command", text("set_mode_analog_input")), ("pin", int(32))]);
-        send_until(
-            &test,
-            to,
-            &mut device,
-            &mut frames,
-            &analog,
-            &[&[6, 1, 32, 3, 0, 0, 1]],
-            deadline,
-        )?;
-        device.analog(32, 1234).map_err(|e| e.to_string())?;
-        let got = report(&mut test, "from_esp32_gateway")?;
-        ensure(is_input_report(&got, "analog_input", 32, 1234), || {
-            format!("report {got:02x?}")
-        })?;
+        let analog = [("command", text("set_mode_analog_input")), ("pin", int(32))];
+        bus.send(&mut model, &analog, &[&[6, 1, 32, 3, 0, 0, 1]])?;
+        model.device.analog(32, 1234).map_err(|e| e.to_string())?;
+        bus.input_report("analog_input", 32, 1234)?;
 
         // GPIO 34 is input-only on an ESP32: an error report, the gateway serves on.
-        let bad = command(&[
+        let bad = [
             ("command", text("set_mode_digital_output")),
             ("pin", int(34)),
-        ]);
-        test.publish_raw(to.as_bytes(), &bad)
-            .map_err(|e| e.to_string())?;
-        let got = report(&mut test, "from_esp32_gateway")?;
-        ensure(is_error(&got, "'pin' out of range"), || {
-            format!("report {got:02x?}")
-        })?;
+        ];
+        bus.refused(&bad, "'pin' out of range")?;
 
         // The board resets (state cleared, TCP dropped): reconnect, handshake, restore.
-        frames.clear(&mut device)?;
-        device.reset().map_err(|e| e.to_string())?;
-        frames.wait_for(
-            &mut device,
+        model.clear()?;
+        model.device.reset().map_err(|e| e.to_string())?;
+        model.wait_for(
             &[
                 &[1, 5],
                 &[1, 16],
@@ -419,29 +303,20 @@ fn esp32gw_takes_its_address_from_the_bus_and_restores_the_board_after_a_reset()
             TIMEOUT,
         )?;
         esp32gw.wait_stderr("pin settings restored (3 commands)")?;
-        let state = device.state().map_err(|e| e.to_string())?;
+        let state = model.device.state().map_err(|e| e.to_string())?;
         ensure(state["outputs"]["2"] == 1, || {
             format!("device state {state}")
         })?;
 
-        let status = esp32gw.terminate()?;
-        ensure(status.success(), || {
-            format!("esp32gw exited with {status:?}")
-        })?;
-        let stdout = esp32gw.stdout();
-        ensure(
-            stdout
-                .iter()
-                .any(|l| l.starts_with("esp32gw stopped: 2 connection(s), 1 lost")),
-            || format!("exit line: {stdout:?}"),
-        )?;
-        Ok(())
+        stop(&mut esp32gw, |line| {
+            line.starts_with("esp32gw stopped: 2 connection(s), 1 lost")
+        })
     });
 }
 
 #[test]
 fn ardgw_telemetrix_drives_a_telemetrix4arduino_and_restores_it_after_an_unplug() {
-    let Some(mut device) = start(Family::Arduino, Board::Pty, "ardgw --telemetrix") else {
+    let Some(mut model) = Model::start(Family::Arduino, Board::Pty, "ardgw --telemetrix") else {
         return;
     };
     run_scenario(
@@ -449,95 +324,58 @@ fn ardgw_telemetrix_drives_a_telemetrix4arduino_and_restores_it_after_an_unplug(
         TIMEOUT,
         |scenario| {
             let bp = backplane();
-            let pty = device.pty_path().expect("a pty").display().to_string();
-            let mut frames = Frames::new();
+            let pty = model
+                .device
+                .pty_path()
+                .expect("a pty")
+                .display()
+                .to_string();
             let mut ardgw = gateway(scenario, ARDGW, &bp, &["--telemetrix", "-c", &pty])?;
             // ARE_U_THERE, GET_FIRMWARE_VERSION, then ENABLE_ALL_REPORTS once I_AM_HERE is 1.
-            frames.wait_for(&mut device, &[&[1, 6], &[1, 5]], TIMEOUT)?;
-            frames.wait_for(&mut device, &[&[1, 17]], TIMEOUT)?;
+            model.wait_for(&[&[1, 6], &[1, 5]], TIMEOUT)?;
+            model.wait_for(&[&[1, 17]], TIMEOUT)?;
             ardgw.wait_stderr("ready")?;
-            let mut test = banyan_testkit::config(&bp, "test")
-                .subscribe("from_arduino_gateway")
-                .connect()
-                .map_err(|e| e.to_string())?;
-            let deadline = scenario.deadline();
-            let to = "to_arduino_gateway";
+            let mut bus = Bus::connect(
+                &bp,
+                "to_arduino_gateway",
+                "from_arduino_gateway",
+                scenario.deadline(),
+            )?;
 
-            let output = command(&[
+            let output = [
                 ("command", text("set_mode_digital_output")),
                 ("pin", int(13)),
-            ]);
-            send_until(
-                &test,
-                to,
-                &mut device,
-                &mut frames,
-                &output,
-                &[&[3, 1, 13, 1]],
-                deadline,
-            )?;
-            let high = command(&[
+            ];
+            bus.send(&mut model, &output, &[&[3, 1, 13, 1]])?;
+            let high = [
                 ("command", text("digital_write")),
                 ("pin", int(13)),
                 ("value", int(1)),
-            ]);
-            send_until(
-                &test,
-                to,
-                &mut device,
-                &mut frames,
-                &high,
-                &[&[3, 2, 13, 1]],
-                deadline,
-            )?;
-            let input = command(&[("command", text("set_mode_digital_input")), ("pin", int(2))]);
-            send_until(
-                &test,
-                to,
-                &mut device,
-                &mut frames,
-                &input,
-                &[&[4, 1, 2, 0, 1]],
-                deadline,
-            )?;
-            device.input(2, 1).map_err(|e| e.to_string())?;
-            let got = report(&mut test, "from_arduino_gateway")?;
-            ensure(is_input_report(&got, "digital_input", 2, 1), || {
-                format!("report {got:02x?}")
-            })?;
+            ];
+            bus.send(&mut model, &high, &[&[3, 2, 13, 1]])?;
+            let input = [("command", text("set_mode_digital_input")), ("pin", int(2))];
+            bus.send(&mut model, &input, &[&[4, 1, 2, 0, 1]])?;
+            model.device.input(2, 1).map_err(|e| e.to_string())?;
+            bus.input_report("digital_input", 2, 1)?;
             // Telemetrix has no tone: an error report, the gateway serves on.
-            let tone = command(&[
+            let tone = [
                 ("command", text("play_tone")),
                 ("pin", int(3)),
                 ("freq", int(440)),
-            ]);
-            test.publish_raw(to.as_bytes(), &tone)
-                .map_err(|e| e.to_string())?;
-            let got = report(&mut test, "from_arduino_gateway")?;
-            ensure(
-                is_error(&got, "command not supported by Telemetrix4Arduino"),
-                || format!("report {got:02x?}"),
-            )?;
+            ];
+            bus.refused(&tone, "command not supported by Telemetrix4Arduino")?;
 
-            frames.clear(&mut device)?;
-            device.drop_link().map_err(|e| e.to_string())?;
-            frames.wait_for(
-                &mut device,
+            model.clear()?;
+            model.device.drop_link().map_err(|e| e.to_string())?;
+            model.wait_for(
                 &[&[1, 17], &[4, 1, 2, 0, 1], &[3, 1, 13, 1], &[3, 2, 13, 1]],
                 TIMEOUT,
             )?;
             ardgw.wait_stderr("pin settings restored (3 commands)")?;
 
-            let status = ardgw.terminate()?;
-            ensure(status.success(), || format!("ardgw exited with {status:?}"))?;
-            let stdout = ardgw.stdout();
-            ensure(
-                stdout
-                    .iter()
-                    .any(|l| l.starts_with("ardgw stopped: 2 connection(s), 1 lost")),
-                || format!("exit line: {stdout:?}"),
-            )?;
-            Ok(())
+            stop(&mut ardgw, |line| {
+                line.starts_with("ardgw stopped: 2 connection(s), 1 lost")
+            })
         },
     );
 }
@@ -549,13 +387,10 @@ fn rpgw_without_a_port_and_no_pico_plugged_in_says_so() {
         eprintln!("a Pico serial port is present: the no-board message is not tested");
         return;
     }
-    let output = Command::new(RPGW).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with("rpgw: error: no Raspberry Pi Pico found among the serial ports"),
-        "{stderr}"
+    assert_one_line_error(
+        RPGW,
+        &[],
+        "rpgw: error: no Raspberry Pi Pico found among the serial ports",
     );
 }
 
@@ -579,16 +414,6 @@ fn bad_flags_are_one_line_and_a_failure() {
         ),
         (ESP32GW, &["--bogus"], "unexpected argument '--bogus'"),
     ] {
-        let output = Command::new(program).args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let name = program.rsplit('/').next().unwrap();
-        assert!(!output.status.success(), "{name} {args:?} succeeded");
-        assert_eq!(
-            stderr.trim().lines().count(),
-            1,
-            "{name} {args:?}: {stderr}"
-        );
-        assert!(stderr.starts_with(&format!("{name}: error: ")), "{stderr}");
-        assert!(stderr.contains(needle), "{name} {args:?}: {stderr}");
+        assert_one_line_error(program, args, needle);
     }
 }

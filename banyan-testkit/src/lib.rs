@@ -14,7 +14,7 @@ pub use lab::{
     clock, fault, firmata_board, linerate, link, mcu, mem, relay, tcp_device, telemetrix, wire,
     zmtp,
 };
-pub use rig::{interop, ports, process, python, scenario, thread, wait, wine};
+pub use rig::{board_gateway, interop, ports, process, python, scenario, thread, wait, wine};
 
 pub use clock::SimClock;
 pub use error::{Error, Result};

@@ -8,8 +8,10 @@
 //! - `ports`: ephemeral loopback ports, listening and closed.
 //! - `python`: the Python lookup (`CI=true`: missing is a failure) and commands.
 //! - `interop`: the Python interop rig of banyan-cli's suites.
+//! - `board_gateway`: the board gateways' rig (start, OneGPIO commands, reports, exit line).
 //! - `wine`: the Windows programs under Wine.
 
+pub mod board_gateway;
 pub mod interop;
 pub mod ports;
 pub mod process;

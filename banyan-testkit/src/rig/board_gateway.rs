@@ -1,0 +1,123 @@
+//! The board gateways' rig (`ardgw`, `rpgw`, `esp32gw` in banyan-cli's tests): the gateway
+//! binary started on a backplane, OneGPIO commands built, reports awaited and read, the exit
+//! line and the one-line flag errors checked.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use banyan_host::{Backplane, Component};
+use banyan_proto::payload::{self, MapReader, Value, ValueRef};
+
+use crate::process::ChildGuard;
+use crate::scenario::{Scenario, Step, ensure};
+use crate::wait::try_wait_for;
+
+/// How long [`next_report`] waits for a report.
+pub const REPORT_WAIT: Duration = Duration::from_secs(20);
+
+/// Starts the gateway binary `program` on `bp` (loopback, a 30 s connect timeout) with
+/// `extra` flags, and waits for its banner.
+pub fn start(
+    scenario: &mut Scenario,
+    program: &str,
+    bp: &Backplane,
+    extra: &[&str],
+) -> Step<ChildGuard> {
+    let mut command = Command::new(program);
+    command.args([
+        "-b",
+        "127.0.0.1",
+        "-p",
+        &bp.publisher_port().to_string(),
+        "-s",
+        &bp.subscriber_port().to_string(),
+        "--connect-timeout",
+        "30",
+    ]);
+    command.args(extra);
+    let child = scenario.spawn(program.rsplit('/').next().unwrap_or(program), command)?;
+    child.wait_stdout("using Back Plane IP address")?;
+    Ok(child)
+}
+
+/// A OneGPIO command payload from its key/value pairs.
+pub fn command(pairs: &[(&str, Value)]) -> Vec<u8> {
+    payload::to_vec(&Value::map(pairs.iter().cloned())).expect("pack")
+}
+
+/// An integer value of [`command`].
+pub fn int(n: i64) -> Value {
+    Value::Int(n)
+}
+
+/// A string value of [`command`].
+pub fn text(s: &str) -> Value {
+    Value::Str(s.into())
+}
+
+/// The value of `key` in a report payload.
+pub fn field<'a>(payload: &'a [u8], key: &str) -> Option<ValueRef<'a>> {
+    MapReader::new(payload).ok()?.get(key)
+}
+
+/// The next payload on `topic` (other topics are skipped), within [`REPORT_WAIT`].
+pub fn next_report(test: &mut Component, topic: &str) -> Step<Vec<u8>> {
+    let until = Instant::now() + REPORT_WAIT;
+    let what = format!("a report on {topic}");
+    Ok(try_wait_for(until, &what, || -> Step<Option<Vec<u8>>> {
+        let message = test
+            .recv_timeout(Duration::from_millis(100))
+            .map_err(|e| e.to_string())?;
+        Ok(message
+            .filter(|message| message.topic == topic)
+            .map(|message| message.payload))
+    })?)
+}
+
+/// `got` is an input report (`digital_input`, `analog_input`) of `pin` with `value`, stamped
+/// with this minute's wall-clock time (Python's `time.time()`).
+pub fn is_input_report(got: &[u8], kind: &str, pin: i64, value: i64) -> bool {
+    let now = banyan_gateways::driver::wall_us() as f64 / 1e6;
+    field(got, "report") == Some(ValueRef::Str(kind))
+        && field(got, "pin") == Some(ValueRef::Int(pin))
+        && field(got, "value") == Some(ValueRef::Int(value))
+        && matches!(field(got, "timestamp"), Some(ValueRef::F64(t)) if (t - now).abs() < 60.0)
+}
+
+/// `got` is an `error` report with `reason`.
+pub fn is_error(got: &[u8], reason: &str) -> bool {
+    field(got, "report") == Some(ValueRef::Str("error"))
+        && field(got, "reason") == Some(ValueRef::Str(reason))
+}
+
+/// Ends the gateway with SIGTERM; it must exit 0 and print an exit line that `exit_line`
+/// accepts.
+pub fn stop(gateway: &mut ChildGuard, exit_line: impl Fn(&str) -> bool) -> Step {
+    let status = gateway.terminate()?;
+    ensure(status.success(), || {
+        format!("{} exited with {status:?}", gateway.name())
+    })?;
+    let stdout = gateway.stdout();
+    ensure(stdout.iter().any(|line| exit_line(line)), || {
+        format!("exit line: {stdout:?}")
+    })
+}
+
+/// Runs `program ARGS` (no backplane needed: it fails first); it must fail with one line on
+/// stderr, `NAME: error: …` containing `needle`.
+pub fn assert_one_line_error(program: &str, args: &[&str], needle: &str) {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} does not start: {e}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let name = program.rsplit('/').next().unwrap_or(program);
+    assert!(!output.status.success(), "{name} {args:?} succeeded");
+    assert_eq!(
+        stderr.trim().lines().count(),
+        1,
+        "{name} {args:?}: {stderr}"
+    );
+    assert!(stderr.starts_with(&format!("{name}: error: ")), "{stderr}");
+    assert!(stderr.contains(needle), "{name} {args:?}: {stderr}");
+}
