@@ -19,7 +19,9 @@ use banyan_testkit::board_gateway::{
     self, assert_one_line_error, command, int, is_error, is_input_report, next_report, stop, text,
 };
 use banyan_testkit::telemetrix::{Board, TelemetrixDevice};
-use banyan_testkit::{ChildGuard, Scenario, Step, backplane, ensure, require_tool, run_scenario};
+use banyan_testkit::{
+    ChildGuard, Scenario, Step, backplane, ensure, require_tool, run_scenario, try_wait_for,
+};
 
 const RPGW: &str = env!("CARGO_BIN_EXE_rpgw");
 const ESP32GW: &str = env!("CARGO_BIN_EXE_esp32gw");
@@ -63,7 +65,9 @@ impl Model {
         Ok(())
     }
 
-    /// Waits until the device has received `expect`, in order and back to back.
+    /// Waits until the device has received `expect`, in order and back to back (the
+    /// model's frames are asked for every 50 ms, not at the kit's pace: each ask is a
+    /// request to the Python model).
     fn wait_for(&mut self, expect: &[&[u8]], timeout: Duration) -> Step {
         let until = Instant::now() + timeout;
         loop {
@@ -118,17 +122,20 @@ impl Bus {
     /// subscription may not be in force for the first ones).
     fn send(&self, model: &mut Model, pairs: &[(&str, Value)], expect: &[&[u8]]) -> Step {
         let payload = command(pairs);
-        loop {
-            self.test
-                .publish_raw(self.to.as_bytes(), &payload)
-                .map_err(|e| e.to_string())?;
-            if model.wait_for(expect, Duration::from_millis(500)).is_ok() {
-                return Ok(());
-            }
-            ensure(Instant::now() < self.deadline, || {
-                format!("the device never received {expect:02x?}")
-            })?;
-        }
+        let what = format!("the device to receive {expect:02x?}");
+        Ok(try_wait_for(
+            self.deadline,
+            &what,
+            || -> Step<Option<()>> {
+                self.test
+                    .publish_raw(self.to.as_bytes(), &payload)
+                    .map_err(|e| e.to_string())?;
+                Ok(model
+                    .wait_for(expect, Duration::from_millis(700))
+                    .is_ok()
+                    .then_some(()))
+            },
+        )?)
     }
 
     /// Sends the command once: the gateway refuses it with an error report saying `reason`.
