@@ -1,6 +1,8 @@
 //! The backplane's message size limit, allowlist and PLAIN credentials, with real sockets on
 //! loopback. A denied address is made with libzmq's source-address syntax
 //! (`tcp://127.0.0.2:0;127.0.0.1:PORT` connects from 127.0.0.2), loopback only.
+// The test kit is Unix-only (banyan-host/Cargo.toml).
+#![cfg(unix)]
 
 use std::time::{Duration, Instant};
 

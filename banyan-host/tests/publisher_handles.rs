@@ -1,6 +1,8 @@
 //! `Publisher` handles: other threads publish through a component's one connection, in
 //! order per handle, while the component receives; the component's own subscription sees
 //! them like any other publisher's messages.
+// The test kit is Unix-only (banyan-host/Cargo.toml).
+#![cfg(unix)]
 
 use std::time::{Duration, Instant};
 

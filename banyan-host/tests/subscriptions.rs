@@ -1,5 +1,7 @@
 //! Subscriptions on the backplane's subscriber side: in force before the next message even on
 //! an idle backplane, and bounded per connection (see `banyan_host::backplane::subscriptions`).
+// The test kit is Unix-only (banyan-host/Cargo.toml).
+#![cfg(unix)]
 
 use std::time::{Duration, Instant};
 
