@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Issue 11 item 5: the fault suite (banyan-testkit's `banyan-faults`), real processes on
+# Issue 11 item 5: the fault suite (the `banyan-faults` crate), real processes on
 # loopback, QEMU for the MCU reboot (its echo firmware is built earlier by build-boards.sh).
-# Every fault runs (see banyan-testkit/README.md), issue 18's subscription-flood and
+# Every fault runs (see banyan-faults/README.md), issue 18's subscription-flood and
 # many-topics-burst included.
 # Prints one line per fault and `FAULTS survived=N/M lost=K`; fails unless all survive.
 set -euo pipefail
