@@ -68,7 +68,7 @@ pub fn main<T: clap::Parser>(
     body: impl FnOnce(T) -> anyhow::Result<()>,
 ) -> ExitCode {
     init_logging();
-    run_main(program, || match parse::<T>(program)? {
+    run_main(program, || match crate::parse_args::<T>(program)? {
         Some(args) => body(args),
         None => Ok(()),
     })
@@ -162,37 +162,6 @@ pub fn init_logging() {
         .and_then(|v| log_filter(v))
         .unwrap_or("warn");
     crate::init_logging_at(level);
-}
-
-/// Parses the flags of `program`; a bad flag is one line (`… (see PROGRAM --help)`), help
-/// and version print and give `None`.
-pub fn parse<T: clap::Parser>(program: &str) -> anyhow::Result<Option<T>> {
-    use clap::error::ErrorKind;
-    match T::try_parse() {
-        Ok(args) => Ok(Some(args)),
-        Err(error)
-            if matches!(
-                error.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) =>
-        {
-            let _ = error.print();
-            Ok(None)
-        }
-        Err(error) => {
-            let text = error.to_string();
-            let message: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .take_while(|line| !line.is_empty() && !line.starts_with("Usage:"))
-                .collect();
-            let message = message.join(" ");
-            let message = message.strip_prefix("error: ").unwrap_or(&message);
-            anyhow::bail!("{message} (see {program} --help)")
-        }
-    }
 }
 
 /// The exit lines of a Telemetrix gateway (`rpgw`, `esp32gw`, `ardgw --telemetrix`).

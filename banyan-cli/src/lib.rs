@@ -6,8 +6,9 @@
 //! Banyan's commands where one exists (see `banyan-cli/README.md`).
 //!
 //! # Layout
-//! - this file: [`ComponentArgs`] (the flags every component binary accepts), [`run_main`]
-//!   (one-line error exit) and [`flag_hint`] (which flag to change for a library error).
+//! - this file: [`ComponentArgs`] (the flags every component binary accepts), [`parse_args`]
+//!   (a bad flag is one line and exit code 2), [`run_main`] (one-line error exit) and
+//!   [`flag_hint`] (which flag to change for a library error).
 //! - [`launch`]: the launcher's sans-IO logic (launch file, state machine, wire messages).
 //! - [`launcher`]: the launcher's process side (spawning, process groups, restarts).
 //! - [`board_gateway`]: what the board gateways' binaries share (`main`, flag checks, the
@@ -165,8 +166,78 @@ pub fn init_logging_at(default_filter: &str) {
         .try_init();
 }
 
+/// A command line the binary cannot run with: a flag it does not know, a missing or malformed
+/// value. [`run_main`] exits with code 2 for it (the usage-error code of clap and of Python's
+/// argparse, which s3-extend's and Python Banyan's commands use), 1 for every other error.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} (see {program} --help)")]
+pub struct UsageError {
+    /// The binary's name.
+    pub program: String,
+    /// What is wrong, in one line (clap's message without its usage block).
+    pub message: String,
+}
+
+/// Parses the flags of `program`: `Ok(None)` after `--help` or `--version` printed (the
+/// binary then exits 0); a bad command line is a [`UsageError`], one line instead of clap's
+/// five (message, blank, usage, hint), so that every binary fails the same way: `program:
+/// error: unexpected argument '--x' found (see program --help)`, exit code 2.
+pub fn parse_args<T: clap::Parser>(program: &str) -> Result<Option<T>, UsageError> {
+    parse_args_from(program, std::env::args_os())
+}
+
+/// [`parse_args`] on given arguments (the first is the program's name, as in `argv`).
+pub fn parse_args_from<T, I>(program: &str, args: I) -> Result<Option<T>, UsageError>
+where
+    T: clap::Parser,
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString> + Clone,
+{
+    parsed_args(program, T::try_parse_from(args))
+}
+
+/// What [`parse_args`] makes of clap's result, for a binary that builds its own
+/// `clap::Command` (`blc` takes `-t` from the loop time): `Ok(None)` after help or version
+/// printed, a one-line [`UsageError`] for a bad command line.
+pub fn parsed_args<T>(
+    program: &str,
+    parsed: Result<T, clap::Error>,
+) -> Result<Option<T>, UsageError> {
+    use clap::error::ErrorKind;
+    match parsed {
+        Ok(args) => Ok(Some(args)),
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            let _ = error.print();
+            Ok(None)
+        }
+        Err(error) => {
+            // clap's text: "error: MESSAGE", then "tip: ..." lines, a blank line, "Usage:
+            // ...", "For more information, try '--help'.": the lines before the blank one.
+            let text = error.to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|line| !line.is_empty() && !line.starts_with("Usage:"))
+                .collect();
+            let message = message.join(" ");
+            let message = message.strip_prefix("error: ").unwrap_or(&message);
+            Err(UsageError {
+                program: program.to_owned(),
+                message: message.to_owned(),
+            })
+        }
+    }
+}
+
 /// Runs a binary's body: an error becomes one line on stderr (`program: error: ...`) and exit
-/// code 1, never a backtrace.
+/// code 1 (2 for a [`UsageError`]), never a backtrace.
 pub fn run_main(program: &str, body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     init_logging();
     quiet_panics(program);
@@ -186,7 +257,11 @@ pub fn run_main(program: &str, body: impl FnOnce() -> anyhow::Result<()>) -> Exi
                 .map(|hint| format!(" ({hint})"))
                 .unwrap_or_default();
             eprintln!("{program}: error: {error:#}{hint}");
-            ExitCode::FAILURE
+            if error.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

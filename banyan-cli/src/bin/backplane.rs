@@ -102,7 +102,9 @@ impl Args {
 
 fn main() -> ExitCode {
     run_main("backplane", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("backplane")? else {
+            return Ok(());
+        };
         let access = args.access()?;
         if !access.plain.is_empty() {
             eprintln!(

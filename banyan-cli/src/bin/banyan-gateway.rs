@@ -32,7 +32,9 @@ struct Args {
 
 fn main() -> ExitCode {
     run_main("banyan-gateway", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("banyan-gateway")? else {
+            return Ok(());
+        };
         let component = args.component.config("Gateway").connect()?;
         print_component_banner(
             component.name(),

@@ -29,7 +29,12 @@ fn main() -> ExitCode {
     run_main("blc", || {
         // Python's blc uses -t for the topic; the loop time keeps only its long name here.
         let command = Args::command().mut_arg("loop_time", |arg| arg.short(None));
-        let args = Args::from_arg_matches(&command.get_matches())?;
+        let parsed = command
+            .try_get_matches()
+            .and_then(|matches| Args::from_arg_matches(&matches));
+        let Some(args) = banyan_cli::parsed_args("blc", parsed)? else {
+            return Ok(());
+        };
         if args.topic.is_empty() {
             anyhow::bail!("the topic (-t) must not be empty");
         }

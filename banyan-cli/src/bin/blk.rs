@@ -17,7 +17,9 @@ struct Args {
 
 fn main() -> ExitCode {
     run_main("blk", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("blk")? else {
+            return Ok(());
+        };
         // `connect` proves the path through the backplane, so the message is not lost to a
         // slow join; linger sends it before the process exits.
         let component = args.component.config("Launcher Killer").connect()?;

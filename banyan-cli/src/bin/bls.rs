@@ -67,7 +67,9 @@ fn is_backplane(command: &str) -> bool {
 
 fn main() -> ExitCode {
     run_main("bls", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("bls")? else {
+            return Ok(());
+        };
         let text = std::fs::read_to_string(&args.file)
             .with_context(|| format!("cannot read launch file {}", args.file.display()))?;
         let entries =

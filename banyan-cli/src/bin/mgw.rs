@@ -55,7 +55,9 @@ struct Args {
 
 fn main() -> ExitCode {
     run_main("mgw", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("mgw")? else {
+            return Ok(());
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

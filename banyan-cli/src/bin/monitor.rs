@@ -125,7 +125,9 @@ fn show_stats(monitor: &mut Component, args: &Args) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     run_main("monitor", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("monitor")? else {
+            return Ok(());
+        };
         let mut config = args.component.config("Monitor");
         config.subscriptions = if args.topics.is_empty() {
             vec![String::new()]

@@ -39,7 +39,9 @@ const TICK: Duration = Duration::from_millis(1);
 
 fn main() -> ExitCode {
     run_main("onegpio-sim", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("onegpio-sim")? else {
+            return Ok(());
+        };
         let topics = Topics::new(&args.device).context("--device")?;
         let mut component = start_component(&args.component, "OneGpioSim", [topics.commands()])?;
 

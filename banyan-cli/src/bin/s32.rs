@@ -21,7 +21,9 @@ struct Args {
 
 fn main() -> ExitCode {
     run_main("s32", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("s32")? else {
+            return Ok(());
+        };
         Board::Esp32.run(&args.gateway_args, &args.classroom)
     })
 }

@@ -26,7 +26,9 @@ struct Args {
 
 fn main() -> ExitCode {
     run_main("s3a", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("s3a")? else {
+            return Ok(());
+        };
         let board = Board::Arduino;
         let mut gateway_args = Vec::new();
         if let Some(port) = &args.com_port {

@@ -21,7 +21,9 @@ struct Args {
 
 fn main() -> ExitCode {
     run_main("s3rp", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("s3rp")? else {
+            return Ok(());
+        };
         Board::RpiPico.run(&args.gateway_args, &args.classroom)
     })
 }

@@ -31,7 +31,9 @@ struct Args {
 
 fn main() -> ExitCode {
     run_main("s3x", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("s3x")? else {
+            return Ok(());
+        };
         let title = banyan_cli::launcher::program_name(&args.gateway);
         run(
             "s3x",

@@ -33,7 +33,9 @@ fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
 
 fn main() -> ExitCode {
     run_main("simple-echo-client", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("simple-echo-client")? else {
+            return Ok(());
+        };
         let mut client = args
             .component
             .config("EchoClient")

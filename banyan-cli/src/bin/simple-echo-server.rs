@@ -16,7 +16,9 @@ struct Args {
 
 fn main() -> ExitCode {
     run_main("simple-echo-server", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("simple-echo-server")? else {
+            return Ok(());
+        };
         let mut server = args
             .component
             .config("EchoServer")

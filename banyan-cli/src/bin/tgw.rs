@@ -95,7 +95,7 @@ impl Args {
 /// Parses the flags; a bad flag is one line (`-n: invalid value ... (see tgw --help)`), help
 /// and version print and exit 0.
 fn parse() -> anyhow::Result<Option<Args>> {
-    let Some(args) = banyan_cli::board_gateway::parse::<Args>("tgw")? else {
+    let Some(args) = banyan_cli::parse_args::<Args>("tgw")? else {
         return Ok(None);
     };
     if !(args.max_backoff.is_finite() && args.max_backoff > 0.0) {

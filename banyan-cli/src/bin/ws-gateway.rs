@@ -31,7 +31,9 @@ struct Args {
 
 fn main() -> ExitCode {
     run_main("ws-gateway", || {
-        let args = Args::parse();
+        let Some(args) = banyan_cli::parse_args::<Args>("ws-gateway")? else {
+            return Ok(());
+        };
         run_gateway(
             "ws-gateway",
             &args.component,

@@ -61,7 +61,14 @@ fn log_to_home_file() -> anyhow::Result<std::path::PathBuf> {
 
 fn main() -> ExitCode {
     // Parsed before run_main: `-l True` installs the file log before the default one.
-    let args = Args::parse();
+    let args = match banyan_cli::parse_args::<Args>("wsgw") {
+        Ok(Some(args)) => args,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "wsgw: error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let log = if log_requested(&args.log) {
         match log_to_home_file() {
             Ok(path) => Some(path),
