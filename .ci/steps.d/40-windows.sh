@@ -12,6 +12,8 @@
 #   ws-gateway.exe (with a Python page and component) on a native backplane; bls.exe with a
 #   Windows launch file, stopped by blk.exe;
 # - tests/wine_gateway.rs: banyan-gateway.exe on a COM port carrying the MCU echo client's run.
+# - banyan-cli/tests/wine_board_gateways.rs: ardgw.exe driving a StandardFirmata board on a TCP
+#   stream (the kit's FirmataBoard), a dropped link restored, Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
@@ -63,7 +65,9 @@ echo "--- banyan-host and banyan-gateways unit tests under Wine: $(( $(date +%s)
 
 t0=$(date +%s)
 echo "--- Windows commands under Wine with native and Python components (banyan-cli/tests/wine.rs)"
-echo "    and banyan-gateway.exe on a COM port (a pseudo-terminal Wine offers as COMn), MCU echo"
+echo "    and banyan-gateway.exe on a COM port (a pseudo-terminal Wine offers as COMn), MCU echo;"
+echo "    ardgw.exe on a Firmata board (banyan-cli/tests/wine_board_gateways.rs)"
 # Without -p: the workspace's feature set, so the test binaries `cargo test` built are reused.
-BANYAN_WINDOWS_BIN=target/windows cargo test -q --test wine --test wine_gateway -- --nocapture
+BANYAN_WINDOWS_BIN=target/windows cargo test -q --test wine --test wine_gateway \
+  --test wine_board_gateways -- --nocapture
 echo "--- Windows commands under Wine: $(( $(date +%s) - t0 )) s"
