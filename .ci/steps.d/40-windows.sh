@@ -13,7 +13,8 @@
 #   Windows launch file, stopped by blk.exe;
 # - tests/wine_gateway.rs: banyan-gateway.exe on a COM port carrying the MCU echo client's run.
 # - banyan-cli/tests/wine_board_gateways.rs: ardgw.exe driving a StandardFirmata board on a TCP
-#   stream (the kit's FirmataBoard), a dropped link restored, Ctrl-C.
+#   stream (the kit's FirmataBoard), a dropped link restored, Ctrl-C; s3x.exe's classroom
+#   stack started and stopped in order by Ctrl-C, nothing left running.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
@@ -66,7 +67,7 @@ echo "--- banyan-host and banyan-gateways unit tests under Wine: $(( $(date +%s)
 t0=$(date +%s)
 echo "--- Windows commands under Wine with native and Python components (banyan-cli/tests/wine.rs)"
 echo "    and banyan-gateway.exe on a COM port (a pseudo-terminal Wine offers as COMn), MCU echo;"
-echo "    ardgw.exe on a Firmata board (banyan-cli/tests/wine_board_gateways.rs)"
+echo "    ardgw.exe on a Firmata board and s3x.exe's classroom stack (tests/wine_board_gateways.rs)"
 # Without -p: the workspace's feature set, so the test binaries `cargo test` built are reused.
 BANYAN_WINDOWS_BIN=target/windows cargo test -q --test wine --test wine_gateway \
   --test wine_board_gateways -- --nocapture

@@ -161,8 +161,14 @@ impl Plan {
         if let Some(address) = &args.backplane {
             bus.extend(["-b".to_owned(), address.clone()]);
         }
-        let backplane = start_backplane
-            .then(|| command_line(&programs.backplane, ["-p", &p, "-s", &s].map(String::from)));
+        // A backplane the children reach on a loopback address (`-b 127.0.0.1`: one machine,
+        // the browser and the board on it) listens there only; otherwise on every interface,
+        // as Python Banyan's backplane does.
+        let mut backplane_args = vec!["-p".to_owned(), p.clone(), "-s".to_owned(), s.clone()];
+        if let Some(address) = args.backplane.as_deref().and_then(loopback) {
+            backplane_args.extend(["--bind".to_owned(), address.to_string()]);
+        }
+        let backplane = start_backplane.then(|| command_line(&programs.backplane, backplane_args));
         let mut wsgw = vec!["-i".to_owned(), ws_port.to_string()];
         wsgw.extend(bus.iter().cloned());
         if let Some(bind) = args.ws_bind {
@@ -181,6 +187,14 @@ impl Plan {
             gateway: command_line(&programs.gateway, gateway),
         }
     }
+}
+
+/// `address` when it is a loopback IP address (`127.0.0.1`, `::1`).
+fn loopback(address: &str) -> Option<std::net::IpAddr> {
+    address
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .filter(std::net::IpAddr::is_loopback)
 }
 
 /// `program` and `args` as one command line that [`crate::launch::split_command`] splits
@@ -378,7 +392,15 @@ mod tests {
         let words = |line: &str| split_command(line).expect("splits");
         assert_eq!(
             words(plan.backplane.as_deref().expect("a backplane")),
-            ["/opt/rust banyan/backplane", "-p", "5000", "-s", "5001"]
+            [
+                "/opt/rust banyan/backplane",
+                "-p",
+                "5000",
+                "-s",
+                "5001",
+                "--bind",
+                "127.0.0.1"
+            ]
         );
         assert_eq!(
             words(&plan.wsgw),
@@ -417,6 +439,12 @@ mod tests {
         ]);
         let plan = Plan::new(&programs(), &args.classroom, false, 9006, &[]);
         assert_eq!(plan.backplane, None);
+        let started = Plan::new(&programs(), &args.classroom, true, 9006, &[]);
+        // No -b: the backplane serves every interface, as Python Banyan's.
+        assert_eq!(
+            words(started.backplane.as_deref().expect("a backplane")),
+            ["/opt/rust banyan/backplane", "-p", "43124", "-s", "43125"]
+        );
         assert_eq!(
             words(&plan.wsgw)[7..],
             ["--bind", "0.0.0.0", "--allow", "192.168.1.0/24"]

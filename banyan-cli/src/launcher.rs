@@ -233,10 +233,7 @@ impl Driver {
             }
             let actions = self.launcher.exited(slot, &status, Instant::now());
             if self.prefixed {
-                let name = split_command(&command)
-                    .ok()
-                    .and_then(|argv| argv.first().map(|program| program_name(program)))
-                    .unwrap_or_default();
+                let name = command_program_name(&command);
                 if stopping {
                     println!("[{}] {name} (PID {pid}) stopped ({status})", self.label);
                 } else {
@@ -293,6 +290,11 @@ impl Driver {
                     self.reap(component);
                     std::thread::sleep(Duration::from_millis(20));
                 }
+                // Still there after its grace period: killed now, before the next one is
+                // asked, so that the order holds (the backplane last) either way.
+                if let Some(slot) = slot {
+                    self.kill(slot);
+                }
             }
         } else {
             self.execute(actions, component);
@@ -302,22 +304,38 @@ impl Driver {
             self.reap(component);
             std::thread::sleep(Duration::from_millis(20));
         }
-        for (slot, mut child) in std::mem::take(&mut self.children) {
-            let pid = child.id();
-            os::kill(&mut child);
-            let status = child
-                .wait()
-                .map(describe_exit)
-                .unwrap_or_else(|e| e.to_string());
-            let command = self.launcher.slots()[slot].command();
-            if self.prefixed {
-                println!("[{}] {command} (PID {pid}) killed", self.label);
-            } else {
-                println!("{command:35} PID = {pid} KILLED");
-            }
-            self.launcher.exited(slot, &status, Instant::now());
+        let left: Vec<usize> = self.children.keys().copied().collect();
+        for slot in left {
+            self.kill(slot);
         }
         self.print_if_changed();
+    }
+
+    /// Kills `slot`'s process group (SIGKILL; the Job Object terminated), reaps it and says
+    /// so; nothing when it has no process.
+    fn kill(&mut self, slot: usize) {
+        let Some(mut child) = self.children.remove(&slot) else {
+            return;
+        };
+        let pid = child.id();
+        os::kill(&mut child);
+        let status = child
+            .wait()
+            .map(describe_exit)
+            .unwrap_or_else(|e| e.to_string());
+        let command = self.launcher.slots()[slot].command();
+        if self.prefixed {
+            // Named as in the `stopped` line: the program, not its whole command line.
+            let name = command_program_name(command);
+            println!(
+                "[{}] {name} (PID {pid}) killed (still running after the {:.1} s grace period)",
+                self.label,
+                self.grace.as_secs_f64()
+            );
+        } else {
+            println!("{command:35} PID = {pid} KILLED");
+        }
+        self.launcher.exited(slot, &status, Instant::now());
     }
 }
 
@@ -339,6 +357,14 @@ pub fn program_name(program: &str) -> String {
         path.file_name()
     };
     name.map_or_else(|| program.to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
+/// The [`program_name`] of a command line's program (empty when the line does not split).
+fn command_program_name(command: &str) -> String {
+    split_command(command)
+        .ok()
+        .and_then(|argv| argv.first().map(|program| program_name(program)))
+        .unwrap_or_default()
 }
 
 /// Copies `pipe` line by line to `out`, each line prefixed `[name] `, on a thread of its own

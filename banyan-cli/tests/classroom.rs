@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use banyan_proto::payload::Value;
-use banyan_testkit::{ChildGuard, Scenario, Step, ensure, run_scenario, try_wait_for, wait_until};
+use banyan_testkit::board_gateway::arduino_gateway_answers;
+use banyan_testkit::{ChildGuard, Scenario, Step, ensure, run_scenario, wait_until};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -47,42 +47,6 @@ fn wait_started(s3x: &ChildGuard, name: &str, count: usize, scenario: &Scenario)
 
 /// A component on the launched backplane switches the board's analog channel 0 on (repeated
 /// until the subscription is through) and waits for an `analog_input` report.
-fn board_answers(publisher: u16, subscriber: u16, scenario: &Scenario) -> Step {
-    let config = banyan_host::component::ComponentConfig {
-        backplane: Some("127.0.0.1".into()),
-        publisher_port: publisher,
-        subscriber_port: subscriber,
-        connect_timeout: Duration::from_secs(20),
-        ..Default::default()
-    };
-    let mut component = config
-        .subscribe("from_arduino_gateway")
-        .connect()
-        .map_err(|e| format!("component: {e}"))?;
-    let command = Value::map([
-        ("command", Value::from("set_mode_analog_input")),
-        ("pin", Value::Int(0)),
-    ]);
-    let report = try_wait_for(
-        scenario.deadline(),
-        "an analog_input report on from_arduino_gateway",
-        || -> Step<Option<Value>> {
-            component
-                .publish("to_arduino_gateway", &command)
-                .map_err(|e| format!("publish: {e}"))?;
-            let message = component
-                .recv_timeout(Duration::from_millis(300))
-                .map_err(|e| format!("receive: {e}"))?;
-            message
-                .map(|message| message.value().map_err(|e| format!("decode: {e}")))
-                .transpose()
-        },
-    )?;
-    ensure(report.get("report").is_some(), || {
-        format!("no report field in {report:?}")
-    })
-}
-
 #[test]
 fn s3x_runs_backplane_wsgw_and_gateway_prefixed_restarts_and_stops_all() {
     run_scenario(
@@ -104,7 +68,7 @@ fn s3x_runs_backplane_wsgw_and_gateway_prefixed_restarts_and_stops_all() {
             let backplane = wait_started(&s3x, "backplane", 1, scenario)?;
             let wsgw = wait_started(&s3x, "wsgw", 1, scenario)?;
             let gateway = wait_started(&s3x, "onegpio-sim", 1, scenario)?;
-            board_answers(publisher, subscriber, scenario)?;
+            arduino_gateway_answers(publisher, subscriber, scenario.deadline())?;
 
             // A crashed gateway is reported, restarted, and serves again.
             let pid = Pid::from_raw(i32::try_from(gateway[0]).map_err(|e| e.to_string())?);
@@ -117,7 +81,7 @@ fn s3x_runs_backplane_wsgw_and_gateway_prefixed_restarts_and_stops_all() {
             ensure(gateways[1] != gateways[0], || {
                 format!("same PID twice: {gateways:?}")
             })?;
-            board_answers(publisher, subscriber, scenario)?;
+            arduino_gateway_answers(publisher, subscriber, scenario.deadline())?;
 
             // Ctrl-C stops everything, and s3x exits 0.
             s3x.signal(Signal::SIGINT).map_err(|e| e.to_string())?;

@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use banyan_testkit::interop::{python_component, ws_page_and_device};
+use banyan_testkit::wine::running;
 use banyan_testkit::{
     ChildGuard, LOOPBACK, Scenario, Step, WindowsBins, backplane_ports, ensure, run_scenario,
     served_numbers, wait_closed, windows_bins,
@@ -216,23 +217,6 @@ fn windows_ws_gateway_between_a_python_page_and_a_python_component() {
             ctrl_c(&mut gateway)
         },
     );
-}
-
-/// Linux processes (Wine runs each Windows process as one) whose command line holds every
-/// one of `needles`. Only read, to check that nothing was left behind.
-fn running(needles: &[&str]) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|entry| {
-        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let zombie = stat.rsplit(')').next()?.split_whitespace().next() == Some("Z");
-        (!zombie && needles.iter().all(|needle| cmdline.contains(needle))).then_some(pid)
-    })
-    .collect()
 }
 
 /// A scratch file removed on drop.

@@ -121,3 +121,42 @@ pub fn assert_one_line_error(program: &str, args: &[&str], needle: &str) {
     assert!(stderr.starts_with(&format!("{name}: error: ")), "{stderr}");
     assert!(stderr.contains(needle), "{name} {args:?}: {stderr}");
 }
+
+/// A OneGPIO board gateway on the backplane at `127.0.0.1:publisher/subscriber` answers:
+/// `set_mode_analog_input` on pin 0 is sent on `to_arduino_gateway` until a report comes back
+/// on `from_arduino_gateway`, by `deadline` (the gateway may still be starting).
+pub fn arduino_gateway_answers(publisher: u16, subscriber: u16, deadline: Instant) -> Step {
+    let config = banyan_host::component::ComponentConfig {
+        backplane: Some("127.0.0.1".into()),
+        publisher_port: publisher,
+        subscriber_port: subscriber,
+        connect_timeout: Duration::from_secs(20),
+        ..Default::default()
+    };
+    let mut component = config
+        .subscribe("from_arduino_gateway")
+        .connect()
+        .map_err(|e| format!("component: {e}"))?;
+    let command = Value::map([
+        ("command", Value::from("set_mode_analog_input")),
+        ("pin", Value::Int(0)),
+    ]);
+    let report = try_wait_for(
+        deadline,
+        "an analog_input report on from_arduino_gateway",
+        || -> Step<Option<Value>> {
+            component
+                .publish("to_arduino_gateway", &command)
+                .map_err(|e| format!("publish: {e}"))?;
+            let message = component
+                .recv_timeout(Duration::from_millis(300))
+                .map_err(|e| format!("receive: {e}"))?;
+            message
+                .map(|message| message.value().map_err(|e| format!("decode: {e}")))
+                .transpose()
+        },
+    )?;
+    ensure(report.get("report").is_some(), || {
+        format!("no report field in {report:?}")
+    })
+}

@@ -1,6 +1,7 @@
 //! Windows programs (the `.exe` files of `scripts/windows-build.sh`) run under Wine from Linux
 //! tests: [`windows_bins`] finds them, [`WindowsBins::command`] makes the command a
-//! [`ChildGuard`](crate::ChildGuard) then spawns, captures and ends by PID as any other.
+//! [`ChildGuard`](crate::ChildGuard) then spawns, captures and ends by PID as any other;
+//! [`running`] finds what a Windows program left running (read from `/proc`, never killed).
 //!
 //! Under Wine a Windows program *is* the Linux process that `wine64 prog.exe` starts (the
 //! loader replaces itself), so the guard's PID is the program's: killing it ends the
@@ -96,6 +97,23 @@ impl WindowsBins {
         };
         format!("Z:{}", absolute.display()).replace('/', "\\")
     }
+}
+
+/// Linux processes (Wine runs each Windows process as one) whose command line holds every
+/// one of `needles`. Only read, to check that nothing was left behind.
+pub fn running(needles: &[&str]) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let zombie = stat.rsplit(')').next()?.split_whitespace().next() == Some("Z");
+        (!zombie && needles.iter().all(|needle| cmdline.contains(needle))).then_some(pid)
+    })
+    .collect()
 }
 
 #[cfg(test)]
