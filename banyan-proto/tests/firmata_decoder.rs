@@ -83,6 +83,41 @@ fn firmata_express_replies() {
     assert_eq!(s, Stats::default());
 }
 
+/// A DHT reading whose hundredths byte is 100 or more (not what FirmataExpress computes, but
+/// a data byte the decoder takes as sent, as pymata-express does): the largest, 127.127,
+/// decodes to 12 827 and encodes back to the same bytes; 12 828 is out of range. Found by
+/// the long fuzz run (`fuzz/README.md`): the encoder stopped at 12 799.
+#[test]
+fn dht_values_with_hundredths_over_99_re_encode() {
+    let bytes = [0xF0, cmd::DHT_DATA, 7, 22, 0, 1, 0, 127, 127, 1, 20, 0xF7];
+    let mut decoder: FirmataDecoder = FirmataDecoder::new();
+    let Feed::Event {
+        event: Event::DhtData(reading),
+        ..
+    } = decoder.feed(&bytes)
+    else {
+        panic!("no DHT reading");
+    };
+    assert_eq!((reading.humidity, reading.temperature), (-12827, 120));
+    let mut out = [0u8; 16];
+    let n = Event::DhtData(reading)
+        .encode(&mut out)
+        .expect("a decoded reading encodes");
+    assert_eq!(&out[..n], &bytes);
+    let too_big = DhtReading {
+        humidity: 12828,
+        ..reading
+    };
+    assert!(matches!(
+        Event::DhtData(too_big).encode(&mut out),
+        Err(EncodeError::OutOfRange {
+            field: "humidity",
+            value: 12828,
+            max: 12827
+        })
+    ));
+}
+
 #[test]
 fn i2c_reply_string_data_and_pin_state() {
     // Address 0x48, register 0, two bytes 0x01 0xA0.

@@ -251,8 +251,8 @@ fn owned_event() -> impl Strategy<Value = Owned> {
             b7.clone(),
             b7.clone(),
             b7.clone(),
-            -12799i16..=12799,
-            -12799i16..=12799
+            -12827i16..=12827,
+            -12827i16..=12827
         )
             .prop_map(
                 |(pin, sensor_type, status, humidity, temperature)| Owned::Dht(DhtReading {

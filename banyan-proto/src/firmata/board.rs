@@ -126,14 +126,23 @@ fn state_groups(state: u32) -> usize {
     bits.div_ceil(7).max(1)
 }
 
-/// Sign flag, whole part and hundredths of a DHT value.
+/// Largest DHT magnitude the wire carries: whole part and hundredths are one 7-bit data byte
+/// each, and the decoder takes hundredths up to 127 as sent (`whole * 100 + frac`), so
+/// `127 * 100 + 127`.
+const DHT_MAX: u32 = 127 * 100 + 127;
+
+/// Sign flag, whole part and hundredths of a DHT value: the whole part as large as fits
+/// (at most 127), the rest in the hundredths byte (below 100 except at the very top, where
+/// 12 700..=12 827 keep 127 and put 0..=127 in the hundredths, as the decoder reads them).
+/// Every value the decoder produces encodes, to bytes it decodes to the same value.
 fn dht_parts(field: &'static str, value: i16) -> Result<(u8, u8, u8), EncodeError> {
     let magnitude = value.unsigned_abs();
-    check(field, u32::from(magnitude), 127 * 100 + 99)?;
-    // magnitude / 100 <= 127 and magnitude % 100 < 100 after the check.
+    check(field, u32::from(magnitude), DHT_MAX)?;
+    let whole = (magnitude / 100).min(127);
+    // magnitude - whole * 100 <= 127 after the check.
     Ok((
         u8::from(value < 0),
-        (magnitude / 100) as u8,
-        (magnitude % 100) as u8,
+        whole as u8,
+        (magnitude - whole * 100) as u8,
     ))
 }
