@@ -2,7 +2,7 @@
 # Bounded fuzz run of every target (decoders, sans-IO cores, the OneGPIO engine), as in CI,
 # each starting from the committed corpus in seeds/TARGET (see README.md).
 #
-#   fuzz/run.sh [SECONDS_PER_TARGET]          (default 30; CI's run)
+#   fuzz/run.sh [SECONDS_PER_TARGET [--jobs J]] (default 30, one at a time; CI: 30 s, --jobs 2)
 #   fuzz/run.sh --runs N [--jobs J] [TARGET…] (the long run: N executions per target, J targets
 #                                              at a time, default 1; all targets unless named)
 #   fuzz/run.sh --list                        (the targets, one a line: CI's step label is made from it)
@@ -26,13 +26,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 targets=(frame_decoder payload_reader onegpio_engine gateway_session length_prefix_decoder alias_link firmata_decoder telemetrix_decoder)
 usage() {
-    echo "usage: $0 [SECONDS_PER_TARGET] | --runs N [--jobs J] [TARGET…] | --list" >&2
+    echo "usage: $0 [SECONDS_PER_TARGET [--jobs J]] | --runs N [--jobs J] [TARGET…] | --list" >&2
     exit 2
 }
 
-# Common libFuzzer options: -rss_limit_mb guards against runaway allocation; -max_len keeps
-# inputs near frame size.
-LIMITS=(-max_len=4096 -rss_limit_mb=2048 -print_final_stats=1)
+# libFuzzer options of both modes: -rss_limit_mb guards against runaway allocation; -max_len
+# keeps inputs near frame size.
 
 if [ "${1:-}" = --list ]; then
     printf '%s\n' "${targets[@]}"
@@ -92,17 +91,43 @@ fi
 
 seconds="${1:-30}"
 { [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ]; } || usage
+jobs=1
+if [ "${2:-}" = --jobs ]; then
+    jobs=${3:-}
+    [[ "$jobs" =~ ^[0-9]+$ ]] && [ "$jobs" -ge 1 ] || usage
+fi
 
 # No --release: cargo fuzz's default is an optimised build *with* debug assertions and
 # overflow checks, which is what we want.
 cargo +nightly fuzz build
 
-for t in "${targets[@]}"; do
+# One target per job, each for SECONDS on a core of its own; with --jobs above 1 each
+# target's output goes to logs/TARGET.timed.log and its final statistics (or, on a crash, the
+# whole log) are printed when it ends.
+timed() {
+    local t=$1 seeds=()
     mkdir -p "corpus/$t"
-    seeds=()
     [ -d "seeds/$t" ] && seeds=("seeds/$t")
     echo "=== fuzzing $t for ${seconds}s"
     cargo +nightly fuzz run "$t" "corpus/$t" "${seeds[@]}" -- \
-        -max_total_time="$seconds" "${LIMITS[@]}"
-done
+        -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 -print_final_stats=1
+}
+if [ "$jobs" -eq 1 ]; then
+    for t in "${targets[@]}"; do
+        timed "$t"
+    done
+else
+    mkdir -p logs
+    export seconds
+    export -f timed
+    status=0
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    printf '%s\n' "${targets[@]}" | xargs -P "$jobs" -I{} bash -c '
+        if timed "$1" >"logs/$1.timed.log" 2>&1; then
+            echo "=== $1: $(grep -aE "^stat::(number_of_executed_units|average_exec_per_sec)" "logs/$1.timed.log" | tr -s " " | paste -sd " " -)"
+        else
+            echo "=== $1: CRASHED"; cat "logs/$1.timed.log"; exit 1
+        fi' _ {} || status=1
+    [ "$status" -eq 0 ] || { echo "fuzz: a target crashed (see above; its input is in fuzz/artifacts/)" >&2; exit 1; }
+fi
 echo "fuzz: ${#targets[@]} targets ran ${seconds}s each without a crash"
