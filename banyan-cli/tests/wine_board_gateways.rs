@@ -13,38 +13,13 @@
 
 use std::time::{Duration, Instant};
 
-use banyan_host::Component;
-use banyan_testkit::board_gateway::{
-    arduino_gateway_answers, command, int, is_error, is_input_report, next_report, text,
-};
+use banyan_testkit::board_gateway::{arduino_gateway_answers, standard_firmata_session};
 use banyan_testkit::wine::running;
-use banyan_testkit::{
-    FirmataBoard, Step, ensure, run_scenario, try_wait_for, wait_until, windows_bins,
-};
+use banyan_testkit::{FirmataBoard, ensure, run_scenario, wait_until, windows_bins};
 use nix::sys::signal::Signal;
 
 /// Wine starts slowly (0.2–0.6 s a program, more for the first one of a prefix): generous.
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Sends `payload` on `to_arduino_gateway` until the board has received `expect` (the
-/// gateway's subscription may not be in force for the first ones).
-fn send_until(
-    test: &Component,
-    board: &FirmataBoard,
-    payload: &[u8],
-    expect: &[u8],
-    deadline: Instant,
-) -> Step {
-    let what = format!("the board to receive {expect:02x?}");
-    Ok(try_wait_for(deadline, &what, || -> Step<Option<()>> {
-        test.publish_raw(b"to_arduino_gateway", payload)
-            .map_err(|e| e.to_string())?;
-        Ok(board
-            .wait_for(expect, Duration::from_millis(500))
-            .is_ok()
-            .then_some(()))
-    })?)
-}
 
 #[test]
 fn windows_ardgw_drives_a_firmata_board_and_restores_it_after_a_dropped_link() {
@@ -66,57 +41,7 @@ fn windows_ardgw_drives_a_firmata_board_and_restores_it_after_a_dropped_link() {
             command_line.args(["--tcp", &format!("127.0.0.1:{}", board.port())]);
             let mut gateway = scenario.spawn("ardgw.exe", command_line)?;
             gateway.wait_stdout("using Back Plane IP address")?;
-            // The handshake: version, firmware, are-you-there; then capabilities and mapping.
-            board.wait_for(&[0xF9, 0xF0, 0x79, 0xF7, 0xF0, 0x51, 0xF7], TIMEOUT)?;
-            board.wait_for(&[0xF0, 0x6B, 0xF7, 0xF0, 0x69, 0xF7], TIMEOUT)?;
-            gateway.wait_stderr("ready, 20 pins, 6 analog channels")?;
-            let mut test = banyan_testkit::config(&bp, "test")
-                .subscribe("from_arduino_gateway")
-                .connect()
-                .map_err(|e| e.to_string())?;
-            let deadline = scenario.deadline();
-
-            // D13 output high: mode, port 1 low, then port 1 with bit 5.
-            let output = command(&[
-                ("command", text("set_mode_digital_output")),
-                ("pin", int(13)),
-            ]);
-            send_until(&test, &board, &output, &[0xF4, 13, 1, 0x91, 0, 0], deadline)?;
-            let high = command(&[
-                ("command", text("digital_write")),
-                ("pin", int(13)),
-                ("value", int(1)),
-            ]);
-            send_until(&test, &board, &high, &[0x91, 0x20, 0], deadline)?;
-
-            // D2 input: the board's port report becomes Python's digital_input report.
-            let input = command(&[("command", text("set_mode_digital_input")), ("pin", int(2))]);
-            send_until(&test, &board, &input, &[0xF4, 2, 0, 0xD0, 1], deadline)?;
-            board.send(&[0x90, 0x04, 0x00])?;
-            let got = next_report(&mut test, "from_arduino_gateway")?;
-            ensure(is_input_report(&got, "digital_input", 2, 1), || {
-                format!("report {got:02x?}")
-            })?;
-
-            // A bad value: an error report, the gateway serves on.
-            let bad = command(&[
-                ("command", text("digital_write")),
-                ("pin", int(99)),
-                ("value", int(1)),
-            ]);
-            test.publish_raw(b"to_arduino_gateway", &bad)
-                .map_err(|e| e.to_string())?;
-            let got = next_report(&mut test, "from_arduino_gateway")?;
-            ensure(is_error(&got, "'pin' out of range"), || {
-                format!("report {got:02x?}")
-            })?;
-
-            // The link drops: ardgw.exe reopens it, handshakes again and restores D2 and D13.
-            board.clear();
-            board.drop_connection();
-            board.wait_for(&[0xF0, 0x6B, 0xF7], TIMEOUT)?;
-            board.wait_for(&[0xF4, 2, 0, 0xF4, 13, 1, 0x91, 0x20, 0, 0xD0, 1], TIMEOUT)?;
-            gateway.wait_stderr("pin settings restored")?;
+            standard_firmata_session(&gateway, &board, &bp, TIMEOUT)?;
 
             // Ctrl-C: it exits by itself, successfully, with its exit line.
             gateway.signal(Signal::SIGINT)?;

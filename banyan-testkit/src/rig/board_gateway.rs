@@ -1,6 +1,7 @@
 //! The board gateways' rig (`ardgw`, `rpgw`, `esp32gw` in banyan-cli's tests): the gateway
 //! binary started on a backplane, OneGPIO commands built, reports awaited and read, the exit
-//! line and the one-line flag errors checked.
+//! line and the one-line flag errors checked; `ardgw`'s session with a StandardFirmata board
+//! ([`standard_firmata_session`]) shared by its Linux and Wine tests.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 use banyan_host::{Backplane, Component};
 use banyan_proto::payload::{self, MapReader, Value, ValueRef};
 
+use crate::firmata_board::FirmataBoard;
 use crate::process::ChildGuard;
 use crate::scenario::{Scenario, Step, ensure};
 use crate::wait::try_wait_for;
@@ -159,4 +161,96 @@ pub fn arduino_gateway_answers(publisher: u16, subscriber: u16, deadline: Instan
     ensure(report.get("report").is_some(), || {
         format!("no report field in {report:?}")
     })
+}
+
+/// Sends `payload` on `to_arduino_gateway` until `board` has received `expect`, by
+/// `deadline` (the gateway's subscription may not be in force for the first ones).
+pub fn send_until_board_has(
+    test: &Component,
+    board: &FirmataBoard,
+    payload: &[u8],
+    expect: &[u8],
+    deadline: Instant,
+) -> Step {
+    let what = format!("the board to receive {expect:02x?}");
+    Ok(try_wait_for(deadline, &what, || -> Step<Option<()>> {
+        test.publish_raw(b"to_arduino_gateway", payload)
+            .map_err(|e| e.to_string())?;
+        Ok(board
+            .wait_for(expect, Duration::from_millis(500))
+            .is_ok()
+            .then_some(()))
+    })?)
+}
+
+/// Pin settings the session of [`standard_firmata_session`] leaves on the board, as the
+/// Firmata bytes a restore sends: D2 input, D13 output, port 1 with D13 high, D2 reported.
+pub const SESSION_RESTORE: [u8; 11] = [0xF4, 2, 0, 0xF4, 13, 1, 0x91, 0x20, 0, 0xD0, 1];
+
+/// What `ardgw` (the Linux binary or `ardgw.exe` under Wine) must do with a StandardFirmata
+/// board ([`FirmataBoard`]) on `bp`, the steps its tests share: the handshake (version,
+/// firmware, are-you-there; capabilities and analog mapping) and the `ready` line; D13 as an
+/// output driven high; D2 as an input whose port report becomes Python's `digital_input`
+/// report; a bad pin's `error` report; then the link dropped, reopened, handshaken again and
+/// every pin setting restored ([`SESSION_RESTORE`]), with the `pin settings restored` line.
+pub fn standard_firmata_session(
+    gateway: &ChildGuard,
+    board: &FirmataBoard,
+    bp: &Backplane,
+    timeout: Duration,
+) -> Step {
+    let deadline = Instant::now() + timeout;
+    board.wait_for(&[0xF9, 0xF0, 0x79, 0xF7, 0xF0, 0x51, 0xF7], timeout)?;
+    board.wait_for(&[0xF0, 0x6B, 0xF7, 0xF0, 0x69, 0xF7], timeout)?;
+    gateway.wait_stderr("ready, 20 pins, 6 analog channels")?;
+    let mut test = crate::config(bp, "test")
+        .subscribe("from_arduino_gateway")
+        .connect()
+        .map_err(|e| e.to_string())?;
+
+    // D13 output high: mode, port 1 low, then port 1 with bit 5.
+    let output = command(&[
+        ("command", text("set_mode_digital_output")),
+        ("pin", int(13)),
+    ]);
+    send_until_board_has(&test, board, &output, &[0xF4, 13, 1, 0x91, 0, 0], deadline)?;
+    let high = command(&[
+        ("command", text("digital_write")),
+        ("pin", int(13)),
+        ("value", int(1)),
+    ]);
+    send_until_board_has(&test, board, &high, &[0x91, 0x20, 0], deadline)?;
+
+    // D2 input: the board's port report becomes Python's digital_input report.
+    let input = command(&[("command", text("set_mode_digital_input")), ("pin", int(2))]);
+    send_until_board_has(&test, board, &input, &[0xF4, 2, 0, 0xD0, 1], deadline)?;
+    board.send(&[0x90, 0x04, 0x00])?;
+    let got = next_report(&mut test, "from_arduino_gateway")?;
+    ensure(is_input_report(&got, "digital_input", 2, 1), || {
+        format!("report {got:02x?}")
+    })?;
+
+    // A bad value: an error report, nothing sent, the gateway serves on.
+    let bad = command(&[
+        ("command", text("digital_write")),
+        ("pin", int(99)),
+        ("value", int(1)),
+    ]);
+    test.publish_raw(b"to_arduino_gateway", &bad)
+        .map_err(|e| e.to_string())?;
+    let got = next_report(&mut test, "from_arduino_gateway")?;
+    ensure(is_error(&got, "'pin' out of range"), || {
+        format!("report {got:02x?}")
+    })?;
+
+    // The link drops: the gateway reopens it, handshakes again and restores D2 and D13.
+    board.clear();
+    board.drop_connection();
+    board.wait_for(&[0xF0, 0x6B, 0xF7], timeout)?;
+    board.wait_for(&SESSION_RESTORE, timeout)?;
+    ensure(board.connections() == 2, || {
+        format!("{} connections", board.connections())
+    })?;
+    gateway.wait_stderr("pin settings restored")?;
+    Ok(())
 }
