@@ -71,17 +71,17 @@ pub const PSUTIL_SCAN_CRASHES: [&str; 2] = ["psutil.ZombieProcess", "psutil.NoSu
 /// Like [`run_scenario`], for scenarios that start Python Banyan components *without* `-b`
 /// (which scan the process table at start-up): an attempt whose only failure is python-banyan's
 /// own process-scan crash ([`PSUTIL_SCAN_CRASHES`]) — a zombie of some unrelated process on
-/// the machine — is run again, up to five attempts in all, each with a fresh `timeout`, after
-/// a pause that grows with each attempt (0.25 s, 0.5 s, 1 s, 2 s): a zombie lives until its
-/// parent reaps it, which a busy parent (a build, another test) may take a second to do, and
-/// attempts in quick succession met the same zombie (seen in a CI rehearsal). Any other
-/// failure fails at once, with every process's output.
+/// the machine — is run again, up to six attempts in all, each with a fresh `timeout`, after
+/// a pause that grows with each attempt (0.25 s, 0.5 s, 1 s, 2 s, 4 s): a zombie lives until
+/// its parent reaps it, which a busy parent (a build, another test, Wine) may take seconds to
+/// do, and attempts in quick succession met the same zombie (seen in CI rehearsals, once for
+/// 2 s beside a Wine run). Any other failure fails at once, with every process's output.
 pub fn run_python_scenario(
     name: &str,
     timeout: Duration,
     mut body: impl FnMut(&mut Scenario) -> Step,
 ) {
-    const ATTEMPTS: u32 = 5;
+    const ATTEMPTS: u32 = 6;
     for attempt in 1..=ATTEMPTS {
         let retry = |report: &str| {
             attempt < ATTEMPTS && PSUTIL_SCAN_CRASHES.iter().any(|c| report.contains(c))
